@@ -1,0 +1,40 @@
+// swift-tools-version:6.1
+// AEFlow — streaming anomaly detection with autoencoders. Layout and target graph: ../shared/ARCHITECTURE.md §1.
+import PackageDescription
+
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "AEFlow",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "Autograd", targets: ["Autograd"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Optim", targets: ["Optim"]),
+    ],
+    targets: [
+        // C quarantine: each system library is imported by exactly one Swift target.
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZeroMQ", path: "Sources/CZeroMQ",
+            providers: [.apt(["libzmq3-dev"])]),
+
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: optimized),
+        .target(name: "NN", dependencies: ["Autograd", "TensorCore"], swiftSettings: optimized),
+        .target(name: "Optim", dependencies: ["NN", "Autograd", "TensorCore"], swiftSettings: optimized),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autograd", "NN"]),
+
+        .executableTarget(
+            name: "EngineBench", dependencies: ["TensorCore", "Autograd", "NN", "Optim"],
+            path: "bench/EngineBench", swiftSettings: optimized),
+
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TensorCore", "TestSupport"]),
+        .testTarget(name: "OptimTests", dependencies: ["Optim", "NN", "Autograd", "TensorCore", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Writes the PyTorch parity fixtures under Tests/Fixtures (small safetensors files, committed).
+
+Run from the repository root inside the ignored virtualenv:
+
+    python3 -m venv .venv && .venv/bin/pip install torch safetensors numpy
+    .venv/bin/python Scripts/generate_fixtures.py [--only nn,optim]
+
+Every fixture is made with a fixed seed. Naming inside a file:
+  input.<name>         inputs of the forward pass
+  param.<key>          the module's state_dict entries before the forward pass (PyTorch names)
+  output.<name>        forward outputs (the first, or only, one is "output.y")
+  seed.<name>          upstream gradient for each output; the objective is sum_k sum(output_k * seed_k)
+  grad.input.<name>    gradient of the objective for each input
+  grad.param.<key>     gradient of the objective for each parameter
+  after.<key>          state_dict entries after the forward pass (BatchNorm running statistics)
+Metadata "config" (JSON) holds the constructor arguments; "mode" is train or eval.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures")
+
+
+def write(rel, tensors, config, mode="train"):
+    path = os.path.join(ROOT, rel + ".safetensors")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    clean = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+    save_file(clean, path, metadata={"config": json.dumps(config, sort_keys=True), "mode": mode,
+                                      "torch": torch.__version__})
+    print(f"wrote {os.path.relpath(path)} ({len(clean)} tensors)")
+
+
+def run_module(rel, module, inputs, config, mode="train", call=None):
+    """Forward `module` on `inputs` (dict name -> tensor), backprop random seeds, write everything."""
+    module.train(mode == "train")
+    params = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    xs = {k: v.clone().requires_grad_(v.is_floating_point()) for k, v in inputs.items()}
+    out = call(module, xs) if call else module(*xs.values())
+    outs = out if isinstance(out, dict) else {"y": out}
+    seeds = {k: torch.randn_like(v) for k, v in outs.items()}
+    objective = sum((v * seeds[k]).sum() for k, v in outs.items())
+    objective.backward()
+    t = {f"input.{k}": v for k, v in inputs.items()}
+    t.update({f"param.{k}": v for k, v in params.items()})
+    t.update({f"output.{k}": v for k, v in outs.items()})
+    t.update({f"seed.{k}": v for k, v in seeds.items()})
+    t.update({f"grad.input.{k}": v.grad for k, v in xs.items() if v.grad is not None})
+    for k, p in module.named_parameters():
+        if p.grad is not None:
+            t[f"grad.param.{k}"] = p.grad
+    if any(b is not None for b in module.buffers()):
+        t.update({f"after.{k}": v for k, v in module.state_dict().items()})
+    write(rel, t, config, mode)
+
+
+def nn_fixtures():
+    torch.manual_seed(1)
+    run_module("nn/linear", nn.Linear(5, 4), {"x": torch.randn(3, 5)}, {"in": 5, "out": 4, "bias": True})
+    run_module("nn/linear_3d", nn.Linear(5, 4), {"x": torch.randn(2, 3, 5)}, {"in": 5, "out": 4, "bias": True})
+    run_module("nn/linear_nobias", nn.Linear(6, 2, bias=False), {"x": torch.randn(4, 6)}, {"in": 6, "out": 2, "bias": False})
+
+    for name, cfg, length in [
+        ("conv1d_same", dict(in_channels=3, out_channels=4, kernel_size=3, stride=1, padding=1, dilation=1), 10),
+        ("conv1d_strided", dict(in_channels=3, out_channels=4, kernel_size=3, stride=2, padding=1, dilation=2), 11),
+        ("conv1d_nobias", dict(in_channels=2, out_channels=3, kernel_size=2, stride=1, padding=0, dilation=1, bias=False), 7),
+    ]:
+        torch.manual_seed(2)
+        run_module(f"nn/{name}", nn.Conv1d(**cfg), {"x": torch.randn(2, cfg["in_channels"], length)}, cfg)
+
+    for name, cfg, length in [
+        ("convtranspose1d_same", dict(in_channels=4, out_channels=3, kernel_size=3, stride=1, padding=1), 6),
+        ("convtranspose1d_strided", dict(in_channels=4, out_channels=3, kernel_size=3, stride=2, padding=1, output_padding=1), 6),
+        ("convtranspose1d_dilated", dict(in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=0, output_padding=1, dilation=2), 5),
+    ]:
+        torch.manual_seed(3)
+        run_module(f"nn/{name}", nn.ConvTranspose1d(**cfg), {"x": torch.randn(2, cfg["in_channels"], length)}, cfg)
+
+    torch.manual_seed(4)
+    run_module("nn/maxpool1d", nn.MaxPool1d(2), {"x": torch.randn(2, 3, 10)}, {"kernel_size": 2, "stride": 2, "padding": 0})
+    run_module("nn/maxpool1d_padded", nn.MaxPool1d(3, stride=2, padding=1), {"x": torch.randn(2, 3, 11)},
+               {"kernel_size": 3, "stride": 2, "padding": 1})
+    run_module("nn/upsample_x2", nn.Upsample(scale_factor=2, mode="linear", align_corners=False),
+               {"x": torch.randn(2, 3, 5)}, {"scale_factor": 2})
+    run_module("nn/upsample_x3", nn.Upsample(scale_factor=3, mode="linear", align_corners=False),
+               {"x": torch.randn(1, 2, 4)}, {"scale_factor": 3})
+
+    torch.manual_seed(5)
+    bn = nn.BatchNorm1d(4)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5); bn.bias.uniform_(-0.5, 0.5)
+    run_module("nn/batchnorm1d_2d_train", bn, {"x": torch.randn(8, 4) * 2 + 1}, {"num_features": 4})
+    bn = nn.BatchNorm1d(3)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5); bn.bias.uniform_(-0.5, 0.5)
+    run_module("nn/batchnorm1d_3d_train", bn, {"x": torch.randn(4, 3, 6) * 2 - 1}, {"num_features": 3})
+    bn = nn.BatchNorm1d(3)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5); bn.bias.uniform_(-0.5, 0.5)
+        bn.running_mean.uniform_(-1, 1); bn.running_var.uniform_(0.5, 2.0); bn.num_batches_tracked.fill_(7)
+    run_module("nn/batchnorm1d_3d_eval", bn, {"x": torch.randn(4, 3, 6)}, {"num_features": 3}, mode="eval")
+
+    torch.manual_seed(6)
+    ln = nn.LayerNorm(6)
+    with torch.no_grad():
+        ln.weight.uniform_(0.5, 1.5); ln.bias.uniform_(-0.5, 0.5)
+    run_module("nn/layernorm", ln, {"x": torch.randn(2, 3, 6) * 3}, {"normalized_shape": [6]})
+    ln = nn.LayerNorm([3, 6])
+    with torch.no_grad():
+        ln.weight.uniform_(0.5, 1.5); ln.bias.uniform_(-0.5, 0.5)
+    run_module("nn/layernorm_2d", ln, {"x": torch.randn(2, 3, 6)}, {"normalized_shape": [3, 6]})
+
+    torch.manual_seed(7)
+    run_module("nn/dropout", nn.Dropout(0.3), {"x": torch.randn(6, 5) + 3}, {"p": 0.3})
+
+    torch.manual_seed(8)
+    lstm = nn.LSTM(3, 4, num_layers=2, batch_first=True)
+
+    def lstm_call(m, xs):
+        out, (h, c) = m(xs["x"])
+        return {"y": out, "h": h, "c": c}
+
+    run_module("nn/lstm", lstm, {"x": torch.randn(2, 5, 3)}, {"input_size": 3, "hidden_size": 4, "num_layers": 2},
+               call=lstm_call)
+
+    torch.manual_seed(9)
+    run_module("nn/attention", AttentionReference(num_heads=2, dim_in=6, dim_q=3, dim_k=3),
+               {"q": torch.randn(2, 4, 6), "k": torch.randn(2, 5, 6), "v": torch.randn(2, 5, 6)},
+               {"num_heads": 2, "dim_in": 6, "dim_q": 3, "dim_k": 3})
+
+    torch.manual_seed(10)
+    seq = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 12), nn.Unflatten(1, (3, 4)))
+    run_module("nn/sequential", seq, {"x": torch.randn(5, 3, 4)}, {"layers": "Flatten,Linear(12,8),Tanh,Linear(8,12),Unflatten(1,(3,4))"})
+
+    torch.manual_seed(11)
+    x = torch.randn(3, 4, 5) * 3
+    x[0, 0, :3] = torch.tensor([25.0, -30.0, 21.0])  # softplus threshold region
+    for name, mod in [("relu", nn.ReLU()), ("tanh", nn.Tanh()), ("sigmoid", nn.Sigmoid()), ("softplus", nn.Softplus()),
+                      ("softmax_last", nn.Softmax(dim=-1)), ("softmax_mid", nn.Softmax(dim=1)),
+                      ("logsoftmax_last", nn.LogSoftmax(dim=-1)), ("logsoftmax_first", nn.LogSoftmax(dim=0))]:
+        run_module(f"nn/act_{name}", mod, {"x": x.clone()}, {"activation": name})
+
+    torch.manual_seed(12)
+    inp = torch.randn(3, 4) * 2
+    tgt = torch.randn(3, 4)
+    losses = {
+        "huber": lambda a, b, r: F.huber_loss(a, b, reduction=r, delta=1.0),
+        "l1": lambda a, b, r: F.l1_loss(a, b, reduction=r),
+        "mse": lambda a, b, r: F.mse_loss(a, b, reduction=r),
+        "halfmse": lambda a, b, r: 0.5 * F.mse_loss(a, b, reduction=r),  # numalogic's l2_loss
+    }
+    for lname, fn in losses.items():
+        for red in ["mean", "sum", "none"]:
+            a = inp.clone().requires_grad_(True)
+            b = tgt.clone().requires_grad_(True)
+            y = fn(a, b, red)
+            seed = torch.randn_like(y)
+            (y * seed).sum().backward()
+            write(f"nn/loss_{lname}_{red}", {"input.input": inp, "input.target": tgt, "output.y": y, "seed.y": seed,
+                                             "grad.input.input": a.grad, "grad.input.target": b.grad},
+                  {"loss": lname, "reduction": red})
+
+
+class AttentionHeadReference(nn.Module):
+    """Same structure and names as numalogic's _AttentionHead, written with torch primitives."""
+
+    def __init__(self, dim_in, dim_q, dim_k):
+        super().__init__()
+        self.query = nn.Linear(dim_in, dim_q)
+        self.key = nn.Linear(dim_in, dim_k)
+        self.value = nn.Linear(dim_in, dim_k)
+
+    def forward(self, q, k, v):
+        q, k, v = self.query(q), self.key(k), self.value(v)
+        a = torch.softmax(q.bmm(k.transpose(1, 2)) / q.size(-1) ** 0.5, dim=-1)
+        return a.bmm(v)
+
+
+class AttentionReference(nn.Module):
+    def __init__(self, num_heads, dim_in, dim_q, dim_k):
+        super().__init__()
+        self.heads = nn.ModuleList([AttentionHeadReference(dim_in, dim_q, dim_k) for _ in range(num_heads)])
+        self.linear = nn.Linear(num_heads * dim_k, dim_in)
+
+    def forward(self, q, k, v):
+        return self.linear(torch.cat([h(q, k, v) for h in self.heads], dim=-1))
+
+
+def optim_fixtures():
+    cases = {
+        "adam_default": (torch.optim.Adam, {}),
+        "adam_wd": (torch.optim.Adam, {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+        "adagrad_default": (torch.optim.Adagrad, {}),
+        "adagrad_wd": (torch.optim.Adagrad, {"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1}),
+        "rmsprop_default": (torch.optim.RMSprop, {}),
+        "rmsprop_centered": (torch.optim.RMSprop, {"lr": 0.02, "alpha": 0.9, "weight_decay": 0.05, "momentum": 0.9, "centered": True}),
+    }
+    for name, (cls, kw) in cases.items():
+        torch.manual_seed(20)
+        params = [torch.randn(3, 4).requires_grad_(True), torch.randn(4).requires_grad_(True)]
+        t = {f"initial.{i}": p.detach().clone() for i, p in enumerate(params)}
+        opt = cls(params, **kw)
+        for step in range(3):
+            opt.zero_grad()
+            grads = [torch.randn_like(p) * (step + 1) for p in params]
+            for p, g in zip(params, grads):
+                p.grad = g.clone()
+            opt.step()
+            for i, (p, g) in enumerate(zip(params, grads)):
+                t[f"grad.{step}.{i}"] = g
+                t[f"after.{step}.{i}"] = p.detach().clone()
+        cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}
+        cfg["optimizer"] = cls.__name__
+        write(f"optim/{name}", t, cfg)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="nn,optim", help="comma-separated groups: nn, optim")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    groups = {"nn": nn_fixtures, "optim": optim_fixtures}
+    for g in args.only.split(","):
+        if g not in groups:
+            sys.exit(f"unknown group {g!r}; known: {', '.join(groups)}")
+        groups[g]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+import Autograd
+import TensorCore
+
+/// PyTorch's `nn.LSTM(batch_first: true)`, any number of layers, zero initial state.
+///
+/// Gates are stacked `[i, f, g, o]` along the weight rows: `c' = σ(f)⊙c + σ(i)⊙tanh(g)`,
+/// `h' = σ(o)⊙tanh(c')` with pre-activations `W_ih·x + b_ih + W_hh·h + b_hh`.
+///
+/// Shape: `(B, L, input)` → output `(B, L, hidden)` (last layer), and final `h`, `c` `(layers, B, hidden)`.
+/// Parameters per layer k: `weight_ih_l{k} (4H, in_k)`, `weight_hh_l{k} (4H, H)`, `bias_ih_l{k}`,
+/// `bias_hh_l{k}` (4H), with `in_0 = input`, `in_k = H` after.
+public final class LSTM: Module {
+    public struct LayerWeights {
+        public let weightIH: Variable, weightHH: Variable
+        public let biasIH: Variable?, biasHH: Variable?
+    }
+
+    public let inputSize: Int, hiddenSize: Int
+    public let layers: [LayerWeights]
+    public var isTraining = true
+
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, using rng: inout RandomGenerator) {
+        precondition(inputSize > 0 && hiddenSize > 0 && numLayers > 0,
+                     "invalid LSTM(input: \(inputSize), hidden: \(hiddenSize), layers: \(numLayers))")
+        (self.inputSize, self.hiddenSize) = (inputSize, hiddenSize)
+        let h4 = 4 * hiddenSize
+        layers = (0..<numLayers).map { k in
+            LayerWeights(
+                weightIH: Variable(Tensor.zeros([h4, k == 0 ? inputSize : hiddenSize]), requiresGrad: true),
+                weightHH: Variable(Tensor.zeros([h4, hiddenSize]), requiresGrad: true),
+                biasIH: bias ? Variable(Tensor.zeros([h4]), requiresGrad: true) : nil,
+                biasHH: bias ? Variable(Tensor.zeros([h4]), requiresGrad: true) : nil)
+        }
+        resetParameters(using: &rng)
+    }
+
+    /// PyTorch's default: every weight and bias U(±1/√hidden).
+    public func resetParameters(using rng: inout RandomGenerator) {
+        let bound = 1 / Float(hiddenSize).squareRoot()
+        for (_, p) in parameters { p.value = Tensor.uniform(p.shape, low: -bound, high: bound, using: &rng) }
+    }
+
+    public var numLayers: Int { layers.count }
+
+    public var parameters: [(String, Variable)] {
+        layers.enumerated().flatMap { k, l -> [(String, Variable)] in
+            var out = [("weight_ih_l\(k)", l.weightIH), ("weight_hh_l\(k)", l.weightHH)]
+            if let b = l.biasIH { out.append(("bias_ih_l\(k)", b)) }
+            if let b = l.biasHH { out.append(("bias_hh_l\(k)", b)) }
+            return out
+        }
+    }
+
+    /// Runs the sequence; returns the last layer's outputs and the final hidden and cell states.
+    public func callAsFunction(_ x: Variable) -> (output: Variable, h: Variable, c: Variable) {
+        precondition(x.rank == 3 && x.shape[2] == inputSize, "LSTM(input: \(inputSize)) of input \(x.shape)")
+        let (batch, length) = (x.shape[0], x.shape[1])
+        let hs = hiddenSize
+        var input = x
+        var finalH: [Variable] = [], finalC: [Variable] = []
+        for layer in layers {
+            // Input projections for every time step at once: (B, L, 4H).
+            let projected = Variable.linear(input, weight: layer.weightIH, bias: layer.biasIH)
+            var h = Variable(Tensor.zeros([batch, hs]))
+            var c = Variable(Tensor.zeros([batch, hs]))
+            var outputs: [Variable] = []
+            outputs.reserveCapacity(length)
+            for t in 0..<length {
+                let gates = projected.slice(axis: 1, t..<(t + 1)).reshaped([batch, 4 * hs])
+                    + Variable.linear(h, weight: layer.weightHH, bias: layer.biasHH)
+                let i = gates.slice(axis: 1, 0..<hs).sigmoid()
+                let f = gates.slice(axis: 1, hs..<(2 * hs)).sigmoid()
+                let g = gates.slice(axis: 1, (2 * hs)..<(3 * hs)).tanh()
+                let o = gates.slice(axis: 1, (3 * hs)..<(4 * hs)).sigmoid()
+                c = f * c + i * g
+                h = o * c.tanh()
+                outputs.append(h)
+            }
+            finalH.append(h)
+            finalC.append(c)
+            input = Variable.stack(outputs, axis: 1)
+        }
+        return (input, Variable.stack(finalH, axis: 0), Variable.stack(finalC, axis: 0))
+    }
+}
