@@ -10,7 +10,7 @@ public final class Variable {
     public var value: Tensor
     public var grad: Tensor?
     public let requiresGrad: Bool
-    @usableFromInline let node: Node?
+    @usableFromInline var node: Node?
     /// Gradient flowing into this variable during one backward sweep.
     var pending: Tensor?
 
@@ -56,13 +56,29 @@ public final class Variable {
 
 @usableFromInline
 final class Node {
-    @usableFromInline let inputs: [Variable]
+    @usableFromInline var inputs: [Variable]
     @usableFromInline let backward: (Tensor) -> [Tensor?]
 
     @usableFromInline
     init(inputs: [Variable], backward: @escaping (Tensor) -> [Tensor?]) {
         self.inputs = inputs
         self.backward = backward
+    }
+
+    /// Tears the graph down iteratively: releasing a long chain (an unrolled recurrence, thousands of
+    /// steps) recursively would overflow the stack. Any input that only this node keeps alive has its own
+    /// node's inputs moved onto a local work list before it is released.
+    deinit {
+        var stack = inputs
+        inputs.removeAll()
+        while var v = stack.popLast() {
+            guard isKnownUniquelyReferenced(&v), var n = v.node else { continue }
+            v.node = nil
+            if isKnownUniquelyReferenced(&n) {
+                stack.append(contentsOf: n.inputs)
+                n.inputs.removeAll()
+            }
+        }
     }
 }
 

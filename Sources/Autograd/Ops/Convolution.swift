@@ -25,6 +25,7 @@ extension Variable {
         if let bias { y2 = y2 + bias.value }
         let y = y2.reshaped([batch, lout, cout]).permuted([0, 2, 1])
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        let hasBias = bias != nil
         guard GradMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return Variable(y) }
         let (nx, nw, nb) = (x.requiresGrad, weight.requiresGrad, bias?.requiresGrad ?? false)
         let wShape = weight.shape
@@ -34,7 +35,7 @@ extension Variable {
                 nx ? Tensor.matmul(gt, w2).col2im1d(geo, batch: batch, channels: cin) : nil,
                 nw ? Tensor.matmul(gt, cols, transposeA: true).reshaped(wShape) : nil,
             ]
-            if inputs.count == 3 { grads.append(nb ? gt.sum(alongAxes: [0]) : nil) }
+            if hasBias { grads.append(nb ? gt.sum(alongAxes: [0]) : nil) }
             return grads
         }
     }
@@ -63,6 +64,7 @@ extension Variable {
         var y = cols.col2im1d(geo, batch: batch, channels: cout)
         if let bias { y = y + bias.value.reshaped([1, cout, 1]) }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        let hasBias = bias != nil
         guard GradMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return Variable(y) }
         let (nx, nw, nb) = (x.requiresGrad, weight.requiresGrad, bias?.requiresGrad ?? false)
         let wShape = weight.shape
@@ -72,7 +74,7 @@ extension Variable {
                 nx ? Tensor.matmul(gcols, w2, transposeB: true).reshaped([batch, length, cin]).permuted([0, 2, 1]) : nil,
                 nw ? Tensor.matmul(xt, gcols, transposeA: true).reshaped(wShape) : nil,
             ]
-            if inputs.count == 3 { grads.append(nb ? g.sum(alongAxes: [0, 2]) : nil) }
+            if hasBias { grads.append(nb ? g.sum(alongAxes: [0, 2]) : nil) }
             return grads
         }
     }

@@ -57,6 +57,7 @@ extension Variable {
                        beta: bias == nil ? 0 : 1, c: po, ldc: outF)
         }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        let hasBias = bias != nil
         guard GradMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return Variable(y) }
         let (nx, nw, nbias) = (x.requiresGrad, weight.requiresGrad, bias?.requiresGrad ?? false)
         let xShape = x.shape
@@ -67,7 +68,7 @@ extension Variable {
                 nx ? Tensor.matmul(g2, wv).reshaped(xShape) : nil,
                 nw ? Tensor.matmul(g2, x2, transposeA: true) : nil,
             ]
-            if inputs.count == 3 { grads.append(nbias ? g2.sum(alongAxes: [0]) : nil) }
+            if hasBias { grads.append(nbias ? g2.sum(alongAxes: [0]) : nil) }
             return grads
         }
     }

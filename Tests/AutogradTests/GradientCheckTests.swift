@@ -1,0 +1,187 @@
+import Autograd
+import Testing
+import TestSupport
+import TensorCore
+
+private func random(_ shape: Shape, seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
+    var rng = RandomGenerator(seed: seed)
+    return Tensor.uniform(shape, low: low, high: high, using: &rng)
+}
+
+/// Values kept away from a kink at zero so central differences are meaningful.
+private func awayFromZero(_ shape: Shape, seed: UInt64) -> Tensor {
+    random(shape, seed: seed).map { $0 >= 0 ? $0 + 0.2 : $0 - 0.2 }
+}
+
+@Suite struct ArithmeticGradientTests {
+    static let pairs: [([Int], [Int])] = [
+        ([3, 4], [3, 4]), ([3, 4], [4]), ([3, 4], [1]), ([2, 3, 4], [3, 1]), ([2, 1, 4], [1, 3, 1]), ([4], [2, 3, 4]), ([], [2, 3]),
+    ]
+
+    @Test(arguments: pairs)
+    func addSubMulDivBroadcasting(_ sa: [Int], _ sb: [Int]) {
+        let a = random(Shape(sa), seed: 1), b = random(Shape(sb), seed: 2, low: 0.5, high: 2)
+        gradCheck([a, b], "add \(sa) \(sb)") { $0[0] + $0[1] }
+        gradCheck([a, b], "sub") { $0[0] - $0[1] }
+        gradCheck([a, b], "mul") { $0[0] * $0[1] }
+        gradCheck([a, b], "div") { $0[0] / $0[1] }
+    }
+
+    @Test func scalarOpsAndNegation() {
+        let a = random([3, 2], seed: 3)
+        gradCheck([a], "neg") { -$0[0] }
+        gradCheck([a], "add scalar") { $0[0] + 2 }
+        gradCheck([a], "rsub scalar") { 2 - $0[0] }
+        gradCheck([a], "mul scalar") { $0[0] * 3 }
+        gradCheck([a], "div scalar") { $0[0] / 4 }
+        gradCheck([a], "constant tensor") { $0[0] * Tensor([2, -1]) + Tensor([1, 1]) - Tensor([0.5]) }
+    }
+}
+
+@Suite struct UnaryGradientTests {
+    @Test func smoothFunctions() {
+        let x = random([2, 3, 4], seed: 4, low: -2, high: 2)
+        let pos = random([2, 3, 4], seed: 5, low: 0.3, high: 3)
+        gradCheck([x], "exp") { $0[0].exp() }
+        gradCheck([pos], "log") { $0[0].log() }
+        gradCheck([pos], "sqrt") { $0[0].sqrt() }
+        gradCheck([x], "squared") { $0[0].squared() }
+        gradCheck([pos], "pow 1.7") { $0[0].pow(1.7) }
+        gradCheck([x], "pow 3") { $0[0].pow(3) }
+        gradCheck([x], "tanh") { $0[0].tanh() }
+        gradCheck([x], "sigmoid") { $0[0].sigmoid() }
+        gradCheck([x], "softplus") { $0[0].softplus() }
+        gradCheck([x * 15], atol: 5e-3, "softplus across threshold") { $0[0].softplus() }
+    }
+
+    @Test func piecewiseFunctionsAwayFromKinks() {
+        let x = awayFromZero([3, 5], seed: 6)
+        gradCheck([x], "relu") { $0[0].relu() }
+        gradCheck([x], "abs") { $0[0].abs() }
+        gradCheck([x * 2], "clamp") { $0[0].clamped(min: -0.9, max: 0.7) }
+        // huber: |x| < 1 quadratic, else linear; avoid |x| = 1
+        let h = random([4, 5], seed: 7, low: -3, high: 3).map { abs(abs($0) - 1) < 0.1 ? $0 + 0.3 : $0 }
+        gradCheck([h], "huber") { $0[0].huber() }
+        gradCheck([h], "huber delta 2") { $0[0].huber(delta: 2) }
+    }
+
+    @Test func kinkConventionsMatchPyTorch() {
+        let x = Variable(Tensor([0, 0, 0]), requiresGrad: true)
+        (x.relu().sum() + x.abs().sum()).backward()
+        #expect(x.grad == Tensor([0, 0, 0]))
+    }
+}
+
+@Suite struct ReductionGradientTests {
+    @Test(arguments: [[0], [1], [2], [0, 2], [-1], [0, 1, 2]])
+    func sumAndMean(_ axes: [Int]) {
+        let x = random([2, 3, 4], seed: 8)
+        gradCheck([x], "sum \(axes)") { $0[0].sum(alongAxes: axes) }
+        gradCheck([x], "sum keepDims \(axes)") { $0[0].sum(alongAxes: axes, keepDims: true) }
+        gradCheck([x], "mean \(axes)") { $0[0].mean(alongAxes: axes) }
+        gradCheck([x], "variance \(axes)") { $0[0].variance(alongAxes: axes, unbiased: true) }
+    }
+
+    @Test func fullReductions() {
+        let x = random([3, 4], seed: 9)
+        gradCheck([x], "sum all") { $0[0].sum() }
+        gradCheck([x], "mean all") { $0[0].mean() }
+    }
+}
+
+@Suite struct ShapeGradientTests {
+    @Test func reshapePermuteTranspose() {
+        let x = random([2, 3, 4], seed: 10)
+        gradCheck([x], "reshape") { $0[0].reshaped([4, -1]) }
+        gradCheck([x], "permute 201") { $0[0].permuted([2, 0, 1]) }
+        gradCheck([x], "permute 021") { $0[0].permuted([0, 2, 1]) }
+        gradCheck([x], "transpose 0 2") { $0[0].transposed(0, 2) }
+        gradCheck([x], "flatten") { $0[0].flattened() }
+    }
+
+    @Test func sliceConcatStackPad() {
+        let x = random([2, 5, 3], seed: 11), y = random([2, 2, 3], seed: 12)
+        gradCheck([x], "slice") { $0[0].slice(axis: 1, 1..<4) }
+        gradCheck([x], "slice last") { $0[0].slice(axis: -1, 2..<3) }
+        gradCheck([x, y], "concat") { Variable.concat([$0[0], $0[1], $0[0]], axis: 1) }
+        gradCheck([x, x], "stack") { Variable.stack([$0[0], $0[1]], axis: 2) }
+        gradCheck([x], "pad") { $0[0].padded(axis: 2, before: 2, after: 1, value: 3) }
+    }
+}
+
+@Suite struct LinearAlgebraGradientTests {
+    @Test func matmul() {
+        gradCheck([random([3, 4], seed: 13), random([4, 2], seed: 14)], "matmul") { Variable.matmul($0[0], $0[1]) }
+    }
+
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func batchedMatmul(_ ta: Bool, _ tb: Bool) {
+        let a = random(ta ? [2, 4, 3] : [2, 3, 4], seed: 15), b = random(tb ? [2, 5, 4] : [2, 4, 5], seed: 16)
+        gradCheck([a, b], "bmm \(ta) \(tb)") { Variable.batchedMatmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+    }
+
+    @Test func fusedLinear() {
+        let w = random([3, 4], seed: 17), b = random([3], seed: 18)
+        gradCheck([random([5, 4], seed: 19), w, b], "linear 2-D") { Variable.linear($0[0], weight: $0[1], bias: $0[2]) }
+        gradCheck([random([2, 3, 4], seed: 20), w, b], "linear 3-D") { Variable.linear($0[0], weight: $0[1], bias: $0[2]) }
+        gradCheck([random([5, 4], seed: 21), w], "linear no bias") { Variable.linear($0[0], weight: $0[1], bias: nil) }
+    }
+}
+
+@Suite struct ConvolutionGradientTests {
+    @Test(arguments: [(3, 1, 1, 1), (3, 2, 1, 2), (2, 1, 0, 1), (3, 3, 2, 1)])
+    func conv1d(_ k: Int, _ s: Int, _ p: Int, _ d: Int) {
+        let x = random([2, 3, 9], seed: 22), w = random([4, 3, k], seed: 23), b = random([4], seed: 24)
+        gradCheck([x, w, b], "conv1d k\(k) s\(s) p\(p) d\(d)") {
+            Variable.conv1d($0[0], weight: $0[1], bias: $0[2], stride: s, padding: p, dilation: d)
+        }
+    }
+
+    @Test(arguments: [(3, 1, 1, 0, 1), (3, 2, 1, 1, 1), (3, 2, 0, 1, 2), (2, 3, 0, 0, 1)])
+    func convTranspose1d(_ k: Int, _ s: Int, _ p: Int, _ op: Int, _ d: Int) {
+        let x = random([2, 4, 5], seed: 25), w = random([4, 3, k], seed: 26), b = random([3], seed: 27)
+        gradCheck([x, w, b], "convT k\(k) s\(s) p\(p) op\(op) d\(d)") {
+            Variable.convTranspose1d($0[0], weight: $0[1], bias: $0[2], stride: s, padding: p, outputPadding: op, dilation: d)
+        }
+    }
+
+    @Test func convWithoutBias() {
+        gradCheck([random([1, 2, 6], seed: 28), random([3, 2, 3], seed: 29)], "conv1d no bias") {
+            Variable.conv1d($0[0], weight: $0[1], bias: nil, padding: 1)
+        }
+        gradCheck([random([1, 2, 6], seed: 30), random([2, 3, 3], seed: 31)], "convT no bias") {
+            Variable.convTranspose1d($0[0], weight: $0[1], bias: nil, stride: 2)
+        }
+    }
+}
+
+@Suite struct PoolingAndSoftmaxGradientTests {
+    @Test func maxPool() {
+        // distinct values so the argmax is stable under ±eps perturbation
+        var rng = RandomGenerator(seed: 32)
+        var values = (0..<60).map { Float($0) * 0.1 }
+        values.shuffle(using: &rng)
+        let x = Tensor(shape: [2, 3, 10], scalars: values)
+        gradCheck([x], eps: 1e-3, "maxpool k2") { $0[0].maxPool1d(kernelSize: 2) }
+        gradCheck([x], eps: 1e-3, "maxpool k3 s2 p1") { $0[0].maxPool1d(kernelSize: 3, stride: 2, padding: 1) }
+    }
+
+    @Test(arguments: [2, 3] as [Float])
+    func upsample(_ scale: Float) {
+        gradCheck([random([2, 3, 5], seed: 33)], "upsample x\(scale)") { $0[0].upsampleLinear1d(scaleFactor: scale) }
+    }
+
+    @Test(arguments: [0, 1, -1])
+    func softmaxAndLogSoftmax(_ axis: Int) {
+        let x = random([2, 3, 4], seed: 34, low: -3, high: 3)
+        gradCheck([x], "softmax \(axis)") { $0[0].softmax(axis: axis) }
+        gradCheck([x], "logSoftmax \(axis)") { $0[0].logSoftmax(axis: axis) }
+    }
+
+    @Test func softmaxIsStableForLargeInputs() {
+        let y = Tensor([1000, 1001, 999]).softmax(axis: 0)
+        #expect(y.isFinite)
+        expectClose(y.sumOfElements, 1, atol: 1e-6)
+        #expect(Tensor([1000, 1001, 999]).logSoftmax(axis: 0).isFinite)
+    }
+}
