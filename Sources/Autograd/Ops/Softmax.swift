@@ -15,7 +15,7 @@ extension Tensor {
                     for k in 0..<n { m = Swift.max(m, src[base + k * inner]) }
                     var total: Float = 0
                     for k in 0..<n {
-                        let e = ScalarMath.exp(src[base + k * inner] - m)
+                        let e = ScalarMath.fastExp(src[base + k * inner] - m)
                         out[base + k * inner] = e
                         total += e
                     }
@@ -40,7 +40,7 @@ extension Tensor {
                     var m = -Float.infinity
                     for k in 0..<n { m = Swift.max(m, src[base + k * inner]) }
                     var total: Float = 0
-                    for k in 0..<n { total += ScalarMath.exp(src[base + k * inner] - m) }
+                    for k in 0..<n { total += ScalarMath.fastExp(src[base + k * inner] - m) }
                     let lse = m + ScalarMath.log(total)
                     for k in 0..<n { out[base + k * inner] = src[base + k * inner] - lse }
                 }

@@ -1,44 +1,41 @@
 import TensorCore
 
-// Pointwise functions. Each backward multiplies the incoming gradient by the local derivative, computed
-// from the input `x` and/or the saved output `y`.
+// Pointwise functions. Each backward is a specialised elementwise kernel of the incoming gradient `g`,
+// the input `x` and/or the saved output `y` (closure literals inlined into `Tensor.zip`, so they vectorise).
 
 extension Variable {
+    /// Records `y = f(x)` with backward `dx = g ⊙ f'`, where `f'` is given by the kernel from (g, x, y).
     @inlinable
-    func pointwise(_ y: Tensor, _ derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Variable {
+    func unary(_ y: Tensor, _ backward: @escaping (_ g: Tensor, _ x: Tensor, _ y: Tensor) -> Tensor) -> Variable {
         guard Variable.recording(self) else { return Variable(y) }
         let x = value
-        return Variable.record(y, inputs: [self]) { g in
-            let out = Tensor(uninitializedShape: g.shape)
-            let pg = g.basePointer, px = x.basePointer, py = y.basePointer
-            out.withUnsafeBufferPointer { o in
-                let po = UnsafeMutablePointer(mutating: o.baseAddress!)
-                for i in 0..<o.count { po[i] = pg[i] * derivative(px[i], py[i]) }
-            }
-            return [out]
-        }
+        return Variable.record(y, inputs: [self]) { g in [backward(g, x, y)] }
     }
 
-    public func exp() -> Variable { pointwise(value.exp()) { _, y in y } }
-    public func log() -> Variable { pointwise(value.log()) { x, _ in 1 / x } }
-    public func sqrt() -> Variable { pointwise(value.sqrt()) { _, y in 0.5 / y } }
-    public func squared() -> Variable { pointwise(value.squared()) { x, _ in 2 * x } }
-    public func tanh() -> Variable { pointwise(value.tanh()) { _, y in 1 - y * y } }
-    public func sigmoid() -> Variable { pointwise(value.sigmoid()) { _, y in y * (1 - y) } }
+    public func exp() -> Variable { unary(value.exp()) { g, _, y in g * y } }
+    public func log() -> Variable { unary(value.log()) { g, x, _ in g / x } }
+    public func sqrt() -> Variable { unary(value.sqrt()) { g, _, y in Tensor.zip(g, y) { $0 * 0.5 / $1 } } }
+    public func squared() -> Variable { unary(value.squared()) { g, x, _ in Tensor.zip(g, x) { 2 * $0 * $1 } } }
+    public func tanh() -> Variable { unary(value.tanh()) { g, _, y in Tensor.zip(g, y) { $0 * (1 - $1 * $1) } } }
+    public func sigmoid() -> Variable { unary(value.sigmoid()) { g, _, y in Tensor.zip(g, y) { $0 * $1 * (1 - $1) } } }
     /// ReLU; the derivative at 0 is 0, as in PyTorch.
-    public func relu() -> Variable { pointwise(value.relu()) { x, _ in x > 0 ? 1 : 0 } }
+    public func relu() -> Variable { unary(value.relu()) { g, x, _ in Tensor.zip(g, x) { $1 > 0 ? $0 : 0 } } }
     /// Softplus with PyTorch's threshold of 20 (identity above it).
-    public func softplus() -> Variable { pointwise(value.softplus()) { x, _ in x > 20 ? 1 : ScalarMath.sigmoid(x) } }
+    public func softplus() -> Variable {
+        unary(value.softplus()) { g, x, _ in Tensor.zip(g, x) { $1 > 20 ? $0 : $0 * ScalarMath.fastSigmoid($1) } }
+    }
     /// |x|; the derivative at 0 is 0, as in PyTorch.
-    public func abs() -> Variable { pointwise(value.abs()) { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) } }
+    public func abs() -> Variable {
+        unary(value.abs()) { g, x, _ in Tensor.zip(g, x) { $1 > 0 ? $0 : ($1 < 0 ? -$0 : 0) } }
+    }
 
     public func pow(_ exponent: Float) -> Variable {
-        pointwise(value.pow(exponent)) { x, _ in exponent * ScalarMath.pow(x, exponent - 1) }
+        unary(value.pow(exponent)) { g, x, _ in Tensor.zip(g, x) { $0 * exponent * ScalarMath.pow($1, exponent - 1) } }
     }
 
     /// Clamps into `[lo, hi]`; the gradient passes where the input is inside the closed interval.
     public func clamped(min lo: Float = -.infinity, max hi: Float = .infinity) -> Variable {
-        pointwise(value.clamped(min: lo, max: hi)) { x, _ in x >= lo && x <= hi ? 1 : 0 }
+        unary(value.clamped(min: lo, max: hi)) { g, x, _ in Tensor.zip(g, x) { $1 >= lo && $1 <= hi ? $0 : 0 } }
     }
 
     /// Huber function of `self` with threshold `delta`: `0.5·x²` where `|x| < delta`, else
@@ -48,6 +45,6 @@ extension Variable {
             let a = Swift.abs(x)
             return a < delta ? 0.5 * x * x : delta * (a - 0.5 * delta)
         }
-        return pointwise(y) { x, _ in Swift.min(Swift.max(x, -delta), delta) }
+        return unary(y) { g, x, _ in Tensor.zip(g, x) { $0 * Swift.min(Swift.max($1, -delta), delta) } }
     }
 }

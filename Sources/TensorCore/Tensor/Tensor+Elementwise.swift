@@ -59,6 +59,16 @@ extension Tensor {
         return out
     }
 
+    /// Applies `op` to corresponding elements of three equally shaped tensors.
+    @inlinable @inline(__always)
+    public static func zip(_ a: Tensor, _ b: Tensor, _ c: Tensor, _ op: (Float, Float, Float) -> Float) -> Tensor {
+        precondition(a.shape == b.shape && b.shape == c.shape, "zip of \(a.shape), \(b.shape) and \(c.shape)")
+        let out = Tensor(uninitializedShape: a.shape)
+        let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer, po = out.storage.pointer
+        for i in 0..<a.scalarCount { po[i] = op(pa[i], pb[i], pc[i]) }
+        return out
+    }
+
     /// Adds `other` (same shape) into this tensor in place, copying first only if storage is shared.
     @inlinable
     public mutating func addInPlace(_ other: Tensor) {
@@ -94,13 +104,13 @@ extension Tensor {
     @inlinable public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor { zip(a, b) { Swift.max($0, $1) } }
     @inlinable public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor { zip(a, b) { Swift.min($0, $1) } }
 
-    public func exp() -> Tensor { map { ScalarMath.exp($0) } }
+    public func exp() -> Tensor { map { ScalarMath.fastExp($0) } }
     public func log() -> Tensor { map { ScalarMath.log($0) } }
     public func sqrt() -> Tensor { map { $0.squareRoot() } }
     public func abs() -> Tensor { map { Swift.abs($0) } }
     public func squared() -> Tensor { map { $0 * $0 } }
-    public func tanh() -> Tensor { map { ScalarMath.tanh($0) } }
-    public func sigmoid() -> Tensor { map { ScalarMath.sigmoid($0) } }
+    public func tanh() -> Tensor { map { ScalarMath.fastTanh($0) } }
+    public func sigmoid() -> Tensor { map { ScalarMath.fastSigmoid($0) } }
     public func relu() -> Tensor { map { $0 > 0 ? $0 : 0 } }
     public func softplus() -> Tensor { map { ScalarMath.softplus($0) } }
     public func pow(_ exponent: Float) -> Tensor { map { ScalarMath.pow($0, exponent) } }

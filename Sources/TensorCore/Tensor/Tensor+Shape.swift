@@ -160,7 +160,20 @@ extension Tensor {
     public func broadcast(to target: Shape) -> Tensor {
         if shape == target { return self }
         precondition(Shape.broadcast(shape, target) == target, "cannot broadcast \(shape) to \(target)")
-        return Tensor.zip(Tensor(shape: target, repeating: 0), self) { _, v in v }
+        if scalarCount == 1 { return Tensor(shape: target, repeating: storage.pointer[0]) }
+        let out = Tensor(uninitializedShape: target)
+        let plan = BroadcastPlan(target, shape, shape)
+        let src = storage.pointer, dst = out.storage.pointer
+        let n = plan.innerCount, step = plan.innerStrideA
+        plan.forEachRow { row, offset, _ in
+            let o = dst + row * n
+            if step == 1 {
+                o.update(from: src + offset, count: n)
+            } else {
+                o.update(repeating: src[offset], count: n)
+            }
+        }
+        return out
     }
 
     /// Sums a broadcast result back to `target` (the gradient of broadcasting to `shape`).

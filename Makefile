@@ -1,0 +1,57 @@
+# AEFlow — see README.md. Every target installs what it needs first (Debian/Ubuntu).
+SWIFT      ?= swift
+APT_DEPS   := libopenblas-dev libzmq3-dev libsqlite3-dev pkg-config
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENV       := .venv
+PYTHON     := $(VENV)/bin/python
+# Python packages for cross-checks and side-by-side benchmarks (never needed at run time).
+PY_BENCH   := torch safetensors numpy
+
+.PHONY: all deps build release test bench demo fixtures venv clean
+
+all: build
+
+## deps: install the system libraries AEFlow links (skipped when already present)
+deps:
+	@missing=""; for p in $(APT_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## build: debug build of everything
+build: deps
+	$(SWIFT) build
+
+## release: optimised build (benchmarks, deployment)
+release: deps
+	$(SWIFT) build -c release
+
+## test: build and run every test
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## venv: the ignored virtualenv with PyTorch for fixtures and benchmarks
+venv: $(PYTHON)
+$(PYTHON):
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q $(PY_BENCH)
+
+## fixtures: regenerate the PyTorch parity fixtures under Tests/Fixtures
+fixtures: venv
+	$(PYTHON) Scripts/generate_fixtures.py
+
+## bench: release build, then AEFlow and PyTorch side by side (bench/run.py)
+bench: release venv
+	$(PYTHON) bench/run.py
+
+## demo: the daemon with the embedded default config, a synthetic publisher and live scores
+demo: deps
+	@echo "make demo needs 'aeflow serve' and 'aeflow demo', which arrive with the streaming daemon (issues P4-P6)."
+	@echo "This checkout has the numerical engine only; see README.md."
+	@exit 1
+
+clean:
+	rm -rf .build
