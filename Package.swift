@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Autograd", targets: ["Autograd"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Optim", targets: ["Optim"]),
+        .library(name: "Autoencoders", targets: ["Autoencoders"]),
     ],
     targets: [
         // C quarantine: each system library is imported by exactly one Swift target.
@@ -26,6 +27,7 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: optimized),
         .target(name: "NN", dependencies: ["Autograd", "TensorCore"], swiftSettings: optimized),
         .target(name: "Optim", dependencies: ["NN", "Autograd", "TensorCore"], swiftSettings: optimized),
+        .target(name: "Autoencoders", dependencies: ["NN", "Optim", "Autograd", "TensorCore"], swiftSettings: optimized),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autograd", "NN"]),
 
         .executableTarget(
@@ -36,5 +38,6 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "NN", "Autograd", "TensorCore", "TestSupport"]),
+        .testTarget(name: "AutoencodersTests", dependencies: ["Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
     ]
 )

@@ -3,8 +3,10 @@
 
 Run from the repository root inside the ignored virtualenv:
 
-    python3 -m venv .venv && .venv/bin/pip install torch safetensors numpy
-    .venv/bin/python Scripts/generate_fixtures.py [--only nn,optim]
+    python3 -m venv .venv && .venv/bin/pip install torch safetensors numpy numalogic pytorch-lightning
+    .venv/bin/python Scripts/generate_fixtures.py [--only nn,optim,models]
+
+The "models" group uses numalogic itself (pip package numalogic 0.13.x) for model weights and outputs.
 
 Every fixture is made with a fixed seed. Naming inside a file:
   input.<name>         inputs of the forward pass
@@ -17,7 +19,9 @@ Every fixture is made with a fixed seed. Naming inside a file:
 Metadata "config" (JSON) holds the constructor arguments; "mode" is train or eval.
 """
 import argparse
+import importlib.metadata
 import json
+import math
 import os
 import sys
 
@@ -221,12 +225,133 @@ def optim_fixtures():
         write(f"optim/{name}", t, cfg)
 
 
+# --- numalogic models -------------------------------------------------------------------------------
+
+MODEL_CASES = {
+    # name: (parity conf, second listing conf)
+    "VanillaAE": ({"seq_len": 12, "n_features": 3},
+                  {"seq_len": 20, "n_features": 2, "encoder_layersizes": [32, 16, 4], "decoder_layersizes": [4, 16, 32], "batchnorm": True}),
+    "SparseVanillaAE": ({"seq_len": 12, "n_features": 3},
+                        {"seq_len": 10, "n_features": 1, "encoder_layersizes": [8, 4], "decoder_layersizes": [4, 8], "batchnorm": False}),
+    "MultichannelAE": ({"seq_len": 12, "n_channels": 3},
+                       {"seq_len": 8, "n_channels": 2, "encoder_layersizes": [6, 3], "decoder_layersizes": [3, 6], "batchnorm": True}),
+    "VanillaICAE": ({"seq_len": 12, "n_channels": 3, "batchnorm": True},
+                    {"seq_len": 16, "n_channels": 2, "encoder_layersizes": [12, 6, 3], "decoder_layersizes": [3, 6]}),
+    "Conv1dAE": ({"seq_len": 12, "in_channels": 3},
+                 {"seq_len": 16, "in_channels": 2, "enc_channels": [8, 8, 4], "enc_kernel_sizes": 3, "dec_activation": "tanh"}),
+    "SparseConv1dAE": ({"seq_len": 12, "in_channels": 3},
+                       {"seq_len": 8, "in_channels": 1, "enc_channels": [4, 2], "enc_kernel_sizes": [3, 3], "dec_activation": "sigmoid"}),
+    "LSTMAE": ({"seq_len": 12, "no_features": 3, "embedding_dim": 4},
+               {"seq_len": 10, "no_features": 2, "embedding_dim": 6, "encoder_layers": 2, "decoder_layers": 3}),
+    "SparseLSTMAE": ({"seq_len": 12, "no_features": 3, "embedding_dim": 4},
+                     {"seq_len": 6, "no_features": 1, "embedding_dim": 3, "encoder_layers": 2}),
+    "TransformerAE": ({"seq_len": 12, "n_features": 3, "num_encoder_layers": 1, "num_decoder_layers": 1, "num_heads": 2, "dim_feedforward": 8},
+                      {"seq_len": 12, "n_features": 3}),
+    "SparseTransformerAE": ({"seq_len": 8, "n_features": 2, "num_encoder_layers": 2, "num_decoder_layers": 1, "num_heads": 3, "dim_feedforward": 16},
+                            {"seq_len": 12, "n_features": 4, "num_heads": 4, "dim_feedforward": 32}),
+    "Conv1dVAE": ({"seq_len": 12, "n_features": 3, "latent_dim": 4},
+                  {"seq_len": 20, "n_features": 2, "latent_dim": 6, "conv_channels": [16, 8]}),
+}
+
+
+def numalogic_model(name, conf):
+    import numalogic.models.autoencoder.variants as V
+    from numalogic.models.vae.variants import Conv1dVAE
+    cls = Conv1dVAE if name == "Conv1dVAE" else getattr(V, name)
+    return cls(**conf)
+
+
+def randomize_state(model):
+    """Non-trivial BatchNorm statistics and affine parameters, so evaluation mode is really exercised."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+                m.num_batches_tracked.fill_(11)
+            if isinstance(m, nn.LayerNorm):
+                m.weight.uniform_(0.7, 1.3)
+                m.bias.uniform_(-0.2, 0.2)
+
+
+def sinusoidal(tokens, width):
+    pe = torch.zeros(tokens, width)
+    for pos in range(tokens):
+        for l in range(width):
+            angle = pos / (10000 ** ((2 * (l // 2)) / width))
+            pe[pos, l] = math.sin(angle) if l % 2 == 0 else math.cos(angle)
+    return pe
+
+
+def corrected_transformer_forward(model, x):
+    """AEFlow's corrected TransformerAE forward (ARCHITECTURE.md section 2) on numalogic's own layers."""
+    tokens = x.transpose(1, 2)
+    pe = sinusoidal(tokens.size(1), tokens.size(2))
+    memory = tokens + pe
+    for layer in model.encoder.layers:
+        memory = layer(memory)
+    t = tokens + pe
+    for layer in model.decoder.layers:
+        t = layer(t, memory)
+    return memory, model.decoder.linear(t).transpose(1, 2)
+
+
+def model_fixtures():
+    import numalogic
+    listings = {}
+    for i, (name, (conf, conf2)) in enumerate(MODEL_CASES.items()):
+        torch.manual_seed(100 + i)
+        model = numalogic_model(name, conf)
+        randomize_state(model)
+        model.eval()
+        x = torch.randn(4, conf["seq_len"], conf.get("n_features") or conf.get("n_channels") or conf.get("in_channels") or conf.get("no_features")) * 1.5
+        with torch.no_grad():
+            if name == "Conv1dVAE":
+                mu, _ = model.encoder(model.configure_shape(x))
+                latent, recon = mu, model.decoder(mu)  # AEFlow scores with z = mu
+                error = F.mse_loss(x, recon, reduction="none")
+            elif name.endswith("TransformerAE"):
+                latent, recon = corrected_transformer_forward(model, x)
+                error = F.huber_loss(x, recon, reduction="none")
+            else:
+                latent, recon = model(x)
+                error = model.predict_step(x, 0)
+        t = {f"param.{k}": v for k, v in model.state_dict().items()}
+        t.update({"input.x": x, "output.latent": latent, "output.reconstruction": recon, "output.error": error})
+        write(f"models/{name}", t, {"name": name, "conf": conf, "numalogic": importlib.metadata.version("numalogic")})
+        for c in (conf, conf2):
+            torch.manual_seed(0)
+            sd = numalogic_model(name, c).state_dict()
+            listings[f"{name} {json.dumps(c, sort_keys=True)}"] = [[k, list(v.shape)] for k, v in sd.items()]
+
+    path = os.path.join(ROOT, "models", "listings.json")
+    with open(path, "w") as f:
+        json.dump(listings, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"wrote {os.path.relpath(path)} ({len(listings)} listings)")
+
+    # TransformerAE blocks against numalogic's own layer classes.
+    from numalogic.models.autoencoder.variants.transformer import _EncoderLayer, _DecoderLayer
+    torch.manual_seed(150)
+    enc = _EncoderLayer(dim_model=12, num_heads=3, dim_feedforward=16, dropout=0.1)
+    randomize_state(enc)
+    run_module("models/transformer_encoder_layer", enc, {"x": torch.randn(2, 3, 12)},
+               {"dim_model": 12, "num_heads": 3, "dim_feedforward": 16}, mode="eval")
+    torch.manual_seed(151)
+    dec = _DecoderLayer(dim_model=12, num_heads=3, dim_feedforward=16, dropout=0.1)
+    randomize_state(dec)
+    run_module("models/transformer_decoder_layer", dec, {"tgt": torch.randn(2, 3, 12), "memory": torch.randn(2, 3, 12)},
+               {"dim_model": 12, "num_heads": 3, "dim_feedforward": 16}, mode="eval")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="nn,optim", help="comma-separated groups: nn, optim")
+    ap.add_argument("--only", default="nn,optim,models", help="comma-separated groups: nn, optim, models (needs numalogic)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    groups = {"nn": nn_fixtures, "optim": optim_fixtures}
+    groups = {"nn": nn_fixtures, "optim": optim_fixtures, "models": model_fixtures}
     for g in args.only.split(","):
         if g not in groups:
             sys.exit(f"unknown group {g!r}; known: {', '.join(groups)}")

@@ -1,43 +1,42 @@
 import Autograd
 import NN
 import Testing
-import TestSupport
 import TensorCore
 
 /// One torch-made layer fixture (see Scripts/generate_fixtures.py for the naming).
-struct LayerFixture {
-    let name: String
-    let file: SafeTensorsFile
-    let config: JSONObject
+public struct LayerFixture {
+    public let name: String
+    public let file: SafeTensorsFile
+    public let config: JSONObject
 
-    init(_ name: String) throws {
+    public init(_ name: String) throws {
         self.name = name
         file = try Fixtures.load(name)
         config = try #require(file.jsonMetadata("config").objectValue)
     }
 
-    var isTraining: Bool { file.metadata["mode"] == "train" }
+    public var isTraining: Bool { file.metadata["mode"] == "train" }
 
-    func int(_ key: String, default d: Int? = nil) -> Int {
+    public func int(_ key: String, default d: Int? = nil) -> Int {
         if let v = config[key]?.intValue { return Int(v) }
         guard let d else { fatalError("fixture \(name) has no integer config \(key)") }
         return d
     }
 
-    func bool(_ key: String, default d: Bool) -> Bool { config[key]?.boolValue ?? d }
+    public func bool(_ key: String, default d: Bool) -> Bool { config[key]?.boolValue ?? d }
 
     /// Entries `<prefix>.<rest>` keyed by `<rest>`, in file order.
-    func group(_ prefix: String) -> [(String, Tensor)] {
+    public func group(_ prefix: String) -> [(String, Tensor)] {
         file.names.filter { $0.hasPrefix(prefix + ".") }.map { (String($0.dropFirst(prefix.count + 1)), try! file.floatTensor($0)) }
     }
 
-    var stateDict: StateDict {
+    public var stateDict: StateDict {
         get throws { try StateDict(file).stripping(prefix: "param.") }
     }
 
     /// Loads the fixture's parameters into `module`, runs `forward` on the fixture inputs, and checks
     /// outputs (1e-5), input and parameter gradients (1e-4) and any state after the pass (1e-5).
-    func check(
+    public func check(
         _ module: any Module, sourceLocation: SourceLocation = #_sourceLocation,
         forward: ([String: Variable]) -> [String: Variable]
     ) throws {
