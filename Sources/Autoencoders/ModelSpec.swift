@@ -141,7 +141,3 @@ extension TrainingSettings {
          ("lr", .double(Double(learningRate))), ("weight_decay", .double(Double(weightDecay)))]
     }
 }
-
-extension JSONValue {
-    static func ints(_ xs: [Int]) -> JSONValue { .array(xs.map { .int(Int64($0)) }) }
-}

@@ -26,6 +26,9 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// An array of integers.
+    public static func ints(_ xs: [Int]) -> JSONValue { .array(xs.map { .int(Int64($0)) }) }
+
     /// A short name of the value's JSON type, for error messages.
     public var typeName: String {
         switch self {
