@@ -13,6 +13,10 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Optim", targets: ["Optim"]),
         .library(name: "Autoencoders", targets: ["Autoencoders"]),
+        .library(name: "Training", targets: ["Training"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C quarantine: each system library is imported by exactly one Swift target.
@@ -28,6 +32,8 @@ let package = Package(
         .target(name: "NN", dependencies: ["Autograd", "TensorCore"], swiftSettings: optimized),
         .target(name: "Optim", dependencies: ["NN", "Autograd", "TensorCore"], swiftSettings: optimized),
         .target(name: "Autoencoders", dependencies: ["NN", "Optim", "Autograd", "TensorCore"], swiftSettings: optimized),
+        .target(name: "Training", dependencies: ["Autoencoders", "NN", "Optim", "Autograd", "TensorCore",
+                                                .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autograd", "NN"]),
 
         .executableTarget(
@@ -38,6 +44,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "NN", "Autograd", "TensorCore", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "AutoencodersTests", dependencies: ["Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
     ]
 )

@@ -23,6 +23,7 @@ import importlib.metadata
 import json
 import math
 import os
+import time
 import sys
 
 import torch
@@ -346,12 +347,80 @@ def model_fixtures():
                {"dim_model": 12, "num_heads": 3, "dim_feedforward": 16}, mode="eval")
 
 
+# --- training on a shared synthetic series ---------------------------------------------------------
+
+TRAINING_CASES = {
+    "VanillaAE": {"seq_len": 12, "n_features": 3},
+    "SparseVanillaAE": {"seq_len": 12, "n_features": 3},
+    "MultichannelAE": {"seq_len": 12, "n_channels": 3},
+    "VanillaICAE": {"seq_len": 12, "n_channels": 3},
+    "Conv1dAE": {"seq_len": 12, "in_channels": 3, "enc_channels": [8, 4]},
+    "SparseConv1dAE": {"seq_len": 12, "in_channels": 3, "enc_channels": [8, 4]},
+    "LSTMAE": {"seq_len": 12, "no_features": 3, "embedding_dim": 8},
+    "SparseLSTMAE": {"seq_len": 12, "no_features": 3, "embedding_dim": 8},
+    "TransformerAE": {"seq_len": 12, "n_features": 3, "num_encoder_layers": 1, "num_decoder_layers": 1, "num_heads": 2, "dim_feedforward": 32},
+    "SparseTransformerAE": {"seq_len": 12, "n_features": 3, "num_encoder_layers": 1, "num_decoder_layers": 1, "num_heads": 2, "dim_feedforward": 32},
+    "Conv1dVAE": {"seq_len": 12, "n_features": 3, "latent_dim": 4},
+}
+TRAINING_EPOCHS = 20
+
+
+def training_fixtures():
+    """numalogic trains each model on the same standardised synthetic series the Swift tests use."""
+    import numpy as np
+    import pytorch_lightning as pl
+    from numalogic.synthetic import SyntheticTSGenerator, AnomalyGenerator
+    from numalogic.tools.data import StreamingDataset
+    from numalogic.tools.trainer import TimeseriesTrainer
+    from torch.utils.data import DataLoader
+
+    gen = SyntheticTSGenerator(seq_len=2000, num_series=3, freq="T", primary_period=360, secondary_period=1440,
+                               seasonal_ts_prob=1.0, random_seed=7)
+    df = gen.gen_tseries()
+    train_df, test_df = gen.train_test_split(df, test_size=500)
+    injected = AnomalyGenerator(train_df, anomaly_type="global", anomaly_ratio=0.06, random_seed=7).inject_anomalies(
+        test_df, cols=["s1", "s2"], impact=3)
+    labels = (injected["is_anomaly"].to_numpy() > 0).astype(np.float32)
+    test = injected.drop(columns=["is_anomaly"]).to_numpy(dtype=np.float32)
+    train = train_df.to_numpy(dtype=np.float32)
+    assert labels.sum() > 0 and not np.allclose(test, test_df.to_numpy(dtype=np.float32)), "no anomalies were injected"
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    scaled = (train - mean) / std
+    tensors = {"train": torch.from_numpy(train), "test": torch.from_numpy(test), "labels": torch.from_numpy(labels)}
+    results = {}
+    for i, (name, conf) in enumerate(TRAINING_CASES.items()):
+        torch.manual_seed(300 + i)
+        pl.seed_everything(300 + i, verbose=False)
+        model = numalogic_model(name, conf)
+        loader = DataLoader(StreamingDataset(scaled, conf["seq_len"]), batch_size=64)
+        t0 = time.perf_counter()
+        TimeseriesTrainer(max_epochs=TRAINING_EPOCHS, enable_progress_bar=False, logger=False, accelerator="cpu",
+                          enable_model_summary=False).fit(model, train_dataloaders=loader)
+        seconds = time.perf_counter() - t0
+        model.eval()
+        windows = StreamingDataset(scaled, conf["seq_len"]).as_tensor()
+        with torch.no_grad():
+            if name == "Conv1dVAE":
+                mu, _ = model.encoder(model.configure_shape(windows))
+                err = F.mse_loss(windows, model.decoder(mu), reduction="none")
+            elif name.endswith("TransformerAE"):
+                _, recon = model(windows)  # numalogic's own (view-based, softmax) forward
+                err = model.criterion(windows.view(-1, conf["seq_len"], 3), recon.view(-1, conf["seq_len"], 3), reduction="none")
+            else:
+                err = model.predict_step(windows, 0)
+        results[name] = {"conf": conf, "train_error_mean": float(err.mean()), "seconds": seconds}
+        print(f"  {name}: mean reconstruction error {results[name]['train_error_mean']:.4f} ({seconds:.1f} s)")
+    write("training/synthetic", tensors, {"epochs": TRAINING_EPOCHS, "batch_size": 64, "results": results,
+                                          "scaler": "StandardScaler fitted on train"})
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="nn,optim,models", help="comma-separated groups: nn, optim, models (needs numalogic)")
+    ap.add_argument("--only", default="nn,optim,models,training",
+                    help="comma-separated groups: nn, optim, models and training (these two need numalogic)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    groups = {"nn": nn_fixtures, "optim": optim_fixtures, "models": model_fixtures}
+    groups = {"nn": nn_fixtures, "optim": optim_fixtures, "models": model_fixtures, "training": training_fixtures}
     for g in args.only.split(","):
         if g not in groups:
             sys.exit(f"unknown group {g!r}; known: {', '.join(groups)}")

@@ -59,6 +59,25 @@ extension Module {
     public var parameterCount: Int { trainableParameters.reduce(0) { $0 + $1.value.scalarCount } }
 }
 
+/// A module that draws random numbers in its forward pass (dropout masks, variational samples).
+public protocol StochasticModule: Module {
+    /// Restarts the module's random stream.
+    func reseed(_ seed: UInt64)
+}
+
+extension Module {
+    /// Reseeds every stochastic module in the tree from one seed (each gets its own derived stream), so a
+    /// training run is reproducible from its seed.
+    public func reseedStochasticModules(_ seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        func visit(_ m: any Module) {
+            if let s = m as? any StochasticModule { s.reseed(rng.next()) }
+            for (_, c) in m.children { visit(c) }
+        }
+        visit(self)
+    }
+}
+
 /// A mutable non-parameter tensor of a module, such as BatchNorm's running statistics.
 public final class Buffer {
     public var value: StateTensor

@@ -36,7 +36,7 @@ public final class CausalConvBlock: Layer {
 /// Its "mse" is PyTorch's plain MSE (no ½), as in numalogic's BaseVAE.
 ///
 /// Shape: `(B, L, F)` → latent `μ (B, latent)`, reconstruction `(B, L, F)`.
-public final class Conv1dVAE: Autoencoder {
+public final class Conv1dVAE: Autoencoder, StochasticModule {
     public let name = "Conv1dVAE"
     public let seqLen: Int, nFeatures: Int
     public let latentDim: Int
@@ -88,6 +88,8 @@ public final class Conv1dVAE: Autoencoder {
     }
 
     public var children: [(String, any Module)] { groups }
+
+    public func reseed(_ seed: UInt64) { rng = RandomGenerator(seed: seed) }
 
     public var conf: JSONObject {
         var c = JSONObject([("seq_len", .int(Int64(seqLen))), ("n_features", .int(Int64(nFeatures))),

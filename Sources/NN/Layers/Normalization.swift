@@ -89,7 +89,7 @@ public final class LayerNorm: Layer {
 
 /// PyTorch's `nn.Dropout`: in training, zeroes each element with probability `p` and scales the rest by
 /// `1/(1 − p)`; identity in evaluation. Masks come from the layer's own seeded generator.
-public final class Dropout: Layer {
+public final class Dropout: Layer, StochasticModule {
     public let p: Float
     public var rng: RandomGenerator
     public var isTraining = true
@@ -99,6 +99,8 @@ public final class Dropout: Layer {
         self.p = p
         self.rng = rng.fork()
     }
+
+    public func reseed(_ seed: UInt64) { rng = RandomGenerator(seed: seed) }
 
     public func callAsFunction(_ x: Variable) -> Variable {
         guard isTraining && p > 0 else { return x }

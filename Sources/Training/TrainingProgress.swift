@@ -1,0 +1,86 @@
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shows training progress: a redrawn progress bar when standard error is a terminal, otherwise one
+/// structured log line at epoch 1, every `logEveryNEpochs` epochs and at the end (numalogic's ConsoleLogger
+/// cadence).
+public final class TrainingProgress: TrainerCallback {
+    public enum Style: Sendable { case automatic, bar, lines }
+
+    private let logger: Logger
+    private let useBar: Bool
+    private let every: Int
+    private var model = ""
+    private let label: String
+
+    /// `label` names the run in output (a key, say).
+    public init(style: Style = .automatic, logEveryNEpochs: Int = 5, label: String = "",
+                logger: Logger = Logger(label: "aeflow.training")) {
+        self.logger = logger
+        self.every = max(1, logEveryNEpochs)
+        self.label = label
+        switch style {
+        case .automatic: useBar = isatty(STDERR_FILENO) == 1
+        case .bar: useBar = true
+        case .lines: useBar = false
+        }
+    }
+
+    public func trainingStarted(model: String, windows: Int, maxEpochs: Int) {
+        self.model = model
+        if !useBar {
+            logger.info("training started", metadata: ["model": "\(model)", "windows": "\(windows)", "max_epochs": "\(maxEpochs)",
+                                                        "run": "\(label)"])
+        }
+    }
+
+    public func epochEnded(_ m: EpochMetrics, maxEpochs: Int) {
+        if useBar {
+            let width = 30
+            let filled = width * m.epoch / max(maxEpochs, 1)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let val = m.valLoss.map { String(format4($0)) }.map { " val_loss \($0)" } ?? ""
+            let line = "\r\(label.isEmpty ? model : label) epoch \(m.epoch)/\(maxEpochs) \(bar) train_loss \(format4(m.trainLoss))\(val)"
+            writeStandardError(line)
+        } else if m.epoch == 1 || m.epoch % every == 0 || m.epoch == maxEpochs {
+            var meta: Logger.Metadata = ["model": "\(model)", "epoch": "\(m.epoch)", "train_loss": "\(format4(m.trainLoss))",
+                                         "seconds": "\(format4(Float(m.seconds)))"]
+            if let v = m.valLoss { meta["val_loss"] = "\(format4(v))" }
+            if !label.isEmpty { meta["run"] = "\(label)" }
+            logger.info("epoch ended", metadata: meta)
+        }
+    }
+
+    public func trainingEnded(_ s: TrainingSummary) {
+        if useBar { writeStandardError("\n") }
+        logger.info("training finished", metadata: [
+            "model": "\(model)", "epochs": "\(s.epochs.count)", "train_loss": "\(format4(s.finalTrainLoss))",
+            "val_loss": "\(s.lastValLoss.map(format4) ?? "-")", "stopped_early": "\(s.stoppedEarly)",
+            "seconds": "\(format4(Float(s.seconds)))",
+        ])
+    }
+}
+
+/// Four decimal places, like numalogic's ConsoleLogger.
+func format4(_ x: Float) -> String {
+    guard x.isFinite else { return "\(x)" }
+    let scaled = (Double(x) * 10_000).rounded() / 10_000
+    var s = String(scaled)
+    if let dot = s.firstIndex(of: "."), s.distance(from: dot, to: s.endIndex) > 5 { s = String(s[..<s.index(dot, offsetBy: 5)]) }
+    return s
+}
+
+/// Writes straight to file descriptor 2 (unbuffered, no shared C `FILE`).
+func writeStandardError(_ s: String) {
+    var bytes = Array(s.utf8)
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + done, $0.count - done) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        done += n
+    }
+}
