@@ -59,6 +59,10 @@ public struct EpochMetrics: Equatable, Sendable {
     public let valLoss: Float?
     public let seconds: Double
     public let batches: Int
+
+    public init(epoch: Int, trainLoss: Float, valLoss: Float?, seconds: Double, batches: Int) {
+        (self.epoch, self.trainLoss, self.valLoss, self.seconds, self.batches) = (epoch, trainLoss, valLoss, seconds, batches)
+    }
 }
 
 /// The outcome of ``AutoencoderTrainer/fit(_:train:validation:)``.
@@ -68,6 +72,11 @@ public struct TrainingSummary: Equatable, Sendable {
     public let stoppedEarly: Bool
     public let bestValLoss: Float?
     public let seconds: Double
+
+    public init(epochs: [EpochMetrics], windows: Int, stoppedEarly: Bool, bestValLoss: Float?, seconds: Double) {
+        (self.epochs, self.windows, self.stoppedEarly, self.bestValLoss, self.seconds) = (epochs, windows, stoppedEarly, bestValLoss, seconds)
+    }
+
     public var finalTrainLoss: Float { epochs.last?.trainLoss ?? .nan }
     public var lastValLoss: Float? { epochs.last { $0.valLoss != nil }?.valLoss }
 }
