@@ -5,7 +5,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 # Python packages for cross-checks and side-by-side benchmarks (never needed at run time).
-PY_BENCH   := torch safetensors numpy
+PY_BENCH   := torch safetensors numpy numalogic pytorch-lightning
 
 .PHONY: all deps build release test bench demo fixtures venv clean
 

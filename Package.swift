@@ -40,6 +40,10 @@ let package = Package(
             name: "EngineBench", dependencies: ["TensorCore", "Autograd", "NN", "Optim"],
             path: "bench/EngineBench", swiftSettings: optimized),
 
+        .executableTarget(
+            name: "ModelBench", dependencies: ["Autoencoders", "Training", "TensorCore"],
+            path: "bench/ModelBench", swiftSettings: optimized),
+
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TensorCore", "TestSupport"]),

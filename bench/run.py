@@ -67,7 +67,44 @@ def engine(args):
     print()
 
 
-SUITES = {"engine": engine}
+def models(args):
+    """Training wall time and inference, AEFlow vs numalogic's TimeseriesTrainer, same data and configs."""
+    from numalogic.synthetic import SyntheticTSGenerator
+    from safetensors.torch import save_file
+    import torch
+
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    data = os.path.join(ROOT, "bench", "results", "model_data.safetensors")
+    rows = 1500 if args.quick else 5000
+    df = SyntheticTSGenerator(seq_len=rows, num_series=3, freq="T", primary_period=720, secondary_period=6000,
+                              random_seed=3).gen_tseries()
+    x = df.to_numpy(dtype="float32")
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    save_file({"train": torch.from_numpy(x).contiguous()}, data)
+    epochs = 2 if args.quick else 10
+    common = ["--data", data, "--configs", os.path.join(ROOT, "bench", "model_configs.json"), "--epochs", str(epochs),
+              "--batch", "64", "--threads", str(args.threads)]
+    ours = {r["model"]: r for r in json_lines([os.path.join(RELEASE, "ModelBench")] + common)}
+    theirs = {r["model"]: r for r in json_lines([sys.executable, os.path.join(ROOT, "bench", "numalogic_models.py")] + common)}
+    import importlib.metadata as md
+
+    print(f"### Autoencoders vs numalogic {md.version('numalogic')} (torch {torch.__version__}, "
+          f"{args.threads} thread{'s' if args.threads > 1 else ''})\n")
+    print(f"Same standardised synthetic series ({rows} rows × 3 metrics, windows of 12), same configs "
+          f"(bench/model_configs.json), batch 64, {epochs} epochs. Inference = element-wise reconstruction errors.\n")
+    print("| model | train AEFlow | train numalogic | speed-up | 1 window AEFlow | 1 window numalogic | speed-up "
+          "| batch 4096 AEFlow | batch 4096 numalogic | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in ours:
+        o, t = ours[name], theirs[name]
+        print(f"| {name} | {o['train_seconds']:.2f} s | {t['train_seconds']:.2f} s | {t['train_seconds'] / o['train_seconds']:.1f}× "
+              f"| {o['single_window_us']:.1f} µs | {t['single_window_us']:.1f} µs | {t['single_window_us'] / o['single_window_us']:.1f}× "
+              f"| {o['batch4096_windows_per_s'] / 1e3:.0f} k/s | {t['batch4096_windows_per_s'] / 1e3:.0f} k/s "
+              f"| {o['batch4096_windows_per_s'] / t['batch4096_windows_per_s']:.1f}× |")
+    print()
+
+
+SUITES = {"engine": engine, "models": models}
 
 
 def main():

@@ -185,3 +185,32 @@ private func awayFromZero(_ shape: Shape, seed: UInt64) -> Tensor {
         #expect(Tensor([1000, 1001, 999]).logSoftmax(axis: 0).isFinite)
     }
 }
+
+@Suite struct FusedOpGradientTests {
+    @Test(arguments: [true, false])
+    func lstmLayer(_ withBias: Bool) {
+        let x = random([2, 4, 3], seed: 40), wih = random([8, 3], seed: 41), whh = random([8, 2], seed: 42)
+        let bih = random([8], seed: 43), bhh = random([8], seed: 44)
+        gradCheck(withBias ? [x, wih, whh, bih, bhh] : [x, wih, whh], "lstmLayer bias \(withBias)") { v in
+            Variable.lstmLayer(v[0], weightIH: v[1], weightHH: v[2], biasIH: withBias ? v[3] : nil, biasHH: withBias ? v[4] : nil)
+        }
+    }
+
+    @Test(arguments: [[5, 3], [3, 2, 4]])
+    func batchNormTrainingAndEvaluation(_ shape: [Int]) {
+        let x = random(Shape(shape), seed: 45, low: -2, high: 2), w = random([shape[1]], seed: 46, low: 0.5, high: 1.5)
+        let b = random([shape[1]], seed: 47)
+        gradCheck([x, w, b], "batchNorm train \(shape)") { Variable.batchNorm($0[0], weight: $0[1], bias: $0[2]).output }
+        let rm = random([shape[1]], seed: 48), rv = random([shape[1]], seed: 49, low: 0.5, high: 2)
+        gradCheck([x, w, b], "batchNorm eval \(shape)") {
+            Variable.batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: rm, runningVariance: rv).output
+        }
+    }
+}
+
+@Suite struct BroadcastOpGradientTests {
+    @Test(arguments: [([3, 1, 2], [3, 4, 2]), ([2], [3, 2]), ([1, 1], [2, 3])] as [([Int], [Int])])
+    func broadcastTo(_ from: [Int], _ to: [Int]) {
+        gradCheck([random(Shape(from), seed: 50)], "broadcast \(from) → \(to)") { $0[0].broadcast(to: Shape(to)) }
+    }
+}

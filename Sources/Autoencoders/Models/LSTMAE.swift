@@ -60,7 +60,7 @@ public final class LSTMAE: Autoencoder {
         let batch = x.shape[0]
         let h = encoderLSTM(x).h
         let latent = h.slice(axis: 0, (encoderLayers - 1)..<encoderLayers).reshaped([batch, embeddingDim])
-        let repeated = latent.reshaped([batch, 1, embeddingDim]) + Tensor.zeros([batch, seqLen, embeddingDim])
+        let repeated = latent.reshaped([batch, 1, embeddingDim]).broadcast(to: [batch, seqLen, embeddingDim])
         return (latent, fc(decoderLSTM(repeated).output))
     }
 

@@ -70,6 +70,14 @@ extension Variable {
         return Variable.record(y, inputs: [self]) { g in [g.cropped(axis: ax, before: before, after: after)] }
     }
 
+    /// The variable broadcast (materialised) to `target`; the gradient sums over the broadcast axes.
+    public func broadcast(to target: Shape) -> Variable {
+        let y = value.broadcast(to: target)
+        guard Variable.recording(self) else { return Variable(y) }
+        let s = shape
+        return Variable.record(y, inputs: [self]) { g in [g.unbroadcast(to: s)] }
+    }
+
     /// Flattens axes `start...end` into one (PyTorch's `flatten(start_dim, end_dim)`).
     public func flattened(from start: Int = 1, through end: Int = -1) -> Variable {
         let s = shape.axis(start), e = shape.axis(end)

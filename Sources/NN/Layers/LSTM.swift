@@ -52,6 +52,7 @@ public final class LSTM: Module {
     }
 
     /// Runs the sequence; returns the last layer's outputs and the final hidden and cell states.
+    /// Each layer is one fused graph node (``Variable/lstmLayer(_:weightIH:weightHH:biasIH:biasHH:)``).
     public func callAsFunction(_ x: Variable) -> (output: Variable, h: Variable, c: Variable) {
         precondition(x.rank == 3 && x.shape[2] == inputSize, "LSTM(input: \(inputSize)) of input \(x.shape)")
         let (batch, length) = (x.shape[0], x.shape[1])
@@ -59,26 +60,12 @@ public final class LSTM: Module {
         var input = x
         var finalH: [Variable] = [], finalC: [Variable] = []
         for layer in layers {
-            // Input projections for every time step at once: (B, L, 4H).
-            let projected = Variable.linear(input, weight: layer.weightIH, bias: layer.biasIH)
-            var h = Variable(Tensor.zeros([batch, hs]))
-            var c = Variable(Tensor.zeros([batch, hs]))
-            var outputs: [Variable] = []
-            outputs.reserveCapacity(length)
-            for t in 0..<length {
-                let gates = projected.slice(axis: 1, t..<(t + 1)).reshaped([batch, 4 * hs])
-                    + Variable.linear(h, weight: layer.weightHH, bias: layer.biasHH)
-                let i = gates.slice(axis: 1, 0..<hs).sigmoid()
-                let f = gates.slice(axis: 1, hs..<(2 * hs)).sigmoid()
-                let g = gates.slice(axis: 1, (2 * hs)..<(3 * hs)).tanh()
-                let o = gates.slice(axis: 1, (3 * hs)..<(4 * hs)).sigmoid()
-                c = f * c + i * g
-                h = o * c.tanh()
-                outputs.append(h)
-            }
-            finalH.append(h)
-            finalC.append(c)
-            input = Variable.stack(outputs, axis: 1)
+            let both = Variable.lstmLayer(input, weightIH: layer.weightIH, weightHH: layer.weightHH,
+                                          biasIH: layer.biasIH, biasHH: layer.biasHH)  // (B, L, 2H)
+            let last = both.slice(axis: 1, (length - 1)..<length).reshaped([batch, 2 * hs])
+            finalH.append(last.slice(axis: 1, 0..<hs))
+            finalC.append(last.slice(axis: 1, hs..<(2 * hs)))
+            input = both.slice(axis: 2, 0..<hs)
         }
         return (input, Variable.stack(finalH, axis: 0), Variable.stack(finalC, axis: 0))
     }

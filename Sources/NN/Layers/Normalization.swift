@@ -36,26 +36,18 @@ public final class BatchNorm1d: Layer {
     public func callAsFunction(_ x: Variable) -> Variable {
         precondition((x.rank == 2 || x.rank == 3) && x.shape[1] == numFeatures,
                      "BatchNorm1d(\(numFeatures)) of input \(x.shape)")
-        let axes = x.rank == 2 ? [0] : [0, 2]
-        let statShape: [Int] = x.rank == 2 ? [1, numFeatures] : [1, numFeatures, 1]
-        let normalized: Variable
-        if isTraining {
-            let n = x.shape.reductionCount(alongAxes: axes)
-            precondition(n > 1, "BatchNorm1d in training needs more than one value per channel, got input \(x.shape)")
-            let mean = x.mean(alongAxes: axes, keepDims: true)
-            let centered = x - mean
-            let variance = centered.squared().mean(alongAxes: axes, keepDims: true)
-            normalized = centered / (variance + eps).sqrt()
-            let m = momentum
-            let unbiased = variance.value.reshaped([numFeatures]) * (Float(n) / Float(n - 1))
-            runningMean.tensor = runningMean.tensor * (1 - m) + mean.value.reshaped([numFeatures]) * m
-            runningVar.tensor = runningVar.tensor * (1 - m) + unbiased * m
-            if case .int64(let v, let s) = numBatchesTracked.value { numBatchesTracked.value = .int64([v[0] + 1], shape: s) }
-        } else {
-            let scale = (runningVar.tensor + eps).sqrt().map { 1 / $0 }.reshaped(Shape(statShape))
-            normalized = (x - runningMean.tensor.reshaped(Shape(statShape))) * scale
+        guard isTraining else {
+            return Variable.batchNorm(x, weight: weight, bias: bias, runningMean: runningMean.tensor,
+                                      runningVariance: runningVar.tensor, eps: eps).output
         }
-        return normalized * weight.reshaped(statShape) + bias.reshaped(statShape)
+        let n = x.shape.reductionCount(alongAxes: x.rank == 2 ? [0] : [0, 2])
+        precondition(n > 1, "BatchNorm1d in training needs more than one value per channel, got input \(x.shape)")
+        let (y, mean, variance) = Variable.batchNorm(x, weight: weight, bias: bias, eps: eps)
+        let m = momentum
+        runningMean.tensor = runningMean.tensor * (1 - m) + mean * m
+        runningVar.tensor = runningVar.tensor * (1 - m) + variance * (m * Float(n) / Float(n - 1))
+        if case .int64(let v, let s) = numBatchesTracked.value { numBatchesTracked.value = .int64([v[0] + 1], shape: s) }
+        return y
     }
 }
 

@@ -34,6 +34,27 @@ extension Tensor {
             for i in 0..<b.scalarCount { po[i] = op(s, pb[i]) }
             return out
         }
+        // One operand equal to the other's trailing dimensions (a bias, a per-channel vector): flat loops.
+        if b.rank < a.rank && a.shape.dims.suffix(b.rank).elementsEqual(b.shape.dims) && b.scalarCount > 0 {
+            let out = Tensor(uninitializedShape: a.shape)
+            let pa = a.storage.pointer, pb = b.storage.pointer, po = out.storage.pointer
+            let inner = b.scalarCount
+            for o in 0..<(a.scalarCount / inner) {
+                let x = pa + o * inner, y = po + o * inner
+                for j in 0..<inner { y[j] = op(x[j], pb[j]) }
+            }
+            return out
+        }
+        if a.rank < b.rank && b.shape.dims.suffix(a.rank).elementsEqual(a.shape.dims) && a.scalarCount > 0 {
+            let out = Tensor(uninitializedShape: b.shape)
+            let pa = a.storage.pointer, pb = b.storage.pointer, po = out.storage.pointer
+            let inner = a.scalarCount
+            for o in 0..<(b.scalarCount / inner) {
+                let x = pb + o * inner, y = po + o * inner
+                for j in 0..<inner { y[j] = op(pa[j], x[j]) }
+            }
+            return out
+        }
         guard let outShape = Shape.broadcast(a.shape, b.shape) else {
             preconditionFailure("shapes \(a.shape) and \(b.shape) cannot be broadcast together")
         }

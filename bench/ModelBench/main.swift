@@ -1,0 +1,64 @@
+// Autoencoder benchmarks, JSON lines for bench/run.py (which runs numalogic's side on the same data).
+//
+//   .build/release/ModelBench --data F.safetensors --configs bench/model_configs.json [--epochs 10] [--batch 64] [--threads 1]
+//
+// Per model (configs shared with the Python side): training wall time for the given epochs, single-window
+// inference latency (reconstruction errors of one (1, L, F) window), and batch-4096 inference throughput.
+import Autoencoders
+import Foundation
+import TensorCore
+import Training
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+func median(repeats: Int = 7, iterations: Int, _ body: () -> Void) -> Double {
+    for _ in 0..<max(1, iterations / 4) { body() }
+    var samples: [Double] = []
+    for _ in 0..<repeats {
+        let t0 = now()
+        for _ in 0..<iterations { body() }
+        samples.append((now() - t0) / Double(iterations))
+    }
+    return samples.sorted()[repeats / 2]
+}
+
+var dataPath = "", configsPath = "bench/model_configs.json"
+var epochs = 10, batch = 64, threads = 1
+var it = CommandLine.arguments.dropFirst().makeIterator()
+while let a = it.next() {
+    switch a {
+    case "--data": dataPath = it.next()!
+    case "--configs": configsPath = it.next()!
+    case "--epochs": epochs = Int(it.next()!)!
+    case "--batch": batch = Int(it.next()!)!
+    case "--threads": threads = Int(it.next()!)!
+    default: fatalError("unknown argument \(a)")
+    }
+}
+BLAS.setThreads(threads)
+let train = try SafeTensorsFile.read(contentsOf: dataPath).floatTensor("train")
+let configs = try JSONValue.parse([UInt8](Data(contentsOf: URL(fileURLWithPath: configsPath)))).objectValue!
+
+for (name, conf) in configs {
+    var rng = RandomGenerator(seed: 1)
+    let model = try ModelFactory.make(ModelSpec(name: name, conf: conf.objectValue!), using: &rng)
+    let ds = try StreamingDataset(train, seqLen: model.seqLen)
+    let t0 = now()
+    let summary = try AutoencoderTrainer(config: TrainerConfig(maxEpochs: epochs, batchSize: batch)).fit(model, train: ds)
+    let trainSeconds = now() - t0
+    let one = ds.batch([0])
+    let single = median(iterations: name == "TransformerAE" ? 500 : 5000) { _ = model.reconstructionErrors(one) }
+    let big = ds.batch((0..<4096).map { $0 % ds.count })
+    let perBatch = median(repeats: 5, iterations: name == "TransformerAE" ? 1 : 3) { _ = model.reconstructionErrors(big) }
+    let fields: [(String, String)] = [
+        ("bench", "\"model\""), ("model", "\"\(name)\""), ("windows", "\(ds.count)"), ("epochs", "\(epochs)"),
+        ("batch", "\(batch)"), ("threads", "\(threads)"), ("train_seconds", "\(trainSeconds)"),
+        ("final_train_loss", "\(summary.finalTrainLoss)"), ("single_window_us", "\(single * 1e6)"),
+        ("batch4096_windows_per_s", "\(4096 / perBatch)"),
+    ]
+    print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+}
