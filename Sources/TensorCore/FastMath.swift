@@ -13,7 +13,9 @@ extension ScalarMath {
     public static func fastExp(_ x: Float) -> Float {
         // Clamp to the range where the result is finite and normal-or-subnormal-zero.
         let xc = x.isNaN ? 0 : Swift.min(Swift.max(x, -87.33654), 88.72283)
-        let n = (xc * 1.442695041).rounded(.toNearestOrEven)
+        // Round to nearest with the 1.5·2²³ trick (exact for |v| < 2²²): `rounded()` is a libm call that
+        // stops the loop from vectorising.
+        let n = (xc * 1.442695041 + 12_582_912) - 12_582_912
         let r = (xc - n * 0.693359375) + n * 2.12194440e-4   // ln2 = 0.693359375 − 2.12194440e-4
         var p: Float = 1.9875691500e-4
         p = p * r + 1.3981999507e-3

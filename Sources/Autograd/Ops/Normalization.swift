@@ -43,9 +43,9 @@ extension Variable {
         }
         let invStd = variance.map { 1 / ($0 + eps).squareRoot() }
         let w = weight.value.scalars, bv = bias.value.scalars
-        var xhat = Tensor(uninitializedShape: x.shape)
+        var normalized = Tensor(uninitializedShape: x.shape)
         var y = Tensor(uninitializedShape: x.shape)
-        xhat.withUnsafeMutableBufferPointer { xh in
+        normalized.withUnsafeMutableBufferPointer { xh in
             y.withUnsafeMutableBufferPointer { yy in
                 for b in 0..<batch { for c in 0..<channels {
                     let base = (b * channels + c) * inner
@@ -59,6 +59,7 @@ extension Variable {
             }
         }
         let stats = (Tensor(mean), Tensor(variance))
+        let xhat = normalized
         guard GradMode.isEnabled, x.requiresGrad || weight.requiresGrad || bias.requiresGrad else {
             return (Variable(y), stats.0, stats.1)
         }

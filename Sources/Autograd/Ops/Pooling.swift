@@ -13,9 +13,10 @@ extension Variable {
         let lout = (length + 2 * padding - k) / s + 1
         precondition(lout > 0, "maxPool1d output would be empty for \(shape)")
         var y = Tensor(uninitializedShape: [shape[0], shape[1], lout])
-        var argmax = [Int32](repeating: 0, count: rows * lout)
+        var positions = [Int32](repeating: 0, count: rows * lout)
         let src = value.basePointer
         y.withUnsafeMutableBufferPointer { out in
+          positions.withUnsafeMutableBufferPointer { argmax in
             for r in 0..<rows {
                 for t in 0..<lout {
                     var best = -Float.infinity
@@ -30,9 +31,11 @@ extension Variable {
                     argmax[r * lout + t] = Int32(at)
                 }
             }
+          }
         }
         guard Variable.recording(self) else { return Variable(y) }
         let inShape = shape
+        let argmax = positions  // captured immutably (a captured `var` would be boxed)
         return Variable.record(y, inputs: [self]) { g in
             var dx = Tensor.zeros(inShape)
             dx.withUnsafeMutableBufferPointer { d in
@@ -53,15 +56,16 @@ extension Variable {
         let lout = Int((Float(length) * scaleFactor).rounded(.down))
         precondition(lout > 0, "upsampleLinear1d output would be empty for \(shape)")
         let ratio = 1 / scaleFactor
-        var i0s = [Int](repeating: 0, count: lout), i1s = i0s
-        var w1s = [Float](repeating: 0, count: lout)
+        var lower = [Int](repeating: 0, count: lout), upper = lower
+        var weights = [Float](repeating: 0, count: lout)
         for i in 0..<lout {
             let src = Swift.max(0, ratio * (Float(i) + 0.5) - 0.5)
             let i0 = Swift.min(Int(src), length - 1)
-            i0s[i] = i0
-            i1s[i] = i0 < length - 1 ? i0 + 1 : i0
-            w1s[i] = src - Float(i0)
+            lower[i] = i0
+            upper[i] = i0 < length - 1 ? i0 + 1 : i0
+            weights[i] = src - Float(i0)
         }
+        let (i0s, i1s, w1s) = (lower, upper, weights)  // immutable captures
         var y = Tensor(uninitializedShape: [shape[0], shape[1], lout])
         let src = value.basePointer
         y.withUnsafeMutableBufferPointer { out in
