@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Optim", targets: ["Optim"]),
         .library(name: "Autoencoders", targets: ["Autoencoders"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Scoring", targets: ["Scoring"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -34,6 +35,8 @@ let package = Package(
         .target(name: "Autoencoders", dependencies: ["NN", "Optim", "Autograd", "TensorCore"], swiftSettings: optimized),
         .target(name: "Training", dependencies: ["Autoencoders", "NN", "Optim", "Autograd", "TensorCore",
                                                 .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
+        .target(name: "Scoring", dependencies: ["Training", "Autoencoders", "NN", "Autograd", "TensorCore",
+                                               .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autograd", "NN"]),
 
         .executableTarget(
@@ -50,6 +53,7 @@ let package = Package(
         .testTarget(name: "OptimTests", dependencies: ["Optim", "NN", "Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Training", "Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "AutoencodersTests", dependencies: ["Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
     ]
 )

@@ -14,6 +14,11 @@ extension SafeTensorsFile {
         return try decode(bytes, source: path)
     }
 
+    /// The raw bytes of a file (size-limited, errno reported), for callers that validate more than the container.
+    public static func readBytes(contentsOf path: String) throws(SafeTensorsError) -> [UInt8] {
+        try FileBytes.read(path, limit: maximumFileSize)
+    }
+
     /// Writes the encoded document to `path` (plain write; durable, atomic replacement is the caller's job).
     public func write(to path: String) throws(SafeTensorsError) {
         try FileBytes.write(encoded(), to: path)

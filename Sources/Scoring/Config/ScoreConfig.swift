@@ -1,0 +1,86 @@
+import TensorCore
+
+/// numalogic's `ScoreConf` plus AEFlow's `mode`.
+///
+/// * `numalogic`: the fitted threshold turns per-point errors into ratios, aggregated over the window
+///   (`window_agg`) and the features (`feature_agg`), then post-processed.
+/// * `adaptive`: the same aggregation, but each feature's ratio is `error / (μ + k·σ)` where μ and σ are
+///   exponentially weighted statistics of that key's own recent errors (half-life `halflife` points,
+///   starting from the training errors). A score then means "unusual for this key lately". Updates are
+///   winsorised at twice the current threshold so a burst of anomalies does not teach itself normal.
+public struct ScoreConfig: Equatable, Sendable {
+    public enum Mode: String, Sendable { case numalogic, adaptive }
+
+    public struct Adjust: Equatable, Sendable {
+        /// Static upper limit per metric (numalogic's `upper_limits`), scored with a SigmoidThreshold.
+        public var upperLimits: [(String, Float)]
+        public var windowAgg: Aggregation = .mean
+        public var featureAgg: Aggregation = .max
+        public static func == (a: Adjust, b: Adjust) -> Bool {
+            a.upperLimits.map(\.0) == b.upperLimits.map(\.0) && a.upperLimits.map(\.1) == b.upperLimits.map(\.1)
+                && a.windowAgg == b.windowAgg && a.featureAgg == b.featureAgg
+        }
+    }
+
+    public struct Adaptive: Equatable, Sendable {
+        public var halflife: Double = 1440
+        public var stdFactor: Float = 3
+    }
+
+    public var windowAgg: Aggregation = .mean
+    public var featureAgg: Aggregation = .max
+    public var adjust: Adjust?
+    public var mode: Mode = .numalogic
+    public var adaptive = Adaptive()
+
+    public init() {}
+
+    public static func read(_ value: JSONValue?, path: String) throws(ConfigReadError) -> ScoreConfig {
+        var r = try JSONObjectReader(value, path: path)
+        var s = ScoreConfig()
+        func agg(_ r: inout JSONObjectReader, _ key: String, _ d: Aggregation) throws(ConfigReadError) -> Aggregation {
+            guard let v = r.value(key), v != .null else { return d }
+            if let name = v.stringValue {  // plain AggMethod value (ScoreAdjustConf style)
+                var inner = JSONObjectReader(JSONObject([("method", .string(name))]), path: r.child(key))
+                return try Aggregation.read(&inner)
+            }
+            var inner = try JSONObjectReader(v, path: r.child(key))
+            return try Aggregation.read(&inner)
+        }
+        s.windowAgg = try agg(&r, "window_agg", .mean)
+        s.featureAgg = try agg(&r, "feature_agg", .max)
+        if let a = r.value("adjust"), a != .null {
+            var ar = try JSONObjectReader(a, path: r.child("adjust"))
+            var limits = try ar.object("upper_limits")
+            var pairs: [(String, Float)] = []
+            for k in limits.object.keys { pairs.append((k, try limits.float(k))) }
+            try limits.finish()
+            var adj = Adjust(upperLimits: pairs)
+            adj.windowAgg = try agg(&ar, "window_agg", .mean)
+            adj.featureAgg = try agg(&ar, "feature_agg", .max)
+            try ar.finish()
+            s.adjust = adj
+        }
+        let mode = try r.string("mode", default: "numalogic")
+        guard let m = Mode(rawValue: mode) else { throw ConfigReadError(path: r.child("mode"), reason: "expected numalogic or adaptive, got \"\(mode)\"") }
+        s.mode = m
+        var ad = try r.object("adaptive")
+        s.adaptive.halflife = try ad.double("halflife", default: 1440, range: 1...1e9)
+        s.adaptive.stdFactor = try ad.float("std_factor", default: 3, range: 0...1e6)
+        try ad.finish()
+        try r.finish()
+        return s
+    }
+
+    public var json: JSONValue {
+        var o = JSONObject([("window_agg", windowAgg.json), ("feature_agg", featureAgg.json), ("mode", .string(mode.rawValue)),
+                            ("adaptive", .object(JSONObject([("halflife", .double(adaptive.halflife)), ("std_factor", .double(Double(adaptive.stdFactor)))])))])
+        if let a = adjust {
+            o["adjust"] = .object(JSONObject([
+                ("upper_limits", .object(JSONObject(a.upperLimits.map { ($0.0, JSONValue.double(Double($0.1))) }))),
+                ("window_agg", a.windowAgg.json), ("feature_agg", a.featureAgg.json),
+            ]))
+        }
+        return .object(o)
+    }
+}

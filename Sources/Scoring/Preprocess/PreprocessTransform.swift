@@ -1,0 +1,98 @@
+import TensorCore
+
+/// A column-wise transform of `(N, F)` data, configured like numalogic's preprocess entries.
+///
+/// Stateful transforms learn statistics in ``fit(_:)`` which a checkpoint stores as
+/// `preprocess.<index>.<stat>` (the fitted attribute's sklearn/numalogic name without underscores).
+public protocol PreprocessTransform: Sendable {
+    /// The config name (`StandardScaler`, `LogTransformer`, …).
+    var name: String { get }
+    /// The constructor arguments in numalogic's names.
+    var conf: JSONObject { get }
+    /// Whether ``fit(_:)`` learns anything (and a checkpoint must hold its statistics).
+    var isStateful: Bool { get }
+    mutating func fit(_ x: Tensor) throws(ScoringError)
+    func transform(_ x: Tensor) -> Tensor
+    /// The inverse map where numalogic has one.
+    func inverseTransform(_ x: Tensor) -> Tensor?
+    /// Fitted statistics by stat name, each `(F,)` unless documented otherwise.
+    var stats: [(String, Tensor)] { get }
+    /// Restores fitted statistics (all of ``stats``' names, `(features,)` shaped).
+    mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError)
+}
+
+extension PreprocessTransform {
+    public var isStateful: Bool { false }
+    public var stats: [(String, Tensor)] { [] }
+    public func inverseTransform(_ x: Tensor) -> Tensor? { nil }
+    public mutating func fit(_ x: Tensor) throws(ScoringError) {}
+    public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
+        guard stats.isEmpty else { throw .invalidShape("\(name) has no statistics, got \(stats.keys.sorted())") }
+    }
+
+    public mutating func fitTransform(_ x: Tensor) throws(ScoringError) -> Tensor {
+        try fit(x)
+        return transform(x)
+    }
+}
+
+/// Checks `(N, F)` input with at least one row and finite values.
+func checkFitData(_ x: Tensor, _ who: String) throws(ScoringError) {
+    guard x.rank == 2, x.shape[0] > 0 else { throw .invalidShape("\(who) fits (rows > 0, features) data, got \(x.shape)") }
+    guard x.isFinite else { throw .invalidData("\(who) cannot fit NaN or infinite values") }
+}
+
+/// Restores named `(features,)` statistics, checking names and shapes.
+func restoreStats(_ stats: [String: Tensor], _ names: [String], features: Int, _ who: String) throws(ScoringError) -> [Tensor] {
+    guard Set(stats.keys) == Set(names) else {
+        throw .invalidShape("\(who) needs statistics \(names.sorted()), got \(stats.keys.sorted())")
+    }
+    return try names.map { (n) throws(ScoringError) -> Tensor in
+        let t = stats[n]!
+        guard t.shape == [features] else { throw .invalidShape("\(who) statistic \(n) has shape \(t.shape), expected [\(features)]") }
+        guard t.isFinite else { throw .invalidData("\(who) statistic \(n) holds NaN or infinite values") }
+        return t
+    }
+}
+
+/// Per-column statistics computed in double precision.
+enum ColumnStats {
+    static func columns(_ x: Tensor) -> [[Double]] {
+        let (n, f) = (x.shape[0], x.shape[1])
+        let v = x.scalars
+        return (0..<f).map { c in (0..<n).map { Double(v[$0 * f + c]) } }
+    }
+
+    static func mean(_ c: [Double]) -> Double { c.reduce(0, +) / Double(c.count) }
+
+    /// Population variance (ddof 0), two-pass.
+    static func variance(_ c: [Double]) -> Double {
+        let m = mean(c)
+        return c.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(c.count)
+    }
+
+    /// NumPy's default (linear interpolation) percentile, `q` in 0…100.
+    static func percentile(_ c: [Double], _ q: Double) -> Double {
+        let s = c.sorted()
+        let pos = q / 100 * Double(s.count - 1)
+        let lo = Int(pos.rounded(.down)), hi = min(lo + 1, s.count - 1)
+        return s[lo] + (pos - Double(lo)) * (s[hi] - s[lo])
+    }
+
+    /// sklearn's `_handle_zeros_in_scale`: scales below 10·ε (or flagged constant) become 1.
+    static func safeScale(_ s: Double, constant: Bool = false) -> Double {
+        constant || s < 10 * Double.ulpOfOne ? 1 : s
+    }
+}
+
+/// Applies `op(x[r, c], column c)` to every element.
+func columnwise(_ x: Tensor, _ op: (Float, Int) -> Float) -> Tensor {
+    let f = x.shape[x.rank - 1]
+    var out = Tensor(uninitializedShape: x.shape)
+    x.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            for i in 0..<src.count { dst[i] = op(src[i], i % f) }
+        }
+    }
+    return out
+}

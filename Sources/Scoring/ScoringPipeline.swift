@@ -1,0 +1,218 @@
+import Autoencoders
+import Autograd
+import NN
+import TensorCore
+
+/// Per-key scoring state: the adaptive error statistics and the post-processing moving average.
+public struct KeyScoreState: Sendable, Equatable {
+    public var adaptiveMean: [Float]?
+    public var adaptiveVariance: [Float]?
+    public var emaNumerator: Double = 0
+    public var emaDenominator: Double = 0
+    public var scoredWindows: Int = 0
+    public init() {}
+}
+
+/// The scores of one window.
+public struct WindowScore: Sendable {
+    /// Final unified score (post-processed, adjusted), 0…10 with the default TanhNorm.
+    public var unified: Float
+    /// Final per-feature scores (post-processed), in metric order.
+    public var features: [Float]
+    /// Aggregated ratio-scores before post-processing.
+    public var rawUnified: Float
+    public var rawFeatures: [Float]
+    /// Element-wise reconstruction errors `(L, F)` in preprocessed units.
+    public var errors: Tensor
+    /// The errors of the window's newest point (its last row).
+    public var newestErrors: [Float]
+    /// The threshold(s) used (`metadata.threshold`).
+    public var threshold: [Float]
+}
+
+/// A loaded checkpoint's components composed into numalogic's scoring recipe:
+/// preprocess → model → element-wise errors → threshold ratios (or adaptive ratios) → window aggregation →
+/// feature aggregation → post-processing → optional static adjustment.
+///
+/// Thread safety: after `init` the pipeline is only read. The model stays in evaluation mode and is run
+/// under no-grad, which reads weights without mutating them, so one pipeline may score from several
+/// threads (`@unchecked Sendable` on that basis; per-key state is passed in by the caller).
+public final class ScoringPipeline: @unchecked Sendable {
+    public let model: any Autoencoder
+    public let preprocess: [any PreprocessTransform]
+    public let threshold: any ThresholdModel
+    public let postprocess: Postprocess?
+    public let score: ScoreConfig
+    public let metrics: [String]
+    public let errorMean: [Float], errorStd: [Float]
+    /// Indices into `metrics` of the adjusted metrics, with their limits.
+    let adjustColumns: [(Int, Float)]
+
+    public var seqLen: Int { model.seqLen }
+    public var features: Int { metrics.count }
+
+    public init(model: any Autoencoder, preprocess: [any PreprocessTransform], threshold: any ThresholdModel, postprocess: Postprocess?,
+                score: ScoreConfig, metrics: [String], errorMean: [Float], errorStd: [Float]) throws(CheckpointError.Problem) {
+        guard model.nFeatures == metrics.count else {
+            throw .spec("the model takes \(model.nFeatures) features but \(metrics.count) metrics are named")
+        }
+        var cols: [(Int, Float)] = []
+        for (m, limit) in score.adjust?.upperLimits ?? [] {
+            guard let i = metrics.firstIndex(of: m) else { throw .spec("score.adjust.upper_limits names unknown metric \"\(m)\"") }
+            cols.append((i, limit))
+        }
+        (self.model, self.preprocess, self.threshold, self.postprocess, self.score, self.metrics) =
+            (model, preprocess, threshold, postprocess, score, metrics)
+        (self.errorMean, self.errorStd, self.adjustColumns) = (errorMean, errorStd, cols)
+        model.eval()
+    }
+
+    /// Builds every component of `checkpoint` and restores its state (all mismatches are reported).
+    public convenience init(checkpoint c: Checkpoint) throws(CheckpointError.Problem) {
+        var rng = RandomGenerator(seed: 0)
+        let model: any Autoencoder
+        do {
+            model = try ModelFactory.make(c.model, using: &rng)
+        } catch {
+            if case .unsupportedImport(let why) = error { throw .spec(why) }
+            throw .spec("model: \(error)")
+        }
+        guard model.seqLen == c.seqLen else { throw .spec("seq_len \(c.seqLen) differs from the model's \(model.seqLen)") }
+        do {
+            try model.loadStateDict(c.modelState)
+        } catch {
+            throw .tensors("model.*: \(error)")
+        }
+        var transforms: [any PreprocessTransform] = []
+        for (i, spec) in c.preprocess.enumerated() {
+            var t: any PreprocessTransform
+            do { t = try ComponentFactory.preprocess(spec, path: "spec.preprocess[\(i)]") } catch { throw .spec(error.description) }
+            let stats = Dictionary(c.preprocessStats[i], uniquingKeysWith: { a, _ in a })
+            guard stats.count == c.preprocessStats[i].count else { throw .tensors("preprocess.\(i): duplicate statistics") }
+            if t.isStateful && spec.stateful || !stats.isEmpty {
+                do { try t.restore(stats, features: c.metrics.count) } catch { throw .tensors("preprocess.\(i) (\(spec.name)): \(error)") }
+            }
+            transforms.append(t)
+        }
+        var thr: any ThresholdModel
+        do { thr = try ComponentFactory.threshold(c.threshold, path: "spec.threshold") } catch { throw .spec(error.description) }
+        do {
+            try thr.restore(Dictionary(c.thresholdStats, uniquingKeysWith: { a, _ in a }), features: c.metrics.count)
+        } catch {
+            throw .tensors("threshold (\(c.threshold.name)): \(error)")
+        }
+        var post: Postprocess?
+        if let p = c.postprocess {
+            do { post = try Postprocess.make(p, path: "spec.postprocess") } catch { throw .spec(error.description) }
+        }
+        try self.init(model: model, preprocess: transforms, threshold: thr, postprocess: post, score: c.score, metrics: c.metrics,
+                      errorMean: c.errorMean, errorStd: c.errorStd)
+    }
+
+    /// Preprocessed windows: transforms that look across rows (differences, moving averages) run per window.
+    public func preprocessed(_ windows: Tensor) -> Tensor {
+        precondition(windows.rank == 3 && windows.shape[2] == features, "windows \(windows.shape) for \(features) metrics")
+        let (b, l, f) = (windows.shape[0], windows.shape[1], windows.shape[2])
+        guard !preprocess.isEmpty else { return windows }
+        if preprocess.allSatisfy({ !($0 is DifferenceTransform || $0 is ExpMovingAverage) }) {
+            var x = windows.reshaped([b * l, f])
+            for t in preprocess { x = t.transform(x) }
+            return x.reshaped([b, l, f])
+        }
+        return Tensor.stack((0..<b).map { i in
+            var x = windows.slice(axis: 0, i..<(i + 1)).reshaped([l, f])
+            for t in preprocess { x = t.transform(x) }
+            return x
+        }, axis: 0)
+    }
+
+    /// Element-wise reconstruction errors `(B, L, F)` of raw windows `(B, L, F)`.
+    public func errors(_ rawWindows: Tensor) -> Tensor {
+        let x = Variable(preprocessed(rawWindows))
+        return withNoGrad { model.elementwiseError(x, model.forward(x).reconstruction).value }
+    }
+
+    /// Scores one window from its errors `(L, F)` and raw values `(L, F)` (for the static adjustment).
+    public func score(errors e: Tensor, raw: Tensor, state: inout KeyScoreState) -> WindowScore {
+        let (l, f) = (e.shape[0], e.shape[1])
+        let newest = e.slice(axis: 0, (l - 1)..<l).reshaped([f]).scalars
+        let ratios: Tensor
+        var thresholdUsed = threshold.thresholdValues
+        switch score.mode {
+        case .numalogic:
+            ratios = threshold.scoreSamples(e)
+        case .adaptive:
+            let k = score.adaptive.stdFactor
+            let mean = state.adaptiveMean ?? errorMean
+            let variance = state.adaptiveVariance ?? errorStd.map { $0 * $0 }
+            let limit = zip(mean, variance).map { max($0 + k * $1.squareRoot(), 1e-6) }
+            thresholdUsed = limit
+            ratios = columnwise(e) { (v, c) in v / limit[c] }
+            // Exponentially weighted update with the newest point, winsorised at twice the limit.
+            let w = 1 - Float(exp(-0.693_147_18 / score.adaptive.halflife))
+            var m = mean, v = variance
+            for c in 0..<f {
+                let x = min(newest[c], 2 * limit[c]), d = x - m[c]
+                m[c] += w * d
+                v[c] = (1 - w) * (v[c] + w * d * d)
+            }
+            state.adaptiveMean = m
+            state.adaptiveVariance = v
+        }
+        let rawFeatures = score.windowAgg.reduceColumns(ratios)
+        let rawUnified = score.featureAgg.reduce(rawFeatures)
+        var features = rawFeatures, unified = rawUnified
+        switch postprocess {
+        case .expMovingAverage(let beta)?:
+            // Smooth the key's consecutive unified ratios, then map to 0…10 like the default TanhNorm.
+            state.emaNumerator = state.emaNumerator * Double(beta) + Double(rawUnified)
+            state.emaDenominator = state.emaDenominator * Double(beta) + 1
+            let norm = Postprocess.tanhNorm(scaleFactor: 10, smoothFactor: 10)
+            unified = norm.apply(Float(state.emaNumerator / state.emaDenominator))
+            features = rawFeatures.map(norm.apply)
+        case let p?:
+            unified = p.apply(rawUnified)
+            features = rawFeatures.map(p.apply)
+        case nil:
+            break
+        }
+        if let adjust = score.adjust, !adjustColumns.isEmpty {
+            let coeff = 5 * Float.pi
+            let rows = raw.shape[0]
+            let rv = raw.scalars
+            let perColumn = adjustColumns.map { (c, limit) in
+                adjust.windowAgg.reduce((0..<rows).map { r in
+                    let arg = min(max(-coeff * (rv[r * f + c] - limit), -88.72), 88.72)
+                    return 10 / (1 + ScalarMath.exp(arg))
+                })
+            }
+            unified = max(unified, adjust.featureAgg.reduce(perColumn))
+        }
+        state.scoredWindows += 1
+        return WindowScore(unified: unified, features: features, rawUnified: rawUnified, rawFeatures: rawFeatures, errors: e,
+                           newestErrors: newest, threshold: thresholdUsed)
+    }
+
+    /// Scores raw windows `(B, L, F)` in one model pass; `states[i]` belongs to window `i`'s key.
+    public func score(windows raw: Tensor, states: inout [KeyScoreState]) -> [WindowScore] {
+        precondition(states.count == raw.shape[0], "\(states.count) states for \(raw.shape[0]) windows")
+        let e = errors(raw)
+        let (l, f) = (raw.shape[1], raw.shape[2])
+        return (0..<raw.shape[0]).map { i in
+            score(errors: e.slice(axis: 0, i..<(i + 1)).reshaped([l, f]), raw: raw.slice(axis: 0, i..<(i + 1)).reshaped([l, f]),
+                  state: &states[i])
+        }
+    }
+
+    /// Scores one raw window `(L, F)`.
+    public func score(window raw: Tensor, state: inout KeyScoreState) -> WindowScore {
+        var states = [state]
+        let s = score(windows: raw.reshaped([1, raw.shape[0], raw.shape[1]]), states: &states)[0]
+        state = states[0]
+        return s
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
