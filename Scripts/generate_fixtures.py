@@ -414,13 +414,110 @@ def training_fixtures():
                                           "scaler": "StandardScaler fitted on train"})
 
 
+# --- preprocess transforms and thresholds (sklearn / numalogic) ---------------------------------------
+
+TRANSFORM_CASES = [
+    ("standard", "StandardScaler", {}),
+    ("minmax", "MinMaxScaler", {}),
+    ("maxabs", "MaxAbsScaler", {}),
+    ("robust", "RobustScaler", {}),
+    ("log", "LogTransformer", {"add_factor": 2}),
+    ("power", "StaticPowerTransformer", {"n": 3, "add_factor": 1}),
+    ("tanh", "TanhScaler", {}),
+    ("percentile", "PercentileScaler", {"max_percentile": 99}),
+    ("percentile_min", "PercentileScaler", {"max_percentile": 90, "min_percentile": 5}),
+    ("clipper", "DataClipper", {"lower": [45.0, 0.1, 2.5], "upper": [55.0, 2.0, 7.0]}),
+    ("difference", "DifferenceTransform", {}),
+    ("ema", "ExpMovingAverage", {"beta": 0.6}),
+]
+
+THRESHOLD_CASES = [
+    ("stddev", "StdDevThreshold", {"std_factor": 2.5, "min_threshold": 0.1}),
+    ("percentile", "MaxPercentileThreshold", {"max_inlier_percentile": 95, "min_threshold": 1e-3}),
+    ("sigmoid", "SigmoidThreshold", {"upper_limits": [0.5, 1.0, 2.0], "slope_factor": 5, "score_limit": 10}),
+    ("mahalanobis", "MahalanobisThreshold", {"max_outlier_prob": 0.1}),
+]
+
+
+def scoring_fixtures():
+    import numpy as np
+    from sklearn.preprocessing import StandardScaler, MinMaxScaler, MaxAbsScaler, RobustScaler
+    import numalogic.transforms as T
+    import numalogic.models.threshold as TH
+    from numalogic.transforms import expmov_avg_aggregator, tanh_norm, SigmoidNorm
+
+    rng = np.random.default_rng(5)
+    def data(n):
+        return np.stack([rng.normal(50, 10, n), rng.exponential(1.0, n), np.full(n, 3.0) + rng.normal(0, 1e-9, n) * 0], axis=1).astype(np.float32)
+    x, y = data(60), data(20)
+    y[3, 2] = 4.0  # the constant column moves in new data
+    classes = {"StandardScaler": StandardScaler, "MinMaxScaler": MinMaxScaler, "MaxAbsScaler": MaxAbsScaler,
+               "RobustScaler": RobustScaler}
+    stat_attrs = {"StandardScaler": {"mean": "mean_", "scale": "scale_"}, "MinMaxScaler": {"min": "min_", "scale": "scale_"},
+                  "MaxAbsScaler": {"scale": "scale_"}, "RobustScaler": {"center": "center_", "scale": "scale_"},
+                  "TanhScaler": {"mean": "_mean", "std": "_std"}}
+    t = {"x": torch.from_numpy(x), "y": torch.from_numpy(y)}
+    cases = {}
+    for case, name, conf in TRANSFORM_CASES:
+        tx = classes[name](**conf) if name in classes else getattr(T, name)(**conf)
+        fx = tx.fit_transform(x) if hasattr(tx, "fit_transform") else tx.transform(x)
+        t[f"{case}.fit_transform"] = torch.from_numpy(np.asarray(fx, dtype=np.float32))
+        t[f"{case}.transform_y"] = torch.from_numpy(np.asarray(tx.transform(y), dtype=np.float32))
+        if hasattr(tx, "inverse_transform") and name not in ("DataClipper",):
+            try:
+                t[f"{case}.inverse_y"] = torch.from_numpy(np.asarray(tx.inverse_transform(tx.transform(y)), dtype=np.float32))
+            except NotImplementedError:
+                pass
+        for stat, attr in stat_attrs.get(name, {}).items():
+            t[f"{case}.stat.{stat}"] = torch.from_numpy(np.asarray(getattr(tx, attr), dtype=np.float32))
+        if name == "PercentileScaler":
+            t[f"{case}.stat.datapthmax"] = torch.from_numpy(np.asarray(tx.data_pth_max, dtype=np.float32))
+            t[f"{case}.stat.datapthmin"] = torch.from_numpy(np.asarray(tx.data_pth_min, dtype=np.float32))
+        cases[case] = {"name": name, "conf": conf}
+
+    errors = np.abs(rng.normal(0, 1, (80, 3))).astype(np.float32) * np.array([0.5, 1.0, 2.0], dtype=np.float32)
+    errors[:, 1] += 0.3 * errors[:, 0]
+    test_errors = np.abs(rng.normal(0, 1.5, (15, 3))).astype(np.float32)
+    t["errors"], t["test_errors"] = torch.from_numpy(errors), torch.from_numpy(test_errors)
+    thresholds = {}
+    for case, name, conf in THRESHOLD_CASES:
+        if name == "SigmoidThreshold":
+            th = TH.SigmoidThreshold(*conf["upper_limits"], slope_factor=conf["slope_factor"], score_limit=conf["score_limit"])
+        else:
+            th = getattr(TH, name)(**conf)
+        th.fit(errors)
+        scores = np.asarray(th.score_samples(test_errors), dtype=np.float32)
+        pred = np.asarray(th.predict(test_errors), dtype=np.float32)
+        if scores.ndim == 1:
+            scores, pred = scores.reshape(-1, 1), pred.reshape(-1, 1)
+        t[f"th.{case}.scores"] = torch.from_numpy(np.ascontiguousarray(scores))
+        t[f"th.{case}.predict"] = torch.from_numpy(np.ascontiguousarray(pred))
+        if name == "StdDevThreshold":
+            t[f"th.{case}.stat.mean"] = torch.from_numpy(th.mean.astype(np.float32))
+            t[f"th.{case}.stat.std"] = torch.from_numpy(th.std.astype(np.float32))
+        if hasattr(th, "threshold"):
+            t[f"th.{case}.stat.threshold"] = torch.from_numpy(np.atleast_1d(np.asarray(th.threshold, dtype=np.float32)))
+        thresholds[case] = {"name": name, "conf": conf}
+
+    seq = rng.normal(0, 1, 12).astype(np.float32)
+    t["agg.seq"] = torch.from_numpy(seq)
+    t["agg.expmov"] = torch.tensor([expmov_avg_aggregator(seq.reshape(-1, 1), beta=0.6)], dtype=torch.float32)
+    t["agg.expmov_nocorr"] = torch.tensor([expmov_avg_aggregator(seq.reshape(-1, 1), beta=0.6, bias_correction=False)], dtype=torch.float32)
+    ratios = np.abs(seq) * 3
+    t["post.ratios"] = torch.from_numpy(ratios)
+    t["post.tanh"] = torch.from_numpy(tanh_norm(ratios).astype(np.float32))
+    t["post.sigmoid"] = torch.from_numpy(SigmoidNorm().transform(ratios).astype(np.float32))
+    write("scoring/components", t, {"transforms": cases, "thresholds": thresholds})
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="nn,optim,models,training",
-                    help="comma-separated groups: nn, optim, models and training (these two need numalogic)")
+    ap.add_argument("--only", default="nn,optim,models,training,scoring",
+                    help="comma-separated groups: nn, optim, models, training, scoring (the last three need numalogic)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    groups = {"nn": nn_fixtures, "optim": optim_fixtures, "models": model_fixtures, "training": training_fixtures}
+    groups = {"nn": nn_fixtures, "optim": optim_fixtures, "models": model_fixtures, "training": training_fixtures,
+              "scoring": scoring_fixtures}
     for g in args.only.split(","):
         if g not in groups:
             sys.exit(f"unknown group {g!r}; known: {', '.join(groups)}")
