@@ -19,7 +19,7 @@ public struct PipelineTrainer {
         (self.conf, self.metrics, self.pipelineID, self.key, self.callbacks) = (conf, metrics, pipelineID, key, callbacks)
     }
 
-    public struct Result {
+    public struct Result: Sendable {
         public var checkpoint: Checkpoint
         public var pipeline: ScoringPipeline
         public var summary: TrainingSummary

@@ -16,6 +16,9 @@ public struct ScoreConfig: Equatable, Sendable {
         public var upperLimits: [(String, Float)]
         public var windowAgg: Aggregation = .mean
         public var featureAgg: Aggregation = .max
+        public init(upperLimits: [(String, Float)], windowAgg: Aggregation = .mean, featureAgg: Aggregation = .max) {
+            (self.upperLimits, self.windowAgg, self.featureAgg) = (upperLimits, windowAgg, featureAgg)
+        }
         public static func == (a: Adjust, b: Adjust) -> Bool {
             a.upperLimits.map(\.0) == b.upperLimits.map(\.0) && a.upperLimits.map(\.1) == b.upperLimits.map(\.1)
                 && a.windowAgg == b.windowAgg && a.featureAgg == b.featureAgg
@@ -25,6 +28,7 @@ public struct ScoreConfig: Equatable, Sendable {
     public struct Adaptive: Equatable, Sendable {
         public var halflife: Double = 1440
         public var stdFactor: Float = 3
+        public init(halflife: Double = 1440, stdFactor: Float = 3) { (self.halflife, self.stdFactor) = (halflife, stdFactor) }
     }
 
     public var windowAgg: Aggregation = .mean
