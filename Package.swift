@@ -18,6 +18,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C quarantine: each system library is imported by exactly one Swift target.
@@ -37,6 +39,14 @@ let package = Package(
                                                 .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
         .target(name: "Scoring", dependencies: ["Training", "Autoencoders", "NN", "Autograd", "TensorCore",
                                                .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
+        .target(name: "Daemon", dependencies: ["Scoring", "Training", "Autoencoders", "TensorCore",
+                                              .product(name: "Yams", package: "Yams"),
+                                              .product(name: "Logging", package: "swift-log")],
+                resources: [.embedInCode("Resources/default.yaml")], swiftSettings: optimized),
+        .executableTarget(name: "aeflow", dependencies: ["Daemon", "Scoring", "Training", "Autoencoders", "TensorCore",
+                                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                         .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: optimized),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autograd", "NN"]),
 
         .executableTarget(
@@ -54,6 +64,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Training", "Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Scoring", "Training", "Autoencoders", "TensorCore", "TestSupport"]),
+        .testTarget(name: "AeflowTests", dependencies: ["Scoring", "Training", "Autoencoders", "TensorCore", "TestSupport"]),
         .testTarget(name: "AutoencodersTests", dependencies: ["Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
     ]
 )

@@ -1,0 +1,218 @@
+import Scoring
+import TensorCore
+
+/// A ZeroMQ socket in the config: `{endpoint, type, bind, topics}`.
+public struct SocketConfig: Equatable, Sendable {
+    public enum Kind: String, Sendable { case sub, pull, pub, push }
+    public var endpoint: String
+    public var type: Kind
+    public var bind: Bool
+    public var topics: [String]
+
+    public init(endpoint: String, type: Kind, bind: Bool, topics: [String] = [""]) {
+        (self.endpoint, self.type, self.bind, self.topics) = (endpoint, type, bind, topics)
+    }
+
+    static func read(_ value: JSONValue?, path: String, allowed: [Kind], defaults: SocketConfig) throws(ConfigReadError) -> SocketConfig {
+        var r = try JSONObjectReader(value, path: path)
+        let endpoint = try r.string("endpoint", default: defaults.endpoint)
+        guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") else {
+            throw ConfigReadError(path: r.child("endpoint"), reason: "expected a tcp://, ipc:// or inproc:// endpoint, got \"\(endpoint)\"")
+        }
+        let t = try r.string("type", default: defaults.type.rawValue)
+        guard let kind = Kind(rawValue: t), allowed.contains(kind) else {
+            throw ConfigReadError(path: r.child("type"), reason: "expected \(allowed.map(\.rawValue).joined(separator: " or ")), got \"\(t)\"")
+        }
+        let bind = try r.bool("bind", default: defaults.bind)
+        let topics = try r.strings("topics", default: defaults.topics)
+        if kind != .sub && r.has("topics") && topics != [""] {
+            throw ConfigReadError(path: r.child("topics"), reason: "only sub sockets take topic filters")
+        }
+        try r.finish()
+        return SocketConfig(endpoint: endpoint, type: kind, bind: bind, topics: topics)
+    }
+}
+
+/// One ML pipeline of a stream (numalogic's `MLPipelineConf`, plus AEFlow's `model_scope`).
+public struct MLPipelineConf: Equatable, Sendable {
+    public enum ModelScope: String, Sendable { case key, pipeline }
+    public var pipelineID: String
+    public var metrics: [String]
+    public var modelScope: ModelScope
+    public var numalogicConf: NumalogicConf
+}
+
+/// One stream (numalogic's `StreamConf`).
+public struct StreamConf: Equatable, Sendable {
+    public var configID: String
+    public var windowSize: Int
+    public var compositeKeys: [String]
+    public var pipelines: [MLPipelineConf]
+
+    public func pipeline(_ id: String) -> MLPipelineConf? { pipelines.first { $0.pipelineID == id } }
+}
+
+/// The whole configuration (ARCHITECTURE.md §6): AEFlow's `inputs`, `outputs`, `http`, `store`, `history`,
+/// `retrain` sections and numalogic's `stream_confs`. Unknown keys are refused with their key path.
+public struct AEFlowConfig: Equatable, Sendable {
+    public struct Outputs: Equatable, Sendable {
+        public var scores: SocketConfig
+        public var trainRequests: SocketConfig
+        public var deadLetter: SocketConfig?
+    }
+    public struct HTTP: Equatable, Sendable { public var address: String; public var port: Int; public var bearerToken: String? }
+    public struct Store: Equatable, Sendable { public var path: String; public var keepVersions: Int; public var pollIntervalMs: Int }
+    public struct History: Equatable, Sendable { public var path: String; public var maxRowsPerKey: Int }
+    public struct Retrain: Equatable, Sendable { public var concurrency: Int; public var threadsPerTraining: Int }
+
+    public var inputs: [SocketConfig]
+    public var outputs: Outputs
+    public var http: HTTP
+    public var store: Store
+    public var history: History
+    public var retrain: Retrain
+    public var streams: [StreamConf]
+
+    /// numalogic sections with no meaning in AEFlow (its registry and data connectors); accepted so that a
+    /// numalogic config loads unchanged, and reported by `config validate`.
+    public static let ignoredNumalogicSections = ["redis_conf", "registry_conf", "prometheus_conf", "druid_conf", "rds_conf"]
+    public private(set) var ignoredSections: [String] = []
+
+    /// The stream for `configID`, falling back to `default` as numalogic does.
+    public func stream(_ configID: String?) -> StreamConf? {
+        streams.first { $0.configID == configID } ?? streams.first { $0.configID == "default" } ?? (configID == nil ? streams.first : nil)
+    }
+
+    public static func read(_ root: JSONValue, source: String) throws(ConfigReadError) -> AEFlowConfig {
+        var r = try JSONObjectReader(root, path: "")
+        let inputDefault = SocketConfig(endpoint: "tcp://127.0.0.1:5555", type: .sub, bind: true)
+        let inputs: [SocketConfig]
+        if r.has("inputs") {
+            inputs = try r.array("inputs").enumerated().map { (i, v) throws(ConfigReadError) in
+                try SocketConfig.read(v, path: "inputs[\(i)]", allowed: [.sub, .pull], defaults: inputDefault)
+            }
+        } else {
+            inputs = [inputDefault]
+        }
+        var o = try r.object("outputs")
+        let outputs = Outputs(
+            scores: try SocketConfig.read(o.value("scores"), path: o.child("scores"), allowed: [.pub, .push],
+                                          defaults: SocketConfig(endpoint: "tcp://127.0.0.1:5556", type: .pub, bind: true)),
+            trainRequests: try SocketConfig.read(o.value("train_requests"), path: o.child("train_requests"), allowed: [.push, .pub],
+                                                 defaults: SocketConfig(endpoint: "ipc://var/aeflow-train.ipc", type: .push, bind: true)),
+            deadLetter: try {
+                () throws(ConfigReadError) -> SocketConfig? in
+                guard let v = o.value("dead_letter"), v != .null else { return nil }
+                return try SocketConfig.read(v, path: o.child("dead_letter"), allowed: [.pub, .push],
+                                             defaults: SocketConfig(endpoint: "tcp://127.0.0.1:5557", type: .pub, bind: true))
+            }())
+        try o.finish()
+        var h = try r.object("http")
+        let http = HTTP(address: try h.string("address", default: "127.0.0.1"), port: try h.int("port", default: 8490, range: 0...65535),
+                        bearerToken: try h.optionalString("bearer_token"))
+        try h.finish()
+        var s = try r.object("store")
+        let store = Store(path: try s.string("path", default: "var/models"), keepVersions: try s.int("keep_versions", default: 5, range: 1...10_000),
+                          pollIntervalMs: try s.int("poll_interval_ms", default: 2000, range: 10...3_600_000))
+        try s.finish()
+        var hi = try r.object("history")
+        let history = History(path: try hi.string("path", default: "var/history.sqlite"),
+                              maxRowsPerKey: try hi.int("max_rows_per_key", default: 20_000, range: 1...100_000_000))
+        try hi.finish()
+        var re = try r.object("retrain")
+        let retrain = Retrain(concurrency: try re.int("concurrency", default: 1, range: 1...256),
+                              threadsPerTraining: try re.int("threads_per_training", default: 1, range: 1...256))
+        try re.finish()
+        var streams: [StreamConf] = []
+        if r.has("stream_confs") {
+            var sc = try r.object("stream_confs")
+            for id in sc.object.keys {
+                streams.append(try readStream(sc.value(id), path: sc.child(id), id: id))
+            }
+            try sc.finish()
+        } else {
+            streams = try AEFlowConfig.embeddedDefault().streams
+        }
+        var ignored: [String] = []
+        for k in ignoredNumalogicSections where r.has(k) {
+            _ = r.value(k)
+            ignored.append(k)
+        }
+        try r.finish()
+        var c = AEFlowConfig(inputs: inputs, outputs: outputs, http: http, store: store, history: history, retrain: retrain, streams: streams)
+        c.ignoredSections = ignored
+        return c
+    }
+
+    static func readStream(_ value: JSONValue?, path: String, id: String) throws(ConfigReadError) -> StreamConf {
+        var r = try JSONObjectReader(value, path: path)
+        let configID = try r.string("config_id", default: id)
+        _ = r.value("source")  // numalogic's data connector choice (druid, prometheus, …): no meaning here
+        let window = try r.int("window_size", default: 12, range: 1...100_000)
+        let keys = try r.strings("composite_keys", default: [])
+        var mp = try r.object("ml_pipelines")
+        var pipelines: [MLPipelineConf] = []
+        for pid in mp.object.keys {
+            var p = try JSONObjectReader(mp.value(pid), path: mp.child(pid))
+            let pipelineID = try p.string("pipeline_id", default: pid)
+            let metrics = try p.strings("metrics")
+            guard !metrics.isEmpty, Set(metrics).count == metrics.count else {
+                throw ConfigReadError(path: p.child("metrics"), reason: "must list one or more distinct metric names")
+            }
+            let scope = try p.string("model_scope", default: "key")
+            guard let modelScope = MLPipelineConf.ModelScope(rawValue: scope) else {
+                throw ConfigReadError(path: p.child("model_scope"), reason: "expected key or pipeline, got \"\(scope)\"")
+            }
+            let nc = try NumalogicConf.read(p.value("numalogic_conf"), path: p.child("numalogic_conf"))
+            try p.finish()
+            // The window and the model must agree, as must the metric count and the model's features.
+            var rng = RandomGenerator(seed: 0)
+            if let model = try? Autoencoders_make(nc.model, &rng) {
+                guard model.seqLen == window else {
+                    throw ConfigReadError(path: "\(mp.child(pid)).numalogic_conf.model.conf.seq_len",
+                                          reason: "is \(model.seqLen) but the stream's window_size is \(window)")
+                }
+                guard model.nFeatures == metrics.count else {
+                    throw ConfigReadError(path: "\(mp.child(pid)).numalogic_conf.model.conf",
+                                          reason: "the model takes \(model.nFeatures) features but \(metrics.count) metrics are listed")
+                }
+            }
+            pipelines.append(MLPipelineConf(pipelineID: pipelineID, metrics: metrics, modelScope: modelScope, numalogicConf: nc))
+        }
+        try mp.finish()
+        try r.finish()
+        return StreamConf(configID: configID, windowSize: window, compositeKeys: keys, pipelines: pipelines)
+    }
+
+    /// The compiled-in `pipelines/default.yaml`.
+    public static var embeddedDefaultYAML: String { String(decoding: PackageResources.default_yaml, as: UTF8.self) }
+
+    /// The embedded default configuration (its `stream_confs` is present, so reading it never recurses).
+    public static func embeddedDefault() throws(ConfigReadError) -> AEFlowConfig {
+        try read(YAMLDocument.parse(embeddedDefaultYAML, source: "<embedded default>"), source: "<embedded default>")
+    }
+
+    /// Loads a YAML file (or the embedded default when `path` is nil).
+    public static func load(path: String?) throws(ConfigReadError) -> AEFlowConfig {
+        guard let path else { return try embeddedDefault() }
+        let bytes: [UInt8]
+        do {
+            bytes = try SafeTensorsFile.readBytes(contentsOf: path)
+        } catch {
+            throw ConfigReadError(path: path, reason: "cannot be read: \(error.problem)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw ConfigReadError(path: path, reason: "is not UTF-8 text") }
+        do {
+            return try read(try YAMLDocument.parse(text, source: path), source: path)
+        } catch {
+            throw ConfigReadError(path: error.path.isEmpty || error.path == path ? path : "\(path): \(error.path)", reason: error.reason)
+        }
+    }
+}
+
+import Autoencoders
+
+private func Autoencoders_make(_ spec: ModelSpec, _ rng: inout RandomGenerator) throws -> any Autoencoder {
+    try ModelFactory.make(spec, using: &rng)
+}
+

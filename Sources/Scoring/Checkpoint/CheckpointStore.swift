@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The on-disk model store (ARCHITECTURE.md §4):
+/// `<root>/<pipeline>/<key-dir>/000001.safetensors … LATEST`, where `LATEST` names the live version.
+///
+/// Writers lock the key directory, write `tmp-*`, fsync, rename, fsync the directory, then replace
+/// `LATEST` the same way and prune to the newest `keepVersions` (never the live one). Readers only ever
+/// see complete files.
+public struct CheckpointStore: Sendable {
+    public let root: String
+    public let keepVersions: Int
+
+    public init(root: String, keepVersions: Int = 5) {
+        precondition(keepVersions >= 1, "keepVersions must be at least 1")
+        (self.root, self.keepVersions) = (root, keepVersions)
+    }
+
+    public struct StoreError: Error, Equatable, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "\(path): \(reason)" }
+    }
+
+    /// One safe path component for a composite key: every byte outside `[A-Za-z0-9_-]` is
+    /// percent-encoded (so no `/`, `.` or `..`), values are joined with `+`, the empty key is `%`, and
+    /// anything longer than 200 bytes is cut and suffixed with a hash of the whole key.
+    public static func directoryName(_ key: [String]) -> String {
+        guard !key.isEmpty else { return "%" }
+        let encoded = key.map { v in
+            v.utf8.map { b -> String in
+                let safe = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95 || b == 45
+                return safe ? String(UnicodeScalar(b)) : "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
+            }.joined()
+        }.joined(separator: "+")
+        guard encoded.utf8.count > 200 else { return encoded }
+        let digest = SHA256.hex(Array(key.joined(separator: "\u{0}").utf8)).prefix(32)
+        return String(encoded.prefix(160)) + "~" + digest
+    }
+
+    public func keyDirectory(pipeline: String, key: [String]) -> String {
+        "\(root)/\(CheckpointStore.directoryName([pipeline]))/\(CheckpointStore.directoryName(key))"
+    }
+
+    public static func fileName(version: Int) -> String {
+        let s = String(version)
+        return String(repeating: "0", count: max(0, 6 - s.count)) + s + ".safetensors"
+    }
+
+    /// The version a store file name holds (`000042.safetensors` → 42), or nil for other names.
+    public static func version(ofFileName name: String) -> Int? {
+        guard name.hasSuffix(".safetensors"), !name.hasPrefix("tmp-") else { return nil }
+        let stem = name.dropLast(".safetensors".count)
+        guard stem.count >= 6, stem.allSatisfy(\.isNumber), let v = Int(stem), v >= 1 else { return nil }
+        return v
+    }
+
+    /// Versions present in a key directory, ascending.
+    public func versions(pipeline: String, key: [String]) -> [Int] {
+        CheckpointStore.listDirectory(keyDirectory(pipeline: pipeline, key: key)).compactMap(CheckpointStore.version(ofFileName:)).sorted()
+    }
+
+    /// The live version per `LATEST` and its path, if any. A `LATEST` naming anything but a present
+    /// version file is ignored (nil).
+    public func latest(pipeline: String, key: [String]) -> (version: Int, path: String)? {
+        let dir = keyDirectory(pipeline: pipeline, key: key)
+        guard let text = CheckpointStore.readSmallFile("\(dir)/LATEST") else { return nil }
+        let name = text.trimmingWhitespace()
+        guard let v = CheckpointStore.version(ofFileName: name), !name.contains("/") else { return nil }
+        let path = "\(dir)/\(name)"
+        guard access(path, R_OK) == 0 else { return nil }
+        return (v, path)
+    }
+
+    /// Writes `checkpoint` as the next version of its key and makes it live. Returns the version and path.
+    @discardableResult
+    public func publish(_ checkpoint: Checkpoint) throws(StoreError) -> (version: Int, path: String) {
+        let dir = keyDirectory(pipeline: checkpoint.pipelineID, key: checkpoint.key)
+        try CheckpointStore.makeDirectories(dir)
+        let lockFD = open("\(dir)/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else { throw StoreError(path: dir, reason: "cannot open lock file: errno \(errno)") }
+        defer { close(lockFD) }
+        while flock(lockFD, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StoreError(path: dir, reason: "cannot lock: errno \(errno)") }
+        }
+        defer { flock(lockFD, LOCK_UN) }
+        var c = checkpoint
+        c.version = (versions(pipeline: c.pipelineID, key: c.key).last ?? 0) + 1
+        let name = CheckpointStore.fileName(version: c.version)
+        do {
+            try AtomicFile.write(c.encoded(), to: "\(dir)/\(name)")
+            try AtomicFile.write(Array((name + "\n").utf8), to: "\(dir)/LATEST")
+        } catch {
+            throw StoreError(path: error.path, reason: error.description)
+        }
+        prune(dir: dir, live: c.version)
+        return (c.version, "\(dir)/\(name)")
+    }
+
+    /// Points `LATEST` at an existing older version (rollback).
+    public func rollback(pipeline: String, key: [String], to version: Int) throws(StoreError) {
+        let dir = keyDirectory(pipeline: pipeline, key: key)
+        guard versions(pipeline: pipeline, key: key).contains(version) else {
+            throw StoreError(path: dir, reason: "no version \(version)")
+        }
+        do {
+            try AtomicFile.write(Array((CheckpointStore.fileName(version: version) + "\n").utf8), to: "\(dir)/LATEST")
+        } catch {
+            throw StoreError(path: error.path, reason: error.description)
+        }
+    }
+
+    private func prune(dir: String, live: Int) {
+        let present = CheckpointStore.listDirectory(dir).compactMap(CheckpointStore.version(ofFileName:)).sorted()
+        for v in present.dropLast(keepVersions) where v != live {
+            unlink("\(dir)/\(CheckpointStore.fileName(version: v))")
+        }
+    }
+
+    static func makeDirectories(_ path: String) throws(StoreError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw StoreError(path: current, reason: "cannot create directory: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    static func listDirectory(_ path: String) -> [String] {
+        guard let d = opendir(path) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let entry = readdir(d) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: limit)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, limit) }
+        guard n >= 0 else { return nil }
+        return String(decoding: buf[0..<n], as: UTF8.self)
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
