@@ -510,14 +510,85 @@ def scoring_fixtures():
     write("scoring/components", t, {"transforms": cases, "thresholds": thresholds})
 
 
+# --- end to end: a numalogic-trained pipeline imported and scored ------------------------------------
+
+def e2e_fixtures():
+    """numalogic trains VanillaAE + StandardScaler + StdDevThreshold (its recipe); Scripts/import_numalogic.py
+    turns the saved objects into a checkpoint; numalogic's inference + postprocess logic scores a CSV."""
+    import subprocess
+    import tempfile
+    import numpy as np
+    import pytorch_lightning as pl
+    from sklearn.preprocessing import StandardScaler
+    from numalogic.models.autoencoder.variants import VanillaAE
+    from numalogic.models.threshold import StdDevThreshold
+    from numalogic.synthetic import SyntheticTSGenerator, AnomalyGenerator
+    from numalogic.tools.data import StreamingDataset
+    from numalogic.tools.trainer import TimeseriesTrainer
+    from numalogic.tools.aggregators import aggregate_window, aggregate_features
+    from numalogic.transforms import TanhNorm
+    from torch.utils.data import DataLoader
+
+    torch.manual_seed(400)
+    pl.seed_everything(400, verbose=False)
+    gen = SyntheticTSGenerator(seq_len=1800, num_series=2, freq="T", primary_period=240, secondary_period=1200,
+                               seasonal_ts_prob=1.0, random_seed=11)
+    df = gen.gen_tseries()
+    train_df, test_df = gen.train_test_split(df, test_size=300)
+    test_df = AnomalyGenerator(train_df, anomaly_type="global", anomaly_ratio=0.05, random_seed=11).inject_anomalies(
+        test_df, cols=["s1"]).drop(columns=["is_anomaly"])
+    x_train = train_df.to_numpy(dtype=np.float32)
+    scaler = StandardScaler()
+    scaled = scaler.fit_transform(x_train).astype(np.float32)
+    model = VanillaAE(seq_len=12, n_features=2)
+    loader = DataLoader(StreamingDataset(scaled, 12), batch_size=64)
+    TimeseriesTrainer(max_epochs=5, enable_progress_bar=False, logger=False, accelerator="cpu",
+                      enable_model_summary=False).fit(model, train_dataloaders=loader)
+    errors = TimeseriesTrainer(enable_progress_bar=False, logger=False, accelerator="cpu", enable_model_summary=False).predict(
+        model, dataloaders=DataLoader(StreamingDataset(scaled, 12), batch_size=64), unbatch=False)
+    threshold = StdDevThreshold().fit(errors.numpy().mean(axis=1))   # numalogic's recipe: window means
+
+    out_dir = os.path.join(ROOT, "e2e")
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, obj in (("model", model), ("scaler", scaler), ("threshold", threshold)):
+            torch.save(obj, os.path.join(tmp, f"{name}.pt"))
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "import_numalogic.py"),
+                        "--model", os.path.join(tmp, "model.pt"), "--preprocess", os.path.join(tmp, "scaler.pt"),
+                        "--threshold", os.path.join(tmp, "threshold.pt"), "--metrics", "s1,s2", "--pipeline-id", "p1",
+                        "--key", "app:ns", "--output", os.path.join(out_dir, "numalogic_vanilla.safetensors")], check=True)
+
+    # numalogic's inference stage and postprocess stage, window by window (reference section 7.3).
+    test = test_df.to_numpy(dtype=np.float32)
+    stamps = [int(ts.timestamp() * 1000) for ts in test_df.index]
+    model.eval()
+    post = TanhNorm()
+    with open(os.path.join(out_dir, "test.csv"), "w") as f:
+        f.write("timestamp,s1,s2\n")
+        for ts, row in zip(stamps, test):
+            f.write(f"{ts},{repr(float(row[0]))},{repr(float(row[1]))}\n")
+    with open(os.path.join(out_dir, "expected_scores.csv"), "w") as f:
+        f.write("timestamp,unified,s1_score,s2_score\n")
+        for i in range(11, len(test)):
+            window = scaler.transform(test[i - 11:i + 1]).astype(np.float32)
+            with torch.no_grad():
+                err = model.get_reconstruction_loss(torch.from_numpy(window).unsqueeze(0), reduction="none").squeeze(0).numpy()
+            scores = threshold.score_samples(err).astype(np.float32)
+            raw_f = aggregate_window(scores, agg_func=np.mean)
+            raw_u = aggregate_features(raw_f.reshape(1, -1), agg_func=np.max).item()
+            a_f, a_u = post.transform(raw_f).astype(np.float32), post.transform(np.float64(raw_u))
+            f.write(f"{stamps[i]},{float(a_u)!r},{float(a_f[0])!r},{float(a_f[1])!r}\n")
+    print(f"wrote {os.path.relpath(out_dir)} (numalogic_vanilla.safetensors, test.csv, expected_scores.csv)")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="nn,optim,models,training,scoring",
-                    help="comma-separated groups: nn, optim, models, training, scoring (the last three need numalogic)")
+    ap.add_argument("--only", default="nn,optim,models,training,scoring,e2e",
+                    help="comma-separated groups: nn, optim, models, training, scoring, e2e (the last four need numalogic)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     groups = {"nn": nn_fixtures, "optim": optim_fixtures, "models": model_fixtures, "training": training_fixtures,
-              "scoring": scoring_fixtures}
+              "scoring": scoring_fixtures, "e2e": e2e_fixtures}
     for g in args.only.split(","):
         if g not in groups:
             sys.exit(f"unknown group {g!r}; known: {', '.join(groups)}")

@@ -16,25 +16,40 @@ public enum YAMLDocument {
         return try convert(node, path: "")
     }
 
+    /// YAML 1.2 core schema for plain scalars: null, booleans, integers (decimal, 0x, 0o), floats, else string.
+    static func resolvePlain(_ text: String, path: String) throws(ConfigReadError) -> JSONValue {
+        switch text {
+        case "", "~", "null", "Null", "NULL": return .null
+        case "true", "True", "TRUE": return .bool(true)
+        case "false", "False", "FALSE": return .bool(false)
+        case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "-.inf", "+.Inf", "-.Inf":
+            throw ConfigReadError(path: path, reason: "numbers must be finite, got \(text)")
+        default: break
+        }
+        let body = text.hasPrefix("+") || text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        if !body.isEmpty && body.allSatisfy(\.isASCII) && body.allSatisfy(\.isNumber) {
+            guard let i = Int64(text.hasPrefix("+") ? String(text.dropFirst()) : text) else {
+                throw ConfigReadError(path: path, reason: "integer \(text) is out of range")
+            }
+            return .int(i)
+        }
+        if text.hasPrefix("0x"), let i = Int64(text.dropFirst(2), radix: 16) { return .int(i) }
+        if text.hasPrefix("0o"), let i = Int64(text.dropFirst(2), radix: 8) { return .int(i) }
+        let isFloatSyntax = text.first.map { $0.isNumber || $0 == "-" || $0 == "+" || $0 == "." } ?? false
+            && text.allSatisfy { $0.isNumber || "+-.eE".contains($0) } && text.contains(where: \.isNumber)
+        if isFloatSyntax, let d = Double(text) {
+            guard d.isFinite else { throw ConfigReadError(path: path, reason: "numbers must be finite, got \(text)") }
+            return .double(d)
+        }
+        return .string(text)
+    }
+
     static func convert(_ node: Node, path: String) throws(ConfigReadError) -> JSONValue {
         switch node {
         case .scalar(let s):
-            switch s.tag.rawValue {
-            case Tag.Name.null.rawValue: return .null
-            case Tag.Name.bool.rawValue:
-                guard let b = Bool.construct(from: s) else { throw ConfigReadError(path: path, reason: "invalid boolean \"\(s.string)\"") }
-                return .bool(b)
-            case Tag.Name.int.rawValue:
-                guard let i = Int.construct(from: s) else { throw ConfigReadError(path: path, reason: "invalid integer \"\(s.string)\"") }
-                return .int(Int64(i))
-            case Tag.Name.float.rawValue:
-                guard let d = Double.construct(from: s), d.isFinite else {
-                    throw ConfigReadError(path: path, reason: "numbers must be finite, got \"\(s.string)\"")
-                }
-                return .double(d)
-            default:
-                return .string(s.string)
-            }
+            // Quoted scalars are strings; plain ones resolve with YAML 1.2's core schema.
+            guard s.style == .plain else { return .string(s.string) }
+            return try resolvePlain(s.string, path: path)
         case .mapping(let m):
             var o = JSONObject()
             for (k, v) in m {

@@ -170,6 +170,10 @@ public struct ScoredRow: Sendable {
     public var errors: [Float]?
     public var status: String
     public var modelVersion: Int?
+
+    public init(timestamp: Int64, unified: Float? = nil, features: [Float]? = nil, errors: [Float]? = nil, status: String, modelVersion: Int? = nil) {
+        (self.timestamp, self.unified, self.features, self.errors, self.status, self.modelVersion) = (timestamp, unified, features, errors, status, modelVersion)
+    }
 }
 
 extension ScoredRow {

@@ -1,0 +1,62 @@
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Structured log lines on standard error in logfmt: `ts=… level=info msg="…" key=value …`.
+/// Bootstrap once in `main` with ``Logfmt/bootstrap(level:)``.
+public struct Logfmt: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    let label: String
+
+    public init(label: String, level: Logger.Level) {
+        self.label = label
+        self.logLevel = level
+    }
+
+    public static func bootstrap(level: Logger.Level = .info) {
+        LoggingSystem.bootstrap { Logfmt(label: $0, level: level) }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+                    file: String, function: String, line: UInt) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var out = "ts=\(Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000) level=\(level) logger=\(label) msg=\(Logfmt.quote(message.description))"
+        let merged = metadata.merging(explicit ?? [:]) { _, new in new }
+        for k in merged.keys.sorted() { out += " \(k)=\(Logfmt.quote(merged[k]!.description))" }
+        out += "\n"
+        var bytes = Array(out.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            done += n
+        }
+    }
+
+    /// Bare when safe, otherwise a double-quoted string with `"`, `\` and control characters escaped.
+    static func quote(_ s: String) -> String {
+        let safe = !s.isEmpty && s.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value != 0x7F }
+        if safe { return s }
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: if u.value < 0x20 { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Daemon
+import Logging
+import TensorCore
+
+@main
+struct AEFlow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aeflow",
+        abstract: "Streaming anomaly detection with autoencoders (numalogic's models, natively).",
+        subcommands: [Train.self, Score.self, Backtest.self, CheckpointCommand.self, ConfigCommand.self])
+
+    /// Logging and BLAS threads are set up once, before any command runs.
+    static func setUp(_ options: GlobalOptions) {
+        Logfmt.bootstrap(level: options.verbose ? .debug : .info)
+        BLAS.setThreads(options.blasThreads)
+    }
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Debug logging.")
+    var verbose = false
+
+    @Option(name: .long, help: "OpenBLAS threads (set once at start-up).")
+    var blasThreads = 1
+}
+
+/// Prints a one-line error to standard error and exits 1 (no stack traces for user errors).
+struct UserFacingError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func fail(_ message: String) -> ExitCode {
+    FileHandleStandardError.write("aeflow: \(message)\n")
+    return ExitCode(1)
+}
+
+enum FileHandleStandardError {
+    static func write(_ s: String) {
+        var bytes = Array(s.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + done, $0.count - done) }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

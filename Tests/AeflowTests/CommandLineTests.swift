@@ -1,0 +1,135 @@
+import Foundation
+import Scoring
+import Testing
+import TestSupport
+import TensorCore
+
+/// Parses an `aeflow score` output CSV into rows keyed by column name.
+func readScores(_ text: String) -> [[String: String]] {
+    let lines = text.split(separator: "\n").map(String.init)
+    let header = lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    return lines.dropFirst().map { line in
+        Dictionary(uniqueKeysWithValues: zip(header, line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
+    }
+}
+
+/// The whole path against numalogic, through real processes: a checkpoint made from numalogic-trained
+/// artifacts by Scripts/import_numalogic.py is scored by `aeflow score`, and the unified and feature
+/// scores equal numalogic's pipeline on the same windows within 1e-4.
+@Suite struct NumalogicEndToEndTests {
+    @Test func importedNumalogicCheckpointScoresLikeNumalogic() throws {
+        let dir = try TemporaryDirectory()
+        let out = dir.file("scores.csv")
+        let r = try Subprocess.aeflow(["score", "--checkpoint", Fixtures.path("e2e/numalogic_vanilla.safetensors"),
+                                       "--input", Fixtures.path("e2e/test.csv"), "--output", out])
+        #expect(r.status == 0, "aeflow score failed: \(r.stderr)")
+        let ours = readScores(try String(contentsOfFile: out, encoding: .utf8))
+        let expected = readScores(try String(contentsOfFile: Fixtures.path("e2e/expected_scores.csv"), encoding: .utf8))
+        #expect(ours.count == 300 && expected.count == 289)
+        #expect(ours.prefix(11).allSatisfy { $0["status"] == "warming_up" && $0["unified"] == "" })
+        let byTime = Dictionary(uniqueKeysWithValues: ours.map { ($0["timestamp"]!, $0) })
+        var worst: Float = 0
+        for e in expected {
+            let o = try #require(byTime[e["timestamp"]!])
+            #expect(o["status"] == "scored")
+            for (mine, theirs) in [("unified", "unified"), ("s1_score", "s1_score"), ("s2_score", "s2_score")] {
+                let d = abs(Float(o[mine]!)! - Float(e[theirs]!)!)
+                worst = max(worst, d)
+                #expect(d <= 1e-4, "\(mine) at \(e["timestamp"]!): \(o[mine]!) vs numalogic \(e[theirs]!)")
+            }
+        }
+        #expect(worst <= 1e-4)
+    }
+}
+
+@Suite struct CommandLineTests {
+    static let config = """
+    stream_confs:
+      demo:
+        window_size: 12
+        composite_keys: [host]
+        ml_pipelines:
+          p1:
+            metrics: [cpu, mem]
+            numalogic_conf:
+              model: {name: VanillaAE, conf: {seq_len: 12, n_features: 2}}
+              preprocess: [{name: StandardScaler}]
+              threshold: {name: StdDevThreshold, conf: {std_factor: 3}}
+              trainer: {min_train_size: 600, train_hours: 24, retrain_freq_hr: 12, seed: 3, pltrainer_conf: {max_epochs: 8}}
+    """
+
+    /// 2,000 one-minute rows of two seasonal metrics; rows 1,500–1,505 of `cpu` spiked and labelled.
+    static func csv() -> String {
+        var rng = RandomGenerator(seed: 4)
+        var lines = ["timestamp,cpu,mem,label"]
+        for i in 0..<2000 {
+            var cpu = 50 + 10 * sin(2 * Double.pi * Double(i) / 120) + Double(rng.nextNormal())
+            let mem = 200 + 20 * cos(2 * Double.pi * Double(i) / 300) + 2 * Double(rng.nextNormal())
+            let anomalous = (1500..<1506).contains(i)
+            if anomalous { cpu += 45 }
+            lines.append("\(1_700_000_000_000 + Int64(i) * 60_000),\(cpu),\(mem),\(anomalous ? 1 : 0)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test func trainScoreInspectVerifyAndBacktest() throws {
+        let dir = try TemporaryDirectory()
+        try Self.config.write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        try Self.csv().write(toFile: dir.file("data.csv"), atomically: true, encoding: .utf8)
+
+        let validate = try Subprocess.aeflow(["config", "validate", dir.file("cfg.yaml")])
+        #expect(validate.status == 0 && validate.stdout.contains("pipeline p1 VanillaAE on cpu, mem"))
+
+        let train = try Subprocess.aeflow(["train", "--config", dir.file("cfg.yaml"), "--input", dir.file("data.csv"),
+                                           "--output", dir.file("m.safetensors"), "--store", dir.file("store"), "--key", "web:eu"])
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stderr.contains("msg=\"epoch ended\"") && train.stderr.contains("msg=\"checkpoint published\""))
+        #expect(FileManager.default.fileExists(atPath: dir.file("store/p1/web+eu/000001.safetensors")))
+        let latest = try String(contentsOfFile: dir.file("store/p1/web+eu/LATEST"), encoding: .utf8)
+        #expect(latest == "000001.safetensors\n")
+
+        let inspect = try Subprocess.aeflow(["checkpoint", "inspect", dir.file("m.safetensors")])
+        #expect(inspect.status == 0 && inspect.stdout.contains("model.encoder.encoder.1.weight F32 [16, 24]")
+                && inspect.stdout.contains("metrics: cpu, mem"))
+        #expect(try Subprocess.aeflow(["checkpoint", "verify", dir.file("m.safetensors")]).status == 0)
+
+        let score = try Subprocess.aeflow(["score", "--checkpoint", dir.file("m.safetensors"), "--input", dir.file("data.csv")])
+        #expect(score.status == 0, "\(score.stderr)")
+        let rows = readScores(score.stdout)
+        #expect(rows.count == 2000)
+        #expect(rows.first!.keys.sorted() == ["cpu_error", "cpu_score", "mem_error", "mem_score", "status", "timestamp", "unified"])
+        // The window containing all six spiked points against a calm stretch (numalogic's window mean).
+        let spike = Float(rows[1505]["unified"]!)!, calm = (1100..<1300).map { Float(rows[$0]["unified"]!)! }.max()!
+        #expect(spike > 2 * calm && spike > 2, "spike \(spike) vs calm maximum \(calm)")
+
+        let bt = try Subprocess.aeflow(["backtest", "--config", dir.file("cfg.yaml"), "--input", dir.file("data.csv"),
+                                        "--label-column", "label", "--output", dir.file("bt.csv"), "--report", dir.file("report.json")])
+        #expect(bt.status == 0, "\(bt.stderr)")
+        #expect(bt.stderr.contains("msg=\"backtest progress\"") && bt.stderr.contains("msg=evaluation"))
+        let btRows = readScores(try String(contentsOfFile: dir.file("bt.csv"), encoding: .utf8))
+        #expect(btRows.count == 2000)
+        #expect(btRows[0]["status"] == "model_not_ready" && btRows[598]["status"] == "model_not_ready" && btRows[599]["status"] == "scored")
+        let report = try #require(JSONValue.parse(try String(contentsOfFile: dir.file("report.json"), encoding: .utf8)).objectValue)
+        #expect(report["trainings"]!.intValue! >= 2)          // first at row 600, then every 12 hours of timestamps
+        let (recall, prAUC) = (report["recall"]!.doubleValue!, report["pr_auc"]!.doubleValue!)
+        #expect(recall > 0.5 && prAUC > 0.2, "recall \(recall), PR AUC \(prAUC)")
+    }
+
+    @Test func userErrorsAreOneLineWithTheirLocation() throws {
+        let dir = try TemporaryDirectory()
+        try (Self.config.replacingOccurrences(of: "std_factor: 3", with: "std_factr: 3")).write(toFile: dir.file("bad.yaml"), atomically: true, encoding: .utf8)
+        let bad = try Subprocess.aeflow(["config", "validate", dir.file("bad.yaml")])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("stream_confs.demo.ml_pipelines.p1.numalogic_conf.threshold.conf.std_factr: unknown key"))
+        try "timestamp,cpu\n1,2\n".write(toFile: dir.file("x.csv"), atomically: true, encoding: .utf8)
+        try Data([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]).write(to: URL(fileURLWithPath: dir.file("junk.safetensors")))
+        let score = try Subprocess.aeflow(["score", "--checkpoint", dir.file("junk.safetensors"), "--input", dir.file("x.csv")])
+        #expect(score.status == 1 && score.stderr.hasPrefix("aeflow: \(dir.file("junk.safetensors")):"))
+        let verify = try Subprocess.aeflow(["checkpoint", "verify", dir.file("missing.safetensors")])
+        #expect(verify.status == 1 && verify.stderr.contains("No such file"))
+        let defaults = try Subprocess.aeflow(["config", "defaults"])
+        let file = try String(contentsOfFile: Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("pipelines/default.yaml").path, encoding: .utf8)
+        #expect(defaults.status == 0 && defaults.stdout == file)
+    }
+}
