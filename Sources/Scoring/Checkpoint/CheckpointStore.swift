@@ -24,12 +24,13 @@ public struct CheckpointStore: Sendable {
     }
 
     /// One safe path component for a composite key: every byte outside `[A-Za-z0-9_-]` is
-    /// percent-encoded (so no `/`, `.` or `..`), values are joined with `+`, the empty key is `%`, and
-    /// anything longer than 200 bytes is cut and suffixed with a hash of the whole key.
+    /// percent-encoded (so no `/`, `.` or `..`), values are joined with `+`, an empty value is a lone `%`
+    /// and the empty key `%%` (neither can come from encoding), and anything longer than 200 bytes is cut
+    /// and suffixed with a hash of the whole key.
     public static func directoryName(_ key: [String]) -> String {
-        guard !key.isEmpty else { return "%" }
+        guard !key.isEmpty else { return "%%" }
         let encoded = key.map { v in
-            v.utf8.map { b -> String in
+            v.isEmpty ? "%" : v.utf8.map { b -> String in
                 let safe = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95 || b == 45
                 return safe ? String(UnicodeScalar(b)) : "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
             }.joined()

@@ -1,0 +1,152 @@
+import Daemon
+import Foundation
+import Scoring
+import Testing
+import TestSupport
+import TensorCore
+
+private func load(_ yaml: String) throws(ConfigReadError) -> AEFlowConfig {
+    try AEFlowConfig.read(try YAMLDocument.parse(yaml, source: "test.yaml"), source: "test.yaml")
+}
+
+private func error(_ yaml: String) -> String? {
+    do {
+        _ = try load(yaml)
+        return nil
+    } catch {
+        return error.description
+    }
+}
+
+@Suite struct ConfigTests {
+    @Test func embeddedDefaultIsPipelinesDefaultYaml() throws {
+        let root = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+        let file = try String(contentsOf: root.appendingPathComponent("pipelines/default.yaml"), encoding: .utf8)
+        #expect(AEFlowConfig.embeddedDefaultYAML == file)
+        let c = try AEFlowConfig.embeddedDefault()
+        #expect(c.inputs == [SocketConfig(endpoint: "tcp://127.0.0.1:5555", type: .sub, bind: true, topics: [""])])
+        #expect(c.outputs.scores.endpoint == "tcp://127.0.0.1:5556" && c.outputs.deadLetter == nil)
+        #expect(c.http.port == 8490 && c.store.keepVersions == 5 && c.history.maxRowsPerKey == 20_000 && c.retrain.concurrency == 1)
+        let p = try #require(c.stream("anything")?.pipeline("default"))
+        #expect(p.metrics == ["value"] && p.modelScope == .key)
+        #expect(p.numalogicConf.model.name == "VanillaAE" && p.numalogicConf.trainer.minTrainSize == 2000)
+        #expect(p.numalogicConf.trainer.maxEpochs == 50 && p.numalogicConf.score.mode == .numalogic)
+        #expect(p.numalogicConf.postprocess?.name == "TanhNorm")
+        // An empty file means every default.
+        #expect(try load("").streams == c.streams)
+    }
+
+    @Test func unknownKeysAreRefusedWithTheirPath() {
+        #expect(error("htp: {port: 1}")?.hasPrefix("htp: unknown key") == true)
+        #expect(error("http: {prot: 1}")?.hasPrefix("http.prot: unknown key") == true)
+        #expect(error("inputs: [{endpoint: 'tcp://127.0.0.1:1', type: sub, topic: [a]}]")?.hasPrefix("inputs[0].topic: unknown key") == true)
+        let nested = """
+        stream_confs:
+          s:
+            window_size: 12
+            ml_pipelines:
+              p:
+                metrics: [a]
+                numalogic_conf:
+                  model: {name: VanillaAE, conf: {seq_len: 12, n_features: 1}}
+                  trainer: {pltrainer_conf: {max_epoch: 3}}
+        """
+        #expect(error(nested)?.hasPrefix("stream_confs.s.ml_pipelines.p.numalogic_conf.trainer.pltrainer_conf.max_epoch: unknown key") == true)
+    }
+
+    @Test func valuesAreTypeCheckedAndCrossChecked() {
+        #expect(error("http: {port: 70000}") == "http.port: must be in 0…65535, got 70000")
+        #expect(error("http: {port: eighty}") == "http.port: expected an integer, got \"eighty\"")
+        #expect(error("inputs: [{endpoint: 'udp://x', type: sub}]")?.contains("expected a tcp://, ipc:// or inproc:// endpoint") == true)
+        #expect(error("inputs: [{type: pub}]") == "inputs[0].type: expected sub or pull, got \"pub\"")
+        #expect(error("http: {port: 1}\nhttp: {port: 2}")?.contains("duplicated key") == true)
+        let mismatch = """
+        stream_confs:
+          s:
+            window_size: 10
+            ml_pipelines:
+              p:
+                metrics: [a, b]
+                numalogic_conf:
+                  model: {name: VanillaAE, conf: {seq_len: 12, n_features: 2}}
+        """
+        #expect(error(mismatch) == "stream_confs.s.ml_pipelines.p.numalogic_conf.model.conf.seq_len: is 12 but the stream's window_size is 10")
+        let badModel = mismatch.replacingOccurrences(of: "seq_len: 12", with: "seq_len: 10, encoder_layersizes: [4, 2]")
+        #expect(error(badModel)?.contains("numalogic_conf.model: last layer size of the encoder (2) does not match") == true)
+        let badThreshold = mismatch.replacingOccurrences(of: "window_size: 10", with: "window_size: 12")
+            + "\n          threshold: {name: MedianThreshold}"
+        #expect(error(badThreshold)?.contains("threshold.name: unknown threshold \"MedianThreshold\"") == true)
+    }
+
+    /// A numalogic config (its registry, connectors and Lightning keys included) loads unchanged.
+    @Test func aNumalogicConfigCarriesOver() throws {
+        let yaml = """
+        stream_confs:
+          druid-config:
+            config_id: druid-config
+            source: druid
+            composite_keys: [namespace, app]
+            window_size: 12
+            ml_pipelines:
+              pipeline1:
+                pipeline_id: pipeline1
+                metrics: [failed, degraded]
+                numalogic_conf:
+                  model: {name: Conv1dAE, conf: {seq_len: 12, in_channels: 2, enc_channels: [8, 4]}, stateful: true}
+                  preprocess: [{name: LogTransformer, stateful: false, conf: {add_factor: 5}}, {name: StandardScaler}]
+                  threshold: {name: MaxPercentileThreshold, conf: {max_inlier_percentile: 95}}
+                  postprocess: {name: TanhNorm, stateful: false}
+                  score: {window_agg: {method: EXP_MOVING_AVERAGE, conf: {beta: 0.6}}, feature_agg: {method: MAX},
+                          adjust: {upper_limits: {failed: 80, degraded: 90}, window_agg: MEAN, feature_agg: MAX}}
+                  trainer:
+                    train_hours: 240
+                    min_train_size: 2000
+                    retrain_freq_hr: 8
+                    retry_sec: 600
+                    batch_size: 256
+                    data_freq_sec: 60
+                    pltrainer_conf: {accelerator: cpu, max_epochs: 40, log_freq: 10, check_val_every_n_epoch: 5, enable_progress_bar: false}
+        redis_conf: {url: isbsvc-redis-isbs-redis-svc.default.svc, port: 26379, expiry: 360, master_name: mymaster}
+        registry_conf: {name: RedisRegistry, model_expiry_sec: 172800, jitter_conf: {jitter_sec: 900, jitter_steps_sec: 120}}
+        druid_conf: {url: "https://druid.example", endpoint: druid/v2/}
+        """
+        let c = try load(yaml)
+        #expect(c.ignoredSections == ["redis_conf", "registry_conf", "druid_conf"])
+        let s = try #require(c.stream("druid-config"))
+        #expect(s.compositeKeys == ["namespace", "app"])
+        let p = try #require(s.pipeline("pipeline1"))
+        #expect(p.numalogicConf.preprocess.map(\.name) == ["LogTransformer", "StandardScaler"])
+        #expect(p.numalogicConf.score.windowAgg == .expMovingAverage(beta: 0.6, biasCorrection: true))
+        #expect(p.numalogicConf.score.adjust?.upperLimits.map(\.0) == ["failed", "degraded"])
+        #expect(p.numalogicConf.trainer.retrainFreqHr == 8 && p.numalogicConf.trainer.maxEpochs == 40 && p.numalogicConf.trainer.logFreq == 10)
+        // numalogic's lookup falls back to the "default" stream; this config has none.
+        #expect(c.stream("other") == nil)
+    }
+
+    @Test func yamlScalarsResolveWithTheCoreSchema() throws {
+        let v = try YAMLDocument.parse("a: 12\nb: 1.5\nc: true\nd: ~\ne: '12'\nf: 0x1F\ng: -3\nh: 1e-3\ni: text\nj: [1, two]", source: "t")
+        let o = try #require(v.objectValue)
+        #expect(o["a"] == .int(12) && o["b"] == .double(1.5) && o["c"] == .bool(true) && o["d"] == .null)
+        #expect(o["e"] == .string("12") && o["f"] == .int(31) && o["g"] == .int(-3) && o["h"] == .double(0.001))
+        #expect(o["i"] == .string("text") && o["j"] == .array([.int(1), .string("two")]))
+        #expect(o.keys == ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"])
+        #expect(throws: ConfigReadError.self) { try YAMLDocument.parse("x: .nan", source: "t") }
+        #expect(throws: ConfigReadError.self) { try YAMLDocument.parse("x: [1, 2", source: "t") }
+    }
+}
+
+@Suite struct StoreLayoutTests {
+    @Test func keyDirectoriesAreSafeAndDistinct() {
+        let hostile = [["../../etc"], ["a/b"], [".."], ["."], [""], [], ["a", "b"], ["a+b"], ["a:b"], ["é"], [String(repeating: "x", count: 500)]]
+        var seen = Set<String>()
+        for key in hostile {
+            let d = CheckpointStore.directoryName(key)
+            #expect(!d.contains("/") && d != "." && d != ".." && !d.isEmpty && d.utf8.count <= 200, "\(key) → \(d)")
+            #expect(seen.insert(d).inserted, "\(key) collides")
+        }
+        #expect(CheckpointStore.directoryName(["../../etc"]) == "%2E%2E%2F%2E%2E%2Fetc")
+        #expect(CheckpointStore.directoryName(["web", "eu"]) == "web+eu")
+        #expect(CheckpointStore.version(ofFileName: "000042.safetensors") == 42)
+        #expect(CheckpointStore.version(ofFileName: "tmp-000042.safetensors") == nil && CheckpointStore.version(ofFileName: "42.safetensors") == nil)
+    }
+}
