@@ -1,0 +1,151 @@
+import CZeroMQ
+
+/// One libzmq socket, owned by one thread at a time (libzmq sockets are not thread-safe; this class is
+/// deliberately not `Sendable`). Close it explicitly with ``close()``; `deinit` closes it as a fallback.
+public final class ZMQSocket {
+    public enum Kind: Sendable {
+        case pub, sub, push, pull, req, rep, dealer, router, pair
+        var raw: Int32 {
+            switch self {
+            case .pub: ZMQ_PUB
+            case .sub: ZMQ_SUB
+            case .push: ZMQ_PUSH
+            case .pull: ZMQ_PULL
+            case .req: ZMQ_REQ
+            case .rep: ZMQ_REP
+            case .dealer: ZMQ_DEALER
+            case .router: ZMQ_ROUTER
+            case .pair: ZMQ_PAIR
+            }
+        }
+    }
+
+    public let context: ZMQContext
+    public let kind: Kind
+    private var handle: UnsafeMutableRawPointer?
+
+    public init(_ context: ZMQContext, _ kind: Kind) throws(ZMQError) {
+        guard let h = zmq_socket(context.handle, kind.raw) else { throw ZMQError(operation: "zmq_socket", errno: zmq_errno()) }
+        self.context = context
+        self.kind = kind
+        handle = h
+        try setOption(ZMQ_LINGER, Int32(0))
+    }
+
+    deinit { close() }
+
+    public var isOpen: Bool { handle != nil }
+
+    /// Closes the socket (idempotent).
+    public func close() {
+        if let h = handle {
+            _ = zmq_close(h)
+            handle = nil
+        }
+    }
+
+    private func open(_ op: String) throws(ZMQError) -> UnsafeMutableRawPointer {
+        guard let h = handle else { throw ZMQError(operation: op + " on a closed socket", errno: ENOTSOCK) }
+        return h
+    }
+
+    /// The raw handle, for the poller and the ZAP handler of this module.
+    var raw: UnsafeMutableRawPointer? { handle }
+
+    // MARK: options
+
+    public func setOption(_ option: Int32, _ value: Int32) throws(ZMQError) {
+        let h = try open("setsockopt")
+        var v = value
+        _ = try zmqCall("zmq_setsockopt(\(option))") { zmq_setsockopt(h, option, &v, MemoryLayout<Int32>.size) }
+    }
+
+    public func setOption(_ option: Int32, _ value: Int64) throws(ZMQError) {
+        let h = try open("setsockopt")
+        var v = value
+        _ = try zmqCall("zmq_setsockopt(\(option))") { zmq_setsockopt(h, option, &v, MemoryLayout<Int64>.size) }
+    }
+
+    public func setOption(_ option: Int32, bytes: [UInt8]) throws(ZMQError) {
+        let h = try open("setsockopt")
+        _ = try zmqCall("zmq_setsockopt(\(option))") { bytes.withUnsafeBytes { zmq_setsockopt(h, option, $0.baseAddress, $0.count) } }
+    }
+
+    public func stringOption(_ option: Int32) throws(ZMQError) -> String {
+        let h = try open("getsockopt")
+        var buf = [CChar](repeating: 0, count: 512)
+        var size = buf.count
+        _ = try zmqCall("zmq_getsockopt(\(option))") { zmq_getsockopt(h, option, &buf, &size) }
+        return String(cString: buf)
+    }
+
+    public func intOption(_ option: Int32) throws(ZMQError) -> Int32 {
+        let h = try open("getsockopt")
+        var v: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        _ = try zmqCall("zmq_getsockopt(\(option))") { zmq_getsockopt(h, option, &v, &size) }
+        return v
+    }
+
+    public func subscribe(_ prefix: String) throws(ZMQError) { try setOption(ZMQ_SUBSCRIBE, bytes: Array(prefix.utf8)) }
+    public func setSendHighWaterMark(_ n: Int) throws(ZMQError) { try setOption(ZMQ_SNDHWM, Int32(n)) }
+    public func setReceiveHighWaterMark(_ n: Int) throws(ZMQError) { try setOption(ZMQ_RCVHWM, Int32(n)) }
+    /// Peers sending a larger frame are disconnected by libzmq before the frame reaches the application.
+    public func setMaximumMessageSize(_ bytes: Int) throws(ZMQError) { try setOption(ZMQ_MAXMSGSIZE, Int64(bytes)) }
+    /// Receive timeout in milliseconds (-1 blocks).
+    public func setReceiveTimeout(_ ms: Int) throws(ZMQError) { try setOption(ZMQ_RCVTIMEO, Int32(ms)) }
+    public func setSendTimeout(_ ms: Int) throws(ZMQError) { try setOption(ZMQ_SNDTIMEO, Int32(ms)) }
+    public func setLinger(_ ms: Int) throws(ZMQError) { try setOption(ZMQ_LINGER, Int32(ms)) }
+
+    /// The endpoint actually bound (e.g. the port chosen for `tcp://127.0.0.1:0`).
+    public var lastEndpoint: String { (try? stringOption(ZMQ_LAST_ENDPOINT)) ?? "" }
+
+    // MARK: connections
+
+    public func bind(_ endpoint: String) throws(ZMQError) {
+        let h = try open("bind")
+        _ = try zmqCall("zmq_bind(\(endpoint))") { zmq_bind(h, endpoint) }
+    }
+
+    public func connect(_ endpoint: String) throws(ZMQError) {
+        let h = try open("connect")
+        _ = try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(h, endpoint) }
+    }
+
+    // MARK: messages
+
+    /// Sends all frames as one multipart message. With `dontWait`, a full queue throws `.wouldBlock`.
+    public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws(ZMQError) {
+        let h = try open("send")
+        for (i, frame) in frames.enumerated() {
+            var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
+            if i < frames.count - 1 { flags |= ZMQ_SNDMORE }
+            _ = try zmqCall("zmq_send") { frame.withUnsafeBytes { Int32(truncatingIfNeeded: zmq_send(h, $0.baseAddress, $0.count, flags)) } }
+        }
+    }
+
+    public func send(_ frame: [UInt8], dontWait: Bool = false) throws(ZMQError) { try send([frame], dontWait: dontWait) }
+    public func send(_ text: String, dontWait: Bool = false) throws(ZMQError) { try send([Array(text.utf8)], dontWait: dontWait) }
+
+    /// Receives one whole multipart message (any size). With `dontWait`, nothing pending throws `.wouldBlock`.
+    public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]] {
+        let h = try open("receive")
+        var frames: [[UInt8]] = []
+        var more = true
+        while more {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            let flags: Int32 = dontWait && frames.isEmpty ? ZMQ_DONTWAIT : 0
+            let n = try zmqCall("zmq_msg_recv") { zmq_msg_recv(&msg, h, flags) }
+            let data = zmq_msg_data(&msg)
+            frames.append(n == 0 || data == nil ? [] : [UInt8](UnsafeRawBufferPointer(start: data, count: Int(n))))
+            more = zmq_msg_more(&msg) != 0
+        }
+        return frames
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
