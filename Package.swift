@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C quarantine: each system library is imported by exactly one Swift target.
@@ -42,7 +46,11 @@ let package = Package(
         .target(name: "ZMQ", dependencies: ["CZeroMQ"]),
         .target(name: "Daemon", dependencies: ["ZMQ", "Scoring", "Training", "Autoencoders", "TensorCore",
                                               .product(name: "Yams", package: "Yams"),
-                                              .product(name: "Logging", package: "swift-log")],
+                                              .product(name: "Logging", package: "swift-log"),
+                                              .product(name: "Metrics", package: "swift-metrics"),
+                                              .product(name: "Prometheus", package: "swift-prometheus"),
+                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                              .product(name: "Hummingbird", package: "hummingbird")],
                 resources: [.embedInCode("Resources/default.yaml")], swiftSettings: optimized),
         .executableTarget(name: "aeflow", dependencies: ["Daemon", "Scoring", "Training", "Autoencoders", "TensorCore",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -45,8 +45,6 @@ public final class ScoringPipeline: @unchecked Sendable {
     public let score: ScoreConfig
     public let metrics: [String]
     public let errorMean: [Float], errorStd: [Float]
-    /// Indices into `metrics` of the adjusted metrics, with their limits.
-    let adjustColumns: [(Int, Float)]
 
     public var seqLen: Int { model.seqLen }
     public var features: Int { metrics.count }
@@ -56,14 +54,12 @@ public final class ScoringPipeline: @unchecked Sendable {
         guard model.nFeatures == metrics.count else {
             throw .spec("the model takes \(model.nFeatures) features but \(metrics.count) metrics are named")
         }
-        var cols: [(Int, Float)] = []
-        for (m, limit) in score.adjust?.upperLimits ?? [] {
-            guard let i = metrics.firstIndex(of: m) else { throw .spec("score.adjust.upper_limits names unknown metric \"\(m)\"") }
-            cols.append((i, limit))
+        for (m, _) in score.adjust?.upperLimits ?? [] where !metrics.contains(m) {
+            throw .spec("score.adjust.upper_limits names unknown metric \"\(m)\"")
         }
         (self.model, self.preprocess, self.threshold, self.postprocess, self.score, self.metrics) =
             (model, preprocess, threshold, postprocess, score, metrics)
-        (self.errorMean, self.errorStd, self.adjustColumns) = (errorMean, errorStd, cols)
+        (self.errorMean, self.errorStd) = (errorMean, errorStd)
         model.eval()
     }
 
@@ -176,17 +172,8 @@ public final class ScoringPipeline: @unchecked Sendable {
         case nil:
             break
         }
-        if let adjust = score.adjust, !adjustColumns.isEmpty {
-            let coeff = 5 * Float.pi
-            let rows = raw.shape[0]
-            let rv = raw.scalars
-            let perColumn = adjustColumns.map { (c, limit) in
-                adjust.windowAgg.reduce((0..<rows).map { r in
-                    let arg = min(max(-coeff * (rv[r * f + c] - limit), -88.72), 88.72)
-                    return 10 / (1 + ScalarMath.exp(arg))
-                })
-            }
-            unified = max(unified, adjust.featureAgg.reduce(perColumn))
+        if let adjust = score.adjust, let staticScore = adjust.score(raw: raw, metrics: metrics) {
+            unified = max(unified, staticScore)
         }
         state.scoredWindows += 1
         return WindowScore(unified: unified, features: features, rawUnified: rawUnified, rawFeatures: rawFeatures, errors: e,

@@ -61,9 +61,20 @@ public struct AEFlowConfig: Equatable, Sendable {
         public var deadLetter: SocketConfig?
     }
     public struct HTTP: Equatable, Sendable { public var address: String; public var port: Int; public var bearerToken: String? }
-    public struct Store: Equatable, Sendable { public var path: String; public var keepVersions: Int; public var pollIntervalMs: Int }
+    public struct Store: Equatable, Sendable { public var path: String; public var keepVersions: Int; public var pollIntervalMs: Int; public var maxModels: Int = 10_000 }
     public struct History: Equatable, Sendable { public var path: String; public var maxRowsPerKey: Int }
     public struct Retrain: Equatable, Sendable { public var concurrency: Int; public var threadsPerTraining: Int }
+    /// Per-key state and input policies (AEFlow's own section).
+    public struct Windows: Equatable, Sendable {
+        public enum MissingPolicy: String, Sendable { case reject, previous, zero }
+        public var maxKeys: Int = 100_000
+        public var idleTimeoutSeconds: Double = 86_400
+        public var duplicatePolicy: DuplicatePolicy = .replace
+        public var latePolicy: LatePolicy = .drop
+        public var missingPolicy: MissingPolicy = .previous
+        public var maxMessageBytes: Int = 1 << 20
+        public init() {}
+    }
 
     public var inputs: [SocketConfig]
     public var outputs: Outputs
@@ -71,6 +82,7 @@ public struct AEFlowConfig: Equatable, Sendable {
     public var store: Store
     public var history: History
     public var retrain: Retrain
+    public var windows = Windows()
     public var streams: [StreamConf]
 
     /// numalogic sections with no meaning in AEFlow (its registry and data connectors); accepted so that a
@@ -113,7 +125,8 @@ public struct AEFlowConfig: Equatable, Sendable {
         try h.finish()
         var s = try r.object("store")
         let store = Store(path: try s.string("path", default: "var/models"), keepVersions: try s.int("keep_versions", default: 5, range: 1...10_000),
-                          pollIntervalMs: try s.int("poll_interval_ms", default: 2000, range: 10...3_600_000))
+                          pollIntervalMs: try s.int("poll_interval_ms", default: 2000, range: 10...3_600_000),
+                          maxModels: try s.int("max_models", default: 10_000, range: 1...10_000_000))
         try s.finish()
         var hi = try r.object("history")
         let history = History(path: try hi.string("path", default: "var/history.sqlite"),
@@ -123,6 +136,23 @@ public struct AEFlowConfig: Equatable, Sendable {
         let retrain = Retrain(concurrency: try re.int("concurrency", default: 1, range: 1...256),
                               threadsPerTraining: try re.int("threads_per_training", default: 1, range: 1...256))
         try re.finish()
+        var w = try r.object("windows")
+        var windows = Windows()
+        windows.maxKeys = try w.int("max_keys", default: 100_000, range: 1...100_000_000)
+        windows.idleTimeoutSeconds = try w.double("idle_timeout_s", default: 86_400, range: 1...1e9)
+        let dup = try w.string("duplicate_policy", default: "replace")
+        guard let d = DuplicatePolicy(rawValue: dup) else { throw ConfigReadError(path: w.child("duplicate_policy"), reason: "expected replace or drop, got \"\(dup)\"") }
+        windows.duplicatePolicy = d
+        let late = try w.string("late_policy", default: "drop")
+        guard let l = LatePolicy(rawValue: late) else { throw ConfigReadError(path: w.child("late_policy"), reason: "expected drop or insert, got \"\(late)\"") }
+        windows.latePolicy = l
+        let miss = try w.string("missing_policy", default: "previous")
+        guard let m = Windows.MissingPolicy(rawValue: miss) else {
+            throw ConfigReadError(path: w.child("missing_policy"), reason: "expected reject, previous or zero, got \"\(miss)\"")
+        }
+        windows.missingPolicy = m
+        windows.maxMessageBytes = try w.int("max_message_bytes", default: 1 << 20, range: 64...(256 << 20))
+        try w.finish()
         var streams: [StreamConf] = []
         if r.has("stream_confs") {
             var sc = try r.object("stream_confs")
@@ -139,7 +169,8 @@ public struct AEFlowConfig: Equatable, Sendable {
             ignored.append(k)
         }
         try r.finish()
-        var c = AEFlowConfig(inputs: inputs, outputs: outputs, http: http, store: store, history: history, retrain: retrain, streams: streams)
+        var c = AEFlowConfig(inputs: inputs, outputs: outputs, http: http, store: store, history: history, retrain: retrain,
+                             windows: windows, streams: streams)
         c.ignoredSections = ignored
         return c
     }

@@ -19,6 +19,23 @@ public struct ScoreConfig: Equatable, Sendable {
         public init(upperLimits: [(String, Float)], windowAgg: Aggregation = .mean, featureAgg: Aggregation = .max) {
             (self.upperLimits, self.windowAgg, self.featureAgg) = (upperLimits, windowAgg, featureAgg)
         }
+        /// numalogic's static score of a raw window `(L, F)` whose columns are `metrics`: a SigmoidThreshold
+        /// (slope 5, limit 10) on each limited metric, aggregated over the window then over those metrics.
+        /// Nil when no listed metric is present.
+        public func score(raw: Tensor, metrics: [String]) -> Float? {
+            let cols = upperLimits.compactMap { (m, limit) in metrics.firstIndex(of: m).map { ($0, limit) } }
+            guard !cols.isEmpty else { return nil }
+            let (rows, f) = (raw.shape[0], raw.shape[1])
+            let v = raw.scalars
+            let coeff = 5 * Float.pi
+            let perColumn = cols.map { (c, limit) in
+                windowAgg.reduce((0..<rows).map { r in
+                    10 / (1 + ScalarMath.exp(Swift.min(Swift.max(-coeff * (v[r * f + c] - limit), -88.72), 88.72)))
+                })
+            }
+            return featureAgg.reduce(perColumn)
+        }
+
         public static func == (a: Adjust, b: Adjust) -> Bool {
             a.upperLimits.map(\.0) == b.upperLimits.map(\.0) && a.upperLimits.map(\.1) == b.upperLimits.map(\.1)
                 && a.windowAgg == b.windowAgg && a.featureAgg == b.featureAgg

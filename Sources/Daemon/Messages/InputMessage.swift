@@ -1,0 +1,214 @@
+import TensorCore
+
+/// Why an input message (or one point of it) was not accepted. Counted per reason, logged rate-limited,
+/// and forwarded with the original frames to the dead-letter socket.
+public enum RejectReason: String, Sendable, CaseIterable {
+    case tooLarge = "too_large"
+    case badJSON = "bad_json"
+    case notAnObject = "not_an_object"
+    case missingField = "missing_field"
+    case wrongType = "wrong_type"
+    case invalidKey = "invalid_key"
+    case invalidTimestamp = "invalid_timestamp"
+    case unknownStream = "unknown_stream"
+    case unknownPipeline = "unknown_pipeline"
+    case unknownMetricSet = "unknown_metric_set"
+    case nonFinite = "non_finite"
+    case missingMetric = "missing_metric"
+    case duplicate = "duplicate"
+    case late = "late"
+    case tooManyPoints = "too_many_points"
+    case shortWindow = "short_window"
+}
+
+/// A rejection with a human-readable detail (the field, the value's type, …).
+public struct Rejection: Error, Equatable, Sendable, CustomStringConvertible {
+    public let reason: RejectReason
+    public let detail: String
+    public init(_ reason: RejectReason, _ detail: String) { (self.reason, self.detail) = (reason, detail) }
+    public var description: String { "\(reason.rawValue): \(detail)" }
+}
+
+/// One metric point as received (§5): composite key, timestamp (epoch ms), metric values by name.
+public struct InputPoint: Sendable, Equatable {
+    public var key: [String]
+    public var timestamp: Int64
+    /// Metric values by name; `nil` for an explicit JSON null (a missing value).
+    public var metrics: [(String, Float?)]
+    public var configID: String?
+    public var pipelineID: String?
+    public var uuid: String?
+
+    public static func == (a: InputPoint, b: InputPoint) -> Bool {
+        a.key == b.key && a.timestamp == b.timestamp && a.configID == b.configID && a.pipelineID == b.pipelineID && a.uuid == b.uuid
+            && a.metrics.map(\.0) == b.metrics.map(\.0) && a.metrics.map(\.1) == b.metrics.map(\.1)
+    }
+
+    public func value(of metric: String) -> Float?? { metrics.first { $0.0 == metric }.map(\.1) }
+}
+
+/// A numalogic source payload: a whole window scored at once.
+public struct InputWindow: Sendable {
+    public var uuid: String?
+    public var configID: String?
+    public var pipelineID: String?
+    public var key: [String]
+    public var timestamps: [Int64]
+    public var rows: [[(String, Float?)]]
+}
+
+public enum InputMessage: Sendable {
+    case points([InputPoint])
+    case window(InputWindow)
+}
+
+/// Decodes and validates input bodies. Limits bound what one message can cost.
+public struct InputDecoder: Sendable {
+    public var maximumBodyBytes = 1 << 20
+    public var maximumPointsPerMessage = 10_000
+    public var maximumKeyValues = 16
+    public var maximumKeyValueBytes = 256
+    public var maximumMetrics = 256
+
+    public init() {}
+
+    public func decode(_ body: [UInt8]) -> Result<InputMessage, Rejection> {
+        guard body.count <= maximumBodyBytes else { return .failure(Rejection(.tooLarge, "\(body.count) bytes (limit \(maximumBodyBytes))")) }
+        let value: JSONValue
+        do { value = try JSONValue.parse(body) } catch { return .failure(Rejection(.badJSON, error.description)) }
+        switch value {
+        case .array(let items):
+            guard !items.isEmpty else { return .failure(Rejection(.notAnObject, "an empty array holds no points")) }
+            guard items.count <= maximumPointsPerMessage else {
+                return .failure(Rejection(.tooManyPoints, "\(items.count) points (limit \(maximumPointsPerMessage))"))
+            }
+            var points: [InputPoint] = []
+            points.reserveCapacity(items.count)
+            for (i, item) in items.enumerated() {
+                guard case .object(let o) = item else { return .failure(Rejection(.notAnObject, "element \(i) is a \(item.typeName)")) }
+                switch point(o) {
+                case .success(let p): points.append(p)
+                case .failure(let r): return .failure(Rejection(r.reason, "element \(i): \(r.detail)"))
+                }
+            }
+            return .success(.points(points))
+        case .object(let o):
+            if o["data"] != nil && o["metrics"] == nil { return window(o).map { .window($0) } }
+            return point(o).map { .points([$0]) }
+        default:
+            return .failure(Rejection(.notAnObject, "the body is a \(value.typeName), not a point object or an array of points"))
+        }
+    }
+
+    func key(_ v: JSONValue?, field: String) -> Result<[String], Rejection> {
+        let values: [JSONValue]
+        switch v {
+        case .string(let s)?: values = [.string(s)]
+        case .array(let a)?: values = a
+        case nil: return .failure(Rejection(.missingField, field))
+        case let other?: return .failure(Rejection(.wrongType, "\(field) is a \(other.typeName), expected a string or a list of strings"))
+        }
+        guard !values.isEmpty, values.count <= maximumKeyValues else {
+            return .failure(Rejection(.invalidKey, "\(field) needs 1…\(maximumKeyValues) values, got \(values.count)"))
+        }
+        var out: [String] = []
+        for v in values {
+            guard case .string(let s) = v else { return .failure(Rejection(.wrongType, "\(field) values must be strings, got \(v.typeName)")) }
+            guard s.utf8.count <= maximumKeyValueBytes else {
+                return .failure(Rejection(.invalidKey, "a \(field) value is \(s.utf8.count) bytes (limit \(maximumKeyValueBytes))"))
+            }
+            guard !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                return .failure(Rejection(.invalidKey, "\(field) values may not contain control characters"))
+            }
+            out.append(s)
+        }
+        return .success(out)
+    }
+
+    func timestamp(_ v: JSONValue?) -> Result<Int64, Rejection> {
+        let t: Int64
+        switch v {
+        case .int(let i)?: t = i
+        case .double(let d)? where d == d.rounded(): t = Int64(d)
+        case nil: return .failure(Rejection(.missingField, "timestamp"))
+        case let other?: return .failure(Rejection(.wrongType, "timestamp is a \(other.typeName), expected epoch milliseconds"))
+        }
+        guard t > 0 && t < 10_000_000_000_000 else { return .failure(Rejection(.invalidTimestamp, "\(t) is not plausible epoch milliseconds")) }
+        return .success(t)
+    }
+
+    func optionalString(_ o: JSONObject, _ field: String) -> Result<String?, Rejection> {
+        switch o[field] {
+        case nil, .null?: return .success(nil)
+        case .string(let s)?:
+            guard s.utf8.count <= 256 else { return .failure(Rejection(.wrongType, "\(field) is longer than 256 bytes")) }
+            return .success(s)
+        case let other?: return .failure(Rejection(.wrongType, "\(field) is a \(other.typeName), expected a string"))
+        }
+    }
+
+    func metricValue(_ name: String, _ v: JSONValue) -> Result<Float?, Rejection> {
+        switch v {
+        case .null: return .success(nil)
+        case .int(let i): return .success(Float(i))
+        case .double(let d):
+            let f = Float(d)
+            guard f.isFinite else { return .failure(Rejection(.nonFinite, "\(name) = \(d) does not fit a finite float")) }
+            return .success(f)
+        default: return .failure(Rejection(.wrongType, "metric \(name) is a \(v.typeName), expected a number or null"))
+        }
+    }
+
+    func point(_ o: JSONObject) -> Result<InputPoint, Rejection> {
+        for k in o.keys where !["key", "timestamp", "metrics", "config_id", "pipeline_id", "uuid"].contains(k) {
+            return .failure(Rejection(.wrongType, "unexpected field \"\(k.prefix(64))\""))
+        }
+        let k: [String], ts: Int64
+        switch key(o["key"], field: "key") { case .success(let v): k = v; case .failure(let r): return .failure(r) }
+        switch timestamp(o["timestamp"]) { case .success(let v): ts = v; case .failure(let r): return .failure(r) }
+        guard case .object(let m)? = o["metrics"] else {
+            return .failure(o["metrics"] == nil ? Rejection(.missingField, "metrics") : Rejection(.wrongType, "metrics must be an object of name → number"))
+        }
+        guard m.count > 0, m.count <= maximumMetrics else { return .failure(Rejection(.unknownMetricSet, "\(m.count) metrics (1…\(maximumMetrics))")) }
+        var metrics: [(String, Float?)] = []
+        for (name, v) in m {
+            switch metricValue(name, v) { case .success(let x): metrics.append((name, x)); case .failure(let r): return .failure(r) }
+        }
+        var p = InputPoint(key: k, timestamp: ts, metrics: metrics)
+        switch optionalString(o, "config_id") { case .success(let v): p.configID = v; case .failure(let r): return .failure(r) }
+        switch optionalString(o, "pipeline_id") { case .success(let v): p.pipelineID = v; case .failure(let r): return .failure(r) }
+        switch optionalString(o, "uuid") { case .success(let v): p.uuid = v; case .failure(let r): return .failure(r) }
+        return .success(p)
+    }
+
+    func window(_ o: JSONObject) -> Result<InputWindow, Rejection> {
+        guard case .array(let data)? = o["data"], !data.isEmpty, data.count <= maximumPointsPerMessage else {
+            return .failure(Rejection(.wrongType, "data must be a non-empty list of rows"))
+        }
+        var w = InputWindow(key: [], timestamps: [], rows: [])
+        if let ck = o["composite_keys"] {
+            switch key(ck, field: "composite_keys") { case .success(let v): w.key = v; case .failure(let r): return .failure(r) }
+        } else {
+            w.key = []
+        }
+        for (field, path) in [("uuid", \InputWindow.uuid), ("config_id", \InputWindow.configID), ("pipeline_id", \InputWindow.pipelineID)] {
+            switch optionalString(o, field) { case .success(let v): w[keyPath: path] = v; case .failure(let r): return .failure(r) }
+        }
+        for (i, row) in data.enumerated() {
+            guard case .object(let r) = row else { return .failure(Rejection(.wrongType, "data[\(i)] is a \(row.typeName)")) }
+            switch timestamp(r["timestamp"]) {
+            case .success(let t): w.timestamps.append(t)
+            case .failure(let e): return .failure(Rejection(e.reason, "data[\(i)]: \(e.detail)"))
+            }
+            var values: [(String, Float?)] = []
+            for (name, v) in r where name != "timestamp" {
+                switch metricValue(name, v) { case .success(let x): values.append((name, x)); case .failure(let e): return .failure(e) }
+            }
+            w.rows.append(values)
+        }
+        for i in 1..<max(w.timestamps.count, 1) where w.timestamps[i] < w.timestamps[i - 1] {
+            return .failure(Rejection(.invalidTimestamp, "data rows are not in timestamp order"))
+        }
+        return .success(w)
+    }
+}

@@ -1,0 +1,117 @@
+import TensorCore
+
+/// Why a point got the output it got (`metadata.status`).
+public enum ScoreStatus: String, Sendable {
+    case scored
+    case modelNotReady = "model_not_ready"
+    case warmingUp = "warming_up"
+    case staticThreshold = "static_threshold"
+}
+
+/// One output (numalogic's OutputPayload fields, ARCHITECTURE.md §5).
+public struct ScoreOutput: Sendable {
+    public var uuid: String
+    public var configID: String
+    public var pipelineID: String
+    public var key: [String]
+    public var timestamp: Int64
+    public var unified: Float?
+    public var metrics: [String]
+    public var features: [Float]?
+    public var modelVersion: Int?
+    public var threshold: [Float]?
+    public var status: ScoreStatus
+}
+
+/// Writes outputs and train requests as compact JSON, straight into a byte buffer.
+public enum OutputEncoder {
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
+    }
+
+    static func appendFloat(_ x: Float?, to out: inout [UInt8]) {
+        guard let x, x.isFinite else { out += Array("null".utf8); return }
+        out += Array(x.description.utf8)
+    }
+
+    static func appendKey(_ key: [String], to out: inout [UInt8]) {
+        out.append(0x5B)
+        for (i, k) in key.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            appendString(k, to: &out)
+        }
+        out.append(0x5D)
+    }
+
+    public static func encode(_ o: ScoreOutput) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out += Array("{\"uuid\":".utf8); appendString(o.uuid, to: &out)
+        out += Array(",\"config_id\":".utf8); appendString(o.configID, to: &out)
+        out += Array(",\"pipeline_id\":".utf8); appendString(o.pipelineID, to: &out)
+        out += Array(",\"composite_keys\":".utf8); appendKey(o.key, to: &out)
+        out += Array(",\"timestamp\":\(o.timestamp),\"unified_anomaly\":".utf8); appendFloat(o.unified, to: &out)
+        out += Array(",\"data\":{".utf8)
+        if let f = o.features {
+            for (i, m) in o.metrics.enumerated() {
+                appendString(m, to: &out)
+                out.append(0x3A)
+                appendFloat(f[i], to: &out)
+                out.append(0x2C)
+            }
+            out += Array("\"unified_ML\":".utf8); appendFloat(o.unified, to: &out)
+        }
+        out += Array("},\"metadata\":{\"model_version\":".utf8)
+        out += Array((o.modelVersion.map(String.init) ?? "null").utf8)
+        out += Array(",\"threshold\":".utf8)
+        if let t = o.threshold {
+            out.append(0x5B)
+            for (i, v) in t.enumerated() { if i > 0 { out.append(0x2C) }; appendFloat(v, to: &out) }
+            out.append(0x5D)
+        } else {
+            out += Array("null".utf8)
+        }
+        out += Array(",\"status\":".utf8); appendString(o.status.rawValue, to: &out)
+        out += Array("}}".utf8)
+        return out
+    }
+
+    /// The train request the daemon sends to the retrain stage.
+    public static func trainRequest(uuid: String, configID: String, pipelineID: String, key: [String], metrics: [String]) -> [UInt8] {
+        var out = Array("{\"header\":\"request_training\",\"uuid\":".utf8)
+        appendString(uuid, to: &out)
+        out += Array(",\"config_id\":".utf8); appendString(configID, to: &out)
+        out += Array(",\"pipeline_id\":".utf8); appendString(pipelineID, to: &out)
+        out += Array(",\"composite_keys\":".utf8); appendKey(key, to: &out)
+        out += Array(",\"metrics\":".utf8); appendKey(metrics, to: &out)
+        out.append(0x7D)
+        return out
+    }
+}
+
+/// Random RFC 4122 version-4 UUIDs for outputs whose input carried none.
+public struct UUIDGenerator: Sendable {
+    var rng: RandomGenerator
+    public init(seed: UInt64) { rng = RandomGenerator(seed: seed) }
+    public mutating func next() -> String {
+        var b = (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        let hex = b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+        return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" + hex[8..<10].joined() + "-" + hex[10..<16].joined()
+    }
+}

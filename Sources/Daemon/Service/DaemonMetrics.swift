@@ -1,0 +1,64 @@
+import Prometheus
+
+/// The daemon's Prometheus metrics (all prefixed `aeflow_`), served on `/metrics`. Thread-safe.
+public final class DaemonMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    public let pointsIn: Counter
+    public let messagesIn: Counter
+    public let modelSwaps: Counter
+    public let modelLoadFailures: Counter
+    public let modelsLoaded: Gauge
+    public let keys: Gauge
+    public let keysEvicted: Counter
+    public let keysExpired: Counter
+    public let queueDepth: Gauge
+    public let trainRequests: Counter
+    public let trainRequestsDropped: Counter
+    public let deadLettersDropped: Counter
+    public let filledValues: Counter
+    /// Seconds from a message's arrival to its score being sent.
+    public let latency: ValueHistogram
+    private let scoredByStatus: [String: Counter]
+    private let rejectedByReason: [String: Counter]
+
+    private static func d(_ name: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "aeflow", metricName: name, unitName: unit, helpText: help)
+    }
+
+    public init() {
+        let r = registry
+        pointsIn = r.makeCounter(descriptor: Self.d("points_in", "total", "Points accepted for scoring."))
+        messagesIn = r.makeCounter(descriptor: Self.d("messages_in", "total", "Messages received on the input sockets."))
+        modelSwaps = r.makeCounter(descriptor: Self.d("model_swaps", "total", "Models replaced by a newer version without restart."))
+        modelLoadFailures = r.makeCounter(descriptor: Self.d("model_load_failures", "total", "New model versions refused (the previous one keeps serving)."))
+        modelsLoaded = r.makeGauge(descriptor: Self.d("models_loaded", "", "Models currently loaded."))
+        keys = r.makeGauge(descriptor: Self.d("keys", "", "Keys with a window in memory."))
+        keysEvicted = r.makeCounter(descriptor: Self.d("keys_evicted", "total", "Keys evicted to stay within max_keys (least recently used)."))
+        keysExpired = r.makeCounter(descriptor: Self.d("keys_expired", "total", "Keys dropped after being idle."))
+        queueDepth = r.makeGauge(descriptor: Self.d("queue_depth", "", "Accepted points waiting to be scored."))
+        trainRequests = r.makeCounter(descriptor: Self.d("train_requests", "total", "Train requests sent to the retrain stage."))
+        trainRequestsDropped = r.makeCounter(descriptor: Self.d("train_requests_dropped", "total", "Train requests not sent because no retrain stage was ready."))
+        deadLettersDropped = r.makeCounter(descriptor: Self.d("dead_letters_dropped", "total", "Rejected messages not forwarded because the dead-letter socket was full."))
+        filledValues = r.makeCounter(descriptor: Self.d("filled_values", "total", "Missing metric values filled by the missing-value policy."))
+        latency = r.makeValueHistogram(descriptor: Self.d("score_latency", "seconds", "Arrival to publication of a score."),
+                                       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1])
+        var s: [String: Counter] = [:]
+        for status in [ScoreStatus.scored, .modelNotReady, .warmingUp, .staticThreshold] {
+            s[status.rawValue] = r.makeCounter(descriptor: Self.d("points_scored", "total", "Outputs published, by status."), labels: [("status", status.rawValue)])
+        }
+        scoredByStatus = s
+        var j: [String: Counter] = [:]
+        for reason in RejectReason.allCases {
+            j[reason.rawValue] = r.makeCounter(descriptor: Self.d("points_rejected", "total", "Messages or points rejected, by reason."),
+                                               labels: [("reason", reason.rawValue)])
+        }
+        rejectedByReason = j
+    }
+
+    public func scored(_ status: ScoreStatus) { scoredByStatus[status.rawValue]!.increment() }
+    public func rejected(_ reason: RejectReason) { rejectedByReason[reason.rawValue]!.increment() }
+
+    /// The Prometheus text exposition.
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,77 @@
+import Scoring
+import TensorCore
+
+/// An accepted point routed to one pipeline, its metric values in the pipeline's order (nil = missing).
+public struct RoutedPoint: Sendable {
+    public var pipeline: Int
+    public var key: [String]
+    public var timestamp: Int64
+    public var values: [Float?]
+    public var uuid: String?
+    public var configID: String
+    /// Monotonic seconds when the message arrived (for the latency histogram).
+    public var arrival: Double
+}
+
+/// Resolves streams and pipelines for input points (numalogic's lookup: `config_id`, falling back to the
+/// `default` stream; a point without `pipeline_id` goes to every pipeline of its stream). Pure: used by
+/// the ingest thread.
+public struct Router: Sendable {
+    public struct Target: Sendable {
+        public let stream: StreamConf
+        public let pipeline: MLPipelineConf
+    }
+
+    public let targets: [Target]
+    public let missingPolicy: AEFlowConfig.Windows.MissingPolicy
+
+    public init(config: AEFlowConfig) {
+        targets = config.streams.flatMap { s in s.pipelines.map { Target(stream: s, pipeline: $0) } }
+        missingPolicy = config.windows.missingPolicy
+    }
+
+    func streamTargets(_ configID: String?) -> (String, [Int])? {
+        let byID = targets.indices.filter { targets[$0].stream.configID == configID }
+        if !byID.isEmpty { return (configID!, byID) }
+        let fallback = targets.indices.filter { targets[$0].stream.configID == "default" }
+        if !fallback.isEmpty { return ("default", fallback) }
+        if configID == nil, let first = targets.first {
+            return (first.stream.configID, targets.indices.filter { targets[$0].stream.configID == first.stream.configID })
+        }
+        return nil
+    }
+
+    public func route(_ p: InputPoint, arrival: Double) -> Result<[RoutedPoint], Rejection> {
+        guard let (configID, candidates) = streamTargets(p.configID) else {
+            return .failure(Rejection(.unknownStream, "no stream \"\(p.configID ?? "")\" and no default stream"))
+        }
+        var chosen = candidates
+        if let pid = p.pipelineID {
+            chosen = candidates.filter { targets[$0].pipeline.pipelineID == pid }
+            guard !chosen.isEmpty else { return .failure(Rejection(.unknownPipeline, "stream \"\(configID)\" has no pipeline \"\(pid)\"")) }
+        }
+        var out: [RoutedPoint] = []
+        for t in chosen {
+            let target = targets[t]
+            let keys = target.stream.compositeKeys
+            guard keys.isEmpty || p.key.count == keys.count else {
+                return .failure(Rejection(.invalidKey, "stream \"\(configID)\" keys are [\(keys.joined(separator: ", "))], the point has \(p.key.count) values"))
+            }
+            var present = 0
+            var values: [Float?] = []
+            for m in target.pipeline.metrics {
+                switch p.value(of: m) {
+                case .some(.some(let v)): values.append(v); present += 1
+                case .some(.none), .none:
+                    if missingPolicy == .reject { return .failure(Rejection(.missingMetric, "metric \(m) is missing or null")) }
+                    values.append(nil)
+                }
+            }
+            guard present > 0 else {
+                return .failure(Rejection(.unknownMetricSet, "none of the pipeline's metrics [\(target.pipeline.metrics.joined(separator: ", "))] is present"))
+            }
+            out.append(RoutedPoint(pipeline: t, key: p.key, timestamp: p.timestamp, values: values, uuid: p.uuid, configID: configID, arrival: arrival))
+        }
+        return .success(out)
+    }
+}

@@ -1,0 +1,209 @@
+import Logging
+import Scoring
+import TensorCore
+
+/// What the engine wants sent after a batch.
+public enum Emission: Sendable {
+    /// A score message: PUB topic (the key joined by `:`), JSON body, arrival time, status.
+    case score(topic: String, body: [UInt8], arrival: Double, status: ScoreStatus)
+    case trainRequest([UInt8])
+    case rejected(Rejection)
+}
+
+/// The scoring thread's state and logic: per-key windows, per-key scoring state, model lookup, batched
+/// inference and output encoding. Every accepted point yields exactly one score emission (whatever its
+/// status); duplicates and late points rejected by the window policy yield a rejection instead.
+/// Confined to one thread.
+public final class ScoringEngine {
+    struct KeyExtra {
+        var state = KeyScoreState()
+        var lastTrainRequest: Double = -.infinity
+        var modelVersion: Int?
+    }
+
+    struct PipelineState {
+        let target: Router.Target
+        var windows: KeyedWindows<[String]>
+        var extras: [KeyExtra] = []
+    }
+
+    let config: AEFlowConfig
+    let router: Router
+    var pipelines: [PipelineState]
+    public let models: ModelRegistry
+    let metrics: DaemonMetrics
+    let logger: Logger
+    var uuids: UUIDGenerator
+    var scratch: [Float] = []
+
+    public init(config: AEFlowConfig, models: ModelRegistry, metrics: DaemonMetrics, logger: Logger, seed: UInt64) {
+        self.config = config
+        router = Router(config: config)
+        pipelines = router.targets.map {
+            PipelineState(target: $0, windows: KeyedWindows(length: $0.stream.windowSize, features: $0.pipeline.metrics.count,
+                                                            capacity: config.windows.maxKeys))
+        }
+        (self.models, self.metrics, self.logger) = (models, metrics, logger)
+        uuids = UUIDGenerator(seed: seed)
+    }
+
+    public var keyCount: Int { pipelines.reduce(0) { $0 + $1.windows.count } }
+
+    func modelID(_ p: PipelineState, key: [String]) -> ModelID {
+        ModelID(pipelineID: p.target.pipeline.pipelineID, key: p.target.pipeline.modelScope == .pipeline ? [] : key)
+    }
+
+    /// Drops idle keys; returns how many.
+    @discardableResult
+    public func expire(now: Double) -> Int {
+        var n = 0
+        for i in pipelines.indices { n += pipelines[i].windows.expire(idleSince: now - config.windows.idleTimeoutSeconds).count }
+        if n > 0 { metrics.keysExpired.increment(by: Int64(n)) }
+        metrics.keys.set(Int64(keyCount))
+        return n
+    }
+
+    struct Pending {
+        let index: Int          // output position
+        let point: RoutedPoint
+        let slot: Int
+        let window: [Float]     // (L, F) snapshot at this point
+    }
+
+    /// Applies a batch of routed points in order and returns the emissions, in order.
+    public func process(_ batch: [RoutedPoint], now: Double) -> [Emission] {
+        models.applyLoaderResults()
+        var out = [Emission?](repeating: nil, count: batch.count)
+        var trainRequests: [Emission] = []
+        // Points grouped by the model that scores them: one inference call per model per batch.
+        var groups: [ObjectIdentifier: (ScoringPipeline, Int, [Pending])] = [:]
+        var order: [ObjectIdentifier] = []
+        for (i, point) in batch.enumerated() {
+            let pi = point.pipeline
+            let (slot, evicted) = pipelines[pi].windows.slot(for: point.key, now: now)
+            if evicted != nil { metrics.keysEvicted.increment() }
+            if slot >= pipelines[pi].extras.count {
+                pipelines[pi].extras.append(contentsOf: repeatElement(KeyExtra(), count: slot + 1 - pipelines[pi].extras.count))
+            }
+            if evicted != nil || pipelines[pi].windows.rowCount(slot: slot) == 0 { pipelines[pi].extras[slot] = KeyExtra() }
+            // Missing values: previous value of the key (or zero), per policy.
+            let previous = pipelines[pi].windows.newestRow(slot: slot)
+            var filled = 0
+            let row = point.values.enumerated().map { c, v -> Float in
+                if let v { return v }
+                filled += 1
+                return config.windows.missingPolicy == .previous ? (previous?[c] ?? 0) : 0
+            }
+            if filled > 0 { metrics.filledValues.increment(by: Int64(filled)) }
+            let outcome = row.withUnsafeBufferPointer {
+                pipelines[pi].windows.append(slot: slot, timestamp: point.timestamp, row: $0,
+                                             duplicates: config.windows.duplicatePolicy, late: config.windows.latePolicy)
+            }
+            let count: Int
+            switch outcome {
+            case .rejectedDuplicate:
+                out[i] = .rejected(Rejection(.duplicate, "key \(point.key.joined(separator: ":")) already has timestamp \(point.timestamp)"))
+                continue
+            case .rejectedLate:
+                out[i] = .rejected(Rejection(.late, "key \(point.key.joined(separator: ":")) is past timestamp \(point.timestamp)"))
+                continue
+            case .stored(let c), .replaced(let c):
+                count = c
+            }
+            metrics.pointsIn.increment()
+            let target = pipelines[pi].target
+            let length = target.stream.windowSize, f = target.pipeline.metrics.count
+            if count < length {
+                out[i] = emission(point, target: target, status: .warmingUp)
+                continue
+            }
+            var window = [Float](repeating: 0, count: length * f)
+            window.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress!) }
+            let id = modelID(pipelines[pi], key: point.key)
+            switch models.lookup(id, now: now) {
+            case .ready(let model, let version):
+                let oid = ObjectIdentifier(model)
+                if groups[oid] == nil { groups[oid] = (model, version, []); order.append(oid) }
+                groups[oid]!.2.append(Pending(index: i, point: point, slot: slot, window: window))
+            case .notReady:
+                let conf = target.pipeline.numalogicConf
+                if now - pipelines[pi].extras[slot].lastTrainRequest >= conf.trainer.retrySec {
+                    pipelines[pi].extras[slot].lastTrainRequest = now
+                    trainRequests.append(.trainRequest(OutputEncoder.trainRequest(
+                        uuid: uuids.next(), configID: point.configID, pipelineID: target.pipeline.pipelineID, key: id.key,
+                        metrics: target.pipeline.metrics)))
+                }
+                if let adjust = conf.score.adjust,
+                   let s = adjust.score(raw: Tensor(shape: [length, f], scalars: window), metrics: target.pipeline.metrics) {
+                    out[i] = emission(point, target: target, status: .staticThreshold, unified: s)
+                } else {
+                    out[i] = emission(point, target: target, status: .modelNotReady)
+                }
+            }
+        }
+        for oid in order {
+            let (model, version, items) = groups[oid]!
+            let first = items[0].point
+            let target = pipelines[first.pipeline].target
+            let (l, f) = (target.stream.windowSize, target.pipeline.metrics.count)
+            let raw = Tensor(shape: [items.count, l, f], scalars: items.flatMap(\.window))
+            let errors = model.errors(raw)
+            for (j, p) in items.enumerated() {
+                let pi = p.point.pipeline
+                if pipelines[pi].extras[p.slot].modelVersion != version {
+                    // A new model (or version) starts its own adaptive statistics.
+                    pipelines[pi].extras[p.slot].state = KeyScoreState()
+                    pipelines[pi].extras[p.slot].modelVersion = version
+                }
+                let s = model.score(errors: errors.slice(axis: 0, j..<(j + 1)).reshaped([l, f]),
+                                    raw: raw.slice(axis: 0, j..<(j + 1)).reshaped([l, f]), state: &pipelines[pi].extras[p.slot].state)
+                out[p.index] = emission(p.point, target: target, status: .scored, unified: s.unified, features: s.features,
+                                        version: version, threshold: s.threshold)
+            }
+        }
+        metrics.keys.set(Int64(keyCount))
+        return out.map { $0! } + trainRequests
+    }
+
+    func emission(_ p: RoutedPoint, target: Router.Target, status: ScoreStatus, unified: Float? = nil, features: [Float]? = nil,
+                  version: Int? = nil, threshold: [Float]? = nil) -> Emission {
+        let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
+                            timestamp: p.timestamp, unified: unified, metrics: target.pipeline.metrics, features: features,
+                            modelVersion: version, threshold: threshold, status: status)
+        return .score(topic: p.key.joined(separator: ":"), body: OutputEncoder.encode(o), arrival: p.arrival, status: status)
+    }
+
+    /// Scores a numalogic window payload as a whole (no per-key state is kept or changed).
+    public func processWindow(_ w: InputWindow, arrival: Double, now: Double) -> Result<[Emission], Rejection> {
+        guard let (configID, candidates) = router.streamTargets(w.configID) else {
+            return .failure(Rejection(.unknownStream, "no stream \"\(w.configID ?? "")\" and no default stream"))
+        }
+        let chosen = w.pipelineID.map { pid in candidates.filter { pipelines[$0].target.pipeline.pipelineID == pid } } ?? candidates
+        guard !chosen.isEmpty else { return .failure(Rejection(.unknownPipeline, "no pipeline \"\(w.pipelineID ?? "")\"")) }
+        var emissions: [Emission] = []
+        for pi in chosen {
+            let target = pipelines[pi].target
+            let (l, metricNames) = (target.stream.windowSize, target.pipeline.metrics)
+            guard w.rows.count >= l else { return .failure(Rejection(.shortWindow, "\(w.rows.count) rows, the window needs \(l)")) }
+            var values: [Float] = []
+            for row in w.rows.suffix(l) {
+                for m in metricNames {
+                    // numalogic fills missing values of a window payload with 0.
+                    values.append(row.first { $0.0 == m }.flatMap(\.1) ?? 0)
+                }
+            }
+            let point = RoutedPoint(pipeline: pi, key: w.key, timestamp: w.timestamps.last!, values: [], uuid: w.uuid, configID: configID, arrival: arrival)
+            metrics.pointsIn.increment()
+            switch models.lookup(modelID(pipelines[pi], key: w.key), now: now) {
+            case .ready(let model, let version):
+                var state = KeyScoreState()
+                let s = model.score(window: Tensor(shape: [l, metricNames.count], scalars: values), state: &state)
+                emissions.append(emission(point, target: target, status: .scored, unified: s.unified, features: s.features,
+                                          version: version, threshold: s.threshold))
+            case .notReady:
+                emissions.append(emission(point, target: target, status: .modelNotReady))
+            }
+        }
+        return .success(emissions)
+    }
+}

@@ -1,0 +1,308 @@
+import Foundation
+import Logging
+import Scoring
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which model scores a point: the pipeline and the model key (the point's composite key for per-key
+/// models, empty for a pipeline-wide model).
+public struct ModelID: Hashable, Sendable, CustomStringConvertible {
+    public let pipelineID: String
+    public let key: [String]
+    public init(pipelineID: String, key: [String]) { (self.pipelineID, self.key) = (pipelineID, key) }
+    public var description: String { "\(pipelineID)/\(key.joined(separator: ":"))" }
+}
+
+/// Loaded models with hot swap over the on-disk store (ARCHITECTURE.md §4).
+///
+/// The scoring thread owns the cache (``lookup(_:now:)``, ``applyLoaderResults()``); a dedicated loader
+/// thread reads `LATEST`, loads and fully validates new versions off the hot path, and watches known key
+/// directories (inotify where available, polling every `pollInterval` as well). Results are swapped in by
+/// the scoring thread between batches; a bad new file is logged and counted while the previous version
+/// keeps serving. The cache holds at most `capacity` models (least recently used evicted).
+public final class ModelRegistry: @unchecked Sendable {
+    // @unchecked: `cache` and `order` are touched only by the scoring thread; the request and result
+    // queues are guarded by `lock`; the loader's own state is touched only by the loader thread.
+
+    public struct Requirement: Sendable {
+        public let metrics: [String]
+        public let windowSize: Int
+        public init(metrics: [String], windowSize: Int) { (self.metrics, self.windowSize) = (metrics, windowSize) }
+    }
+
+    public enum Lookup {
+        case ready(ScoringPipeline, version: Int)
+        case notReady
+    }
+
+    public struct Listing: Sendable {
+        public let id: ModelID
+        public let version: Int?
+        public let loadedAt: Double?
+        public let path: String?
+        public let status: String
+    }
+
+    enum State {
+        case loading
+        case missing
+        case ready(ScoringPipeline, version: Int, loadedAt: Double, path: String)
+    }
+
+    enum LoaderResult {
+        case loaded(ModelID, ScoringPipeline, version: Int, path: String)
+        case missing(ModelID)
+        case failed(ModelID, version: Int, reason: String)
+    }
+
+    public let store: CheckpointStore
+    public let capacity: Int
+    public let pollInterval: Double
+    let requirements: [String: Requirement]
+    let logger: Logger
+    let metrics: DaemonMetrics
+
+    private var cache: [ModelID: (state: State, lastUsed: Double)] = [:]
+    private let lock = NSLock()
+    private var requests: [(ModelID, Int?)] = []
+    private var forgotten: [ModelID] = []
+    private var results: [LoaderResult] = []
+    private let wake = DispatchSemaphore(value: 0)
+    private var stopping = false
+    private var loaderThread: Thread?
+    private let loaderDone = DispatchSemaphore(value: 0)
+
+    public init(store: CheckpointStore, capacity: Int, pollInterval: Double, requirements: [String: Requirement],
+                metrics: DaemonMetrics, logger: Logger) {
+        (self.store, self.capacity, self.pollInterval, self.requirements, self.metrics, self.logger) =
+            (store, max(1, capacity), pollInterval, requirements, metrics, logger)
+    }
+
+    // MARK: scoring thread
+
+    /// The current model for `id`; an unknown id starts a load in the background.
+    public func lookup(_ id: ModelID, now: Double) -> Lookup {
+        if let e = cache[id] {
+            cache[id]!.lastUsed = now
+            if case .ready(let p, let v, _, _) = e.state { return .ready(p, version: v) }
+            return .notReady
+        }
+        cache[id] = (.loading, now)
+        enqueue(id, version: nil)
+        evictIfNeeded()
+        return .notReady
+    }
+
+    /// Swaps in what the loader finished. Returns the ids whose model changed.
+    @discardableResult
+    public func applyLoaderResults() -> [ModelID] {
+        lock.lock()
+        let done = results
+        results.removeAll()
+        lock.unlock()
+        var changed: [ModelID] = []
+        for r in done {
+            switch r {
+            case .loaded(let id, let p, let v, let path):
+                guard let e = cache[id] else { continue }   // evicted meanwhile
+                if case .ready(_, let old, _, _) = e.state {
+                    metrics.modelSwaps.increment()
+                    logger.info("model swapped", metadata: ["model": "\(id)", "from_version": "\(old)", "to_version": "\(v)"])
+                } else {
+                    logger.info("model loaded", metadata: ["model": "\(id)", "version": "\(v)"])
+                }
+                cache[id] = (.ready(p, version: v, loadedAt: Date().timeIntervalSince1970, path: path), e.lastUsed)
+                changed.append(id)
+            case .missing(let id):
+                guard let e = cache[id] else { continue }
+                if case .ready = e.state { continue }   // LATEST vanished: keep serving what we have
+                cache[id] = (.missing, e.lastUsed)
+            case .failed(let id, let v, let reason):
+                metrics.modelLoadFailures.increment()
+                logger.error("model version refused", metadata: ["model": "\(id)", "version": "\(v)", "reason": "\(reason)"])
+                guard let e = cache[id] else { continue }
+                if case .loading = e.state { cache[id] = (.missing, e.lastUsed) }
+            }
+        }
+        metrics.modelsLoaded.set(Int64(cache.values.filter { if case .ready = $0.state { return true } else { return false } }.count))
+        return changed
+    }
+
+    /// A snapshot for `/v1/models`.
+    public func listing() -> [Listing] {
+        cache.map { id, e in
+            switch e.state {
+            case .ready(_, let v, let at, let path): Listing(id: id, version: v, loadedAt: at, path: path, status: "ready")
+            case .loading: Listing(id: id, version: nil, loadedAt: nil, path: nil, status: "loading")
+            case .missing: Listing(id: id, version: nil, loadedAt: nil, path: nil, status: "missing")
+            }
+        }.sorted { $0.id.description < $1.id.description }
+    }
+
+    private func evictIfNeeded() {
+        guard cache.count > capacity else { return }
+        let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(cache.count - capacity).map(\.key)
+        for v in victims { cache[v] = nil }
+        lock.lock()
+        forgotten += victims
+        lock.unlock()
+    }
+
+    private func enqueue(_ id: ModelID, version: Int?) {
+        lock.lock()
+        requests.append((id, version))
+        lock.unlock()
+        wake.signal()
+    }
+
+    // MARK: loader thread
+
+    public func start() {
+        let t = Thread { [self] in loaderLoop() }
+        t.name = "aeflow-model-loader"
+        loaderThread = t
+        t.start()
+    }
+
+    public func stop() {
+        lock.lock()
+        stopping = true
+        lock.unlock()
+        wake.signal()
+        if loaderThread != nil { loaderDone.wait() }
+    }
+
+    private func loaderLoop() {
+        defer { loaderDone.signal() }
+        var known: [ModelID: Int?] = [:]           // id → version served (nil when none)
+        let watcher = DirectoryWatcher()
+        var watchedIDs: [Int32: ModelID] = [:]
+        var nextPoll = monotonicNow() + pollInterval
+        while true {
+            // A short tick: directory events (inotify) or a request wake it; the full poll runs every pollInterval.
+            let events = watcher.isAvailable ? watcher.wait(seconds: 0.05) : []
+            if !watcher.isAvailable { _ = wake.wait(timeout: .now() + 0.05) }
+            for wd in events { if let id = watchedIDs[wd] { check(id, &known) } }
+            lock.lock()
+            let stop = stopping
+            let newRequests = requests
+            requests.removeAll()
+            let gone = forgotten
+            forgotten.removeAll()
+            lock.unlock()
+            if stop { return }
+            for id in gone {
+                known[id] = nil
+                if let wd = watchedIDs.first(where: { $0.value == id })?.key { watcher.remove(wd); watchedIDs[wd] = nil }
+            }
+            for (id, _) in newRequests {
+                if known[id] == nil { known[id] = .some(nil) }
+                check(id, &known)
+                if let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) { watchedIDs[wd] = id }
+            }
+            if monotonicNow() >= nextPoll {
+                for id in known.keys { check(id, &known) }
+                // Directories that did not exist when first asked for may exist now.
+                for id in known.keys where !watchedIDs.values.contains(id) {
+                    if let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) { watchedIDs[wd] = id }
+                }
+                nextPoll = monotonicNow() + pollInterval
+            }
+        }
+    }
+
+    /// Loads `id`'s live version if it differs from the one served.
+    private func check(_ id: ModelID, _ known: inout [ModelID: Int?]) {
+        guard let latest = store.latest(pipeline: id.pipelineID, key: id.key) else {
+            if (known[id] ?? nil) == nil { post(.missing(id)) }
+            return
+        }
+        if let served = known[id] ?? nil, served == latest.version { return }
+        known[id] = .some(latest.version)      // a refused version is not retried until LATEST changes
+        do {
+            let (c, pipeline) = try Checkpoint.load(path: latest.path)
+            if let req = requirements[id.pipelineID] {
+                guard c.metrics == req.metrics else {
+                    throw CheckpointError(path: latest.path, .spec("metrics \(c.metrics) differ from the pipeline's \(req.metrics)"))
+                }
+                guard c.seqLen == req.windowSize else {
+                    throw CheckpointError(path: latest.path, .spec("seq_len \(c.seqLen) differs from the window size \(req.windowSize)"))
+                }
+            }
+            post(.loaded(id, pipeline, version: latest.version, path: latest.path))
+        } catch {
+            post(.failed(id, version: latest.version, reason: "\(error)"))
+        }
+    }
+
+    private func post(_ r: LoaderResult) {
+        lock.lock()
+        results.append(r)
+        lock.unlock()
+    }
+}
+
+func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// inotify on a set of directories (Linux); reports which watches saw a file created, moved in or
+/// closed after writing. Unavailable elsewhere (polling covers it).
+final class DirectoryWatcher {
+    let fd: Int32
+
+    init() {
+        #if os(Linux)
+        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        #else
+        fd = -1
+        #endif
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    var isAvailable: Bool { fd >= 0 }
+
+    func add(_ directory: String) -> Int32? {
+        #if os(Linux)
+        guard fd >= 0 else { return nil }
+        let wd = inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE))
+        return wd >= 0 ? wd : nil
+        #else
+        return nil
+        #endif
+    }
+
+    func remove(_ wd: Int32) {
+        #if os(Linux)
+        if fd >= 0 { inotify_rm_watch(fd, wd) }
+        #endif
+    }
+
+    /// Waits up to `seconds` for events and returns the watch descriptors that fired.
+    func wait(seconds: Double) -> [Int32] {
+        guard fd >= 0 else { return [] }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(seconds * 1000)) > 0 else { return [] }
+        var buf = [UInt8](repeating: 0, count: 8192)
+        var fired: [Int32] = []
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            guard n > 0 else { break }
+            var off = 0
+            buf.withUnsafeBytes { raw in
+                while off + 16 <= n {
+                    let wd = raw.loadUnaligned(fromByteOffset: off, as: Int32.self)
+                    let len = Int(raw.loadUnaligned(fromByteOffset: off + 12, as: UInt32.self))
+                    fired.append(wd)
+                    off += 16 + len
+                }
+            }
+        }
+        return Array(Set(fired))
+    }
+}
