@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
     ],
     targets: [
         // C quarantine: each system library is imported by exactly one Swift target.
@@ -50,10 +52,13 @@ let package = Package(
                                               .product(name: "Metrics", package: "swift-metrics"),
                                               .product(name: "Prometheus", package: "swift-prometheus"),
                                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                                              .product(name: "Hummingbird", package: "hummingbird")],
+                                              .product(name: "Hummingbird", package: "hummingbird"),
+                                              .product(name: "HTTPTypes", package: "swift-http-types"),
+                                              .product(name: "NIOCore", package: "swift-nio")],
                 resources: [.embedInCode("Resources/default.yaml")], swiftSettings: optimized),
         .executableTarget(name: "aeflow", dependencies: ["Daemon", "Scoring", "Training", "Autoencoders", "TensorCore",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: optimized),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autograd", "NN"]),

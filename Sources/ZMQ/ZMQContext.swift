@@ -6,12 +6,13 @@ public final class ZMQContext: @unchecked Sendable {
     // @unchecked: libzmq contexts are thread-safe; the handle is immutable after init.
     let handle: UnsafeMutableRawPointer
 
-    public init(ioThreads: Int = 1) throws(ZMQError) {
+    /// `flushOnTerminate`: when the context is released, wait for sockets closed with a linger period to
+    /// deliver their queued messages (a daemon's outputs on shutdown). Otherwise termination never waits.
+    public init(ioThreads: Int = 1, flushOnTerminate: Bool = false) throws(ZMQError) {
         guard let h = zmq_ctx_new() else { throw ZMQError(operation: "zmq_ctx_new", errno: zmq_errno()) }
         handle = h
         _ = try zmqCall("zmq_ctx_set(ZMQ_IO_THREADS)") { zmq_ctx_set(h, ZMQ_IO_THREADS, Int32(ioThreads)) }
-        // Sockets are always closed explicitly; do not let context termination hang on unsent messages.
-        _ = try zmqCall("zmq_ctx_set(ZMQ_BLOCKY)") { zmq_ctx_set(h, ZMQ_BLOCKY, 0) }
+        _ = try zmqCall("zmq_ctx_set(ZMQ_BLOCKY)") { zmq_ctx_set(h, ZMQ_BLOCKY, flushOnTerminate ? 1 : 0) }
     }
 
     /// Interrupts blocking operations on every socket of this context (they fail with ETERM).

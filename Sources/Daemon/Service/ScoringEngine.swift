@@ -22,13 +22,13 @@ public final class ScoringEngine {
     }
 
     struct PipelineState {
-        let target: Router.Target
+        let target: PointRouter.Target
         var windows: KeyedWindows<[String]>
         var extras: [KeyExtra] = []
     }
 
     let config: AEFlowConfig
-    let router: Router
+    let router: PointRouter
     var pipelines: [PipelineState]
     public let models: ModelRegistry
     let metrics: DaemonMetrics
@@ -38,7 +38,7 @@ public final class ScoringEngine {
 
     public init(config: AEFlowConfig, models: ModelRegistry, metrics: DaemonMetrics, logger: Logger, seed: UInt64) {
         self.config = config
-        router = Router(config: config)
+        router = PointRouter(config: config)
         pipelines = router.targets.map {
             PipelineState(target: $0, windows: KeyedWindows(length: $0.stream.windowSize, features: $0.pipeline.metrics.count,
                                                             capacity: config.windows.maxKeys))
@@ -165,7 +165,7 @@ public final class ScoringEngine {
         return out.map { $0! } + trainRequests
     }
 
-    func emission(_ p: RoutedPoint, target: Router.Target, status: ScoreStatus, unified: Float? = nil, features: [Float]? = nil,
+    func emission(_ p: RoutedPoint, target: PointRouter.Target, status: ScoreStatus, unified: Float? = nil, features: [Float]? = nil,
                   version: Int? = nil, threshold: [Float]? = nil) -> Emission {
         let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
                             timestamp: p.timestamp, unified: unified, metrics: target.pipeline.metrics, features: features,

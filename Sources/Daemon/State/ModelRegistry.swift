@@ -106,7 +106,8 @@ public final class ModelRegistry: @unchecked Sendable {
         for r in done {
             switch r {
             case .loaded(let id, let p, let v, let path):
-                guard let e = cache[id] else { continue }   // evicted meanwhile
+                // Unknown ids come from the start-up preload; take them while there is room.
+                guard let e = cache[id] ?? (cache.count < capacity ? (state: State.loading, lastUsed: 0) : nil) else { continue }
                 if case .ready(_, let old, _, _) = e.state {
                     metrics.modelSwaps.increment()
                     logger.info("model swapped", metadata: ["model": "\(id)", "from_version": "\(old)", "to_version": "\(v)"])
@@ -177,6 +178,7 @@ public final class ModelRegistry: @unchecked Sendable {
     private func loaderLoop() {
         defer { loaderDone.signal() }
         var known: [ModelID: Int?] = [:]           // id → version served (nil when none)
+        preload(&known)
         let watcher = DirectoryWatcher()
         var watchedIDs: [Int32: ModelID] = [:]
         var nextPoll = monotonicNow() + pollInterval
@@ -211,6 +213,30 @@ public final class ModelRegistry: @unchecked Sendable {
                 nextPoll = monotonicNow() + pollInterval
             }
         }
+    }
+
+    /// Loads the live version of every key already in the store for a configured pipeline (up to the
+    /// cache capacity), so a restarted daemon scores at once instead of waiting for each key's first point.
+    private func preload(_ known: inout [ModelID: Int?]) {
+        var loaded = 0
+        for pipelineID in requirements.keys.sorted() {
+            let dir = "\(store.root)/\(CheckpointStore.directoryName([pipelineID]))"
+            for name in CheckpointStore.listDirectory(dir).sorted() where loaded < capacity {
+                guard let latest = CheckpointStore.latest(in: "\(dir)/\(name)") else { continue }
+                do {
+                    let (c, pipeline) = try Checkpoint.load(path: latest.path)
+                    let id = ModelID(pipelineID: pipelineID, key: c.key)
+                    guard store.keyDirectory(pipeline: pipelineID, key: c.key) == "\(dir)/\(name)", c.pipelineID == pipelineID else { continue }
+                    guard let req = requirements[pipelineID], c.metrics == req.metrics, c.seqLen == req.windowSize else { continue }
+                    known[id] = .some(latest.version)
+                    post(.loaded(id, pipeline, version: latest.version, path: latest.path))
+                    loaded += 1
+                } catch {
+                    logger.warning("stored model not preloaded", metadata: ["path": "\(latest.path)", "reason": "\(error)"])
+                }
+            }
+        }
+        if loaded > 0 { logger.info("models preloaded", metadata: ["count": "\(loaded)"]) }
     }
 
     /// Loads `id`'s live version if it differs from the one served.

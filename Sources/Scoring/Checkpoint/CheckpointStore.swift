@@ -65,7 +65,11 @@ public struct CheckpointStore: Sendable {
     /// The live version per `LATEST` and its path, if any. A `LATEST` naming anything but a present
     /// version file is ignored (nil).
     public func latest(pipeline: String, key: [String]) -> (version: Int, path: String)? {
-        let dir = keyDirectory(pipeline: pipeline, key: key)
+        CheckpointStore.latest(in: keyDirectory(pipeline: pipeline, key: key))
+    }
+
+    /// The live version of a key directory, per its `LATEST`.
+    public static func latest(in dir: String) -> (version: Int, path: String)? {
         guard let text = CheckpointStore.readSmallFile("\(dir)/LATEST") else { return nil }
         let name = text.trimmingWhitespace()
         guard let v = CheckpointStore.version(ofFileName: name), !name.contains("/") else { return nil }
@@ -129,7 +133,7 @@ public struct CheckpointStore: Sendable {
         }
     }
 
-    static func listDirectory(_ path: String) -> [String] {
+    public static func listDirectory(_ path: String) -> [String] {
         guard let d = opendir(path) else { return [] }
         defer { closedir(d) }
         var names: [String] = []

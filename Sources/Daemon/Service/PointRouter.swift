@@ -16,7 +16,7 @@ public struct RoutedPoint: Sendable {
 /// Resolves streams and pipelines for input points (numalogic's lookup: `config_id`, falling back to the
 /// `default` stream; a point without `pipeline_id` goes to every pipeline of its stream). Pure: used by
 /// the ingest thread.
-public struct Router: Sendable {
+public struct PointRouter: Sendable {
     public struct Target: Sendable {
         public let stream: StreamConf
         public let pipeline: MLPipelineConf

@@ -1,0 +1,331 @@
+import Foundation
+import Logging
+import Scoring
+import TensorCore
+import ZMQ
+
+/// Work passed from the ingest thread (and the HTTP server) to the scoring thread.
+enum WorkItem {
+    case points([RoutedPoint])
+    case window(InputWindow, arrival: Double)
+    case rejected(frames: [[UInt8]], Rejection)
+    case request(InputMessage, arrival: Double, reply: @Sendable (Result<[[UInt8]], Rejection>) -> Void)
+    case stop
+}
+
+/// The running daemon: an ingest thread that owns the input sockets (receive, decode, validate, route),
+/// a scoring thread that owns the windows, the models and the output sockets (score, publish, train
+/// requests, dead letters), and the model loader thread. `stop()` drains: inputs close first, everything
+/// already accepted is scored and published, then the outputs are flushed and closed.
+public final class DaemonRuntime: @unchecked Sendable {
+    // @unchecked: mutable state is confined to its thread (see each member); cross-thread flags use `lock`.
+    public let config: AEFlowConfig
+    public let metrics: DaemonMetrics
+    public let models: ModelRegistry
+    let logger: Logger
+    let context: ZMQContext
+    let queue = BlockingQueue<WorkItem>(capacity: 65_536)
+    let decoder: InputDecoder
+    let router: PointRouter
+
+    private let lock = NSLock()
+    private var stopping = false
+    private var ready = false
+    private var snapshot: [ModelRegistry.Listing] = []
+    private let ingestDone = DispatchSemaphore(value: 0), scoringDone = DispatchSemaphore(value: 0)
+    private let startup = DispatchSemaphore(value: 0)
+    private var startupError: Error?
+    /// Endpoints actually bound (port 0 resolved), by config role.
+    public private(set) var endpoints: [String: String] = [:]
+
+    public init(config: AEFlowConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        metrics = DaemonMetrics()
+        var requirements: [String: ModelRegistry.Requirement] = [:]
+        for s in config.streams { for p in s.pipelines { requirements[p.pipelineID] = .init(metrics: p.metrics, windowSize: s.windowSize) } }
+        models = ModelRegistry(store: CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions),
+                               capacity: config.store.maxModels, pollInterval: Double(config.store.pollIntervalMs) / 1000,
+                               requirements: requirements, metrics: metrics, logger: logger)
+        context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
+        var d = InputDecoder()
+        d.maximumBodyBytes = config.windows.maxMessageBytes
+        decoder = d
+        router = PointRouter(config: config)
+    }
+
+    public var isReady: Bool { lock.lock(); defer { lock.unlock() }; return ready }
+    public var modelListing: [ModelRegistry.Listing] { lock.lock(); defer { lock.unlock() }; return snapshot }
+
+    /// Binds/connects every socket and starts the threads; throws if a socket cannot be set up.
+    public func start() throws {
+        models.start()
+        let scoring = Thread { [self] in scoringLoop() }
+        scoring.name = "aeflow-scoring"
+        scoring.start()
+        startup.wait()
+        if let e = startupError { throw e }
+        let ingest = Thread { [self] in ingestLoop() }
+        ingest.name = "aeflow-ingest"
+        ingest.start()
+        startup.wait()
+        if let e = startupError { throw e }
+        lock.lock(); ready = true; lock.unlock()
+    }
+
+    /// Drains and stops; blocks until every accepted point is published and the sockets are closed.
+    public func stop() {
+        lock.lock()
+        let wasStopping = stopping
+        stopping = true
+        ready = false
+        lock.unlock()
+        guard !wasStopping else { return }
+        ingestDone.wait()
+        scoringDone.wait()
+        models.stop()
+    }
+
+    var isStopping: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
+
+    /// Submits an HTTP scoring request to the scoring thread.
+    public func submit(_ message: InputMessage, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
+        queue.push(.request(message, arrival: monotonicNow(), reply: reply))
+    }
+
+    // MARK: sockets
+
+    func open(_ c: SocketConfig, role: String, receiving: Bool) throws -> ZMQSocket {
+        let kind: ZMQSocket.Kind = switch c.type { case .sub: .sub; case .pull: .pull; case .pub: .pub; case .push: .push }
+        let s = try ZMQSocket(context, kind)
+        if receiving {
+            try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
+            try s.setReceiveHighWaterMark(100_000)
+            if c.type == .sub { for t in c.topics { try s.subscribe(t) } }
+        } else {
+            try s.setSendHighWaterMark(1_000_000)
+            try s.setLinger(5000)
+            // A PUSH output without a consumer applies back-pressure; bound how long one send may wait.
+            try s.setSendTimeout(30_000)
+        }
+        if c.bind {
+            if c.endpoint.hasPrefix("ipc://") { makeParentDirectory(String(c.endpoint.dropFirst(6))) }
+            try s.bind(c.endpoint)
+        } else {
+            try s.connect(c.endpoint)
+        }
+        let actual = c.bind ? s.lastEndpoint : c.endpoint
+        lock.lock(); endpoints[role] = actual; lock.unlock()
+        return s
+    }
+
+    // MARK: ingest thread
+
+    func ingestLoop() {
+        defer { ingestDone.signal() }
+        var inputs: [ZMQSocket] = []
+        do {
+            for (i, c) in config.inputs.enumerated() { inputs.append(try open(c, role: "inputs[\(i)]", receiving: true)) }
+        } catch {
+            startupError = error
+            startup.signal()
+            return
+        }
+        startup.signal()
+        var poller = ZMQPoller()
+        for s in inputs { poller.add(s) }
+        while !isStopping {
+            let readable: [Int]
+            do { readable = try poller.poll(timeoutMs: 100) } catch {
+                if error.kind == .terminated { break }
+                logger.error("input poll failed", metadata: ["error": "\(error)"])
+                continue
+            }
+            guard !readable.isEmpty else { continue }
+            var points: [RoutedPoint] = []
+            for i in readable {
+                // Everything pending on this socket, in bounded rounds.
+                for _ in 0..<4096 {
+                    let frames: [[UInt8]]
+                    do { frames = try inputs[i].receive(dontWait: true) } catch { break }
+                    metrics.messagesIn.increment()
+                    let arrival = monotonicNow()
+                    guard let body = frames.last else { continue }
+                    switch decoder.decode(body) {
+                    case .failure(let r):
+                        queue.push(.rejected(frames: frames, r))
+                    case .success(.window(let w)):
+                        queue.push(.window(w, arrival: arrival))
+                    case .success(.points(let ps)):
+                        for p in ps {
+                            switch router.route(p, arrival: arrival) {
+                            case .success(let routed): points += routed
+                            case .failure(let r): queue.push(.rejected(frames: frames, r))
+                            }
+                        }
+                    }
+                    if points.count >= 4096 {
+                        queue.push(.points(points), weight: points.count)
+                        points.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+            if !points.isEmpty { queue.push(.points(points), weight: points.count) }
+            metrics.queueDepth.set(Int64(queue.depth))
+        }
+        for s in inputs { s.close() }
+        queue.push(.stop)
+    }
+
+    // MARK: scoring thread
+
+    func scoringLoop() {
+        defer { scoringDone.signal() }
+        let scores: ZMQSocket, trainRequests: ZMQSocket, deadLetter: ZMQSocket?
+        do {
+            scores = try open(config.outputs.scores, role: "outputs.scores", receiving: false)
+            trainRequests = try open(config.outputs.trainRequests, role: "outputs.train_requests", receiving: false)
+            deadLetter = try config.outputs.deadLetter.map { try open($0, role: "outputs.dead_letter", receiving: false) }
+        } catch {
+            startupError = error
+            startup.signal()
+            return
+        }
+        startup.signal()
+        let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(monotonicNow() * 1e6))
+        var limiter = RateLimitedLog(logger: logger, perSeconds: 10)
+        var nextExpiry = monotonicNow() + 1
+        var running = true
+        func publish(_ emissions: [Emission]) {
+            for e in emissions {
+                switch e {
+                case .score(let topic, let body, let arrival, let status):
+                    do {
+                        if scores.kind == .pub { try scores.send([Array(topic.utf8), body]) } else { try scores.send(body) }
+                        metrics.scored(status)
+                        metrics.latency.record(monotonicNow() - arrival)
+                    } catch {
+                        logger.error("score not sent", metadata: ["error": "\(error)"])
+                    }
+                case .trainRequest(let body):
+                    do {
+                        try trainRequests.send(body, dontWait: true)
+                        metrics.trainRequests.increment()
+                    } catch {
+                        metrics.trainRequestsDropped.increment()
+                    }
+                case .rejected(let r):
+                    reject(r, frames: nil)
+                }
+            }
+        }
+        func reject(_ r: Rejection, frames: [[UInt8]]?) {
+            metrics.rejected(r.reason)
+            limiter.log("input rejected", ["reason": r.reason.rawValue, "detail": r.detail])
+            guard let deadLetter else { return }
+            var out = [Array(r.reason.rawValue.utf8), Array(r.detail.utf8)]
+            out += frames ?? []
+            do { try deadLetter.send(out, dontWait: true) } catch { metrics.deadLettersDropped.increment() }
+        }
+        while running {
+            let items = queue.popAll(timeout: 0.25)
+            let now = monotonicNow()
+            var batch: [RoutedPoint] = []
+            func flush() {
+                guard !batch.isEmpty else { return }
+                publish(engine.process(batch, now: now))
+                batch.removeAll(keepingCapacity: true)
+            }
+            for item in items {
+                switch item {
+                case .points(let ps): batch += ps
+                case .window(let w, let arrival):
+                    flush()
+                    switch engine.processWindow(w, arrival: arrival, now: now) {
+                    case .success(let e): publish(e)
+                    case .failure(let r): reject(r, frames: nil)
+                    }
+                case .rejected(let frames, let r):
+                    flush()
+                    reject(r, frames: frames)
+                case .request(let message, let arrival, let reply):
+                    flush()
+                    reply(answer(message, arrival: arrival, engine: engine, publish: publish))
+                case .stop:
+                    running = false
+                }
+            }
+            flush()
+            if items.isEmpty { engine.models.applyLoaderResults() }
+            if now >= nextExpiry || !running {
+                engine.expire(now: now)
+                let listing = engine.models.listing()
+                lock.lock(); snapshot = listing; lock.unlock()
+                nextExpiry = now + 1
+            }
+            metrics.queueDepth.set(Int64(queue.depth))
+        }
+        scores.close()
+        trainRequests.close()
+        deadLetter?.close()
+    }
+
+    /// An HTTP request scored on the scoring thread: its points enter the windows like any others; the
+    /// outputs are the HTTP response (not also published on the score socket). Train requests go out as usual.
+    func answer(_ message: InputMessage, arrival: Double, engine: ScoringEngine, publish: ([Emission]) -> Void) -> Result<[[UInt8]], Rejection> {
+        let emissions: [Emission]
+        switch message {
+        case .window(let w):
+            switch engine.processWindow(w, arrival: arrival, now: monotonicNow()) {
+            case .success(let e): emissions = e
+            case .failure(let r): metrics.rejected(r.reason); return .failure(r)
+            }
+        case .points(let ps):
+            var routed: [RoutedPoint] = []
+            for p in ps {
+                switch router.route(p, arrival: arrival) {
+                case .success(let r): routed += r
+                case .failure(let r): metrics.rejected(r.reason); return .failure(r)
+                }
+            }
+            emissions = engine.process(routed, now: monotonicNow())
+        }
+        var bodies: [[UInt8]] = []
+        var others: [Emission] = []
+        for e in emissions {
+            if case .score(_, let body, _, let status) = e {
+                bodies.append(body)
+                metrics.scored(status)
+            } else {
+                others.append(e)
+            }
+        }
+        publish(others)
+        return .success(bodies)
+    }
+}
+
+/// At most one log line per reason per interval, with a count of what was suppressed.
+struct RateLimitedLog {
+    let logger: Logger
+    let perSeconds: Double
+    var last: [String: (time: Double, suppressed: Int)] = [:]
+
+    mutating func log(_ message: Logger.Message, _ fields: [String: String]) {
+        let reason = fields["reason"] ?? ""
+        let now = monotonicNow()
+        if let l = last[reason], now - l.time < perSeconds {
+            last[reason]!.suppressed += 1
+            return
+        }
+        var meta: Logger.Metadata = fields.mapValues { .string($0) }
+        if let s = last[reason]?.suppressed, s > 0 { meta["suppressed"] = "\(s)" }
+        logger.warning(message, metadata: meta)
+        last[reason] = (now, 0)
+    }
+}
+
+func makeParentDirectory(_ path: String) {
+    guard let slash = path.lastIndex(of: "/") else { return }
+    try? FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
+}

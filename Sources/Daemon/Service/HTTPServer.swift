@@ -1,0 +1,136 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TensorCore
+
+/// The daemon's HTTP endpoints (Hummingbird):
+/// `GET /healthz` (the process is alive), `GET /readyz` (sockets bound, accepting),
+/// `GET /metrics` (Prometheus), `GET /v1/models` (models, versions, ages), `POST /v1/score`
+/// (request/response scoring of a point, an array of points or a window payload).
+/// With `http.bearer_token` set, everything but the health endpoints needs `Authorization: Bearer <token>`.
+public enum HTTPServer {
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func text(_ s: String, status: HTTPResponse.Status = .ok, type: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: status, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: s)))
+    }
+
+    public static func router(runtime: DaemonRuntime) -> Router<BasicRequestContext> {
+        let router = Router()
+        let token = runtime.config.http.bearerToken
+        @Sendable func authorized(_ request: Request) -> Bool {
+            guard let token else { return true }
+            return request.headers[.authorization] == "Bearer \(token)"
+        }
+        let unauthorized = text("unauthorized\n", status: .unauthorized)
+        router.get("healthz") { _, _ in text("ok\n") }
+        router.get("readyz") { _, _ in runtime.isReady ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
+        router.get("metrics") { request, _ in
+            guard authorized(request) else { return unauthorized }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: runtime.metrics.exposition())))
+        }
+        router.get("v1/models") { request, _ in
+            guard authorized(request) else { return unauthorized }
+            let now = Date().timeIntervalSince1970
+            let items: [JSONValue] = runtime.modelListing.map { l in
+                .object(JSONObject([
+                    ("pipeline_id", .string(l.id.pipelineID)), ("key", .array(l.id.key.map { .string($0) })),
+                    ("status", .string(l.status)), ("version", l.version.map { .int(Int64($0)) } ?? .null),
+                    ("age_seconds", l.loadedAt.map { .double((now - $0).rounded()) } ?? .null), ("path", l.path.map { .string($0) } ?? .null),
+                ]))
+            }
+            return json(Array(JSONValue.object(JSONObject([("models", .array(items))])).serialized().utf8))
+        }
+        router.post("v1/score") { request, _ in
+            guard authorized(request) else { return unauthorized }
+            var req = request
+            let limit = runtime.config.windows.maxMessageBytes
+            let body: ByteBuffer
+            do { body = try await req.collectBody(upTo: limit) } catch {
+                return json(errorBody(RejectReason.tooLarge.rawValue, "body over \(limit) bytes"), status: .contentTooLarge)
+            }
+            let message: InputMessage
+            switch runtime.decoder.decode(Array(body.readableBytesView)) {
+            case .success(let m): message = m
+            case .failure(let r):
+                runtime.metrics.rejected(r.reason)
+                return json(errorBody(r.reason.rawValue, r.detail), status: .badRequest)
+            }
+            let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[[UInt8]], Rejection>, Never>) in
+                runtime.submit(message) { c.resume(returning: $0) }
+            }
+            switch result {
+            case .success(let outputs):
+                var bytes: [UInt8] = [0x5B]
+                for (i, o) in outputs.enumerated() { if i > 0 { bytes.append(0x2C) }; bytes += o }
+                bytes.append(0x5D)
+                return json(bytes)
+            case .failure(let r):
+                return json(errorBody(r.reason.rawValue, r.detail), status: .badRequest)
+            }
+        }
+        return router
+    }
+
+    static func errorBody(_ reason: String, _ detail: String) -> [UInt8] {
+        Array(JSONValue.object(JSONObject([("error", .string(reason)), ("detail", .string(detail))])).serialized().utf8)
+    }
+}
+
+/// Runs the daemon runtime as a service: starts it, waits for graceful shutdown (SIGTERM/SIGINT), then
+/// drains it (every accepted point published) before returning.
+public struct DaemonService: Service {
+    let runtime: DaemonRuntime
+    let onStarted: @Sendable () -> Void
+
+    public init(runtime: DaemonRuntime, onStarted: @escaping @Sendable () -> Void) {
+        self.runtime = runtime
+        self.onStarted = onStarted
+    }
+
+    public func run() async throws {
+        try runtime.start()
+        onStarted()
+        try? await gracefulShutdown()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                runtime.stop()
+                c.resume()
+            }
+        }
+    }
+}
+
+/// Logs one "daemon ready" line once both the sockets and the HTTP server are up, with every endpoint
+/// actually bound (so a supervisor, or a test, using port 0 learns the ports).
+public final class ReadinessReporter: @unchecked Sendable {
+    // @unchecked: all state under `lock`.
+    private let lock = NSLock()
+    private var socketsUp = false
+    private var httpPort: Int?
+    private let runtime: DaemonRuntime
+    private let logger: Logger
+
+    public init(runtime: DaemonRuntime, logger: Logger) { (self.runtime, self.logger) = (runtime, logger) }
+
+    public func sockets() { update { $0.socketsUp = true } }
+    public func http(port: Int?) { update { $0.httpPort = port ?? -1 } }
+
+    private func update(_ change: (ReadinessReporter) -> Void) {
+        lock.lock()
+        let before = socketsUp && httpPort != nil
+        change(self)
+        let now = socketsUp && httpPort != nil
+        lock.unlock()
+        guard !before && now else { return }
+        var meta: Logger.Metadata = ["http_port": "\(httpPort ?? -1)"]
+        for (role, endpoint) in runtime.endpoints { meta[role] = "\(endpoint)" }
+        logger.info("daemon ready", metadata: meta)
+    }
+}
