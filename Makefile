@@ -4,10 +4,12 @@ APT_DEPS   := libopenblas-dev libzmq3-dev libsqlite3-dev pkg-config
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
+# A small virtualenv for the end-to-end tests' non-AEFlow clients (pyzmq); no PyTorch needed.
+VENV_TEST  := .venv-test
 # Python packages for cross-checks and side-by-side benchmarks (never needed at run time).
 PY_BENCH   := torch safetensors numpy numalogic pytorch-lightning
 
-.PHONY: all deps build release test bench demo fixtures venv clean
+.PHONY: all deps build release test test-deps bench demo fixtures venv clean
 
 all: build
 
@@ -28,9 +30,16 @@ release: deps
 	$(SWIFT) build -c release
 
 ## test: build and run every test
-test: deps
+test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## test-deps: the Python clients used by end-to-end tests (pyzmq in .venv-test)
+test-deps: $(VENV_TEST)/bin/python
+$(VENV_TEST)/bin/python:
+	python3 -m venv $(VENV_TEST)
+	$(VENV_TEST)/bin/python -m pip install -q --upgrade pip
+	$(VENV_TEST)/bin/python -m pip install -q pyzmq
 
 ## venv: the ignored virtualenv with PyTorch for fixtures and benchmarks
 venv: $(PYTHON)

@@ -196,12 +196,15 @@ public final class DaemonRuntime: @unchecked Sendable {
         var limiter = RateLimitedLog(logger: logger, perSeconds: 10)
         var nextExpiry = monotonicNow() + 1
         var running = true
+        var accepted = 0, published = 0
         func publish(_ emissions: [Emission]) {
             for e in emissions {
                 switch e {
                 case .score(let topic, let body, let arrival, let status):
+                    accepted += 1
                     do {
                         if scores.kind == .pub { try scores.send([Array(topic.utf8), body]) } else { try scores.send(body) }
+                        published += 1
                         metrics.scored(status)
                         metrics.latency.record(monotonicNow() - arrival)
                     } catch {
@@ -259,12 +262,15 @@ public final class DaemonRuntime: @unchecked Sendable {
             if items.isEmpty { engine.models.applyLoaderResults() }
             if now >= nextExpiry || !running {
                 engine.expire(now: now)
+                nextExpiry = now + 1
+            }
+            if engine.models.takeChanges() {
                 let listing = engine.models.listing()
                 lock.lock(); snapshot = listing; lock.unlock()
-                nextExpiry = now + 1
             }
             metrics.queueDepth.set(Int64(queue.depth))
         }
+        logger.info("scoring drained", metadata: ["accepted": "\(accepted)", "published": "\(published)"])
         scores.close()
         trainRequests.close()
         deadLetter?.close()

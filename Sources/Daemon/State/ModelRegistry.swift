@@ -64,7 +64,11 @@ public final class ModelRegistry: @unchecked Sendable {
     let logger: Logger
     let metrics: DaemonMetrics
 
-    private var cache: [ModelID: (state: State, lastUsed: Double)] = [:]
+    private var cache: [ModelID: (state: State, lastUsed: Double)] = [:] {
+        didSet { changed = true }
+    }
+    /// Set when the cache changed (scoring thread only); see ``takeChanges()``.
+    private var changed = false
     private let lock = NSLock()
     private var requests: [(ModelID, Int?)] = []
     private var forgotten: [ModelID] = []
@@ -128,6 +132,12 @@ public final class ModelRegistry: @unchecked Sendable {
             }
         }
         metrics.modelsLoaded.set(Int64(cache.values.filter { if case .ready = $0.state { return true } else { return false } }.count))
+        return changed
+    }
+
+    /// Whether anything changed since the last call (new ids, loads, swaps, evictions).
+    public func takeChanges() -> Bool {
+        defer { changed = false }
         return changed
     }
 

@@ -1,0 +1,144 @@
+import Daemon
+import Foundation
+import Scoring
+import Testing
+import TestSupport
+import TensorCore
+
+/// `aeflow serve` as a real process, driven by a pyzmq client and plain HTTP.
+@Suite(.serialized) struct DaemonEndToEndTests {
+    @Test func everyAcceptedPointComesBackScoredAndAnomaliesStandOut() throws {
+        let h = try DaemonHarness { try DaemonHarness.publishModel(store: $0, key: ["web"]) }
+        var rng = RandomGenerator(seed: 7)
+        var messages: [String] = []
+        for i in 0..<200 {
+            var r = DaemonHarness.row(i, noise: &rng)
+            if i == 150 { r.cpu += 80 }                  // one spike
+            messages.append(point("web", i, cpu: r.cpu, mem: r.mem))
+        }
+        for i in 0..<30 { let r = DaemonHarness.row(i, noise: &rng); messages.append(point("cold", i, cpu: r.cpu, mem: r.mem)) }
+        // Arrays of points are one message.
+        messages.append("[" + (200..<205).map { let r = DaemonHarness.row($0, noise: &rng); return point("web", $0, cpu: r.cpu, mem: r.mem) }.joined(separator: ",") + "]")
+        let outputs = try h.stream(messages, expect: 235)
+        #expect(outputs.count == 235, "one output per accepted point")
+        let web = outputs.filter { $0["composite_keys"]?.arrayValue?.first?.stringValue == "web" }
+        let status = { (o: JSONObject) in o["metadata"]!.objectValue!["status"]!.stringValue! }
+        #expect(web.prefix(11).allSatisfy { status($0) == "warming_up" })
+        #expect(web.dropFirst(11).allSatisfy { status($0) == "scored" && $0["metadata"]!.objectValue!["model_version"]!.intValue == 1 })
+        let cold = outputs.filter { $0["composite_keys"]?.arrayValue?.first?.stringValue == "cold" }
+        #expect(cold.count == 30 && cold.dropFirst(11).allSatisfy { status($0) == "model_not_ready" })
+        // The spike and the windows right after it score far above the rest.
+        func score(_ o: JSONObject) -> Double { o["unified_anomaly"]?.doubleValue ?? 0 }
+        let byTime = Dictionary(uniqueKeysWithValues: web.map { ($0["timestamp"]!.intValue!, score($0)) })
+        let spike = byTime[DaemonHarness.t0 + 150 * 60_000]!
+        let normal = (20..<140).compactMap { byTime[DaemonHarness.t0 + Int64($0) * 60_000] }
+        // One spiked point in twelve is diluted by numalogic's window mean, yet stands far above the rest
+        // and above the score of an error exactly at the threshold (≈ 1).
+        #expect(spike > 3 * (normal.max() ?? 0) && spike > 1, "spike \(spike) vs normal max \(normal.max() ?? 0)")
+        let first = try #require(web.last)
+        #expect(first["data"]?.objectValue?.keys == ["cpu", "mem", "unified_ML"])
+        #expect(try h.metric("aeflow_points_in_total") == 235)
+        let request = try #require(h.trainRequests.first)            // for "cold", once (retry_sec 3600)
+        #expect(h.trainRequests.count == 1)
+        #expect(request["header"]?.stringValue == "request_training" && request["composite_keys"] == .array([.string("cold")]))
+        #expect(request["metrics"] == .array([.string("cpu"), .string("mem")]))
+        #expect(h.stop() == 0)
+    }
+
+    @Test func malformedAndHostileInputIsRejectedAndTheDaemonKeepsServing() throws {
+        let h = try DaemonHarness(extraConfig: "windows: {max_keys: 1000, max_message_bytes: 65536}") {
+            try DaemonHarness.publishModel(store: $0, key: ["web"])
+        }
+        var messages = [
+            "{not json", "RAW ffff00", "[]", "42", "{\"key\":\"web\"}", "{\"key\":\"web\",\"timestamp\":1700000000000,\"metrics\":{\"cpu\":\"high\",\"mem\":1}}",
+            "{\"key\":\"web\",\"timestamp\":\"yesterday\",\"metrics\":{\"cpu\":1,\"mem\":1}}",
+            "{\"key\":\"web\",\"timestamp\":-5,\"metrics\":{\"cpu\":1,\"mem\":1}}",
+            "{\"key\":\"web\",\"timestamp\":1700000000000,\"metrics\":{\"cpu\":NaN,\"mem\":1}}",
+            "{\"key\":\"web\",\"timestamp\":1700000000000,\"metrics\":{\"cpu\":1e999,\"mem\":1}}",
+            "{\"key\":\"web\",\"timestamp\":1700000000000,\"metrics\":{\"disk\":1}}",
+            "{\"key\":[],\"timestamp\":1700000000000,\"metrics\":{\"cpu\":1,\"mem\":1}}",
+            "{\"key\":{\"a\":1},\"timestamp\":1700000000000,\"metrics\":{\"cpu\":1,\"mem\":1}}",
+            "BIG 200000",                                               // over max_message_bytes: dropped by libzmq
+            String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000),
+        ]
+        // Keys that look like paths are just data, and 100,000 distinct keys (in arrays of 1,000 points) stay
+        // within max_keys 1000.
+        messages.append(point("../../etc", 0, cpu: 1, mem: 2))
+        messages.append(point("a/b/../../x", 0, cpu: 1, mem: 2))
+        for batch in 0..<100 { messages.append("[" + (0..<1000).map { point("k\(batch * 1000 + $0)", 0, cpu: 1, mem: 2) }.joined(separator: ",") + "]") }
+        var rng = RandomGenerator(seed: 3)
+        for i in 0..<20 { let r = DaemonHarness.row(i, noise: &rng); messages.append(point("web", i, cpu: r.cpu, mem: r.mem)) }
+        let outputs = try h.stream(messages, expect: 100_022, timeout: 60)
+        #expect(outputs.count == 100_022)
+        #expect(outputs.last?["metadata"]?.objectValue?["status"]?.stringValue == "scored")
+        #expect(try h.metric("aeflow_keys") <= 1001)
+        #expect(try h.metric("aeflow_keys_evicted_total") >= 99_000)
+        for reason in ["bad_json", "not_an_object", "missing_field", "wrong_type", "invalid_timestamp", "unknown_metric_set", "invalid_key"] {
+            #expect(try h.metric("aeflow_points_rejected_total{reason=\"\(reason)\"}") >= 1, "\(reason) not counted")
+        }
+        // Nothing was written outside the store for hostile keys.
+        #expect(!FileManager.default.fileExists(atPath: h.dir.file("etc")))
+        let (code, _) = try h.http("GET", "/readyz")
+        #expect(code == 200)
+        #expect(h.stop() == 0)
+    }
+
+    @Test func newCheckpointsAreHotSwappedAndCorruptOnesRefused() throws {
+        let h = try DaemonHarness { try DaemonHarness.publishModel(store: $0, key: ["web"]) }
+        var rng = RandomGenerator(seed: 5)
+        var i = 0
+        func scoreOnce() throws -> (Int?, String) {
+            let r = DaemonHarness.row(i, noise: &rng)
+            i += 1
+            let (code, body) = try h.http("POST", "/v1/score", body: point("web", i, cpu: r.cpu, mem: r.mem))
+            #expect(code == 200, "\(body)")
+            let o = try #require(JSONValue.parse(body).arrayValue?.first?.objectValue)
+            let meta = o["metadata"]!.objectValue!
+            return (meta["model_version"]?.intValue.map(Int.init), meta["status"]!.stringValue!)
+        }
+        for _ in 0..<12 { _ = try scoreOnce() }
+        #expect(try scoreOnce() == (1, "scored"))
+        // A new version appears in the store: picked up without restart.
+        #expect(try DaemonHarness.publishModel(store: h.store, key: ["web"], seed: 2) == 2)
+        var version: Int?
+        for _ in 0..<500 where version != 2 {
+            version = try scoreOnce().0
+            _ = h.daemon.waitForLine(containing: "to_version=2", timeout: 0.05)
+        }
+        #expect(version == 2)
+        #expect(h.daemon.waitForLine(containing: "msg=\"model swapped\"", timeout: 5) != nil)
+        // A corrupt version 3 is refused; version 2 keeps serving.
+        let dir = h.store.keyDirectory(pipeline: "default", key: ["web"])
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: "\(dir)/000003.safetensors"))
+        try AtomicFile.write(Array("000003.safetensors\n".utf8), to: "\(dir)/LATEST")
+        #expect(h.daemon.waitForLine(containing: "msg=\"model version refused\"", timeout: 10) != nil)
+        #expect(try scoreOnce() == (2, "scored"))
+        #expect(try h.metric("aeflow_model_load_failures_total") >= 1)
+        let (code, models) = try h.http("GET", "/v1/models")
+        #expect(code == 200 && models.contains("\"version\":2") && models.contains("\"status\":\"ready\""), "\(models)")
+        #expect(h.stop() == 0)
+    }
+
+    @Test func sigtermLosesNoAcceptedPoint() throws {
+        let h = try DaemonHarness { try DaemonHarness.publishModel(store: $0, key: ["web"]) }
+        var rng = RandomGenerator(seed: 9)
+        var messages: [String] = []
+        for i in 0..<3000 { let r = DaemonHarness.row(i, noise: &rng); messages.append(point("web", i, cpu: r.cpu, mem: r.mem)) }
+        let outputs = try h.stream(messages, expect: 3000, timeout: 30) { client in
+            // Stop the daemon as soon as the client has handed everything to ZeroMQ.
+            _ = client.waitForLine(containing: "SENT", inStderr: false, timeout: 60)
+            h.daemon.signal(SIGTERM)
+        }
+        #expect(h.daemon.waitForExit(timeout: 60) == 0)
+        // The daemon reports what it accepted and published while draining; the client received all of it.
+        let drained = try #require(h.daemon.stderrLines.last { $0.contains("msg=\"scoring drained\"") })
+        let fields = Dictionary(uniqueKeysWithValues: drained.split(separator: " ").compactMap { f -> (String, String)? in
+            let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+            return kv.count == 2 ? (kv[0], kv[1]) : nil
+        })
+        let accepted = try #require(Int(fields["accepted"] ?? ""))
+        #expect(accepted > 0 && fields["published"] == String(accepted), "\(drained)")
+        #expect(outputs.count == accepted, "accepted \(accepted), received \(outputs.count)")
+        #expect(Set(outputs.compactMap { $0["timestamp"]?.intValue }).count == outputs.count)
+    }
+}

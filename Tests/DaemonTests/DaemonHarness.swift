@@ -1,0 +1,144 @@
+import Autoencoders
+import Daemon
+import Foundation
+import Scoring
+import Testing
+import TestSupport
+import TensorCore
+import Training
+
+/// A running `aeflow serve` process on ephemeral ports with its own store, plus helpers to drive it.
+final class DaemonHarness {
+    let dir: TemporaryDirectory
+    let daemon: LineProcess
+    let endpoints: [String: String]
+    let httpPort: Int
+    var store: CheckpointStore { CheckpointStore(root: dir.file("models"), keepVersions: 5) }
+
+    static func config(store: String, extra: String = "", scoresType: String = "push") -> String {
+        """
+        inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]
+        outputs:
+          scores: {endpoint: "tcp://127.0.0.1:0", type: \(scoresType), bind: true}
+          train_requests: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
+          dead_letter: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
+        http: {port: 0}
+        store: {path: "\(store)", poll_interval_ms: 100}
+        \(extra)
+        stream_confs:
+          default:
+            window_size: 12
+            composite_keys: [host]
+            ml_pipelines:
+              default:
+                metrics: [cpu, mem]
+                numalogic_conf:
+                  model: {name: VanillaAE, conf: {seq_len: 12, n_features: 2}}
+                  trainer: {min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 15}}
+        """
+    }
+
+    /// Normal behaviour of a key: two seasonal metrics.
+    static func row(_ i: Int, noise: inout RandomGenerator) -> (cpu: Float, mem: Float) {
+        (50 + 10 * Float(sin(2 * Double.pi * Double(i) / 60)) + noise.nextNormal(), 200 + 20 * Float(cos(2 * Double.pi * Double(i) / 90)) + 2 * noise.nextNormal())
+    }
+
+    static let t0: Int64 = 1_700_000_000_000
+
+    /// Trains a model on normal data and publishes it for `key` (returns its version).
+    @discardableResult
+    static func publishModel(store: CheckpointStore, key: [String], seed: UInt64 = 1) throws -> Int {
+        var rng = RandomGenerator(seed: seed)
+        var values: [Float] = []
+        for i in 0..<600 { let r = row(i, noise: &rng); values += [r.cpu, r.mem] }
+        var t = TrainerConf()
+        t.minTrainSize = 300
+        t.maxEpochs = 15
+        t.seed = seed
+        let conf = NumalogicConf(model: ModelSpec(name: "VanillaAE", conf: JSONObject([("seq_len", .int(12)), ("n_features", .int(2))])), trainer: t)
+        let r = try PipelineTrainer(conf: conf, metrics: ["cpu", "mem"], pipelineID: "default", key: key)
+            .train(Tensor(shape: [600, 2], scalars: values), now: t0)
+        return try store.publish(r.checkpoint).version
+    }
+
+    init(extraConfig: String = "", scoresType: String = "push", prepare: (CheckpointStore) throws -> Void = { _ in }) throws {
+        dir = try TemporaryDirectory(prefix: "aeflow-daemon")
+        try prepare(CheckpointStore(root: dir.file("models"), keepVersions: 5))
+        try Self.config(store: dir.file("models"), extra: extraConfig, scoresType: scoresType).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        daemon = try LineProcess(Subprocess.aeflow, ["serve", "--config", dir.file("cfg.yaml")])
+        guard let ready = daemon.waitForLine(containing: "msg=\"daemon ready\"", timeout: 60) else {
+            throw HarnessError("the daemon did not become ready: \(daemon.stderrLines.suffix(5).joined(separator: "\n"))")
+        }
+        var e: [String: String] = [:]
+        for field in ready.split(separator: " ") {
+            let kv = field.split(separator: "=", maxSplits: 1).map(String.init)
+            if kv.count == 2 { e[kv[0]] = kv[1] }
+        }
+        endpoints = e
+        httpPort = Int(e["http_port"] ?? "") ?? -1
+    }
+
+    struct HarnessError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
+
+    /// Sends `messages` with the pyzmq client and returns the outputs it collected (parsed JSON objects).
+    var trainRequests: [JSONObject] = []
+
+    func stream(_ messages: [String], expect: Int, timeout: Double = 20, client: ((LineProcess) -> Void)? = nil) throws -> [JSONObject] {
+        guard TestPython.isAvailable else { throw HarnessError("no Python with pyzmq at \(TestPython.path); run `make test-deps`") }
+        let file = dir.file("messages-\(UUID().uuidString).txt")
+        try messages.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let c = try LineProcess(TestPython.path, [TestPython.script("stream_client.py"), "--input", endpoints["inputs[0]"]!,
+                                                  "--scores", endpoints["outputs.scores"]!, "--send", file, "--expect", String(expect),
+                                                  "--timeout", String(timeout), "--train-requests", endpoints["outputs.train_requests"]!])
+        client?(c)
+        let status = c.waitForExit(timeout: timeout + 60)
+        guard status == 0 else { throw HarnessError("client exited \(status): \(c.stderrLines.joined(separator: "\n"))") }
+        trainRequests += c.stdoutLines.filter { $0.hasPrefix("TRAIN ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))).objectValue }
+        return c.stdoutLines.filter { $0.hasPrefix("{") }.compactMap { try? JSONValue.parse($0).objectValue }
+    }
+
+    func http(_ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
+        var req = URLRequest(url: URL(string: "http://127.0.0.1:\(httpPort)\(path)")!)
+        req.httpMethod = method
+        if let body { req.httpBody = Data(body.utf8) }
+        let result = try SyncHTTP.send(req)
+        return (result.0, result.1)
+    }
+
+    func metric(_ name: String) throws -> Double {
+        let (_, text) = try http("GET", "/metrics")
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+    }
+
+    func stop() -> Int32 {
+        daemon.signal(SIGTERM)
+        return daemon.waitForExit(timeout: 60)
+    }
+}
+
+/// A point message body.
+func point(_ key: String, _ i: Int, cpu: Float, mem: Float) -> String {
+    "{\"key\":\"\(key)\",\"timestamp\":\(DaemonHarness.t0 + Int64(i) * 60_000),\"metrics\":{\"cpu\":\(cpu),\"mem\":\(mem)}}"
+}
+
+/// Blocking HTTP for tests (URLSession with a semaphore).
+enum SyncHTTP {
+    static func send(_ request: URLRequest) throws -> (Int, String) {
+        final class Box: @unchecked Sendable { var result: Result<(Int, String), Error>? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error { box.result = .failure(error) } else {
+                box.result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self)))
+            }
+            done.signal()
+        }.resume()
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
