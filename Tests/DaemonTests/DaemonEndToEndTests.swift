@@ -61,11 +61,11 @@ import TensorCore
             "BIG 200000",                                               // over max_message_bytes: dropped by libzmq
             String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000),
         ]
-        // Keys that look like paths are just data, and 100,000 distinct keys (in arrays of 1,000 points) stay
+        // Keys that look like paths are just data, and 100,000 distinct keys (in arrays of 500 points) stay
         // within max_keys 1000.
         messages.append(point("../../etc", 0, cpu: 1, mem: 2))
         messages.append(point("a/b/../../x", 0, cpu: 1, mem: 2))
-        for batch in 0..<100 { messages.append("[" + (0..<1000).map { point("k\(batch * 1000 + $0)", 0, cpu: 1, mem: 2) }.joined(separator: ",") + "]") }
+        for batch in 0..<200 { messages.append("[" + (0..<500).map { point("k\(batch * 500 + $0)", 0, cpu: 1, mem: 2) }.joined(separator: ",") + "]") }
         var rng = RandomGenerator(seed: 3)
         for i in 0..<20 { let r = DaemonHarness.row(i, noise: &rng); messages.append(point("web", i, cpu: r.cpu, mem: r.mem)) }
         let outputs = try h.stream(messages, expect: 100_022, timeout: 60)
