@@ -21,6 +21,12 @@ public struct ScoreOutput: Sendable {
     public var modelVersion: Int?
     public var threshold: [Float]?
     public var status: ScoreStatus
+
+    public init(uuid: String, configID: String, pipelineID: String, key: [String], timestamp: Int64, unified: Float?, metrics: [String],
+                features: [Float]?, modelVersion: Int?, threshold: [Float]?, status: ScoreStatus) {
+        (self.uuid, self.configID, self.pipelineID, self.key, self.timestamp, self.unified) = (uuid, configID, pipelineID, key, timestamp, unified)
+        (self.metrics, self.features, self.modelVersion, self.threshold, self.status) = (metrics, features, modelVersion, threshold, status)
+    }
 }
 
 /// Writes outputs and train requests as compact JSON, straight into a byte buffer.

@@ -1,0 +1,148 @@
+import Daemon
+import Testing
+import TensorCore
+
+/// The window store against a plain reference (a sorted list per key), over random operations, every
+/// policy, ring wrap-around and eviction.
+@Suite struct KeyedWindowsTests {
+    struct Reference {
+        var rows: [Int: [(Int64, [Float])]] = [:]
+        var order: [Int] = []   // most recent last
+        let length: Int, capacity: Int
+        var duplicates: DuplicatePolicy, late: LatePolicy
+
+        mutating func append(_ key: Int, _ t: Int64, _ row: [Float]) -> AppendOutcome {
+            if rows[key] == nil {
+                if rows.count == capacity { let victim = order.removeFirst(); rows[victim] = nil }
+                rows[key] = []
+            }
+            order.removeAll { $0 == key }
+            order.append(key)
+            var r = rows[key]!
+            defer { rows[key] = r }
+            if let newest = r.last?.0 {
+                if t == newest {
+                    guard duplicates == .replace else { return .rejectedDuplicate }
+                    r[r.count - 1].1 = row
+                    return .replaced(count: r.count)
+                }
+                if t < newest {
+                    guard late == .insert else { return .rejectedLate }
+                    if let i = r.firstIndex(where: { $0.0 == t }) {
+                        guard duplicates == .replace else { return .rejectedDuplicate }
+                        r[i].1 = row
+                        return .stored(count: r.count)
+                    }
+                    if r.count == length && t < r[0].0 { return .rejectedLate }
+                    r.insert((t, row), at: r.firstIndex { $0.0 > t } ?? r.count)
+                    if r.count > length { r.removeFirst() }
+                    return .stored(count: r.count)
+                }
+            }
+            r.append((t, row))
+            if r.count > length { r.removeFirst() }
+            return .stored(count: r.count)
+        }
+    }
+
+    @Test(arguments: [(DuplicatePolicy.replace, LatePolicy.drop), (.drop, .drop), (.replace, .insert), (.drop, .insert)])
+    func matchesTheReference(_ duplicates: DuplicatePolicy, _ late: LatePolicy) {
+        var store = KeyedWindows<Int>(length: 5, features: 2, capacity: 4)
+        var ref = Reference(length: 5, capacity: 4, duplicates: duplicates, late: late)
+        var rng = RandomGenerator(seed: 11)
+        var clock: [Int: Int64] = [:]
+        for step in 0..<5000 {
+            let key = Int(rng.next() % 7)
+            var t = clock[key, default: 100] + Int64(rng.next() % 3) - 1   // sometimes equal, sometimes older
+            if rng.next() % 10 == 0 { t -= Int64(rng.next() % 8) }
+            clock[key] = max(clock[key, default: 100], t)
+            let row: [Float] = [Float(step), Float(key)]
+            let (slot, _) = store.slot(for: key, now: Double(step))
+            let got = row.withUnsafeBufferPointer { store.append(slot: slot, timestamp: t, row: $0, duplicates: duplicates, late: late) }
+            let want = ref.append(key, t, row)
+            #expect(got == want, "step \(step) key \(key) t \(t)")
+            let expected = ref.rows[key]!
+            #expect(store.timestamps(slot: slot) == expected.map(\.0))
+            var buf = [Float](repeating: 0, count: 10)
+            let n = buf.withUnsafeMutableBufferPointer { store.copyWindow(slot: slot, into: $0.baseAddress!) }
+            #expect(Array(buf[0..<(n * 2)]) == expected.flatMap(\.1))
+            #expect(store.count == ref.rows.count && store.count <= 4)
+        }
+        #expect(store.evictions > 0)
+    }
+
+    @Test func idleKeysExpireOldestFirst() {
+        var store = KeyedWindows<String>(length: 3, features: 1, capacity: 10)
+        for (i, k) in ["a", "b", "c"].enumerated() {
+            let (s, _) = store.slot(for: k, now: Double(i))
+            _ = [Float(1)].withUnsafeBufferPointer { store.append(slot: s, timestamp: 1, row: $0, duplicates: .replace, late: .drop) }
+        }
+        _ = store.slot(for: "a", now: 10)   // touched again
+        #expect(store.expire(idleSince: 5) == ["b", "c"])
+        #expect(store.count == 1 && store.contains("a") && store.expirations == 2)
+        let (s, evicted) = store.slot(for: "d", now: 11)   // reuses a freed slot
+        #expect(evicted == nil && store.rowCount(slot: s) == 0)
+    }
+}
+
+@Suite struct InputDecoderTests {
+    let decoder = InputDecoder()
+
+    func reason(_ text: String) -> RejectReason? {
+        if case .failure(let r) = decoder.decode(Array(text.utf8)) { return r.reason }
+        return nil
+    }
+
+    @Test func pointsArraysAndWindows() throws {
+        guard case .success(.points(let ps)) = decoder.decode(Array(#"{"key":["ns","app"],"timestamp":1700000000000,"metrics":{"cpu":0.4,"mem":null},"uuid":"u1","config_id":"c"}"#.utf8)) else {
+            Issue.record("point not decoded"); return
+        }
+        #expect(ps.count == 1 && ps[0].key == ["ns", "app"] && ps[0].uuid == "u1" && ps[0].configID == "c")
+        #expect(ps[0].value(of: "cpu") == .some(0.4) && ps[0].value(of: "mem") == .some(nil) && ps[0].value(of: "disk") == nil)
+        guard case .success(.points(let two)) = decoder.decode(Array(#"[{"key":"a","timestamp":1,"metrics":{"x":1}},{"key":"b","timestamp":2,"metrics":{"x":2}}]"#.utf8)) else {
+            Issue.record("array not decoded"); return
+        }
+        #expect(two.map(\.key) == [["a"], ["b"]])
+        let window = #"{"uuid":"w","config_id":"c","composite_keys":["a","b"],"data":[{"timestamp":1,"x":1},{"timestamp":2,"x":2}],"metadata":{}}"#
+        guard case .success(.window(let w)) = decoder.decode(Array(window.utf8)) else { Issue.record("window not decoded"); return }
+        #expect(w.key == ["a", "b"] && w.timestamps == [1, 2] && w.rows.count == 2)
+    }
+
+    @Test func rejectionsAreTyped() {
+        #expect(reason("{") == .badJSON)
+        #expect(reason("\"x\"") == .notAnObject)
+        #expect(reason("[]") == .notAnObject)
+        #expect(reason(#"{"timestamp":1,"metrics":{"x":1}}"#) == .missingField)
+        #expect(reason(#"{"key":"a","metrics":{"x":1}}"#) == .missingField)
+        #expect(reason(#"{"key":"a","timestamp":1}"#) == .missingField)
+        #expect(reason(#"{"key":"a","timestamp":1,"metrics":{"x":"1"}}"#) == .wrongType)
+        #expect(reason(#"{"key":"a","timestamp":1,"metrics":{"x":1},"extra":1}"#) == .wrongType)
+        #expect(reason(#"{"key":"a","timestamp":1.5,"metrics":{"x":1}}"#) == .wrongType)
+        #expect(reason(#"{"key":"a","timestamp":0,"metrics":{"x":1}}"#) == .invalidTimestamp)
+        #expect(reason(#"{"key":[],"timestamp":1,"metrics":{"x":1}}"#) == .invalidKey)
+        #expect(reason(#"{"key":"a\u0001","timestamp":1,"metrics":{"x":1}}"#) == .invalidKey)
+        #expect(reason(#"{"key":"a","timestamp":1,"metrics":{}}"#) == .unknownMetricSet)
+        #expect(reason(#"{"key":"a","timestamp":1,"metrics":{"x":1e39}}"#) == .nonFinite)
+        #expect(reason("{" + String(repeating: " ", count: 2 << 20) + "}") == .tooLarge)
+        #expect(reason("[" + Array(repeating: #"{"key":"a","timestamp":1,"metrics":{"x":1}}"#, count: 10_001).joined(separator: ",") + "]") == .tooManyPoints)
+    }
+
+    @Test func outputsAreValidJSONWithNumalogicsFields() throws {
+        let o = ScoreOutput(uuid: "u", configID: "c", pipelineID: "p", key: ["a\"b", "c"], timestamp: 5, unified: 1.5, metrics: ["cpu", "mem"],
+                            features: [1.5, 0.25], modelVersion: 3, threshold: [2, 4], status: .scored)
+        let v = try JSONValue.parse(OutputEncoder.encode(o)).objectValue!
+        #expect(v.keys == ["uuid", "config_id", "pipeline_id", "composite_keys", "timestamp", "unified_anomaly", "data", "metadata"])
+        #expect(v["composite_keys"] == .array([.string("a\"b"), .string("c")]) && v["unified_anomaly"] == .double(1.5))
+        #expect(v["data"]?.objectValue?["unified_ML"] == .double(1.5) && v["data"]?.objectValue?["mem"] == .double(0.25))
+        #expect(v["metadata"]?.objectValue?["model_version"] == .int(3) && v["metadata"]?.objectValue?["status"] == .string("scored"))
+        let pending = ScoreOutput(uuid: "u", configID: "c", pipelineID: "p", key: ["a"], timestamp: 5, unified: nil, metrics: ["x"],
+                                  features: nil, modelVersion: nil, threshold: nil, status: .modelNotReady)
+        let p = try JSONValue.parse(OutputEncoder.encode(pending)).objectValue!
+        #expect(p["unified_anomaly"] == .null && p["data"] == .object(JSONObject()) && p["metadata"]?.objectValue?["status"] == .string("model_not_ready"))
+        let tr = try JSONValue.parse(OutputEncoder.trainRequest(uuid: "u", configID: "c", pipelineID: "p", key: ["k"], metrics: ["x"])).objectValue!
+        #expect(tr["header"] == .string("request_training") && tr["metrics"] == .array([.string("x")]))
+        var g = UUIDGenerator(seed: 1)
+        let id = g.next()
+        #expect(id.count == 36 && id.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12] && id != g.next())
+    }
+}
