@@ -71,6 +71,10 @@ let package = Package(
             name: "ModelBench", dependencies: ["Autoencoders", "Training", "TensorCore"],
             path: "bench/ModelBench", swiftSettings: optimized),
 
+        .executableTarget(
+            name: "LoadGen", dependencies: ["ZMQ", "Scoring", "Training", "Autoencoders", "TensorCore"],
+            path: "bench/LoadGen", swiftSettings: optimized),
+
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TensorCore", "TestSupport"]),

@@ -130,20 +130,28 @@ public final class ScoringPipeline: @unchecked Sendable {
 
     /// Scores one window from its errors `(L, F)` and raw values `(L, F)` (for the static adjustment).
     public func score(errors e: Tensor, raw: Tensor, state: inout KeyScoreState) -> WindowScore {
-        let (l, f) = (e.shape[0], e.shape[1])
-        let newest = e.slice(axis: 0, (l - 1)..<l).reshaped([f]).scalars
-        let ratios: Tensor
+        precondition(e.rank == 2 && e.shape == raw.shape && e.shape[1] == features, "window scores need (L, \(features)) errors and values")
+        var s = e.withUnsafeBufferPointer { ep in
+            raw.withUnsafeBufferPointer { rp in score(errors: ep.baseAddress!, raw: rp.baseAddress!, length: e.shape[0], state: &state) }
+        }
+        s.errors = e
+        return s
+    }
+
+    /// The scoring recipe on raw memory: `errors` and `raw` point at `length × features` floats (one
+    /// window, row-major). Used by batch scorers to avoid a tensor per window; `errors` of the result is empty.
+    public func score(errors e: UnsafePointer<Float>, raw: UnsafePointer<Float>, length l: Int, state: inout KeyScoreState) -> WindowScore {
+        let f = features
+        let newest = Array(UnsafeBufferPointer(start: e + (l - 1) * f, count: f))
+        var limits: [Float]? = nil
         var thresholdUsed = threshold.thresholdValues
-        switch score.mode {
-        case .numalogic:
-            ratios = threshold.scoreSamples(e)
-        case .adaptive:
+        if score.mode == .adaptive {
             let k = score.adaptive.stdFactor
             let mean = state.adaptiveMean ?? errorMean
             let variance = state.adaptiveVariance ?? errorStd.map { $0 * $0 }
             let limit = zip(mean, variance).map { max($0 + k * $1.squareRoot(), 1e-6) }
+            limits = limit
             thresholdUsed = limit
-            ratios = columnwise(e) { (v, c) in v / limit[c] }
             // Exponentially weighted update with the newest point, winsorised at twice the limit.
             let w = 1 - Float(exp(-0.693_147_18 / score.adaptive.halflife))
             var m = mean, v = variance
@@ -155,7 +163,21 @@ public final class ScoringPipeline: @unchecked Sendable {
             state.adaptiveMean = m
             state.adaptiveVariance = v
         }
-        let rawFeatures = score.windowAgg.reduceColumns(ratios)
+        // Ratio-scores, column by column; estimators that score whole rows go through their tensor API.
+        var rawFeatures = [Float](repeating: 0, count: f)
+        var column = [Float](repeating: 0, count: l)
+        if limits == nil && threshold.elementScore(0, column: 0) == nil {
+            let ratios = threshold.scoreSamples(Tensor(shape: [l, f], scalars: Array(UnsafeBufferPointer(start: e, count: l * f))))
+            rawFeatures = score.windowAgg.reduceColumns(ratios)
+        } else {
+            for c in 0..<f {
+                for r in 0..<l {
+                    let v = e[r * f + c]
+                    column[r] = limits.map { v / $0[c] } ?? threshold.elementScore(v, column: c)!
+                }
+                rawFeatures[c] = score.windowAgg.reduce(column)
+            }
+        }
         let rawUnified = score.featureAgg.reduce(rawFeatures)
         var features = rawFeatures, unified = rawUnified
         switch postprocess {
@@ -172,12 +194,13 @@ public final class ScoringPipeline: @unchecked Sendable {
         case nil:
             break
         }
-        if let adjust = score.adjust, let staticScore = adjust.score(raw: raw, metrics: metrics) {
+        if let adjust = score.adjust,
+           let staticScore = adjust.score(raw: Tensor(shape: [l, f], scalars: Array(UnsafeBufferPointer(start: raw, count: l * f))), metrics: metrics) {
             unified = max(unified, staticScore)
         }
         state.scoredWindows += 1
-        return WindowScore(unified: unified, features: features, rawUnified: rawUnified, rawFeatures: rawFeatures, errors: e,
-                           newestErrors: newest, threshold: thresholdUsed)
+        return WindowScore(unified: unified, features: features, rawUnified: rawUnified, rawFeatures: rawFeatures,
+                           errors: Tensor.zeros([0, f]), newestErrors: newest, threshold: thresholdUsed)
     }
 
     /// Scores raw windows `(B, L, F)` in one model pass; `states[i]` belongs to window `i`'s key.

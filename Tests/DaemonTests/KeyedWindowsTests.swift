@@ -1,4 +1,4 @@
-import Daemon
+@testable import Daemon
 import Testing
 import TensorCore
 
@@ -144,5 +144,50 @@ import TensorCore
         var g = UUIDGenerator(seed: 1)
         let id = g.next()
         #expect(id.count == 36 && id.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12] && id != g.next())
+    }
+}
+
+/// The fast decoding path agrees with the generic one on every accepted message.
+@Suite struct FastDecoderTests {
+    @Test func fastAndGenericPathsAgree() throws {
+        let d = InputDecoder()
+        let accepted = [
+            #"{"key":"a","timestamp":1700000000000,"metrics":{"x":1,"y":-2.5e3,"z":null}}"#,
+            #" { "uuid" : "u" , "key" : [ "a" , "b\"c" ] , "metrics" : { "x" : 0 } , "timestamp" : 5 , "config_id" : null } "#,
+            #"[{"key":"a","timestamp":1,"metrics":{"x":1}},{"key":"b","timestamp":2,"metrics":{"x":2},"pipeline_id":"p"}]"#,
+        ]
+        for text in accepted {
+            let fast = try #require(d.fastPoints(Array(text.utf8)), "fast path refused \(text)")
+            guard case .success(.points(let generic)) = d.decode(Array(text.utf8)) else { Issue.record("generic refused \(text)"); continue }
+            #expect(fast == generic)
+            // and the generic tree decoder, bypassing the fast path, gives the same points
+            let tree = try JSONValue.parse(text)
+            let viaTree: [InputPoint] = switch tree {
+            case .array(let items): items.map { try! d.point($0.objectValue!).get() }
+            default: [try d.point(tree.objectValue!).get()]
+            }
+            #expect(fast == viaTree)
+        }
+        // Anything odd leaves the fast path (the generic path then rejects or accepts precisely).
+        for text in [#"{"key":"a","key":"b","timestamp":1,"metrics":{"x":1}}"#, #"{"key":"a","timestamp":1,"metrics":{"x":1},"x":2}"#,
+                     #"{"key":"a","timestamp":1,"metrics":{"x":"1"}}"#, #"{"key":"a","timestamp":1,"metrics":{"x":1,"x":2}}"#,
+                     #"{"key":"a","timestamp":1,"metrics":{"x":1}} trailing"#, #"{"data":[]}"#] {
+            #expect(d.fastPoints(Array(text.utf8)) == nil, "\(text)")
+            if case .success = d.decode(Array(text.utf8)) { Issue.record("accepted \(text)") }
+        }
+    }
+}
+
+@Suite struct OutputTemplateTests {
+    @Test func templateEncodingEqualsTheGenericEncoder() {
+        let t = OutputTemplate(pipelineID: "p\"1", metrics: ["cpu", "m\\em"])
+        for o in [
+            ScoreOutput(uuid: "u", configID: "c", pipelineID: "p\"1", key: ["a", "b"], timestamp: 5, unified: 1.5, metrics: ["cpu", "m\\em"],
+                        features: [1.5, 0.25], modelVersion: 3, threshold: [2, 4], status: .scored),
+            ScoreOutput(uuid: "u", configID: "c", pipelineID: "p\"1", key: ["a"], timestamp: 5, unified: nil, metrics: ["cpu", "m\\em"],
+                        features: nil, modelVersion: nil, threshold: nil, status: .warmingUp),
+        ] {
+            #expect(t.encode(o) == OutputEncoder.encode(o))
+        }
     }
 }

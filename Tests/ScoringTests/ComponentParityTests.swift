@@ -145,3 +145,20 @@ import TensorCore
 extension Tensor {
     func reshape(_ dims: Int...) -> Tensor { reshaped(dims) }
 }
+
+@Suite struct ElementScoreTests {
+    /// The element-wise fast path agrees with `scoreSamples` for every estimator that offers it.
+    @Test func elementScoresMatchScoreSamples() throws {
+        var rng = RandomGenerator(seed: 3)
+        let x = Tensor.uniform([20, 3], low: 0, high: 3, using: &rng)
+        var sd = StdDevThreshold(); try sd.fit(x)
+        var mp = MaxPercentileThreshold(); try mp.fit(x)
+        let models: [any ThresholdModel] = [sd, mp, try StaticThreshold(upperLimit: 1), try SigmoidThreshold(upperLimits: [0.5, 1, 2])]
+        for m in models {
+            let s = m.scoreSamples(x)
+            for r in 0..<20 { for c in 0..<3 { #expect(m.elementScore(x[r, c], column: c) == s[r, c], "\(m.name)") } }
+        }
+        var mh = try MahalanobisThreshold(); try mh.fit(x)
+        #expect((mh as any ThresholdModel).elementScore(1, column: 0) == nil)
+    }
+}

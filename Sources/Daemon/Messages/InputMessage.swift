@@ -74,6 +74,7 @@ public struct InputDecoder: Sendable {
 
     public func decode(_ body: [UInt8]) -> Result<InputMessage, Rejection> {
         guard body.count <= maximumBodyBytes else { return .failure(Rejection(.tooLarge, "\(body.count) bytes (limit \(maximumBodyBytes))")) }
+        if let points = fastPoints(body) { return .success(.points(points)) }
         let value: JSONValue
         do { value = try JSONValue.parse(body) } catch { return .failure(Rejection(.badJSON, error.description)) }
         switch value {
@@ -100,6 +101,122 @@ public struct InputDecoder: Sendable {
         }
     }
 
+    /// The common case read straight from the bytes: a point object, or an array of them, with exactly the
+    /// known fields and valid values. Anything else returns nil and goes through the generic path, which
+    /// produces the precise rejection (so both paths accept and reject the same messages).
+    func fastPoints(_ body: [UInt8]) -> [InputPoint]? {
+        body.withUnsafeBufferPointer { buf -> [InputPoint]? in
+            var c = JSONCursor(buf)
+            c.skipWhitespace()
+            var out: [InputPoint] = []
+            if c.consume(0x5B) {                                   // [
+                if c.consume(0x5D) { return nil }
+                repeat {
+                    c.skipWhitespace()
+                    guard out.count < maximumPointsPerMessage, let p = fastPoint(&c) else { return nil }
+                    out.append(p)
+                } while c.consume(0x2C)
+                guard c.consume(0x5D) else { return nil }
+            } else {
+                guard let p = fastPoint(&c) else { return nil }
+                out.append(p)
+            }
+            c.skipWhitespace()
+            return c.isAtEnd ? out : nil
+        }
+    }
+
+    private func fastString(_ c: inout JSONCursor) -> String? {
+        c.skipWhitespace()
+        guard c.peek == 0x22 else { return nil }
+        return try? c.readString()
+    }
+
+    private func fastPoint(_ c: inout JSONCursor) -> InputPoint? {
+        guard c.consume(0x7B) else { return nil }                   // {
+        var key: [String]?, timestamp: Int64?, metrics: [(String, Float?)]?
+        var configID: String?, pipelineID: String?, uuid: String?
+        var seen = 0   // bit per field: a repeated field goes to the generic path (which rejects duplicates)
+        repeat {
+            guard let field = fastString(&c), c.consume(0x3A) else { return nil }
+            c.skipWhitespace()
+            let bit: Int = switch field {
+            case "key": 1
+            case "timestamp": 2
+            case "metrics": 4
+            case "config_id": 8
+            case "pipeline_id": 16
+            case "uuid": 32
+            default: 0
+            }
+            guard bit != 0, seen & bit == 0 else { return nil }
+            seen |= bit
+            switch field {
+            case "key":
+                guard key == nil else { return nil }
+                if c.peek == 0x22 {
+                    guard let k = fastString(&c) else { return nil }
+                    key = [k]
+                } else {
+                    guard c.consume(0x5B) else { return nil }
+                    var values: [String] = []
+                    repeat {
+                        guard let k = fastString(&c) else { return nil }
+                        values.append(k)
+                    } while c.consume(0x2C)
+                    guard c.consume(0x5D) else { return nil }
+                    key = values
+                }
+                guard validKey(key!, field: "key") == nil else { return nil }
+            case "timestamp":
+                guard timestamp == nil, let n = try? c.readNumber(), case .success(let t) = self.timestamp(n) else { return nil }
+                timestamp = t
+            case "metrics":
+                guard metrics == nil, c.consume(0x7B) else { return nil }
+                var m: [(String, Float?)] = []
+                if !c.consume(0x7D) {
+                    repeat {
+                        guard let name = fastString(&c), c.consume(0x3A) else { return nil }
+                        c.skipWhitespace()
+                        if c.readNull() { m.append((name, nil)); continue }
+                        guard let n = try? c.readNumber(), case .success(let v) = metricValue(name, n) else { return nil }
+                        m.append((name, v))
+                    } while c.consume(0x2C)
+                    guard c.consume(0x7D) else { return nil }
+                }
+                guard !m.isEmpty, m.count <= maximumMetrics, Set(m.map(\.0)).count == m.count else { return nil }
+                metrics = m
+            case "config_id", "pipeline_id", "uuid":
+                let v: String?
+                if c.readNull() { v = nil } else {
+                    guard let s = fastString(&c), s.utf8.count <= 256 else { return nil }
+                    v = s
+                }
+                if field == "config_id" { configID = v } else if field == "pipeline_id" { pipelineID = v } else { uuid = v }
+            default:
+                return nil
+            }
+        } while c.consume(0x2C)
+        guard c.consume(0x7D), let key, let timestamp, let metrics else { return nil }
+        return InputPoint(key: key, timestamp: timestamp, metrics: metrics, configID: configID, pipelineID: pipelineID, uuid: uuid)
+    }
+
+    /// Validates key values already read as strings.
+    func validKey(_ values: [String], field: String) -> Rejection? {
+        guard !values.isEmpty, values.count <= maximumKeyValues else {
+            return Rejection(.invalidKey, "\(field) needs 1…\(maximumKeyValues) values, got \(values.count)")
+        }
+        for s in values {
+            guard s.utf8.count <= maximumKeyValueBytes else {
+                return Rejection(.invalidKey, "a \(field) value is \(s.utf8.count) bytes (limit \(maximumKeyValueBytes))")
+            }
+            guard !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                return Rejection(.invalidKey, "\(field) values may not contain control characters")
+            }
+        }
+        return nil
+    }
+
     func key(_ v: JSONValue?, field: String) -> Result<[String], Rejection> {
         let values: [JSONValue]
         switch v {
@@ -108,20 +225,12 @@ public struct InputDecoder: Sendable {
         case nil: return .failure(Rejection(.missingField, field))
         case let other?: return .failure(Rejection(.wrongType, "\(field) is a \(other.typeName), expected a string or a list of strings"))
         }
-        guard !values.isEmpty, values.count <= maximumKeyValues else {
-            return .failure(Rejection(.invalidKey, "\(field) needs 1…\(maximumKeyValues) values, got \(values.count)"))
-        }
         var out: [String] = []
         for v in values {
             guard case .string(let s) = v else { return .failure(Rejection(.wrongType, "\(field) values must be strings, got \(v.typeName)")) }
-            guard s.utf8.count <= maximumKeyValueBytes else {
-                return .failure(Rejection(.invalidKey, "a \(field) value is \(s.utf8.count) bytes (limit \(maximumKeyValueBytes))"))
-            }
-            guard !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                return .failure(Rejection(.invalidKey, "\(field) values may not contain control characters"))
-            }
             out.append(s)
         }
+        if let r = validKey(out, field: field) { return .failure(r) }
         return .success(out)
     }
 

@@ -35,11 +35,11 @@ public enum OutputEncoder {
         out.append(0x22)
         for b in s.utf8 {
             switch b {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
                 out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
@@ -50,8 +50,8 @@ public enum OutputEncoder {
     }
 
     static func appendFloat(_ x: Float?, to out: inout [UInt8]) {
-        guard let x, x.isFinite else { out += Array("null".utf8); return }
-        out += Array(x.description.utf8)
+        guard let x, x.isFinite else { out.append(contentsOf: "null".utf8); return }
+        out.append(contentsOf: x.description.utf8)
     }
 
     static func appendKey(_ key: [String], to out: inout [UInt8]) {
@@ -66,12 +66,12 @@ public enum OutputEncoder {
     public static func encode(_ o: ScoreOutput) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out += Array("{\"uuid\":".utf8); appendString(o.uuid, to: &out)
-        out += Array(",\"config_id\":".utf8); appendString(o.configID, to: &out)
-        out += Array(",\"pipeline_id\":".utf8); appendString(o.pipelineID, to: &out)
-        out += Array(",\"composite_keys\":".utf8); appendKey(o.key, to: &out)
-        out += Array(",\"timestamp\":\(o.timestamp),\"unified_anomaly\":".utf8); appendFloat(o.unified, to: &out)
-        out += Array(",\"data\":{".utf8)
+        out.append(contentsOf: "{\"uuid\":".utf8); appendString(o.uuid, to: &out)
+        out.append(contentsOf: ",\"config_id\":".utf8); appendString(o.configID, to: &out)
+        out.append(contentsOf: ",\"pipeline_id\":".utf8); appendString(o.pipelineID, to: &out)
+        out.append(contentsOf: ",\"composite_keys\":".utf8); appendKey(o.key, to: &out)
+        out.append(contentsOf: ",\"timestamp\":\(o.timestamp),\"unified_anomaly\":".utf8); appendFloat(o.unified, to: &out)
+        out.append(contentsOf: ",\"data\":{".utf8)
         if let f = o.features {
             for (i, m) in o.metrics.enumerated() {
                 appendString(m, to: &out)
@@ -79,31 +79,32 @@ public enum OutputEncoder {
                 appendFloat(f[i], to: &out)
                 out.append(0x2C)
             }
-            out += Array("\"unified_ML\":".utf8); appendFloat(o.unified, to: &out)
+            out.append(contentsOf: "\"unified_ML\":".utf8); appendFloat(o.unified, to: &out)
         }
-        out += Array("},\"metadata\":{\"model_version\":".utf8)
-        out += Array((o.modelVersion.map(String.init) ?? "null").utf8)
-        out += Array(",\"threshold\":".utf8)
+        out.append(contentsOf: "},\"metadata\":{\"model_version\":".utf8)
+        out.append(contentsOf: (o.modelVersion.map(String.init) ?? "null").utf8)
+        out.append(contentsOf: ",\"threshold\":".utf8)
         if let t = o.threshold {
             out.append(0x5B)
             for (i, v) in t.enumerated() { if i > 0 { out.append(0x2C) }; appendFloat(v, to: &out) }
             out.append(0x5D)
         } else {
-            out += Array("null".utf8)
+            out.append(contentsOf: "null".utf8)
         }
-        out += Array(",\"status\":".utf8); appendString(o.status.rawValue, to: &out)
-        out += Array("}}".utf8)
+        out.append(contentsOf: ",\"status\":".utf8); appendString(o.status.rawValue, to: &out)
+        out.append(contentsOf: "}}".utf8)
         return out
     }
 
     /// The train request the daemon sends to the retrain stage.
     public static func trainRequest(uuid: String, configID: String, pipelineID: String, key: [String], metrics: [String]) -> [UInt8] {
-        var out = Array("{\"header\":\"request_training\",\"uuid\":".utf8)
+        var out: [UInt8] = []
+        out.append(contentsOf: "{\"header\":\"request_training\",\"uuid\":".utf8)
         appendString(uuid, to: &out)
-        out += Array(",\"config_id\":".utf8); appendString(configID, to: &out)
-        out += Array(",\"pipeline_id\":".utf8); appendString(pipelineID, to: &out)
-        out += Array(",\"composite_keys\":".utf8); appendKey(key, to: &out)
-        out += Array(",\"metrics\":".utf8); appendKey(metrics, to: &out)
+        out.append(contentsOf: ",\"config_id\":".utf8); appendString(configID, to: &out)
+        out.append(contentsOf: ",\"pipeline_id\":".utf8); appendString(pipelineID, to: &out)
+        out.append(contentsOf: ",\"composite_keys\":".utf8); appendKey(key, to: &out)
+        out.append(contentsOf: ",\"metrics\":".utf8); appendKey(metrics, to: &out)
         out.append(0x7D)
         return out
     }
@@ -119,5 +120,57 @@ public struct UUIDGenerator: Sendable {
         b[8] = (b[8] & 0x3F) | 0x80
         let hex = b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
         return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" + hex[8..<10].joined() + "-" + hex[10..<16].joined()
+    }
+}
+
+/// Output encoding with the fragments fixed per pipeline (its id and its metric names as JSON keys)
+/// encoded once; produces exactly ``OutputEncoder/encode(_:)``'s bytes.
+public struct OutputTemplate: Sendable {
+    let pipelineID: [UInt8]
+    let metricKeys: [[UInt8]]
+
+    public init(pipelineID: String, metrics: [String]) {
+        var p: [UInt8] = []
+        OutputEncoder.appendString(pipelineID, to: &p)
+        self.pipelineID = p
+        metricKeys = metrics.map { m in
+            var out: [UInt8] = []
+            OutputEncoder.appendString(m, to: &out)
+            out.append(0x3A)
+            return out
+        }
+    }
+
+    public func encode(_ o: ScoreOutput) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(200 + 24 * metricKeys.count)
+        out.append(contentsOf: "{\"uuid\":".utf8); OutputEncoder.appendString(o.uuid, to: &out)
+        out.append(contentsOf: ",\"config_id\":".utf8); OutputEncoder.appendString(o.configID, to: &out)
+        out.append(contentsOf: ",\"pipeline_id\":".utf8); out.append(contentsOf: pipelineID)
+        out.append(contentsOf: ",\"composite_keys\":".utf8); OutputEncoder.appendKey(o.key, to: &out)
+        out.append(contentsOf: ",\"timestamp\":".utf8); out.append(contentsOf: String(o.timestamp).utf8)
+        out.append(contentsOf: ",\"unified_anomaly\":".utf8); OutputEncoder.appendFloat(o.unified, to: &out)
+        out.append(contentsOf: ",\"data\":{".utf8)
+        if let f = o.features {
+            for (i, k) in metricKeys.enumerated() {
+                out.append(contentsOf: k)
+                OutputEncoder.appendFloat(f[i], to: &out)
+                out.append(0x2C)
+            }
+            out.append(contentsOf: "\"unified_ML\":".utf8); OutputEncoder.appendFloat(o.unified, to: &out)
+        }
+        out.append(contentsOf: "},\"metadata\":{\"model_version\":".utf8)
+        out.append(contentsOf: (o.modelVersion.map(String.init) ?? "null").utf8)
+        out.append(contentsOf: ",\"threshold\":".utf8)
+        if let t = o.threshold {
+            out.append(0x5B)
+            for (i, v) in t.enumerated() { if i > 0 { out.append(0x2C) }; OutputEncoder.appendFloat(v, to: &out) }
+            out.append(0x5D)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+        out.append(contentsOf: ",\"status\":".utf8); OutputEncoder.appendString(o.status.rawValue, to: &out)
+        out.append(contentsOf: "}}".utf8)
+        return out
     }
 }

@@ -200,10 +200,10 @@ public final class DaemonRuntime: @unchecked Sendable {
         func publish(_ emissions: [Emission]) {
             for e in emissions {
                 switch e {
-                case .score(let topic, let body, let arrival, let status):
+                case .score(let key, let body, let arrival, let status):
                     accepted += 1
                     do {
-                        if scores.kind == .pub { try scores.send([Array(topic.utf8), body]) } else { try scores.send(body) }
+                        if scores.kind == .pub { try scores.send([Array(key.joined(separator: ":").utf8), body]) } else { try scores.send(body) }
                         published += 1
                         metrics.scored(status)
                         metrics.latency.record(monotonicNow() - arrival)

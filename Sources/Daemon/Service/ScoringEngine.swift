@@ -4,8 +4,8 @@ import TensorCore
 
 /// What the engine wants sent after a batch.
 public enum Emission: Sendable {
-    /// A score message: PUB topic (the key joined by `:`), JSON body, arrival time, status.
-    case score(topic: String, body: [UInt8], arrival: Double, status: ScoreStatus)
+    /// A score message: the key (its values joined by `:` are the PUB topic), JSON body, arrival time, status.
+    case score(key: [String], body: [UInt8], arrival: Double, status: ScoreStatus)
     case trainRequest([UInt8])
     case rejected(Rejection)
 }
@@ -19,12 +19,16 @@ public final class ScoringEngine {
         var state = KeyScoreState()
         var lastTrainRequest: Double = -.infinity
         var modelVersion: Int?
+        /// The registry's answer for this key, valid while the registry generation is unchanged.
+        var cachedModel: (ScoringPipeline, Int)?
+        var cachedGeneration = -1
     }
 
     struct PipelineState {
         let target: PointRouter.Target
         var windows: KeyedWindows<[String]>
         var extras: [KeyExtra] = []
+        let template: OutputTemplate
     }
 
     let config: AEFlowConfig
@@ -41,7 +45,8 @@ public final class ScoringEngine {
         router = PointRouter(config: config)
         pipelines = router.targets.map {
             PipelineState(target: $0, windows: KeyedWindows(length: $0.stream.windowSize, features: $0.pipeline.metrics.count,
-                                                            capacity: config.windows.maxKeys))
+                                                            capacity: config.windows.maxKeys),
+                          template: OutputTemplate(pipelineID: $0.pipeline.pipelineID, metrics: $0.pipeline.metrics))
         }
         (self.models, self.metrics, self.logger) = (models, metrics, logger)
         uuids = UUIDGenerator(seed: seed)
@@ -67,7 +72,14 @@ public final class ScoringEngine {
         let index: Int          // output position
         let point: RoutedPoint
         let slot: Int
-        let window: [Float]     // (L, F) snapshot at this point
+    }
+
+    /// The points one model scores in a batch, with their windows copied into one `(B, L, F)` buffer.
+    struct Group {
+        let model: ScoringPipeline
+        let version: Int
+        var items: [Pending] = []
+        var windows: [Float] = []
     }
 
     /// Applies a batch of routed points in order and returns the emissions, in order.
@@ -76,7 +88,7 @@ public final class ScoringEngine {
         var out = [Emission?](repeating: nil, count: batch.count)
         var trainRequests: [Emission] = []
         // Points grouped by the model that scores them: one inference call per model per batch.
-        var groups: [ObjectIdentifier: (ScoringPipeline, Int, [Pending])] = [:]
+        var groups: [ObjectIdentifier: Group] = [:]
         var order: [ObjectIdentifier] = []
         for (i, point) in batch.enumerated() {
             let pi = point.pipeline
@@ -87,14 +99,17 @@ public final class ScoringEngine {
             }
             if evicted != nil || pipelines[pi].windows.rowCount(slot: slot) == 0 { pipelines[pi].extras[slot] = KeyExtra() }
             // Missing values: previous value of the key (or zero), per policy.
-            let previous = pipelines[pi].windows.newestRow(slot: slot)
+            var row = [Float](repeating: 0, count: point.values.count)
             var filled = 0
-            let row = point.values.enumerated().map { c, v -> Float in
-                if let v { return v }
-                filled += 1
-                return config.windows.missingPolicy == .previous ? (previous?[c] ?? 0) : 0
+            for (c, v) in point.values.enumerated() {
+                if let v { row[c] = v } else { filled += 1 }
             }
-            if filled > 0 { metrics.filledValues.increment(by: Int64(filled)) }
+            if filled > 0 {
+                metrics.filledValues.increment(by: Int64(filled))
+                if config.windows.missingPolicy == .previous, let previous = pipelines[pi].windows.newestRow(slot: slot) {
+                    for (c, v) in point.values.enumerated() where v == nil { row[c] = previous[c] }
+                }
+            }
             let outcome = row.withUnsafeBufferPointer {
                 pipelines[pi].windows.append(slot: slot, timestamp: point.timestamp, row: $0,
                                              duplicates: config.windows.duplicatePolicy, late: config.windows.latePolicy)
@@ -117,15 +132,26 @@ public final class ScoringEngine {
                 out[i] = emission(point, target: target, status: .warmingUp)
                 continue
             }
-            var window = [Float](repeating: 0, count: length * f)
-            window.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress!) }
-            let id = modelID(pipelines[pi], key: point.key)
-            switch models.lookup(id, now: now) {
+            let lookup: ModelRegistry.Lookup
+            if pipelines[pi].extras[slot].cachedGeneration == models.generation, let (m, v) = pipelines[pi].extras[slot].cachedModel {
+                lookup = .ready(m, version: v)
+            } else {
+                lookup = models.lookup(modelID(pipelines[pi], key: point.key), now: now)
+                if case .ready(let m, let v) = lookup {
+                    pipelines[pi].extras[slot].cachedModel = (m, v)
+                    pipelines[pi].extras[slot].cachedGeneration = models.generation
+                }
+            }
+            switch lookup {
             case .ready(let model, let version):
                 let oid = ObjectIdentifier(model)
-                if groups[oid] == nil { groups[oid] = (model, version, []); order.append(oid) }
-                groups[oid]!.2.append(Pending(index: i, point: point, slot: slot, window: window))
+                if groups[oid] == nil { groups[oid] = Group(model: model, version: version); order.append(oid) }
+                let at = groups[oid]!.windows.count
+                groups[oid]!.windows.append(contentsOf: repeatElement(0, count: length * f))
+                groups[oid]!.windows.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress! + at) }
+                groups[oid]!.items.append(Pending(index: i, point: point, slot: slot))
             case .notReady:
+                let id = modelID(pipelines[pi], key: point.key)
                 let conf = target.pipeline.numalogicConf
                 if now - pipelines[pi].extras[slot].lastTrainRequest >= conf.trainer.retrySec {
                     pipelines[pi].extras[slot].lastTrainRequest = now
@@ -133,6 +159,8 @@ public final class ScoringEngine {
                         uuid: uuids.next(), configID: point.configID, pipelineID: target.pipeline.pipelineID, key: id.key,
                         metrics: target.pipeline.metrics)))
                 }
+                var window = [Float](repeating: 0, count: length * f)
+                window.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress!) }
                 if let adjust = conf.score.adjust,
                    let s = adjust.score(raw: Tensor(shape: [length, f], scalars: window), metrics: target.pipeline.metrics) {
                     out[i] = emission(point, target: target, status: .staticThreshold, unified: s)
@@ -142,12 +170,14 @@ public final class ScoringEngine {
             }
         }
         for oid in order {
-            let (model, version, items) = groups[oid]!
+            let group = groups.removeValue(forKey: oid)!
+            let (model, version, items) = (group.model, group.version, group.items)
             let first = items[0].point
             let target = pipelines[first.pipeline].target
             let (l, f) = (target.stream.windowSize, target.pipeline.metrics.count)
-            let raw = Tensor(shape: [items.count, l, f], scalars: items.flatMap(\.window))
+            let raw = Tensor(shape: [items.count, l, f], scalars: group.windows)
             let errors = model.errors(raw)
+            let ep = errors.basePointer, rp = raw.basePointer
             for (j, p) in items.enumerated() {
                 let pi = p.point.pipeline
                 if pipelines[pi].extras[p.slot].modelVersion != version {
@@ -155,8 +185,7 @@ public final class ScoringEngine {
                     pipelines[pi].extras[p.slot].state = KeyScoreState()
                     pipelines[pi].extras[p.slot].modelVersion = version
                 }
-                let s = model.score(errors: errors.slice(axis: 0, j..<(j + 1)).reshaped([l, f]),
-                                    raw: raw.slice(axis: 0, j..<(j + 1)).reshaped([l, f]), state: &pipelines[pi].extras[p.slot].state)
+                let s = model.score(errors: ep + j * l * f, raw: rp + j * l * f, length: l, state: &pipelines[pi].extras[p.slot].state)
                 out[p.index] = emission(p.point, target: target, status: .scored, unified: s.unified, features: s.features,
                                         version: version, threshold: s.threshold)
             }
@@ -170,7 +199,7 @@ public final class ScoringEngine {
         let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
                             timestamp: p.timestamp, unified: unified, metrics: target.pipeline.metrics, features: features,
                             modelVersion: version, threshold: threshold, status: status)
-        return .score(topic: p.key.joined(separator: ":"), body: OutputEncoder.encode(o), arrival: p.arrival, status: status)
+        return .score(key: p.key, body: pipelines[p.pipeline].template.encode(o), arrival: p.arrival, status: status)
     }
 
     /// Scores a numalogic window payload as a whole (no per-key state is kept or changed).

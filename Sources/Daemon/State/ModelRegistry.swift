@@ -69,6 +69,8 @@ public final class ModelRegistry: @unchecked Sendable {
     }
     /// Set when the cache changed (scoring thread only); see ``takeChanges()``.
     private var changed = false
+    /// Incremented whenever a served model changes, so callers may cache lookups between changes.
+    public private(set) var generation = 0
     private let lock = NSLock()
     private var requests: [(ModelID, Int?)] = []
     private var forgotten: [ModelID] = []
@@ -120,6 +122,7 @@ public final class ModelRegistry: @unchecked Sendable {
                 }
                 cache[id] = (.ready(p, version: v, loadedAt: Date().timeIntervalSince1970, path: path), e.lastUsed)
                 changed.append(id)
+                generation += 1
             case .missing(let id):
                 guard let e = cache[id] else { continue }
                 if case .ready = e.state { continue }   // LATEST vanished: keep serving what we have
@@ -156,6 +159,7 @@ public final class ModelRegistry: @unchecked Sendable {
         guard cache.count > capacity else { return }
         let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(cache.count - capacity).map(\.key)
         for v in victims { cache[v] = nil }
+        generation += 1
         lock.lock()
         forgotten += victims
         lock.unlock()

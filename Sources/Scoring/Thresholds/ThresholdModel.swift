@@ -10,6 +10,9 @@ public protocol ThresholdModel: Sendable {
     /// Scores `(N, F)`; a per-row estimator (Mahalanobis) repeats its row score across features.
     func scoreSamples(_ x: Tensor) -> Tensor
     func predict(_ x: Tensor) -> Tensor
+    /// The score of one element (`x` in feature `column`) when it depends on that element alone; nil for
+    /// estimators that score whole rows (Mahalanobis). Lets the scoring path skip building tensors.
+    func elementScore(_ x: Float, column: Int) -> Float?
     /// The fitted threshold (per feature, or one value), reported as `metadata.threshold`.
     var thresholdValues: [Float] { get }
     /// Fitted statistics, stored as `threshold.<stat>`.
@@ -19,6 +22,7 @@ public protocol ThresholdModel: Sendable {
 
 extension ThresholdModel {
     public var isStateful: Bool { true }
+    public func elementScore(_ x: Float, column: Int) -> Float? { nil }
 }
 
 /// numalogic's `StdDevThreshold`: per column `thr = mean + std_factor·std` (population std), raised to
@@ -39,6 +43,7 @@ public struct StdDevThreshold: ThresholdModel {
     }
 
     public func scoreSamples(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v / threshold[c] } }
+    public func elementScore(_ x: Float, column: Int) -> Float? { x / threshold[column] }
     public func predict(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v >= threshold[c] ? 1 : 0 } }
     public var thresholdValues: [Float] { threshold }
     public var stats: [(String, Tensor)] { [("mean", Tensor(mean)), ("std", Tensor(std)), ("threshold", Tensor(threshold))] }
@@ -68,6 +73,7 @@ public struct MaxPercentileThreshold: ThresholdModel {
     }
 
     public func scoreSamples(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v / threshold[c] } }
+    public func elementScore(_ x: Float, column: Int) -> Float? { x / threshold[column] }
     public func predict(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v > threshold[c] ? 1 : 0 } }
     public var thresholdValues: [Float] { threshold }
     public var stats: [(String, Tensor)] { [("threshold", Tensor(threshold))] }
@@ -95,6 +101,7 @@ public struct StaticThreshold: ThresholdModel {
     }
     public mutating func fit(_ x: Tensor) throws(ScoringError) {}
     public func scoreSamples(_ x: Tensor) -> Tensor { x.map { $0 >= upperLimit ? outlierScore : inlierScore } }
+    public func elementScore(_ x: Float, column: Int) -> Float? { x >= upperLimit ? outlierScore : inlierScore }
     public func predict(_ x: Tensor) -> Tensor { x.map { $0 >= upperLimit ? 1 : 0 } }
     public var thresholdValues: [Float] { [upperLimit] }
     public var stats: [(String, Tensor)] { [] }
@@ -119,12 +126,10 @@ public struct SigmoidThreshold: ThresholdModel {
     }
     func limit(_ c: Int) -> Float { upperLimits.count == 1 ? upperLimits[0] : upperLimits[c] }
     public mutating func fit(_ x: Tensor) throws(ScoringError) {}
-    public func scoreSamples(_ x: Tensor) -> Tensor {
-        let coeff = slopeFactor * Float.pi
-        return columnwise(x) { (v, c) in
-            let arg = Swift.min(Swift.max(-coeff * (v - limit(c)), -88.72), 88.72)
-            return scoreLimit / (1 + ScalarMath.exp(arg))
-        }
+    public func scoreSamples(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in elementScore(v, column: c)! } }
+    public func elementScore(_ x: Float, column c: Int) -> Float? {
+        let arg = Swift.min(Swift.max(-slopeFactor * Float.pi * (x - limit(c)), -88.72), 88.72)
+        return scoreLimit / (1 + ScalarMath.exp(arg))
     }
     public func predict(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v >= limit(c) ? 1 : 0 } }
     public var thresholdValues: [Float] { upperLimits }

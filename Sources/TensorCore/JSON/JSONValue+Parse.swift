@@ -14,7 +14,7 @@ extension JSONValue {
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { (buf) throws(JSONParseError) -> JSONValue in
-            var p = JSONReader(buf)
+            var p = JSONCursor(buf)
             p.skipWhitespace()
             let v = try p.value(depth: 0)
             p.skipWhitespace()
@@ -26,19 +26,50 @@ extension JSONValue {
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue { try parse(Array(text.utf8)) }
 }
 
-struct JSONReader {
-    let b: UnsafeBufferPointer<UInt8>
-    var i = 0
+/// A position in a JSON byte buffer with the strict reader's primitives, for decoders that read a known
+/// shape directly (without building a ``JSONValue`` tree). Valid while the buffer is.
+public struct JSONCursor {
+    public let b: UnsafeBufferPointer<UInt8>
+    public var i = 0
 
-    init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+    public init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
 
-    mutating func skipWhitespace() {
+    /// The next byte, or nil at the end.
+    @inlinable public var peek: UInt8? { i < b.count ? b[i] : nil }
+
+    /// Consumes `byte` (after whitespace) if it is next.
+    @inlinable public mutating func consume(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        guard i < b.count, b[i] == byte else { return false }
+        i += 1
+        return true
+    }
+
+    public var isAtEnd: Bool { i >= b.count }
+
+    /// Reads a string literal (the cursor on its opening quote).
+    public mutating func readString() throws(JSONParseError) -> String { try string() }
+
+    /// Reads a number literal.
+    public mutating func readNumber() throws(JSONParseError) -> JSONValue { try number() }
+
+    /// Reads any value.
+    public mutating func readValue() throws(JSONParseError) -> JSONValue { try value(depth: 0) }
+
+    /// Consumes `null` if it is next.
+    public mutating func readNull() -> Bool {
+        guard i + 4 <= b.count, b[i] == 0x6E, b[i + 1] == 0x75, b[i + 2] == 0x6C, b[i + 3] == 0x6C else { return false }
+        i += 4
+        return true
+    }
+
+    @inlinable public mutating func skipWhitespace() {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
     }
 
-    mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
+    public mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= JSONValue.maximumDepth else { throw error("nesting deeper than \(JSONValue.maximumDepth)") }
         guard i < b.count else { throw error("unexpected end of input") }
         switch b[i] {

@@ -1,0 +1,224 @@
+// Daemon load generator: starts `aeflow serve` (release build) with a pipeline-wide VanillaAE(seq_len 12,
+// 3 metrics) over tcp loopback, offers points at fixed rates and measures what comes back.
+//
+//   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,200000,0]
+//                                                    [--seconds 5] [--points-per-message 1] [--quick]
+//
+// Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
+// minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
+// resident memory (VmRSS) at the end of the run and its peak (VmHWM).
+import Autoencoders
+import Foundation
+import Scoring
+import TensorCore
+import Training
+import ZMQ
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 200_000, 0], seconds = 5.0, perMessage = 1
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--keys": keySets = args.next()!.split(separator: ",").map { Int($0)! }
+    case "--rates": rates = args.next()!.split(separator: ",").map { Int($0)! }
+    case "--seconds": seconds = Double(args.next()!)!
+    case "--points-per-message": perMessage = Int(args.next()!)!
+    case "--quick": (keySets, rates, seconds) = ([1, 10_000], [50_000, 0], 2)
+    default: fatalError("unknown argument \(a)")
+    }
+}
+
+let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aeflow").path
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aeflow-load-\(getpid())").path
+try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: dir) }
+
+// One pipeline-wide model, trained on synthetic data.
+var gen = SyntheticSeriesGenerator(length: 3000, numSeries: 3)
+gen.primaryPeriod = 120
+gen.secondaryPeriod = nil
+let series = gen.generate()
+var trainer = TrainerConf()
+trainer.minTrainSize = 1000
+trainer.maxEpochs = 10
+let conf = NumalogicConf(model: ModelSpec(name: "VanillaAE", conf: JSONObject([("seq_len", .int(12)), ("n_features", .int(3))])), trainer: trainer)
+let trained = try PipelineTrainer(conf: conf, metrics: ["a", "b", "c"], pipelineID: "load", key: []).train(series.values, now: 0)
+try CheckpointStore(root: "\(dir)/models").publish(trained.checkpoint)
+let means = series.values.mean(alongAxes: [0]).scalars
+
+func runDaemon(maxKeys: Int) throws -> (LineReader, [String: String]) {
+    let cfg = """
+    inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]
+    outputs:
+      scores: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
+      train_requests: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
+    http: {port: 0}
+    store: {path: "\(dir)/models"}
+    windows: {max_keys: \(maxKeys)}
+    stream_confs:
+      s:
+        window_size: 12
+        ml_pipelines:
+          load:
+            metrics: [a, b, c]
+            model_scope: pipeline
+            numalogic_conf:
+              model: {name: VanillaAE, conf: {seq_len: 12, n_features: 3}}
+    """
+    try cfg.write(toFile: "\(dir)/cfg.yaml", atomically: true, encoding: .utf8)
+    let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"])
+    guard let ready = r.waitFor("daemon ready") else { fatalError("daemon did not start") }
+    var e: [String: String] = [:]
+    for f in ready.split(separator: " ") {
+        let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+        if kv.count == 2 { e[kv[0]] = kv[1] }
+    }
+    guard r.waitFor("models preloaded") != nil else { fatalError("model not preloaded") }
+    return (r, e)
+}
+
+/// Reads a child's stderr lines on a thread.
+final class LineReader: @unchecked Sendable {
+    let process = Process()
+    private var lines: [String] = []
+    private let cond = NSCondition()
+    init(_ exe: String, _ args: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = args
+        let p = Pipe()
+        process.standardError = p
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.detachNewThread { [self] in
+            var pending = Data()
+            while true {
+                let d = p.fileHandleForReading.availableData
+                if d.isEmpty { break }
+                pending.append(d)
+                while let nl = pending.firstIndex(of: 10) {
+                    let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...nl)
+                    cond.lock(); lines.append(line); cond.broadcast(); cond.unlock()
+                }
+            }
+        }
+    }
+    func waitFor(_ text: String, timeout: Double = 60) -> String? {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        cond.lock(); defer { cond.unlock() }
+        while true {
+            if let l = lines.first(where: { $0.contains(text) }) { return l }
+            if !cond.wait(until: deadline) { return nil }
+        }
+    }
+    func memory() -> (rss: Int, peak: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        func kb(_ field: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(field) }.map { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) ?? 0 } ?? 0
+        }
+        return (kb("VmRSS:") * 1024, kb("VmHWM:") * 1024)
+    }
+    func stop() { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+}
+
+/// Hands a socket from one thread to another: only one thread uses it at a time (the main thread during
+/// warm-up, then the receiver thread, joined before the next use).
+final class SocketBox: @unchecked Sendable {
+    let socket: ZMQSocket
+    init(_ s: ZMQSocket) { socket = s }
+}
+
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+func point(key: Int, step: Int, sent: Double) -> String {
+    let phase = Double(step % 120) / 120 * 2 * Double.pi
+    return "{\"key\":\"k\(key)\",\"timestamp\":\(1_700_000_000_000 + Int64(step) * 60_000),\"uuid\":\"\(Int64(sent * 1e9))\",\"metrics\":{\"a\":\(Double(means[0]) + 10 * sin(phase)),\"b\":\(Double(means[1]) + 10 * cos(phase)),\"c\":\(means[2])}}"
+}
+
+for keys in keySets {
+    let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1))
+    let ctx = try ZMQContext()
+    let push = try ZMQSocket(ctx, .push)
+    try push.setSendHighWaterMark(0)
+    try push.connect(e["inputs[0]"]!)
+    let pull = try ZMQSocket(ctx, .pull)
+    try pull.setReceiveHighWaterMark(0)
+    try pull.connect(e["outputs.scores"]!)
+    var step = 0
+    // Warm-up: fill every key's window once (not for the churn case, where windows are evicted anyway).
+    if keys < 1_000_000 {
+        let warm = keys * 12
+        for i in 0..<warm { try push.send(point(key: i % keys, step: i / keys, sent: now())) }
+        for _ in 0..<warm { _ = try pull.receive() }
+        step = 12
+    }
+    for rate in rates {
+        let total = rate == 0 ? Int(400_000 * seconds) : Int(Double(rate) * seconds)
+        let messages = (total + perMessage - 1) / perMessage
+        final class Results: @unchecked Sendable { var latencies: [Double] = []; var received = 0; var statuses: [String: Int] = [:]; var last = 0.0 }
+        let results = Results()
+        let box = SocketBox(pull)
+        let done = DispatchSemaphore(value: 0)
+        let start = now()
+        Thread.detachNewThread {
+            defer { done.signal() }
+            results.latencies.reserveCapacity(total)
+            while results.received < total {
+                guard let frames = try? box.socket.receive(), let body = frames.last else { break }
+                let t = now()
+                let text = String(decoding: body, as: UTF8.self)
+                if let r = text.range(of: "\"uuid\":\""), let end = text[r.upperBound...].firstIndex(of: "\""),
+                   let sent = Double(text[r.upperBound..<end]) {
+                    results.latencies.append(t - sent / 1e9)
+                }
+                if let s = text.range(of: "\"status\":\"") {
+                    let st = String(text[s.upperBound...].prefix { $0 != "\"" })
+                    results.statuses[st, default: 0] += 1
+                }
+                results.received += 1
+                results.last = t
+            }
+        }
+        var sent = 0
+        for m in 0..<messages {
+            if rate > 0 {
+                // Pace without spinning (the generator shares the machine with the daemon): sleep while
+                // more than 100 µs ahead, so points go out in short bursts at the offered rate.
+                let due = start + Double(m * perMessage) / Double(rate)
+                let ahead = due - now()
+                if ahead > 0.0001 {
+                    var ts = timespec(tv_sec: 0, tv_nsec: Int(ahead * 1e9))
+                    nanosleep(&ts, nil)
+                }
+            }
+            let n = min(perMessage, total - sent)
+            let t = now()
+            var bodies: [String] = []
+            for j in 0..<n {
+                let i = sent + j
+                bodies.append(point(key: keys >= 1_000_000 ? (step * 7919 + i) % keys : i % keys, step: step + i / max(keys, 1), sent: t))
+            }
+            try push.send(n == 1 ? bodies[0] : "[" + bodies.joined(separator: ",") + "]")
+            sent += n
+        }
+        let sendEnd = now()
+        done.wait()
+        step += total / max(keys, 1) + 1
+        let elapsed = results.last - start
+        let lat = results.latencies.sorted()
+        func pct(_ p: Double) -> Double { lat.isEmpty ? .nan : lat[min(lat.count - 1, Int(Double(lat.count) * p))] * 1e6 }
+        let mem = daemon.memory()
+        let statuses = results.statuses.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
+        emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
+              + "\"points\": \(total), \"sent_per_s\": \(Double(total) / (sendEnd - start)), \"scored_per_s\": \(Double(results.received) / elapsed), "
+              + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
+              + "\"statuses\": {\(statuses)}}")
+    }
+    push.close(); pull.close()
+    daemon.stop()
+}
