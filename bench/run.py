@@ -172,7 +172,22 @@ def backtest(args):
     print()
 
 
-SUITES = {"engine": engine, "models": models, "backtest": backtest}
+def daemon(args):
+    """The daemon under load (bench/LoadGen): offered rates, sustained throughput, latency, memory."""
+    cmd = [os.path.join(RELEASE, "LoadGen")] + (["--quick"] if args.quick else [])
+    rows = json_lines(cmd)
+    print("### Daemon under load (bench/LoadGen, tcp loopback)\n")
+    print("| keys | offered points/s | sustained outputs/s | p50 | p99 | RSS (peak) | statuses |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        off = "max" if r["offered_per_s"] == 0 else f"{r['offered_per_s']:,}"
+        st = ", ".join(f"{k} {v:,}" for k, v in sorted(r["statuses"].items()))
+        print(f"| {r['keys']:,} | {off} | {r['scored_per_s']:,.0f} | {r['p50_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | "
+              f"{r['rss_mb']:.0f} MB ({r['peak_rss_mb']:.0f} MB) | {st} |")
+    print()
+
+
+SUITES = {"engine": engine, "models": models, "backtest": backtest, "daemon": daemon}
 
 
 def main():
