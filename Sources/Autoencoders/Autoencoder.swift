@@ -116,6 +116,30 @@ extension Autoencoder {
     }
 }
 
+/// A model with an optional sparsity term on its latent code (the `Sparse…` variants).
+public protocol SparseCapable: Autoencoder {
+    var sparsity: SparsityPenalty? { get }
+}
+
+extension SparseCapable {
+    /// The criterion (mean) plus the sparsity penalty on the latent code, when the variant is sparse.
+    public func trainingLoss(_ x: Variable) -> Variable {
+        let (latent, recon) = forward(x)
+        let loss = settings.lossFn(x, recon)
+        return sparsity.map { loss + $0(latent) } ?? loss
+    }
+}
+
+/// The conf of the fully connected family in numalogic's names (`n_features`/`n_channels` per model).
+func mlpConf(seqLen: Int, featuresKey: String, features: Int, encoder: [Int], decoder: [Int], dropout: Float, batchnorm: Bool,
+             extra: [(String, JSONValue)]) -> JSONObject {
+    var c = JSONObject([("seq_len", .int(Int64(seqLen))), (featuresKey, .int(Int64(features))),
+                        ("encoder_layersizes", .ints(encoder)), ("decoder_layersizes", .ints(decoder)),
+                        ("dropout_p", .double(Double(dropout))), ("batchnorm", .bool(batchnorm))])
+    for (k, v) in extra { c[k] = v }
+    return c
+}
+
 /// A module that only groups named children (PyTorch modules whose forward AEFlow implements elsewhere).
 public final class ModuleGroup: Module {
     public let children: [(String, any Module)]

@@ -45,7 +45,7 @@ public final class ConvTransposeBlock: Layer {
 /// Shape: `(B, L, F)` → latent `(B, enc[-1], L/pool^(n−1))`, reconstruction `(B, L, F)`.
 /// State: `encoder.encoder.{2i}.conv|bnorm.*`, latent `encoder.encoder.{2(n−1)}.*`,
 /// `decoder.decoder.{2i}.convtranspose|bnorm.*`, output `decoder.decoder.{2(n−1)}.*`.
-public final class Conv1dAE: Autoencoder {
+public final class Conv1dAE: SparseCapable {
     public static let activations = ["sigmoid", "tanh", "relu"]
 
     public let name: String
@@ -149,11 +149,5 @@ public final class Conv1dAE: Autoencoder {
         checkInput(x)
         let latent = encoder(x.transposed(1, 2))
         return (latent, decoder(latent).transposed(1, 2))
-    }
-
-    public func trainingLoss(_ x: Variable) -> Variable {
-        let (latent, recon) = forward(x)
-        let loss = settings.lossFn(x, recon)
-        return sparsity.map { loss + $0(latent) } ?? loss
     }
 }

@@ -9,7 +9,7 @@ import TensorCore
 ///
 /// Shape: `(B, L, F)` → latent `(B, E)`, reconstruction `(B, L, F)`.
 /// State: `encoder.lstm.*_l{k}`, `decoder.lstm.*_l{k}`, `decoder.fc.*`.
-public final class LSTMAE: Autoencoder {
+public final class LSTMAE: SparseCapable {
     public let name: String
     public let seqLen: Int, nFeatures: Int
     public let embeddingDim: Int, encoderLayers: Int, decoderLayers: Int
@@ -62,11 +62,5 @@ public final class LSTMAE: Autoencoder {
         let latent = h.slice(axis: 0, (encoderLayers - 1)..<encoderLayers).reshaped([batch, embeddingDim])
         let repeated = latent.reshaped([batch, 1, embeddingDim]).broadcast(to: [batch, seqLen, embeddingDim])
         return (latent, fc(decoderLSTM(repeated).output))
-    }
-
-    public func trainingLoss(_ x: Variable) -> Variable {
-        let (latent, recon) = forward(x)
-        let loss = settings.lossFn(x, recon)
-        return sparsity.map { loss + $0(latent) } ?? loss
     }
 }

@@ -43,11 +43,8 @@ public final class MultichannelAE: Autoencoder {
     public var children: [(String, any Module)] { groups }
 
     public var conf: JSONObject {
-        var c = JSONObject([("seq_len", .int(Int64(seqLen))), ("n_channels", .int(Int64(nFeatures))),
-                            ("encoder_layersizes", .ints(encoderLayerSizes)), ("decoder_layersizes", .ints(decoderLayerSizes)),
-                            ("dropout_p", .double(Double(dropoutP))), ("batchnorm", .bool(batchnorm))])
-        for (k, v) in settings.conf { c[k] = v }
-        return c
+        mlpConf(seqLen: seqLen, featuresKey: "n_channels", features: nFeatures, encoder: encoderLayerSizes, decoder: decoderLayerSizes,
+                dropout: dropoutP, batchnorm: batchnorm, extra: settings.conf)
     }
 
     public func forward(_ x: Variable) -> (latent: Variable, reconstruction: Variable) {

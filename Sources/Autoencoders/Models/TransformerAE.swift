@@ -16,7 +16,7 @@ import TensorCore
 ///
 /// Shape: `(B, L, F)` → latent (encoder output) `(B, F, L)`, reconstruction `(B, L, F)`.
 /// State: `encoder.layers.{i}.*`, `decoder.layers.{i}.*`, `decoder.linear.*`.
-public final class TransformerAE: Autoencoder {
+public final class TransformerAE: SparseCapable {
     public let name: String
     public let seqLen: Int, nFeatures: Int
     public let numEncoderLayers: Int, numDecoderLayers: Int, numHeads: Int, dimFeedforward: Int
@@ -107,12 +107,6 @@ public final class TransformerAE: Autoencoder {
         let tokens = x.transposed(1, 2)
         let memory = encode(tokens)
         return (memory, decode(tokens, memory: memory).transposed(1, 2))
-    }
-
-    public func trainingLoss(_ x: Variable) -> Variable {
-        let (latent, recon) = forward(x)
-        let loss = settings.lossFn(x, recon)
-        return sparsity.map { loss + $0(latent) } ?? loss
     }
 }
 

@@ -11,7 +11,7 @@ import TensorCore
 ///
 /// Shape: `(B, L, F)` → latent `(B, enc[-1])`, reconstruction `(B, L, F)`.
 /// State: `encoder.encoder.{i}.*` (index 0 is the Flatten), `decoder.decoder.{i}.*`.
-public final class VanillaAE: Autoencoder {
+public final class VanillaAE: SparseCapable {
     public let name: String
     public let seqLen: Int, nFeatures: Int
     public let encoderLayerSizes: [Int], decoderLayerSizes: [Int]
@@ -50,23 +50,14 @@ public final class VanillaAE: Autoencoder {
     public var children: [(String, any Module)] { groups }
 
     public var conf: JSONObject {
-        var c = JSONObject([("seq_len", .int(Int64(seqLen))), ("n_features", .int(Int64(nFeatures))),
-                            ("encoder_layersizes", .ints(encoderLayerSizes)), ("decoder_layersizes", .ints(decoderLayerSizes)),
-                            ("dropout_p", .double(Double(dropoutP))), ("batchnorm", .bool(batchnorm))])
-        for (k, v) in (sparsity?.conf ?? []) + settings.conf { c[k] = v }
-        return c
+        mlpConf(seqLen: seqLen, featuresKey: "n_features", features: nFeatures, encoder: encoderLayerSizes, decoder: decoderLayerSizes,
+                dropout: dropoutP, batchnorm: batchnorm, extra: (sparsity?.conf ?? []) + settings.conf)
     }
 
     public func forward(_ x: Variable) -> (latent: Variable, reconstruction: Variable) {
         checkInput(x)
         let latent = encoder(x.transposed(1, 2))
         return (latent, decoder(latent).transposed(1, 2))
-    }
-
-    public func trainingLoss(_ x: Variable) -> Variable {
-        let (latent, recon) = forward(x)
-        let loss = settings.lossFn(x, recon)
-        return sparsity.map { loss + $0(latent) } ?? loss
     }
 }
 
