@@ -27,8 +27,10 @@ public struct PipelineTrainer {
         public var droppedRows: Int
     }
 
-    /// Trains on raw rows `(N, F)` (`timestamps` in epoch ms, optional, for provenance).
-    public func train(_ raw: Tensor, timestamps: [Int64]? = nil, version: Int = 1, now: Int64) throws(PipelineTrainingError) -> Result {
+    /// Trains on raw rows `(N, F)` (`timestamps` in epoch ms, optional, for provenance). `segments`, when
+    /// given, are the row counts of several series laid end to end (a model shared by many keys): windows
+    /// never span two of them.
+    public func train(_ raw: Tensor, timestamps: [Int64]? = nil, segments: [Int]? = nil, version: Int = 1, now: Int64) throws(PipelineTrainingError) -> Result {
         let start = monotonicClock()
         guard raw.rank == 2, raw.shape[1] == metrics.count else {
             throw .data("expected (rows, \(metrics.count)) data for metrics \(metrics), got \(raw.shape)")
@@ -38,6 +40,21 @@ public struct PipelineTrainer {
         let values = raw.scalars
         let keep = (0..<raw.shape[0]).filter { r in (0..<f).allSatisfy { values[r * f + $0].isFinite } }
         let dropped = raw.shape[0] - keep.count
+        var keptSegments: [Int]?
+        if let segments {
+            guard segments.reduce(0, +) == raw.shape[0] else { throw .data("segments \(segments) do not add up to \(raw.shape[0]) rows") }
+            guard conf.trainer.valSplitRatio == nil else { throw .config("trainer.val_split_ratio is not supported for a model shared by several keys") }
+            var bounds: [Int] = []
+            var acc = 0
+            for n in segments { acc += n; bounds.append(acc) }
+            var counts = [Int](repeating: 0, count: segments.count)
+            var s = 0
+            for r in keep {
+                while r >= bounds[s] { s += 1 }
+                counts[s] += 1
+            }
+            keptSegments = counts
+        }
         var x = Tensor(shape: [keep.count, f], scalars: keep.flatMap { r in values[(r * f)..<(r * f + f)] })
         guard keep.count >= conf.trainer.minTrainSize else {
             throw .insufficientData(rows: keep.count, needed: conf.trainer.minTrainSize)
@@ -61,7 +78,8 @@ public struct PipelineTrainer {
             }
             let trainer = AutoencoderTrainer(config: conf.trainer.trainerConfig, callbacks: callbacks)
             let summary: TrainingSummary
-            let all = try StreamingDataset(x, seqLen: model.seqLen, stride: conf.trainer.dsStride)
+            let all = try keptSegments.map { try StreamingDataset(x, seqLen: model.seqLen, stride: conf.trainer.dsStride, segments: $0) }
+                ?? StreamingDataset(x, seqLen: model.seqLen, stride: conf.trainer.dsStride)
             if let ratio = conf.trainer.valSplitRatio {
                 let n = x.shape[0], valRows = Int(Double(n) * ratio)
                 guard valRows >= model.seqLen, n - valRows >= model.seqLen else {

@@ -8,6 +8,9 @@ public struct StreamingDataset: Sendable {
     public let data: Tensor
     public let seqLen: Int
     public let stride: Int
+    /// For a dataset of several series laid end to end: the first row of every window (none crosses from
+    /// one series into the next). Nil for one series.
+    let starts: [Int]?
 
     /// Same errors as numalogic: `seqLen > N`, `stride ≥ seqLen` (so `seqLen = 1` is impossible with
     /// stride 1), data not 2-D. Non-finite values are refused too (numalogic would train on them).
@@ -19,18 +22,38 @@ public struct StreamingDataset: Sendable {
         let f = data.shape[1]
         let bad = data.withUnsafeBufferPointer { $0.firstIndex { !$0.isFinite } }
         if let bad { throw .nonFiniteData(row: bad / max(f, 1), column: bad % max(f, 1)) }
-        (self.data, self.seqLen, self.stride) = (data, seqLen, stride)
+        (self.data, self.seqLen, self.stride, self.starts) = (data, seqLen, stride, nil)
+    }
+
+    /// Several series (same features) laid end to end in `data`, of the given row counts: windows are taken
+    /// within each series (a series shorter than `seqLen` contributes none), never across two.
+    public init(_ data: Tensor, seqLen: Int, stride: Int = 1, segments: [Int]) throws(TrainingError) {
+        let whole = try StreamingDataset(data, seqLen: seqLen, stride: stride)
+        guard segments.allSatisfy({ $0 >= 0 }), segments.reduce(0, +) == data.shape[0] else {
+            throw .invalidDataShape("segments \(segments) do not add up to the \(data.shape[0]) rows")
+        }
+        var starts: [Int] = []
+        var offset = 0
+        for n in segments {
+            if n >= seqLen { starts += Swift.stride(from: offset, through: offset + n - seqLen, by: stride) }
+            offset += n
+        }
+        guard !starts.isEmpty else { throw .sequenceLongerThanData(seqLen: seqLen, rows: segments.max() ?? 0) }
+        (self.data, self.seqLen, self.stride, self.starts) = (whole.data, seqLen, stride, starts)
     }
 
     public var rows: Int { data.shape[0] }
     public var features: Int { data.shape[1] }
-    /// `(N − seqLen)/stride + 1`.
-    public var count: Int { (rows - seqLen) / stride + 1 }
+    /// `(N − seqLen)/stride + 1` for one series.
+    public var count: Int { starts?.count ?? (rows - seqLen) / stride + 1 }
+
+    /// The first row of window `k`.
+    @inline(__always) func start(_ k: Int) -> Int { starts?[k] ?? k * stride }
 
     /// Window `index` as `(seqLen, F)`.
     public func window(_ index: Int) throws(TrainingError) -> Tensor {
         guard index >= 0 && index < count else { throw .indexOutOfRange(index: index, count: count) }
-        return data.slice(axis: 0, (index * stride)..<(index * stride + seqLen))
+        return data.slice(axis: 0, start(index)..<(start(index) + seqLen))
     }
 
     /// Windows with the given indices stacked as `(B, seqLen, F)` (indices must be valid).
@@ -41,14 +64,14 @@ public struct StreamingDataset: Sendable {
             out.withUnsafeMutableBufferPointer { dst in
                 for (b, k) in indices.enumerated() {
                     precondition(k >= 0 && k < count, "window \(k) out of range (\(count) windows)")
-                    (dst.baseAddress! + b * rowSize).update(from: src.baseAddress! + k * stride * features, count: rowSize)
+                    (dst.baseAddress! + b * rowSize).update(from: src.baseAddress! + start(k) * features, count: rowSize)
                 }
             }
         }
         return out
     }
 
-    /// numalogic's `ds[start:end]`: windows starting at raw rows `start, start + stride, …` that end by
+    /// numalogic's `ds[start:end]` (on the rows as laid out, whatever the segments): windows starting at raw rows `start, start + stride, …` that end by
     /// `min(end, N)`, stacked `(n, seqLen, F)`. An empty result is an error, as in numalogic.
     public func windows(rows range: Range<Int>) throws(TrainingError) -> Tensor {
         let start = max(range.lowerBound, 0), stop = min(range.upperBound, rows)

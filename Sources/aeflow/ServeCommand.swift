@@ -2,6 +2,8 @@ import ArgumentParser
 import Daemon
 import Hummingbird
 import Logging
+import Retrain
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,20 +16,34 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Configuration YAML (default: the embedded pipelines/default.yaml).") var config: String?
+    @Flag(help: "Run the retrain stage in this process (history, scheduled training, hot-swapped checkpoints).")
+    var withRetrain = false
 
     func run() async throws {
         AEFlow.setUp(global)
         let logger = Logger(label: "aeflow.serve")
         let cfg: AEFlowConfig
         do { cfg = try AEFlowConfig.load(path: config) } catch { throw fail("configuration: \(error)") }
+        var stage: RetrainStage?
+        if withRetrain {
+            do { stage = try RetrainStage(config: cfg, logger: Logger(label: "aeflow.retrain")) } catch { throw fail("\(error)") }
+        }
         let runtime: DaemonRuntime
-        do { runtime = try DaemonRuntime(config: cfg, logger: logger) } catch { throw fail("\(error)") }
-        let reporter = ReadinessReporter(runtime: runtime, logger: logger)
+        do { runtime = try DaemonRuntime(config: cfg, logger: logger, link: stage) } catch { throw fail("\(error)") }
+        let ready = ReadyLine(logger: logger, message: "daemon ready", components: stage == nil ? 1 : 2, endpoints: { runtime.endpoints })
+        let router = HTTPServer.router(runtime: runtime)
+        // Services stop in reverse order: the daemon drains first, then the stage writes the last history.
+        var services: [any Service] = []
+        if let stage {
+            RetrainHTTP.addAdminRoutes(to: router, stage: stage, token: cfg.http.bearerToken)
+            services.append(RetrainService(stage: stage, sockets: false, onStarted: { ready.component() }))
+        }
+        services.append(DaemonService(runtime: runtime, onStarted: { ready.component() }))
         let app = Application(
-            router: HTTPServer.router(runtime: runtime),
+            router: router,
             configuration: .init(address: .hostname(cfg.http.address, port: cfg.http.port), serverName: "aeflow"),
-            services: [DaemonService(runtime: runtime, onStarted: { reporter.sockets() })],
-            onServerRunning: { channel in reporter.http(port: channel.localAddress?.port) },
+            services: services,
+            onServerRunning: { channel in ready.http(port: channel.localAddress?.port) },
             logger: Logger(label: "aeflow.http"))
         do {
             try await app.runService()

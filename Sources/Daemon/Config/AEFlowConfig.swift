@@ -13,6 +13,13 @@ public struct SocketConfig: Equatable, Sendable {
         (self.endpoint, self.type, self.bind, self.topics) = (endpoint, type, bind, topics)
     }
 
+    /// The socket at the other end: same endpoint, the opposite of bind/connect, the matching type
+    /// (push ↔ pull, pub ↔ sub).
+    public var peer: SocketConfig {
+        let kind: Kind = switch type { case .push: .pull; case .pull: .push; case .pub: .sub; case .sub: .pub }
+        return SocketConfig(endpoint: endpoint, type: kind, bind: !bind)
+    }
+
     static func read(_ value: JSONValue?, path: String, allowed: [Kind], defaults: SocketConfig) throws(ConfigReadError) -> SocketConfig {
         var r = try JSONObjectReader(value, path: path)
         let endpoint = try r.string("endpoint", default: defaults.endpoint)
@@ -59,11 +66,37 @@ public struct AEFlowConfig: Equatable, Sendable {
         public var scores: SocketConfig
         public var trainRequests: SocketConfig
         public var deadLetter: SocketConfig?
+        /// Accepted input forwarded verbatim to a separate `aeflow retrain` process (its history feed);
+        /// nil disables it. Unused when the retrain stage runs in the daemon's process (`--with-retrain`).
+        public var history: SocketConfig?
     }
     public struct HTTP: Equatable, Sendable { public var address: String; public var port: Int; public var bearerToken: String? }
     public struct Store: Equatable, Sendable { public var path: String; public var keepVersions: Int; public var pollIntervalMs: Int; public var maxModels: Int = 10_000 }
-    public struct History: Equatable, Sendable { public var path: String; public var maxRowsPerKey: Int }
-    public struct Retrain: Equatable, Sendable { public var concurrency: Int; public var threadsPerTraining: Int }
+    /// The retrain stage's point history (SQLite).
+    public struct History: Equatable, Sendable {
+        public var path: String
+        public var maxRowsPerKey: Int
+        /// Where a separate `aeflow retrain` reads points: by default the daemon's `outputs.history`
+        /// (connecting where it binds); or subscriptions of its own to the publishers' stream.
+        public var inputs: [SocketConfig]
+        /// Points waiting to be written before new ones are dropped (and counted).
+        public var queueCapacity: Int = 1_000_000
+    }
+    /// The retrain stage's scheduling, training pool, validation gate and endpoints.
+    public struct Retrain: Equatable, Sendable {
+        public var concurrency: Int
+        public var threadsPerTraining: Int
+        /// How often the store is scanned for keys that need a model (also on every event).
+        public var scanIntervalSeconds: Double = 5
+        /// A new version is refused when its reconstruction loss on the training data exceeds this factor
+        /// of the live version's loss on the same data.
+        public var maxLossRatio: Double = 1.5
+        /// Where a separate `aeflow retrain` reads train requests: by default the daemon's
+        /// `outputs.train_requests` (connecting where it binds).
+        public var requests: SocketConfig?
+        /// The separate retrain process's HTTP endpoints (metrics, health, `POST /v1/retrain`).
+        public var http: HTTP
+    }
     /// Per-key state and input policies (AEFlow's own section).
     public struct Windows: Equatable, Sendable {
         public enum MissingPolicy: String, Sendable { case reject, previous, zero }
@@ -117,6 +150,13 @@ public struct AEFlowConfig: Equatable, Sendable {
                 guard let v = o.value("dead_letter"), v != .null else { return nil }
                 return try SocketConfig.read(v, path: o.child("dead_letter"), allowed: [.pub, .push],
                                              defaults: SocketConfig(endpoint: "tcp://127.0.0.1:5557", type: .pub, bind: true))
+            }(),
+            history: try {
+                () throws(ConfigReadError) -> SocketConfig? in
+                let d = SocketConfig(endpoint: "ipc://var/aeflow-history.ipc", type: .push, bind: true)
+                guard o.has("history") else { return d }
+                guard let v = o.value("history"), v != .null else { return nil }
+                return try SocketConfig.read(v, path: o.child("history"), allowed: [.push, .pub], defaults: d)
             }())
         try o.finish()
         var h = try r.object("http")
@@ -129,12 +169,34 @@ public struct AEFlowConfig: Equatable, Sendable {
                           maxModels: try s.int("max_models", default: 10_000, range: 1...10_000_000))
         try s.finish()
         var hi = try r.object("history")
-        let history = History(path: try hi.string("path", default: "var/history.sqlite"),
-                              maxRowsPerKey: try hi.int("max_rows_per_key", default: 20_000, range: 1...100_000_000))
+        var history = History(path: try hi.string("path", default: "var/history.sqlite"),
+                              maxRowsPerKey: try hi.int("max_rows_per_key", default: 20_000, range: 1...100_000_000), inputs: [])
+        if hi.has("inputs") {
+            history.inputs = try hi.array("inputs").enumerated().map { (i, v) throws(ConfigReadError) in
+                try SocketConfig.read(v, path: "\(hi.child("inputs"))[\(i)]", allowed: [.sub, .pull],
+                                      defaults: SocketConfig(endpoint: "ipc://var/aeflow-history.ipc", type: .pull, bind: false))
+            }
+        } else if let feed = outputs.history {
+            history.inputs = [feed.peer]
+        }
+        history.queueCapacity = try hi.int("queue_capacity", default: 1_000_000, range: 1_000...100_000_000)
         try hi.finish()
         var re = try r.object("retrain")
-        let retrain = Retrain(concurrency: try re.int("concurrency", default: 1, range: 1...256),
-                              threadsPerTraining: try re.int("threads_per_training", default: 1, range: 1...256))
+        var retrain = Retrain(concurrency: try re.int("concurrency", default: 1, range: 1...256),
+                              threadsPerTraining: try re.int("threads_per_training", default: 1, range: 1...256), http: HTTP(address: "127.0.0.1", port: 8491))
+        retrain.scanIntervalSeconds = try re.double("scan_interval_s", default: 5, range: 0.01...86_400)
+        retrain.maxLossRatio = try re.double("max_loss_ratio", default: 1.5, range: 1...1e9)
+        if re.has("requests") {
+            if let v = re.value("requests"), v != .null {
+                retrain.requests = try SocketConfig.read(v, path: re.child("requests"), allowed: [.pull, .sub], defaults: outputs.trainRequests.peer)
+            }
+        } else {
+            retrain.requests = outputs.trainRequests.peer
+        }
+        var rh = try re.object("http")
+        retrain.http = HTTP(address: try rh.string("address", default: "127.0.0.1"), port: try rh.int("port", default: 8491, range: 0...65535),
+                            bearerToken: try rh.optionalString("bearer_token") ?? http.bearerToken)
+        try rh.finish()
         try re.finish()
         var w = try r.object("windows")
         var windows = Windows()

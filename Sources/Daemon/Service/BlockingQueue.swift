@@ -3,17 +3,17 @@ import Foundation
 /// A bounded multi-producer queue. `push` blocks while the queue holds `capacity` units of work, so a
 /// slow consumer slows its producers down instead of losing accepted work; `popAll` takes everything
 /// available, waiting up to a timeout when empty.
-final class BlockingQueue<Element>: @unchecked Sendable {
+public final class BlockingQueue<Element>: @unchecked Sendable {
     // @unchecked: every access to `items` and `load` happens under `condition`.
     private var items: [(Element, Int)] = []
     private var load = 0
     private let capacity: Int
     private let condition = NSCondition()
 
-    init(capacity: Int) { self.capacity = capacity }
+    public init(capacity: Int) { self.capacity = capacity }
 
     /// Adds `element` weighing `weight` units (points, say), waiting for room.
-    func push(_ element: Element, weight: Int = 1) {
+    public func push(_ element: Element, weight: Int = 1) {
         condition.lock()
         while load > 0 && load + weight > capacity { condition.wait() }
         items.append((element, weight))
@@ -22,8 +22,19 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Adds `element` if it fits now; false (nothing queued) when the queue is full.
+    public func tryPush(_ element: Element, weight: Int = 1) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard load == 0 || load + weight <= capacity else { return false }
+        items.append((element, weight))
+        load += weight
+        condition.broadcast()
+        return true
+    }
+
     /// Everything queued; waits up to `timeout` seconds when nothing is.
-    func popAll(timeout: Double) -> [Element] {
+    public func popAll(timeout: Double) -> [Element] {
         condition.lock()
         defer { condition.unlock() }
         if items.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
@@ -34,7 +45,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         return out
     }
 
-    var depth: Int {
+    public var depth: Int {
         condition.lock()
         defer { condition.unlock() }
         return load

@@ -38,9 +38,13 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// Endpoints actually bound (port 0 resolved), by config role.
     public private(set) var endpoints: [String: String] = [:]
 
-    public init(config: AEFlowConfig, logger: Logger) throws {
+    /// The retrain stage in this process, if any (then `outputs.history` and `outputs.train_requests` are not opened).
+    public let link: RetrainLink?
+
+    public init(config: AEFlowConfig, logger: Logger, link: RetrainLink? = nil) throws {
         self.config = config
         self.logger = logger
+        self.link = link
         metrics = DaemonMetrics()
         var requirements: [String: ModelRegistry.Requirement] = [:]
         for s in config.streams { for p in s.pipelines { requirements[p.pipelineID] = .init(metrics: p.metrics, windowSize: s.windowSize) } }
@@ -95,7 +99,7 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     // MARK: sockets
 
-    func open(_ c: SocketConfig, role: String, receiving: Bool) throws -> ZMQSocket {
+    func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 1_000_000) throws -> ZMQSocket {
         let kind: ZMQSocket.Kind = switch c.type { case .sub: .sub; case .pull: .pull; case .pub: .pub; case .push: .push }
         let s = try ZMQSocket(context, kind)
         if receiving {
@@ -103,7 +107,7 @@ public final class DaemonRuntime: @unchecked Sendable {
             try s.setReceiveHighWaterMark(100_000)
             if c.type == .sub { for t in c.topics { try s.subscribe(t) } }
         } else {
-            try s.setSendHighWaterMark(1_000_000)
+            try s.setSendHighWaterMark(highWaterMark)
             try s.setLinger(5000)
             // A PUSH output without a consumer applies back-pressure; bound how long one send may wait.
             try s.setSendTimeout(30_000)
@@ -124,8 +128,12 @@ public final class DaemonRuntime: @unchecked Sendable {
     func ingestLoop() {
         defer { ingestDone.signal() }
         var inputs: [ZMQSocket] = []
+        var history: ZMQSocket?
         do {
             for (i, c) in config.inputs.enumerated() { inputs.append(try open(c, role: "inputs[\(i)]", receiving: true)) }
+            if link == nil, let h = config.outputs.history {
+                history = try open(h, role: "outputs.history", receiving: false, highWaterMark: 100_000)
+            }
         } catch {
             startupError = error
             startup.signal()
@@ -151,7 +159,14 @@ public final class DaemonRuntime: @unchecked Sendable {
                     metrics.messagesIn.increment()
                     let arrival = monotonicNow()
                     guard let body = frames.last else { continue }
-                    switch decoder.decode(body) {
+                    let decoded = decoder.decode(body)
+                    if case .success(let message) = decoded {
+                        // The retrain stage's history: in process, or forwarded verbatim; never blocking.
+                        if let link { link.history(message) } else if let history {
+                            do { try history.send(body, dontWait: true) } catch { metrics.historyDropped.increment() }
+                        }
+                    }
+                    switch decoded {
                     case .failure(let r):
                         queue.push(.rejected(frames: frames, r))
                     case .success(.window(let w)):
@@ -174,6 +189,7 @@ public final class DaemonRuntime: @unchecked Sendable {
             metrics.queueDepth.set(Int64(queue.depth))
         }
         for s in inputs { s.close() }
+        history?.close()
         queue.push(.stop)
     }
 
@@ -181,10 +197,10 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     func scoringLoop() {
         defer { scoringDone.signal() }
-        let scores: ZMQSocket, trainRequests: ZMQSocket, deadLetter: ZMQSocket?
+        let scores: ZMQSocket, trainRequests: ZMQSocket?, deadLetter: ZMQSocket?
         do {
             scores = try open(config.outputs.scores, role: "outputs.scores", receiving: false)
-            trainRequests = try open(config.outputs.trainRequests, role: "outputs.train_requests", receiving: false)
+            trainRequests = link == nil ? try open(config.outputs.trainRequests, role: "outputs.train_requests", receiving: false) : nil
             deadLetter = try config.outputs.deadLetter.map { try open($0, role: "outputs.dead_letter", receiving: false) }
         } catch {
             startupError = error
@@ -211,8 +227,13 @@ public final class DaemonRuntime: @unchecked Sendable {
                         logger.error("score not sent", metadata: ["error": "\(error)"])
                     }
                 case .trainRequest(let body):
+                    if let link {
+                        link.trainRequest(body)
+                        metrics.trainRequests.increment()
+                        continue
+                    }
                     do {
-                        try trainRequests.send(body, dontWait: true)
+                        try trainRequests?.send(body, dontWait: true)
                         metrics.trainRequests.increment()
                     } catch {
                         metrics.trainRequestsDropped.increment()
@@ -272,7 +293,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         }
         logger.info("scoring drained", metadata: ["accepted": "\(accepted)", "published": "\(published)"])
         scores.close()
-        trainRequests.close()
+        trainRequests?.close()
         deadLetter?.close()
     }
 

@@ -33,7 +33,7 @@ public enum HTTPServer {
         router.get("metrics") { request, _ in
             guard authorized(request) else { return unauthorized }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: runtime.metrics.exposition())))
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: runtime.metrics.exposition() + (runtime.link?.metricsExposition() ?? []))))
         }
         router.get("v1/models") { request, _ in
             guard authorized(request) else { return unauthorized }
@@ -104,33 +104,5 @@ public struct DaemonService: Service {
                 c.resume()
             }
         }
-    }
-}
-
-/// Logs one "daemon ready" line once both the sockets and the HTTP server are up, with every endpoint
-/// actually bound (so a supervisor, or a test, using port 0 learns the ports).
-public final class ReadinessReporter: @unchecked Sendable {
-    // @unchecked: all state under `lock`.
-    private let lock = NSLock()
-    private var socketsUp = false
-    private var httpPort: Int?
-    private let runtime: DaemonRuntime
-    private let logger: Logger
-
-    public init(runtime: DaemonRuntime, logger: Logger) { (self.runtime, self.logger) = (runtime, logger) }
-
-    public func sockets() { update { $0.socketsUp = true } }
-    public func http(port: Int?) { update { $0.httpPort = port ?? -1 } }
-
-    private func update(_ change: (ReadinessReporter) -> Void) {
-        lock.lock()
-        let before = socketsUp && httpPort != nil
-        change(self)
-        let now = socketsUp && httpPort != nil
-        lock.unlock()
-        guard !before && now else { return }
-        var meta: Logger.Metadata = ["http_port": "\(httpPort ?? -1)"]
-        for (role, endpoint) in runtime.endpoints { meta[role] = "\(endpoint)" }
-        logger.info("daemon ready", metadata: meta)
     }
 }

@@ -30,7 +30,7 @@ public struct PointRouter: Sendable {
         missingPolicy = config.windows.missingPolicy
     }
 
-    func streamTargets(_ configID: String?) -> (String, [Int])? {
+    public func streamTargets(_ configID: String?) -> (String, [Int])? {
         let byID = targets.indices.filter { targets[$0].stream.configID == configID }
         if !byID.isEmpty { return (configID!, byID) }
         let fallback = targets.indices.filter { targets[$0].stream.configID == "default" }

@@ -284,7 +284,7 @@ public final class ModelRegistry: @unchecked Sendable {
     }
 }
 
-func monotonicNow() -> Double {
+public func monotonicNow() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

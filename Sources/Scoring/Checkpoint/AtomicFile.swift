@@ -30,6 +30,10 @@ public enum AtomicFile {
                     throw WriteError(path: tmp, operation: "write", errno: errno)
                 }
                 done += n
+                if FaultInjection.isArmed("checkpoint-write"), path.hasSuffix(".safetensors"), done >= bytes.count / 2 {
+                    fsync(fd)
+                    FaultInjection.stall("checkpoint-write", tmp)
+                }
             }
             guard fchmod(fd, mode) == 0 else { throw WriteError(path: tmp, operation: "chmod", errno: errno) }
             guard fsync(fd) == 0 else { throw WriteError(path: tmp, operation: "fsync", errno: errno) }

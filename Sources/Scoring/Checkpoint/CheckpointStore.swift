@@ -90,6 +90,8 @@ public struct CheckpointStore: Sendable {
             guard errno == EINTR else { throw StoreError(path: dir, reason: "cannot lock: errno \(errno)") }
         }
         defer { flock(lockFD, LOCK_UN) }
+        // Under the lock no other writer is active here: any temporary file is a dead writer's leftover.
+        for name in CheckpointStore.listDirectory(dir) where name.hasPrefix("tmp-") { unlink("\(dir)/\(name)") }
         var c = checkpoint
         c.version = (versions(pipeline: c.pipelineID, key: c.key).last ?? 0) + 1
         let name = CheckpointStore.fileName(version: c.version)

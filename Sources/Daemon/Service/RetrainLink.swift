@@ -1,0 +1,12 @@
+/// The daemon's side of a retrain stage running in the same process (`aeflow serve --with-retrain`):
+/// accepted input goes to its history and train requests to its scheduler directly, instead of over the
+/// `outputs.history` and `outputs.train_requests` sockets. Both calls come from the daemon's threads and
+/// must return at once (queue, never block).
+public protocol RetrainLink: AnyObject, Sendable {
+    /// A decoded input message the daemon accepted (on the ingest thread).
+    func history(_ message: InputMessage)
+    /// A train request body (the §5 JSON), on the scoring thread.
+    func trainRequest(_ body: [UInt8])
+    /// The stage's Prometheus metrics, served after the daemon's on its `/metrics`.
+    func metricsExposition() -> [UInt8]
+}

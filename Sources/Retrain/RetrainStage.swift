@@ -1,0 +1,554 @@
+import Daemon
+import Foundation
+import Logging
+import Scoring
+import TensorCore
+import Training
+import ZMQ
+
+/// The retrain stage: keeps the point history, decides which models need training (missing, stale,
+/// requested), trains them on a bounded pool of dedicated threads, validates and publishes checkpoints
+/// that the daemon hot-swaps.
+///
+/// Threads: an ingest thread (only as its own process: reads the history feed and train requests from
+/// ZeroMQ), a history writer (batches points into SQLite, applies retention), a scheduler (scans on
+/// events and every `retrain.scan_interval_s`), and `retrain.concurrency` training threads. All
+/// de-duplication state lives in the history file (`HistoryStore`), not in memory, so a restarted stage
+/// carries on where the last one stopped.
+public final class RetrainStage: RetrainLink, @unchecked Sendable {
+    // @unchecked: shared mutable state (`inbox`, `running`, `jobs`, `stopping`, `wake`, counters) is
+    // guarded by `cond`; the rest is immutable or thread-safe.
+    public let config: AEFlowConfig
+    public let history: HistoryStore
+    public let metrics: RetrainMetrics
+    public let checkpoints: CheckpointStore
+    let router: PointRouter
+    let logger: Logger
+    let writeQueue: BlockingQueue<[HistoryRow]>
+    /// Pipelines by id, with the stream they belong to.
+    let pipelines: [String: PointRouter.Target]
+
+    private let cond = NSCondition()
+    private var inbox: [(ModelRef, Bool)] = []
+    private var running: Set<ModelRef> = []
+    private var jobs: [Job] = []
+    private var stopping = false
+    private var wake = false
+    private var runningMax = 0
+    private var done = (succeeded: 0, failed: 0, skipped: 0)
+    private var threads: [Thread] = []
+    private let finished = DispatchGroup()
+    /// Endpoints actually bound or connected, by config role.
+    public private(set) var endpoints: [String: String] = [:]
+    private var context: ZMQContext?
+    private var started = false
+    /// Started and not stopping.
+    public var isReady: Bool { cond.lock(); defer { cond.unlock() }; return started && !stopping }
+
+    struct Job {
+        let ref: ModelRef
+        let target: PointRouter.Target
+        let forced: Bool
+    }
+
+    public init(config: AEFlowConfig, logger: Logger, metrics: RetrainMetrics = RetrainMetrics()) throws(HistoryError) {
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        history = try HistoryStore(path: config.history.path, maxRowsPerKey: config.history.maxRowsPerKey)
+        checkpoints = CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions)
+        router = PointRouter(config: config)
+        writeQueue = BlockingQueue(capacity: config.history.queueCapacity)
+        var p: [String: PointRouter.Target] = [:]
+        for t in router.targets where p[t.pipeline.pipelineID] == nil { p[t.pipeline.pipelineID] = t }
+        pipelines = p
+    }
+
+    static func rules(_ conf: NumalogicConf) -> DedupRules {
+        DedupRules(retrySec: conf.trainer.retrySec, retrainFreqSec: conf.trainer.retrainFreqHr * 3600,
+                   minTrainSize: conf.trainer.minTrainSize, dataFreqSec: conf.trainer.dataFreqSec)
+    }
+
+    static func wallClock() -> Double { Date().timeIntervalSince1970 }
+
+    // MARK: lifecycle
+
+    /// Starts the threads. With `sockets`, the stage reads its history feed (`history.inputs`) and train
+    /// requests (`retrain.requests`) from ZeroMQ (a separate `aeflow retrain`); without, the daemon in the
+    /// same process calls `history(_:)` and `trainRequest(_:)`.
+    public func start(sockets: Bool) throws {
+        if sockets {
+            let ctx = try ZMQContext(ioThreads: 1, flushOnTerminate: false)
+            context = ctx
+            // The sockets are opened, used and closed on the ingest thread (they are not thread-safe).
+            let started = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var failure: Error?
+            spawn("aeflow-retrain-ingest") { [self] in
+                var opened: [(ZMQSocket, Bool)] = []   // (socket, is the request socket)
+                do {
+                    for (i, c) in config.history.inputs.enumerated() { opened.append((try open(ctx, c, role: "history.inputs[\(i)]"), false)) }
+                    if let r = config.retrain.requests { opened.append((try open(ctx, r, role: "retrain.requests"), true)) }
+                } catch {
+                    for (s, _) in opened { s.close() }
+                    failure = error
+                    started.signal()
+                    return
+                }
+                started.signal()
+                ingestLoop(opened)
+            }
+            started.wait()
+            if let failure { throw failure }
+        }
+        spawn("aeflow-history-writer") { [self] in writerLoop() }
+        spawn("aeflow-retrain-scheduler") { [self] in schedulerLoop() }
+        for i in 0..<config.retrain.concurrency {
+            spawn("aeflow-training-\(i)", stackSize: 16 << 20) { [self] in workerLoop() }
+        }
+        cond.lock(); started = true; cond.unlock()
+        let (rows, keys) = (try? history.totals()) ?? (0, 0)
+        metrics.historyKeys.set(Int64(keys))
+        logger.info("retrain stage started", metadata: [
+            "history": "\(config.history.path)", "history_rows": "\(rows)", "history_keys": "\(keys)", "store": "\(config.store.path)",
+            "concurrency": "\(config.retrain.concurrency)", "feed": "\(sockets ? "sockets" : "in-process")",
+        ])
+    }
+
+    private func spawn(_ name: String, stackSize: Int = 0, _ body: @escaping @Sendable () -> Void) {
+        finished.enter()
+        let t = Thread { [finished] in
+            body()
+            finished.leave()
+        }
+        t.name = name
+        if stackSize > 0 { t.stackSize = stackSize }
+        threads.append(t)
+        t.start()
+    }
+
+    /// Stops: inputs close, queued history is written, running trainings get `grace` seconds to finish;
+    /// the claims of any still running are released so that a restarted stage trains them at once.
+    public func stop(grace: Double = 10) {
+        cond.lock()
+        let already = stopping
+        stopping = true
+        cond.broadcast()
+        let unfinished = running
+        cond.unlock()
+        guard !already else { return }
+        if finished.wait(timeout: .now() + grace) == .timedOut {
+            cond.lock()
+            let left = running
+            cond.unlock()
+            for ref in left { try? history.finish(ref, now: Self.wallClock(), outcome: .interrupted) }
+            logger.warning("retrain stage stopped with trainings unfinished", metadata: ["models": "\(left.map(\.description).sorted())"])
+        } else if !unfinished.isEmpty {
+            logger.info("running trainings finished before stopping", metadata: ["count": "\(unfinished.count)"])
+        }
+        logger.info("retrain stage stopped", metadata: ["succeeded": "\(done.succeeded)", "failed": "\(done.failed)"])
+    }
+
+    var isStopping: Bool { cond.lock(); defer { cond.unlock() }; return stopping }
+
+    /// Wakes the scheduler now.
+    func poke() {
+        cond.lock()
+        wake = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    // MARK: feed (RetrainLink)
+
+    /// A decoded input message: its points (per pipeline) go to the history write queue; never blocks.
+    public func history(_ message: InputMessage) {
+        var rows: [HistoryRow] = []
+        switch message {
+        case .points(let ps):
+            for p in ps {
+                guard case .success(let routed) = router.route(p, arrival: 0) else { metrics.historyRejected.increment(); continue }
+                for r in routed {
+                    rows.append(HistoryRow(pipelineID: router.targets[r.pipeline].pipeline.pipelineID, key: r.key, timestamp: r.timestamp,
+                                           values: r.values.map { $0 ?? .nan }))
+                }
+            }
+        case .window(let w):
+            guard let (_, candidates) = router.streamTargets(w.configID) else { metrics.historyRejected.increment(); return }
+            for t in candidates {
+                let target = router.targets[t]
+                if let pid = w.pipelineID, pid != target.pipeline.pipelineID { continue }
+                for (ts, row) in zip(w.timestamps, w.rows) {
+                    let values = target.pipeline.metrics.map { m in row.first { $0.0 == m }.flatMap(\.1) ?? .nan }
+                    rows.append(HistoryRow(pipelineID: target.pipeline.pipelineID, key: w.key, timestamp: ts, values: values))
+                }
+            }
+        }
+        guard !rows.isEmpty else { return }
+        if !writeQueue.tryPush(rows, weight: rows.count) { metrics.historyDropped.increment(by: Int64(rows.count)) }
+    }
+
+    /// A train request (§5 JSON) from the daemon.
+    public func trainRequest(_ body: [UInt8]) {
+        guard case .object(let o)? = try? JSONValue.parse(String(decoding: body, as: UTF8.self)),
+              let pid = o["pipeline_id"]?.stringValue, case .array(let k)? = o["composite_keys"] else {
+            metrics.historyRejected.increment()
+            return
+        }
+        let key = k.compactMap(\.stringValue)
+        guard key.count == k.count else { metrics.historyRejected.increment(); return }
+        enqueueRequest(ModelRef(pipelineID: pid, key: key), forced: false)
+    }
+
+    public func metricsExposition() -> [UInt8] { metrics.exposition() }
+
+    /// "Retrain now" (HTTP or command line): trains as soon as a thread is free, whatever the model's age.
+    public func retrainNow(_ ref: ModelRef) { enqueueRequest(ref, forced: true) }
+
+    func enqueueRequest(_ ref: ModelRef, forced: Bool) {
+        metrics.trainRequests.increment()
+        cond.lock()
+        if inbox.count < 100_000 { inbox.append((ref, forced)) }
+        wake = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    // MARK: ingest (own process)
+
+    func open(_ ctx: ZMQContext, _ c: SocketConfig, role: String) throws -> ZMQSocket {
+        let kind: ZMQSocket.Kind = c.type == .sub ? .sub : .pull
+        let s = try ZMQSocket(ctx, kind)
+        try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
+        try s.setReceiveHighWaterMark(100_000)
+        if c.type == .sub { for t in c.topics { try s.subscribe(t) } }
+        if c.bind {
+            if c.endpoint.hasPrefix("ipc://"), let slash = c.endpoint.dropFirst(6).lastIndex(of: "/") {
+                try? FileManager.default.createDirectory(atPath: String(c.endpoint.dropFirst(6)[..<slash]), withIntermediateDirectories: true)
+            }
+            try s.bind(c.endpoint)
+        } else {
+            try s.connect(c.endpoint)
+        }
+        cond.lock(); endpoints[role] = c.bind ? s.lastEndpoint : c.endpoint; cond.unlock()
+        return s
+    }
+
+    func ingestLoop(_ sockets: [(ZMQSocket, Bool)]) {
+        var decoder = InputDecoder()
+        decoder.maximumBodyBytes = config.windows.maxMessageBytes
+        var poller = ZMQPoller()
+        for (s, _) in sockets { poller.add(s) }
+        while !isStopping {
+            let readable: [Int]
+            do { readable = try poller.poll(timeoutMs: 100) } catch {
+                if error.kind == .terminated { break }
+                logger.error("history feed poll failed", metadata: ["error": "\(error)"])
+                continue
+            }
+            for i in readable {
+                for _ in 0..<4096 {
+                    guard let frames = try? sockets[i].0.receive(dontWait: true), let body = frames.last else { break }
+                    if sockets[i].1 {
+                        trainRequest(body)
+                        continue
+                    }
+                    switch decoder.decode(body) {
+                    case .success(let m): history(m)
+                    case .failure: metrics.historyRejected.increment()
+                    }
+                }
+            }
+        }
+        for (s, _) in sockets { s.close() }
+    }
+
+    // MARK: history writer
+
+    func writerLoop() {
+        var nextRetention = monotonicNow() + 1
+        var retention: [String: Retention] = [:]
+        for (pid, t) in pipelines { retention[pid] = Retention(spanMs: Int64(t.pipeline.numalogicConf.trainer.trainHours * 3_600_000)) }
+        var pendingNewKeys = false
+        while true {
+            let stoppingNow = isStopping
+            let batches = writeQueue.popAll(timeout: 0.2)
+            var rows: [HistoryRow] = []
+            for b in batches { rows += b }
+            var offset = 0
+            while offset < rows.count {
+                let chunk = Array(rows[offset..<min(offset + 50_000, rows.count)])
+                offset += chunk.count
+                do {
+                    let r = try history.append(chunk)
+                    metrics.historyRows.increment(by: Int64(r.inserted))
+                    metrics.historyReplaced.increment(by: Int64(r.replaced))
+                    metrics.historyTrimmed.increment(by: Int64(r.trimmed))
+                    pendingNewKeys = true
+                } catch {
+                    metrics.historyWriteErrors.increment()
+                    logger.error("history write failed", metadata: ["error": "\(error)", "rows": "\(chunk.count)"])
+                    // One retry (a busy file, say); then the points are dropped and counted.
+                    if (try? history.append(chunk)) == nil { metrics.historyDropped.increment(by: Int64(chunk.count)) }
+                }
+            }
+            metrics.historyQueue.set(Int64(writeQueue.depth))
+            let now = monotonicNow()
+            if now >= nextRetention {
+                nextRetention = now + 10
+                do {
+                    let n = try history.enforceRetention(retention)
+                    metrics.historyTrimmed.increment(by: Int64(n))
+                } catch {
+                    logger.error("history retention failed", metadata: ["error": "\(error)"])
+                }
+                if let (_, keys) = try? history.totals() { metrics.historyKeys.set(Int64(keys)) }
+            }
+            // New rows can make a model due: let the scheduler look (at most every 0.2 s).
+            if pendingNewKeys {
+                pendingNewKeys = false
+                poke()
+            }
+            if stoppingNow && writeQueue.depth == 0 { break }
+        }
+    }
+
+    // MARK: scheduler
+
+    func schedulerLoop() {
+        var lastProgress = monotonicNow()
+        while true {
+            cond.lock()
+            if !wake && !stopping { _ = cond.wait(until: Date(timeIntervalSinceNow: config.retrain.scanIntervalSeconds)) }
+            wake = false
+            let requests = inbox
+            inbox.removeAll()
+            let stop = stopping
+            cond.unlock()
+            if stop { break }
+            let now = Self.wallClock()
+            for (ref, forced) in requests {
+                do { try history.request(ref, now: now, forced: forced) } catch {
+                    logger.error("train request not recorded", metadata: ["model": "\(ref)", "error": "\(error)"])
+                }
+            }
+            schedule(now: now)
+            if monotonicNow() - lastProgress >= 10 {
+                lastProgress = monotonicNow()
+                cond.lock()
+                let (r, d, q) = (running.count, done, jobs.count)
+                cond.unlock()
+                if r > 0 || q > 0 {
+                    logger.info("retrain progress", metadata: ["running": "\(r)", "succeeded": "\(d.succeeded)", "failed": "\(d.failed)",
+                                                               "skipped": "\(d.skipped)"])
+                }
+            }
+            metrics.peakResidentBytes.set(Int64(Self.peakResidentBytes()))
+        }
+        cond.lock()
+        jobs.removeAll()
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    private var freeSlots: Int {
+        cond.lock(); defer { cond.unlock() }
+        return config.retrain.concurrency - running.count - jobs.count
+    }
+
+    private func isRunning(_ ref: ModelRef) -> Bool { cond.lock(); defer { cond.unlock() }; return running.contains(ref) }
+
+    func countSkip(_ reason: SkipReason, _ ref: ModelRef) {
+        metrics.skipped(reason)
+        cond.lock(); done.skipped += 1; cond.unlock()
+        logger.debug("training skipped", metadata: ["model": "\(ref)", "reason": "\(reason.rawValue)"])
+    }
+
+    /// One scheduling round: pending requests first (forced first), then models that are missing or
+    /// stale, while training threads are free. Everything else stays in the store for the next round.
+    func schedule(now: Double) {
+        var due = 0
+        // Requests: each is decided once (trained, or skipped with a reason) and cleared.
+        if let pending = try? history.pendingRequests() {
+            due += pending.count
+            for (ref, forced) in pending {
+                guard freeSlots > 0 else { break }
+                guard let target = pipelines[ref.pipelineID] else {
+                    try? history.dropRequest(ref)
+                    countSkip(.unknownPipeline, ref)
+                    continue
+                }
+                if isRunning(ref) {
+                    try? history.dropRequest(ref)
+                    countSkip(.inProgress, ref)
+                    continue
+                }
+                let rows = target.pipeline.modelScope == .pipeline
+                    ? (try? history.rowCount(pipeline: ref.pipelineID)) ?? 0
+                    : (try? history.rowCount(pipeline: ref.pipelineID, key: ref.key)) ?? 0
+                if rows < target.pipeline.numalogicConf.trainer.minTrainSize {
+                    try? history.dropRequest(ref)
+                    countSkip(.insufficientData, ref)
+                    continue
+                }
+                tryStart(ref, target: target, forced: forced, now: now, fromRequest: true)
+            }
+        }
+        // Missing or stale models, per pipeline.
+        for (pid, target) in pipelines.sorted(by: { $0.key < $1.key }) {
+            let free = freeSlots
+            guard free > 0 else { break }
+            let rules = Self.rules(target.pipeline.numalogicConf)
+            if target.pipeline.modelScope == .pipeline {
+                let ref = ModelRef(pipelineID: pid, key: [])
+                if !isRunning(ref), (try? history.pipelineDue(pipeline: pid, now: now, rules: rules)) == true {
+                    due += 1
+                    tryStart(ref, target: target, forced: false, now: now, fromRequest: false)
+                }
+                continue
+            }
+            guard let keys = try? history.dueKeys(pipeline: pid, now: now, rules: rules, limit: free + 64) else { continue }
+            due += keys.count
+            for key in keys {
+                guard freeSlots > 0 else { break }
+                let ref = ModelRef(pipelineID: pid, key: key)
+                if isRunning(ref) { continue }
+                tryStart(ref, target: target, forced: false, now: now, fromRequest: false)
+            }
+        }
+        metrics.queued.set(Int64(due))
+    }
+
+    /// Claims a model in the store (numalogic's rules) and hands it to a training thread.
+    func tryStart(_ ref: ModelRef, target: PointRouter.Target, forced: Bool, now: Double, fromRequest: Bool) {
+        let conf = target.pipeline.numalogicConf
+        // A model already in the store (trained offline, or before this history existed) counts its age.
+        if (try? history.state(ref))?.trainTs == nil, let live = checkpoints.latest(pipeline: ref.pipelineID, key: ref.key) {
+            var st = stat()
+            let mtime = stat(live.path, &st) == 0 ? Double(st.st_mtim.tv_sec) : now
+            try? history.adopt(ref, trainedAt: mtime, version: live.version)
+        }
+        let reason: SkipReason?
+        do { reason = try history.claim(ref, now: now, rules: Self.rules(conf), forced: forced) } catch {
+            logger.error("training not claimed", metadata: ["model": "\(ref)", "error": "\(error)"])
+            return
+        }
+        if let reason {
+            if fromRequest { try? history.dropRequest(ref) }
+            countSkip(reason, ref)
+            return
+        }
+        cond.lock()
+        running.insert(ref)
+        runningMax = max(runningMax, running.count)
+        metrics.running.set(Int64(running.count))
+        metrics.runningMax.set(Int64(runningMax))
+        jobs.append(Job(ref: ref, target: target, forced: forced))
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    // MARK: training threads
+
+    func workerLoop() {
+        while true {
+            cond.lock()
+            while jobs.isEmpty && !stopping { cond.wait() }
+            if stopping && jobs.isEmpty { cond.unlock(); return }
+            let job = jobs.removeFirst()
+            cond.unlock()
+            let outcome = run(job)
+            cond.lock()
+            running.remove(job.ref)
+            metrics.running.set(Int64(running.count))
+            if case .succeeded = outcome { done.succeeded += 1 } else { done.failed += 1 }
+            wake = true
+            cond.broadcast()
+            cond.unlock()
+        }
+    }
+
+    /// Trains one model: history → numalogic's recipe → validation gate → atomic checkpoint, and records
+    /// the outcome in the store.
+    func run(_ job: Job) -> TrainOutcome {
+        let ref = job.ref, conf = job.target.pipeline.numalogicConf
+        let metricNames = job.target.pipeline.metrics
+        let start = monotonicNow()
+        metrics.started.increment()
+        var meta: Logger.Metadata = ["model": "\(ref)", "pipeline_id": "\(ref.pipelineID)", "key": "\(ref.key.joined(separator: ":"))"]
+        logger.info("training started", metadata: meta)
+        let outcome: TrainOutcome
+        let failureReason: String
+        do {
+            let data = try TrainingData.load(history: history, ref: ref, target: job.target, maxRows: config.history.maxRowsPerKey,
+                                             missing: config.windows.missingPolicy)
+            meta["rows"] = "\(data.rows)"
+            metrics.rowsUsed.record(Int64(data.rows))
+            guard data.rows >= conf.trainer.minTrainSize else { throw PipelineTrainingError.insufficientData(rows: data.rows, needed: conf.trainer.minTrainSize) }
+            let progress = TrainingProgress(style: .lines, logEveryNEpochs: 10, label: ref.description, logger: logger)
+            let trainer = PipelineTrainer(conf: conf, metrics: metricNames, pipelineID: ref.pipelineID, key: ref.key, callbacks: [progress])
+            let result = try trainer.train(data.tensor, timestamps: data.timestamps, segments: data.segments,
+                                           now: Int64(Self.wallClock() * 1000))
+            try Validation(maxLossRatio: config.retrain.maxLossRatio).check(result, against: checkpoints, ref: ref, data: data, logger: logger)
+            let published: (version: Int, path: String)
+            do { published = try checkpoints.publish(result.checkpoint) } catch { throw StageFailure.store("\(error)") }
+            outcome = .succeeded(version: published.version, rows: data.rows)
+            failureReason = ""
+            meta["version"] = "\(published.version)"
+        } catch let e as PipelineTrainingError {
+            if case .insufficientData(let rows, _) = e {
+                outcome = .insufficientData(rows: rows)
+                failureReason = ""
+            } else {
+                outcome = .failed(e.description)
+                failureReason = switch e { case .data: "data"; case .config: "config"; default: "training" }
+            }
+        } catch let e as StageFailure {
+            switch e {
+            case .validation(let d): outcome = .rejected(d); failureReason = "validation"
+            case .store(let d): outcome = .failed(d); failureReason = "store"
+            }
+        } catch let e as HistoryError {
+            outcome = .failed(e.description)
+            failureReason = "history"
+        } catch {
+            outcome = .failed("\(error)")
+            failureReason = "training"
+        }
+        let seconds = monotonicNow() - start
+        meta["seconds"] = "\(String(format: "%.3f", seconds))"
+        do { try history.finish(ref, now: Self.wallClock(), outcome: outcome) } catch {
+            logger.error("training outcome not recorded", metadata: ["model": "\(ref)", "error": "\(error)"])
+        }
+        switch outcome {
+        case .succeeded:
+            metrics.succeeded.increment()
+            metrics.duration.record(seconds)
+            logger.info("training succeeded", metadata: meta)
+        case .insufficientData(let rows):
+            metrics.skipped(.insufficientData)
+            logger.info("training skipped", metadata: meta.merging(["reason": "insufficient_data", "rows": "\(rows)"]) { $1 })
+        case .failed(let d), .rejected(let d):
+            metrics.failed(failureReason)
+            metrics.duration.record(seconds)
+            logger.warning("training failed", metadata: meta.merging(["reason": "\(failureReason)", "error": "\(d)"]) { $1 })
+        case .interrupted:
+            break
+        }
+        return outcome
+    }
+
+    enum StageFailure: Error {
+        case validation(String)
+        case store(String)
+    }
+
+    /// Peak resident memory of the process (VmHWM), in bytes.
+    public static func peakResidentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            return kb * 1024
+        }
+        return 0
+    }
+}
