@@ -42,6 +42,14 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     public private(set) var endpoints: [String: String] = [:]
     private var context: ZMQContext?
     private var started = false
+    /// What the stage decided about a model: reported to `observer`.
+    public enum Event: Sendable, Equatable {
+        case finished(TrainOutcome)
+        case skipped(SkipReason)
+    }
+    /// Called after every training's outcome is recorded (on its training thread) and every skip (on the
+    /// scheduler thread). Set before `start`.
+    public var observer: (@Sendable (ModelRef, Event) -> Void)?
     /// Started and not stopping.
     public var isReady: Bool { cond.lock(); defer { cond.unlock() }; return started && !stopping }
 
@@ -361,6 +369,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         metrics.skipped(reason)
         cond.lock(); done.skipped += 1; cond.unlock()
         logger.debug("training skipped", metadata: ["model": "\(ref)", "reason": "\(reason.rawValue)"])
+        observer?(ref, .skipped(reason))
     }
 
     /// One scheduling round: pending requests first (forced first), then models that are missing or
@@ -475,7 +484,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         let start = monotonicNow()
         metrics.started.increment()
         var meta: Logger.Metadata = ["model": "\(ref)", "pipeline_id": "\(ref.pipelineID)", "key": "\(ref.key.joined(separator: ":"))"]
-        logger.info("training started", metadata: meta)
+        logger.info("retrain started", metadata: meta)
         let outcome: TrainOutcome
         let failureReason: String
         do {
@@ -523,17 +532,19 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         case .succeeded:
             metrics.succeeded.increment()
             metrics.duration.record(seconds)
-            logger.info("training succeeded", metadata: meta)
+            logger.info("retrain succeeded", metadata: meta)
         case .insufficientData(let rows):
             metrics.skipped(.insufficientData)
-            logger.info("training skipped", metadata: meta.merging(["reason": "insufficient_data", "rows": "\(rows)"]) { $1 })
+            cond.lock(); done.skipped += 1; cond.unlock()
+            logger.info("retrain skipped", metadata: meta.merging(["reason": "insufficient_data", "rows": "\(rows)"]) { $1 })
         case .failed(let d), .rejected(let d):
             metrics.failed(failureReason)
             metrics.duration.record(seconds)
-            logger.warning("training failed", metadata: meta.merging(["reason": "\(failureReason)", "error": "\(d)"]) { $1 })
+            logger.warning("retrain failed", metadata: meta.merging(["reason": "\(failureReason)", "error": "\(d)"]) { $1 })
         case .interrupted:
             break
         }
+        observer?(ref, .finished(outcome))
         return outcome
     }
 

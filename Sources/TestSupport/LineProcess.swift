@@ -9,9 +9,11 @@ public final class LineProcess: @unchecked Sendable {
     private var out: [String] = [], err: [String] = []
     private var openStreams = 2
 
-    public init(_ executable: String, _ arguments: [String], currentDirectory: String? = nil) throws {
+    /// `environment` entries are added to this process's environment.
+    public init(_ executable: String, _ arguments: [String], currentDirectory: String? = nil, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
         let o = Pipe(), e = Pipe()
         process.standardOutput = o

@@ -19,6 +19,18 @@ import TensorCore
         #expect(try StreamingDataset(data, seqLen: 30).count == 1)
     }
 
+    @Test func segmentedDatasetsNeverWindowAcrossTwoSeries() throws {
+        // Three series of 10, 3 and 17 rows: 10−4+1 + 0 + 17−4+1 windows of 4.
+        let ds = try StreamingDataset(data, seqLen: 4, segments: [10, 3, 17])
+        #expect(ds.count == 7 + 14)
+        #expect(try ds.window(6) == data.slice(axis: 0, 6..<10))
+        #expect(try ds.window(7) == data.slice(axis: 0, 13..<17), "the 3-row series is skipped, the third starts at row 13")
+        #expect(ds.allWindows().shape == [21, 4, 2])
+        #expect(try StreamingDataset(data, seqLen: 4, stride: 2, segments: [10, 20]).count == 4 + 9)
+        #expect(throws: TrainingError.self) { try StreamingDataset(data, seqLen: 4, segments: [10, 10]) }
+        #expect(throws: TrainingError.self) { try StreamingDataset(data, seqLen: 12, segments: [10, 10, 10]) }
+    }
+
     @Test func slicingFollowsNumalogic() throws {
         let ds = try StreamingDataset(data, seqLen: 12)
         #expect(try ds.windows(rows: 3..<15).shape == [1, 12, 2])
