@@ -1,3 +1,4 @@
+import Autoencoders
 import Daemon
 import Foundation
 import Logging
@@ -31,6 +32,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     private let cond = NSCondition()
     private var inbox: [(ModelRef, Bool)] = []
     private var running: Set<ModelRef> = []
+    /// Estimated working bytes of each running (or handed-over) training.
+    private var reserved: [ModelRef: Int] = [:]
     private var jobs: [Job] = []
     private var stopping = false
     private var wake = false
@@ -57,6 +60,20 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         let ref: ModelRef
         let target: PointRouter.Target
         let forced: Bool
+        let estimate: Int
+    }
+
+    /// The working memory a training of `rows` rows is expected to need: the rows and their preprocessed
+    /// copy, the element-wise errors of every window (`rows × L × F`, the largest part), a batch, and the
+    /// model with its gradients and Adam's two moments.
+    static func estimatedBytes(rows: Int, target: PointRouter.Target) -> Int {
+        let f = target.pipeline.metrics.count, l = target.stream.windowSize
+        let conf = target.pipeline.numalogicConf
+        let params = (try? { () throws -> Int in
+            var rng = RandomGenerator(seed: 0)
+            return try ModelFactory.make(conf.model, using: &rng).parameterCount
+        }()) ?? 0
+        return 4 * (rows * f * (2 * l + 6) + conf.trainer.batchSize * l * f * 8 + params * 4) + (1 << 20)
     }
 
     public init(config: AEFlowConfig, logger: Logger, metrics: RetrainMetrics = RetrainMetrics()) throws(HistoryError) {
@@ -324,6 +341,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
 
     func schedulerLoop() {
         var lastProgress = monotonicNow()
+        var lastCount = 0
         while true {
             cond.lock()
             if !wake && !stopping { _ = cond.wait(until: Date(timeIntervalSinceNow: config.retrain.scanIntervalSeconds)) }
@@ -340,15 +358,18 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 }
             }
             schedule(now: now)
-            if monotonicNow() - lastProgress >= 10 {
+            // Progress: every 100 trainings ended or every 10 s while work is under way.
+            cond.lock()
+            let (r, d, bytes) = (running.count, done, reserved.values.reduce(0, +))
+            cond.unlock()
+            let ended = d.succeeded + d.failed
+            if ended - lastCount >= 100 || (r > 0 && monotonicNow() - lastProgress >= 10) {
                 lastProgress = monotonicNow()
-                cond.lock()
-                let (r, d, q) = (running.count, done, jobs.count)
-                cond.unlock()
-                if r > 0 || q > 0 {
-                    logger.info("retrain progress", metadata: ["running": "\(r)", "succeeded": "\(d.succeeded)", "failed": "\(d.failed)",
-                                                               "skipped": "\(d.skipped)"])
-                }
+                lastCount = ended
+                logger.info("retrain progress", metadata: [
+                    "running": "\(r)", "succeeded": "\(d.succeeded)", "failed": "\(d.failed)", "skipped": "\(d.skipped)",
+                    "due": "\(lastDue)", "reserved_mb": "\(bytes >> 20)", "peak_rss_mb": "\(Self.peakResidentBytes() >> 20)",
+                ])
             }
             metrics.peakResidentBytes.set(Int64(Self.peakResidentBytes()))
         }
@@ -374,8 +395,11 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
 
     /// One scheduling round: pending requests first (forced first), then models that are missing or
     /// stale, while training threads are free. Everything else stays in the store for the next round.
+    private var lastDue = 0
+
     func schedule(now: Double) {
         var due = 0
+        defer { lastDue = due }
         // Requests: each is decided once (trained, or skipped with a reason) and cleared.
         if let pending = try? history.pendingRequests() {
             due += pending.count
@@ -427,9 +451,19 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         metrics.queued.set(Int64(due))
     }
 
-    /// Claims a model in the store (numalogic's rules) and hands it to a training thread.
-    func tryStart(_ ref: ModelRef, target: PointRouter.Target, forced: Bool, now: Double, fromRequest: Bool) {
+    /// Claims a model in the store (numalogic's rules) and hands it to a training thread, if its estimated
+    /// memory fits the budget beside the trainings already running (one always may run).
+    @discardableResult
+    func tryStart(_ ref: ModelRef, target: PointRouter.Target, forced: Bool, now: Double, fromRequest: Bool) -> Bool {
         let conf = target.pipeline.numalogicConf
+        let rows = min(config.history.maxRowsPerKey, target.pipeline.modelScope == .pipeline
+            ? (try? history.rowCount(pipeline: ref.pipelineID)) ?? 0
+            : (try? history.rowCount(pipeline: ref.pipelineID, key: ref.key)) ?? 0)
+        let estimate = Self.estimatedBytes(rows: rows, target: target)
+        cond.lock()
+        let inUse = reserved.values.reduce(0, +)
+        cond.unlock()
+        if inUse > 0 && inUse + estimate > config.retrain.memoryBudgetMB << 20 { return false }
         // A model already in the store (trained offline, or before this history existed) counts its age.
         if (try? history.state(ref))?.trainTs == nil, let live = checkpoints.latest(pipeline: ref.pipelineID, key: ref.key) {
             var st = stat()
@@ -439,21 +473,23 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         let reason: SkipReason?
         do { reason = try history.claim(ref, now: now, rules: Self.rules(conf), forced: forced) } catch {
             logger.error("training not claimed", metadata: ["model": "\(ref)", "error": "\(error)"])
-            return
+            return false
         }
         if let reason {
             if fromRequest { try? history.dropRequest(ref) }
             countSkip(reason, ref)
-            return
+            return false
         }
         cond.lock()
         running.insert(ref)
+        reserved[ref] = estimate
         runningMax = max(runningMax, running.count)
         metrics.running.set(Int64(running.count))
         metrics.runningMax.set(Int64(runningMax))
-        jobs.append(Job(ref: ref, target: target, forced: forced))
+        jobs.append(Job(ref: ref, target: target, forced: forced, estimate: estimate))
         cond.broadcast()
         cond.unlock()
+        return true
     }
 
     // MARK: training threads
@@ -468,6 +504,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             let outcome = run(job)
             cond.lock()
             running.remove(job.ref)
+            reserved[job.ref] = nil
             metrics.running.set(Int64(running.count))
             if case .succeeded = outcome { done.succeeded += 1 } else { done.failed += 1 }
             wake = true

@@ -91,6 +91,9 @@ public struct AEFlowConfig: Equatable, Sendable {
         /// A new version is refused when its reconstruction loss on the training data exceeds this factor
         /// of the live version's loss on the same data.
         public var maxLossRatio: Double = 1.5
+        /// Trainings start only while the estimated working memory of those running, plus the new one,
+        /// stays within this many MiB (one always may run).
+        public var memoryBudgetMB: Int = 2048
         /// Where a separate `aeflow retrain` reads train requests: by default the daemon's
         /// `outputs.train_requests` (connecting where it binds).
         public var requests: SocketConfig?
@@ -186,6 +189,7 @@ public struct AEFlowConfig: Equatable, Sendable {
                               threadsPerTraining: try re.int("threads_per_training", default: 1, range: 1...256), http: HTTP(address: "127.0.0.1", port: 8491))
         retrain.scanIntervalSeconds = try re.double("scan_interval_s", default: 5, range: 0.01...86_400)
         retrain.maxLossRatio = try re.double("max_loss_ratio", default: 1.5, range: 1...1e9)
+        retrain.memoryBudgetMB = try re.int("memory_budget_mb", default: 2048, range: 1...10_000_000)
         if re.has("requests") {
             if let v = re.value("requests"), v != .null {
                 retrain.requests = try SocketConfig.read(v, path: re.child("requests"), allowed: [.pull, .sub], defaults: outputs.trainRequests.peer)
