@@ -36,6 +36,30 @@ private func error(_ yaml: String) -> String? {
         #expect(try load("").streams == c.streams)
     }
 
+    @Test func theRetrainStageConnectsWhereTheDaemonBindsUnlessToldOtherwise() throws {
+        let c = try load("")
+        #expect(c.outputs.history == SocketConfig(endpoint: "ipc://var/aeflow-history.ipc", type: .push, bind: true))
+        #expect(c.history.inputs == [SocketConfig(endpoint: "ipc://var/aeflow-history.ipc", type: .pull, bind: false)])
+        #expect(c.retrain.requests == SocketConfig(endpoint: "ipc://var/aeflow-train.ipc", type: .pull, bind: false))
+        #expect(c.retrain.http.port == 8491 && c.retrain.scanIntervalSeconds == 5 && c.retrain.maxLossRatio == 1.5)
+        #expect(c.retrain.memoryBudgetMB == 2048 && c.history.queueCapacity == 1_000_000)
+        // A daemon publishing train requests on PUB is read with SUB; an own subscription replaces the feed.
+        let custom = try load("""
+            outputs: {train_requests: {endpoint: "tcp://0.0.0.0:7000", type: pub, bind: true}, history: null}
+            history: {inputs: [{endpoint: "tcp://pub:5555", type: sub, bind: false, topics: [web]}]}
+            retrain: {concurrency: 4, http: {port: 0, bearer_token: s3cret}, max_loss_ratio: 2}
+            """)
+        #expect(custom.outputs.history == nil)
+        #expect(custom.retrain.requests == SocketConfig(endpoint: "tcp://0.0.0.0:7000", type: .sub, bind: false))
+        #expect(custom.history.inputs == [SocketConfig(endpoint: "tcp://pub:5555", type: .sub, bind: false, topics: ["web"])])
+        #expect(custom.retrain.concurrency == 4 && custom.retrain.http.bearerToken == "s3cret" && custom.retrain.maxLossRatio == 2)
+        #expect(try load("retrain: {requests: null}").retrain.requests == nil)
+        #expect(error("retrain: {requests: {endpoint: 'tcp://x:1', type: push}}")?.hasPrefix("retrain.requests.type: expected pull or sub") == true)
+        #expect(error("retrain: {max_loss_ratio: 0.5}")?.hasPrefix("retrain.max_loss_ratio: must be in") == true)
+        #expect(error("retrain: {scan_every: 1}")?.hasPrefix("retrain.scan_every: unknown key") == true)
+        #expect(error("history: {inputs: [{endpoint: 'tcp://x:1', type: pub}]}")?.hasPrefix("history.inputs[0].type") == true)
+    }
+
     @Test func unknownKeysAreRefusedWithTheirPath() {
         #expect(error("htp: {port: 1}")?.hasPrefix("htp: unknown key") == true)
         #expect(error("http: {prot: 1}")?.hasPrefix("http.prot: unknown key") == true)

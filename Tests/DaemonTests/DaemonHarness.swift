@@ -22,6 +22,7 @@ final class DaemonHarness {
           scores: {endpoint: "tcp://127.0.0.1:0", type: \(scoresType), bind: true}
           train_requests: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
           dead_letter: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
+          history: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
         http: {port: 0}
         store: {path: "\(store)", poll_interval_ms: 100}
         \(extra)

@@ -229,6 +229,36 @@ final class StageHarness {
         #expect(daemon.waitForExit(timeout: 60) == 0)
     }
 
+    /// "Retrain now" over HTTP and from the command line retrains a fresh model; bad requests are refused.
+    @Test func retrainNowOverHTTPAndTheCommandLine() throws {
+        let h = try StageHarness(trainer: "min_train_size: 200, retry_sec: 0, retrain_freq_hr: 24, pltrainer_conf: {max_epochs: 2}",
+                                 retrain: "max_loss_ratio: 1000")
+        try h.seedHistory(keys: 1, rows: 300)
+        let (stage, port) = try h.retrain()
+        func succeeded(_ n: Int) -> Int {
+            stage.waitForLines(count: n, inStderr: true, timeout: 60) { $0.contains("msg=\"retrain succeeded\"") }
+        }
+        #expect(succeeded(1) == 1, "the missing model is trained by itself")
+        let (code, body) = try StageHarness.http(port: port, "POST", "/v1/retrain", body: #"{"pipeline_id": "default", "key": ["k0"]}"#)
+        #expect(code == 202 && body.contains("\"queued\":true"))
+        #expect(succeeded(2) == 2)
+        let (_, state) = try StageHarness.http(port: port, "GET", "/v1/retrain?pipeline_id=default&key=k0")
+        let s = try #require(try JSONValue.parse(state).objectValue)
+        #expect(s["last_version"]?.intValue == 2 && s["trainings"]?.intValue == 2 && s["last_outcome"]?.stringValue == "succeeded")
+        let cli = try Subprocess.run(Subprocess.aeflow, ["retrain", "--config", h.config, "--now", "k0"])
+        #expect(cli.status == 0 && cli.stdout.contains("queued"), "\(cli.stderr)")
+        #expect(succeeded(3) == 3, "the running stage picks the command line's request from the history file")
+        #expect(CheckpointStore(root: h.dir.file("models")).latest(pipeline: "default", key: ["k0"])?.version == 3)
+        #expect(try StageHarness.http(port: port, "POST", "/v1/retrain", body: "{nope").0 == 400)
+        #expect(try StageHarness.http(port: port, "POST", "/v1/retrain", body: #"{"pipeline_id": "other", "key": "k0"}"#).0 == 404)
+        #expect(try StageHarness.http(port: port, "POST", "/v1/retrain", body: #"{"key": ["k0", "extra"]}"#).0 == 400)
+        #expect(try StageHarness.http(port: port, "GET", "/v1/retrain?key=never").0 == 404)
+        #expect(try Subprocess.run(Subprocess.aeflow, ["retrain", "--config", h.config, "--now", "a:b"]).status != 0)
+        #expect(try StageHarness.metric(port: port, "aeflow_retrain_requests_total") == 1, "HTTP requests are counted; the file one is not seen as a message")
+        stage.signal(SIGTERM)
+        #expect(stage.waitForExit(timeout: 60) == 0)
+    }
+
     /// 1,000 keys need a model at once: the stage trains them all, never more than `concurrency` at a
     /// time, within its memory budget, with progress in the logs and the metrics.
     @Test func athousandKeysAreTrainedWithinTheConfiguredConcurrencyAndMemory() throws {
