@@ -187,7 +187,23 @@ def daemon(args):
     print()
 
 
-SUITES = {"engine": engine, "models": models, "backtest": backtest, "daemon": daemon}
+def daemon_retrain(args):
+    """The daemon with the retrain stage in process (serve --with-retrain): the same load, every point also
+    written to the SQLite history; side by side with the daemon alone in the same run."""
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5"]
+    alone = json_lines(base)
+    with_retrain = json_lines(base + ["--with-retrain"])
+    print("### Daemon with the retrain stage in process (bench/LoadGen --with-retrain, 10,000 keys)\n")
+    print("| offered points/s | outputs/s alone | outputs/s with history | p99 alone | p99 with history | history rows dropped | history caught up after | peak RSS alone / with |")
+    print("|---|---|---|---|---|---|---|---|")
+    for a, r in zip(alone, with_retrain):
+        off = "max" if r["offered_per_s"] == 0 else f"{r['offered_per_s']:,}"
+        print(f"| {off} | {a['scored_per_s']:,.0f} | {r['scored_per_s']:,.0f} | {a['p99_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | "
+              f"{r['history_dropped_total']:,.0f} | {r['history_catch_up_s']:.1f} s | {a['peak_rss_mb']:.0f} / {r['peak_rss_mb']:.0f} MB |")
+    print()
+
+
+SUITES = {"engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain}
 
 
 def main():

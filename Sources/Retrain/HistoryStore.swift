@@ -47,7 +47,8 @@ public final class HistoryStore: @unchecked Sendable {
     private let lock = NSLock()
     private var seriesCache: [SeriesName: Int64] = [:]
 
-    struct SeriesName: Hashable { let pipeline: String; let key: String }
+    /// A series by pipeline and key values (hashed as given: no JSON on the write path once known).
+    struct SeriesName: Hashable { let pipeline: String; let key: [String] }
 
     static let schemaVersion = 1
 
@@ -63,6 +64,8 @@ public final class HistoryStore: @unchecked Sendable {
             // WAL with NORMAL sync: a killed process loses nothing committed; a power cut may lose the last
             // transactions, never the file's consistency.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Points arrive interleaved over many keys: a larger page cache keeps the B-tree's hot pages.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -136,12 +139,12 @@ public final class HistoryStore: @unchecked Sendable {
         do {
             return try pool.write { db in
                 var result = AppendResult()
-                var touched: [Int64: (rows: Int, newest: Int64, name: SeriesName)] = [:]
+                var touched: [Int64: (rows: Int, newest: Int64)] = [:]
                 var ids: [SeriesName: Int64] = [:]
                 let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO points(series, ts, vals) VALUES (?, ?, ?)")
                 let replace = try db.cachedStatement(sql: "UPDATE points SET vals = ? WHERE series = ? AND ts = ?")
                 for row in rows {
-                    let name = SeriesName(pipeline: row.pipelineID, key: Self.keyText(row.key))
+                    let name = SeriesName(pipeline: row.pipelineID, key: row.key)
                     let id: Int64
                     if let known = ids[name] { id = known } else {
                         id = try seriesID(db, name)
@@ -149,7 +152,7 @@ public final class HistoryStore: @unchecked Sendable {
                     }
                     let blob = row.values.withUnsafeBytes { Data($0) }
                     try insert.execute(arguments: [id, row.timestamp, blob])
-                    var t = touched[id] ?? (0, .min, name)
+                    var t = touched[id] ?? (0, .min)
                     if db.changesCount == 1 {
                         result.inserted += 1
                         t.rows += 1
@@ -189,11 +192,12 @@ public final class HistoryStore: @unchecked Sendable {
         let cached = seriesCache[name]
         lock.unlock()
         if let cached { return cached }
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM series WHERE pipeline = ? AND key = ?", arguments: [name.pipeline, name.key]) {
+        let text = Self.keyText(name.key)
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM series WHERE pipeline = ? AND key = ?", arguments: [name.pipeline, text]) {
             setCached(name, id: id)
             return id
         }
-        try db.execute(sql: "INSERT INTO series(pipeline, key) VALUES (?, ?)", arguments: [name.pipeline, name.key])
+        try db.execute(sql: "INSERT INTO series(pipeline, key) VALUES (?, ?)", arguments: [name.pipeline, text])
         let id = db.lastInsertedRowID
         setCached(name, id: id)
         return id

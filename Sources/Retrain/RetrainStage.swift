@@ -125,10 +125,17 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             started.wait()
             if let failure { throw failure }
         }
-        spawn("aeflow-history-writer") { [self] in writerLoop() }
+        // History writing and training yield the CPU to scoring when both want it (nice 10 per thread).
+        spawn("aeflow-history-writer") { [self] in
+            Self.lowerPriority()
+            writerLoop()
+        }
         spawn("aeflow-retrain-scheduler") { [self] in schedulerLoop() }
         for i in 0..<config.retrain.concurrency {
-            spawn("aeflow-training-\(i)", stackSize: 16 << 20) { [self] in workerLoop() }
+            spawn("aeflow-training-\(i)", stackSize: 16 << 20) { [self] in
+                Self.lowerPriority()
+                workerLoop()
+            }
         }
         cond.lock(); started = true; cond.unlock()
         let (rows, keys) = (try? history.totals()) ?? (0, 0)
@@ -588,6 +595,13 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     enum StageFailure: Error {
         case validation(String)
         case store(String)
+    }
+
+    /// Lowers the calling thread's scheduling priority (on Linux, nice values are per thread).
+    static func lowerPriority() {
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)   // who 0: the calling thread on Linux
+        #endif
     }
 
     /// Peak resident memory of the process (VmHWM), in bytes.

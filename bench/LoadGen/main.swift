@@ -2,7 +2,10 @@
 // 3 metrics) over tcp loopback, offers points at fixed rates and measures what comes back.
 //
 //   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,200000,0]
-//                                                    [--seconds 5] [--points-per-message 1] [--quick]
+//                                                    [--seconds 5] [--points-per-message 1] [--quick] [--with-retrain]
+//
+// --with-retrain runs `aeflow serve --with-retrain`: every accepted point also goes to the retrain stage's
+// SQLite history; each run then reports the rows the history wrote and dropped (from /metrics).
 //
 // Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
 // minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
@@ -20,7 +23,7 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 200_000, 0], seconds = 5.0, perMessage = 1
+var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 200_000, 0], seconds = 5.0, perMessage = 1, withRetrain = false
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -29,6 +32,7 @@ while let a = args.next() {
     case "--seconds": seconds = Double(args.next()!)!
     case "--points-per-message": perMessage = Int(args.next()!)!
     case "--quick": (keySets, rates, seconds) = ([1, 10_000], [50_000, 0], 2)
+    case "--with-retrain": withRetrain = true
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -51,14 +55,16 @@ let trained = try PipelineTrainer(conf: conf, metrics: ["a", "b", "c"], pipeline
 try CheckpointStore(root: "\(dir)/models").publish(trained.checkpoint)
 let means = series.values.mean(alongAxes: [0]).scalars
 
-func runDaemon(maxKeys: Int) throws -> (LineReader, [String: String]) {
+func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
     let cfg = """
     inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]
     outputs:
       scores: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
       train_requests: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
+      history: null
     http: {port: 0}
     store: {path: "\(dir)/models"}
+    history: {path: "\(dir)/history.sqlite", max_rows_per_key: 1000}
     windows: {max_keys: \(maxKeys)}
     stream_confs:
       s:
@@ -71,7 +77,8 @@ func runDaemon(maxKeys: Int) throws -> (LineReader, [String: String]) {
               model: {name: VanillaAE, conf: {seq_len: 12, n_features: 3}}
     """
     try cfg.write(toFile: "\(dir)/cfg.yaml", atomically: true, encoding: .utf8)
-    let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"])
+    try? FileManager.default.removeItem(atPath: "\(dir)/history.sqlite")
+    let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"] + (withRetrain ? ["--with-retrain"] : []))
     guard let ready = r.waitFor("daemon ready") else { fatalError("daemon did not start") }
     var e: [String: String] = [:]
     for f in ready.split(separator: " ") {
@@ -133,6 +140,20 @@ final class SocketBox: @unchecked Sendable {
     init(_ s: ZMQSocket) { socket = s }
 }
 
+/// A counter from the daemon's /metrics (curl), 0 when absent.
+func metric(port: String, _ name: String) -> Double {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    p.arguments = ["-s", "http://127.0.0.1:\(port)/metrics"]
+    let out = Pipe()
+    p.standardOutput = out
+    guard (try? p.run()) != nil else { return 0 }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+}
+
 func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 func point(key: Int, step: Int, sent: Double) -> String {
@@ -141,7 +162,7 @@ func point(key: Int, step: Int, sent: Double) -> String {
 }
 
 for keys in keySets {
-    let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1))
+    let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1), withRetrain: withRetrain)
     let ctx = try ZMQContext()
     let push = try ZMQSocket(ctx, .push)
     try push.setSendHighWaterMark(0)
@@ -213,11 +234,26 @@ for keys in keySets {
         let lat = results.latencies.sorted()
         func pct(_ p: Double) -> Double { lat.isEmpty ? .nan : lat[min(lat.count - 1, Int(Double(lat.count) * p))] * 1e6 }
         let mem = daemon.memory()
+        var history = ""
+        if withRetrain {
+            // Let the writer catch up with what was accepted before reading its counters.
+            let before = now()
+            var written = 0.0, dropped = 0.0
+            repeat {
+                written = metric(port: e["http_port"]!, "aeflow_history_rows_written_total") + metric(port: e["http_port"]!, "aeflow_history_rows_replaced_total")
+                dropped = metric(port: e["http_port"]!, "aeflow_history_rows_dropped_total")
+                if metric(port: e["http_port"]!, "aeflow_history_queue_depth") == 0 { break }
+                var ts = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+                nanosleep(&ts, nil)
+            } while now() - before < 60
+            history = ", \"with_retrain\": true, \"history_written_total\": \(written), \"history_dropped_total\": \(dropped), "
+                + "\"history_catch_up_s\": \(now() - sendEnd)"
+        }
         let statuses = results.statuses.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
               + "\"points\": \(total), \"sent_per_s\": \(Double(total) / (sendEnd - start)), \"scored_per_s\": \(Double(results.received) / elapsed), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
-              + "\"statuses\": {\(statuses)}}")
+              + "\"statuses\": {\(statuses)}\(history)}")
     }
     push.close(); pull.close()
     daemon.stop()
