@@ -16,12 +16,12 @@ final class StageHarness {
     let dir: TemporaryDirectory
     var config: String { dir.file("cfg.yaml") }
 
-    init(trainer: String, retrain: String = "", keys: Int = 2, features: Int = 2) throws {
+    init(trainer: String, retrain: String = "", history: String = "", features: Int = 2) throws {
         dir = try TemporaryDirectory(prefix: "aeflow-e2e")
-        try write(trainer: trainer, retrain: retrain, features: features)
+        try write(trainer: trainer, retrain: retrain, history: history, features: features)
     }
 
-    func write(trainer: String, retrain: String = "", features: Int = 2) throws {
+    func write(trainer: String, retrain: String = "", history: String = "", features: Int = 2) throws {
         let metrics = features == 1 ? "[value]" : "[cpu, mem]"
         let d = dir.path
         try """
@@ -32,7 +32,7 @@ final class StageHarness {
               history: {endpoint: "ipc://\(d)/history.ipc", type: push, bind: true}
             http: {port: 0}
             store: {path: "\(d)/models", poll_interval_ms: 100}
-            history: {path: "\(d)/history.sqlite", max_rows_per_key: 5000}
+            history: {path: "\(d)/history.sqlite", max_rows_per_key: 5000\(history.isEmpty ? "" : ", " + history)}
             retrain: {concurrency: 2, scan_interval_s: 0.1, http: {port: 0}\(retrain.isEmpty ? "" : ", " + retrain)}
             stream_confs:
               default:
@@ -227,6 +227,25 @@ final class StageHarness {
         #expect(again.waitForExit(timeout: 60) == 0)
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit(timeout: 60) == 0)
+    }
+
+    /// The stage's own subscription to a publisher's stream (not through the daemon) fills the history and
+    /// trains from it.
+    @Test func theStageCanSubscribeToThePublishersStreamItself() throws {
+        guard TestPython.isAvailable else { Issue.record("no Python with pyzmq at \(TestPython.path); run `make test-deps`"); return }
+        let h = try StageHarness(trainer: "min_train_size: 250, retry_sec: 600, pltrainer_conf: {max_epochs: 2}")
+        let feed = "ipc://\(h.dir.path)/feed.ipc"
+        try h.write(trainer: "min_train_size: 300, retry_sec: 600, pltrainer_conf: {max_epochs: 2}",
+                    history: "inputs: [{endpoint: \"\(feed)\", type: sub, bind: false, topics: [k0]}]")
+        let publisher = try LineProcess(TestPython.path, [TestPython.script("publish_points.py"), "--bind", feed, "--key", "k0", "--count", "300"])
+        #expect(publisher.waitForLine(containing: "BOUND", inStderr: false, timeout: 30) != nil)
+        let (stage, _) = try h.retrain()
+        #expect(publisher.waitForExit(timeout: 60) == 0)
+        let done = stage.waitForLine(containing: "msg=\"retrain succeeded\"", timeout: 60)
+        #expect(done?.contains("rows=300") == true && done?.contains("version=1") == true, "\(stage.stderrLines.suffix(4))")
+        stage.signal(SIGTERM)
+        #expect(stage.waitForExit(timeout: 60) == 0)
+        #expect(try HistoryStore(path: h.dir.file("history.sqlite"), maxRowsPerKey: 5000).totals() == (rows: 300, keys: 1))
     }
 
     /// "Retrain now" over HTTP and from the command line retrains a fresh model; bad requests are refused.
