@@ -25,8 +25,8 @@ public struct Logfmt: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-                    file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        let (level, message, explicit) = (event.level, event.message, event.metadata)
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var out = "ts=\(Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000) level=\(level) logger=\(label) msg=\(Logfmt.quote(message.description))"
