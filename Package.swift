@@ -65,7 +65,7 @@ let package = Package(
                                                .product(name: "Hummingbird", package: "hummingbird"),
                                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: optimized),
-        .executableTarget(name: "aeflow", dependencies: ["Daemon", "Retrain", "Scoring", "Training", "Autoencoders", "TensorCore",
+        .executableTarget(name: "aeflow", dependencies: ["Daemon", "Retrain", "ZMQ", "Scoring", "Training", "Autoencoders", "TensorCore",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                          .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
