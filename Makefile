@@ -34,12 +34,13 @@ test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## test-deps: the Python clients used by end-to-end tests (pyzmq in .venv-test)
-test-deps: $(VENV_TEST)/bin/python
-$(VENV_TEST)/bin/python:
-	python3 -m venv $(VENV_TEST)
+## test-deps: the Python the tests use (Tests/Clients/requirements.txt in .venv-test)
+test-deps: $(VENV_TEST)/.installed
+$(VENV_TEST)/.installed: Tests/Clients/requirements.txt
+	[ -x $(VENV_TEST)/bin/python ] || python3 -m venv $(VENV_TEST)
 	$(VENV_TEST)/bin/python -m pip install -q --upgrade pip
-	$(VENV_TEST)/bin/python -m pip install -q pyzmq
+	$(VENV_TEST)/bin/python -m pip install -q -r Tests/Clients/requirements.txt
+	touch $@
 
 ## venv: the ignored virtualenv with PyTorch for fixtures and benchmarks
 venv: $(PYTHON)

@@ -1,0 +1,221 @@
+import Foundation
+import Testing
+import TestSupport
+import TensorCore
+
+/// The repository's root (two levels above Tests/Fixtures).
+let repositoryRoot = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().path
+
+func read(_ relative: String) throws -> String { try String(contentsOfFile: "\(repositoryRoot)/\(relative)", encoding: .utf8) }
+
+/// The Dockerfile, read the way `docker build` would: stages, and per stage the instructions.
+struct Dockerfile {
+    struct Stage { var from: String; var instructions: [(String, String)] }
+    var stages: [Stage] = []
+
+    init(_ text: String) {
+        var logical: [String] = []
+        var current = ""
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if current.isEmpty && (line.isEmpty || line.hasPrefix("#")) { continue }
+            if line.hasSuffix("\\") { current += line.dropLast() + " "; continue }
+            logical.append(current + line)
+            current = ""
+        }
+        for l in logical {
+            let parts = l.split(separator: " ", maxSplits: 1).map(String.init)
+            let (op, arg) = (parts[0].uppercased(), parts.count > 1 ? parts[1] : "")
+            if op == "FROM" { stages.append(Stage(from: arg, instructions: [])) } else if !stages.isEmpty { stages[stages.count - 1].instructions.append((op, arg)) }
+        }
+    }
+
+    var runtime: Stage { stages.last! }
+    func all(_ op: String) -> [String] { runtime.instructions.filter { $0.0 == op }.map(\.1) }
+
+    /// Packages the runtime stage installs with apt-get.
+    var aptPackages: Set<String> {
+        var out: Set<String> = []
+        for run in all("RUN") {
+            for command in run.components(separatedBy: "&&") where command.contains("apt-get install") {
+                for word in command.split(separator: " ") where !word.hasPrefix("-") && !["apt-get", "install"].contains(word) {
+                    out.insert(String(word))
+                }
+            }
+        }
+        return out
+    }
+
+    /// An exec-form instruction (`["a", "b"]`) as its words.
+    func execForm(_ op: String) -> [String]? {
+        guard let arg = all(op).last, case .array(let a)? = try? JSONValue.parse(arg) else { return nil }
+        return a.compactMap(\.stringValue)
+    }
+}
+
+@Suite struct DeploymentTests {
+    @Test func everyPipelineExampleValidatesAndTheNumaflowManifestRunsTheUDF() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: "\(repositoryRoot)/pipelines").filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(Set(files).isSuperset(of: ["default.yaml", "multivariate.yaml", "per-key.yaml", "shared-model.yaml", "numalogic-config.yaml",
+                                           "numaflow-pipeline.yaml", "container.yaml"]))
+        for f in files where f != "numaflow-pipeline.yaml" {
+            let r = try Subprocess.aeflow(["config", "validate", "\(repositoryRoot)/pipelines/\(f)"])
+            #expect(r.status == 0 && r.stdout.hasPrefix("ok "), "\(f): \(r.stderr)")
+        }
+        // The numalogic config loads unchanged; its registry and data-source sections are reported as ignored.
+        let numalogic = try Subprocess.aeflow(["config", "validate", "\(repositoryRoot)/pipelines/numalogic-config.yaml"])
+        #expect(numalogic.stdout.contains("ignored numalogic sections: redis_conf, registry_conf, prometheus_conf"))
+        let shared = try Subprocess.aeflow(["config", "validate", "\(repositoryRoot)/pipelines/shared-model.yaml"])
+        #expect(shared.stdout.contains("score mode adaptive"))
+        // The Numaflow manifest: a Pipeline whose map vertex runs `aeflow udf` with a config that validates.
+        let manifest = try read("pipelines/numaflow-pipeline.yaml")
+        #expect(manifest.contains("kind: Pipeline") && manifest.contains("apiVersion: numaflow.numaproj.io/v1alpha1"))
+        #expect(manifest.contains(#"args: ["udf", "--config", "/etc/aeflow/aeflow.yaml"]"#))
+        let dir = try TemporaryDirectory()
+        let embedded = manifest.components(separatedBy: "aeflow.yaml: |\n")[1].components(separatedBy: "\n---")[0]
+            .split(separator: "\n").map { String($0.dropFirst(4)) }.joined(separator: "\n")
+        try embedded.write(toFile: dir.file("udf.yaml"), atomically: true, encoding: .utf8)
+        let udf = try Subprocess.aeflow(["config", "validate", dir.file("udf.yaml")])
+        #expect(udf.status == 0, "the Numaflow manifest's config: \(udf.stderr)")
+    }
+
+    @Test func theReadmesConfigurationReferenceIsTheEmbeddedDefault() throws {
+        let defaults = try Subprocess.aeflow(["config", "defaults"])
+        #expect(defaults.status == 0)
+        let readme = try read("README.md")
+        #expect(readme.contains("```yaml\n" + defaults.stdout + "```"), "README's configuration reference differs from `aeflow config defaults`")
+    }
+
+    /// Helm's own engine lints and renders the chart for default and non-default values; every manifest
+    /// passes the Kubernetes schemas; bad values are refused by values.schema.json; the rendered AEFlow
+    /// configs validate.
+    @Test func theChartLintsRendersAndValidates() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let dir = try TemporaryDirectory()
+        let r = try Subprocess.run(TestPython.path, [TestPython.script("check_chart.py"), "\(repositoryRoot)/helm/aeflow", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(try JSONValue.parse(r.stdout).objectValue)
+        let cases = try #require(report["cases"]?.objectValue)
+        #expect(Set(cases.keys) == ["default", "production", "scoring-only"])
+        for (name, value) in cases.sorted(by: { $0.key < $1.key }) {
+            let c = try #require(value.objectValue)
+            #expect(c["lint"] == .array([]), "\(name): lint \(c["lint"]!)")
+            #expect(c["invalid"] == .array([]), "\(name): \(c["invalid"]!)")
+            #expect(c["notes"] == .bool(true))
+            let v = try Subprocess.aeflow(["config", "validate", dir.file("\(name).yaml")])
+            #expect(v.status == 0, "\(name)'s rendered config: \(v.stderr)")
+        }
+        let kinds = { (n: String) in cases[n]?.objectValue?["kinds"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        #expect(kinds("default") == ["ConfigMap", "Deployment", "Service"])
+        #expect(kinds("production") == ["ConfigMap", "Deployment", "PersistentVolumeClaim", "Service", "ServiceMonitor"])
+        #expect(kinds("scoring-only") == ["ConfigMap", "Deployment", "Service"], "an existing claim: no new PVC")
+        let scoringOnly = try #require(cases["scoring-only"]?.objectValue?["facts"]?.objectValue)
+        #expect(scoringOnly["containers"]?.objectValue?.keys.sorted() == ["aeflow"], "no sidecar with retrain disabled")
+        #expect(scoringOnly["strategy"] == .string("Recreate"))
+        #expect(try String(contentsOfFile: dir.file("scoring-only.yaml"), encoding: .utf8).contains("history: null"))
+        let refused = try #require(report["refused"]?.objectValue)
+        #expect(refused.count == 5)
+        for (what, message) in refused { #expect(message.stringValue?.contains("schema") == true, "\(what) was accepted") }
+    }
+
+    /// Without a Docker engine: every library the built binary links is provided by the runtime stage
+    /// (its apt packages and their dependencies, or the Swift runtime copied from the build stage).
+    @Test func theRuntimeStageProvidesEveryLibraryTheBinaryLinks() throws {
+        let docker = Dockerfile(try read("Dockerfile"))
+        #expect(docker.stages.count == 2 && docker.stages[0].from.hasPrefix("swift:") && docker.runtime.from == "debian:bookworm-slim")
+        let packages = docker.aptPackages
+        #expect(packages.isSuperset(of: ["libopenblas0-pthread", "libzmq5", "libsqlite3-0"]))
+        #expect(!packages.contains { $0.hasSuffix("-dev") }, "no -dev packages at run time: \(packages)")
+        #expect(docker.all("COPY").contains { $0.hasPrefix("--from=build /usr/lib/swift/linux/") }, "the Swift runtime is copied")
+        let closure = try Self.dependencyClosure(packages)
+        let ldd = try Subprocess.run("/usr/bin/ldd", [Subprocess.aeflow])
+        #expect(ldd.status == 0)
+        var checked = 0
+        for line in ldd.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count else { continue }
+            let path = String(parts[arrow + 1])
+            guard path.hasPrefix("/") else { Issue.record("unresolved library: \(line)"); continue }
+            checked += 1
+            if path.contains("/lib/swift/linux/") { continue }         // the Swift runtime, copied from the build stage
+            let owner = try #require(try Self.owningPackage(path), "no Debian package owns \(path)")
+            #expect(closure.contains(owner), "\(path) comes from \(owner), which the runtime stage does not install")
+        }
+        #expect(checked >= 10)
+    }
+
+    /// The image's entrypoint, user, ports and health check agree with the chart's containers.
+    @Test func theImageAndTheChartAgree() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let docker = Dockerfile(try read("Dockerfile"))
+        let entrypoint = try #require(docker.execForm("ENTRYPOINT"))
+        #expect(entrypoint == ["/usr/local/bin/aeflow", "serve"])
+        #expect(docker.execForm("CMD") == ["--config", "/etc/aeflow/aeflow.yaml"])
+        #expect(docker.all("USER") == ["10001:10001"])
+        let exposed = Set(docker.all("EXPOSE").flatMap { $0.split(separator: " ").compactMap { Int($0) } })
+        #expect(docker.all("VOLUME").first?.contains("/var/lib/aeflow") == true)
+        let health = try #require(docker.all("HEALTHCHECK").first)
+        #expect(health.contains(#"["/usr/local/bin/aeflow", "health", "--url", "http://127.0.0.1:8490/healthz"]"#))
+
+        let dir = try TemporaryDirectory()
+        let r = try Subprocess.run(TestPython.path, [TestPython.script("check_chart.py"), "\(repositoryRoot)/helm/aeflow", dir.path])
+        let facts = try #require(try JSONValue.parse(r.stdout).objectValue?["cases"]?.objectValue?["default"]?.objectValue?["facts"]?.objectValue)
+        let containers = try #require(facts["containers"]?.objectValue)
+        let daemon = try #require(containers["aeflow"]?.objectValue), retrain = try #require(containers["retrain"]?.objectValue)
+        #expect(daemon["command"] == .null, "the daemon container runs the image's entrypoint")
+        #expect(daemon["args"] == .array(docker.execForm("CMD")!.map { .string($0) }))
+        #expect(retrain["command"] == .array([.string(entrypoint[0]), .string("retrain")]))
+        let pod = try #require(facts["podSecurityContext"]?.objectValue)
+        #expect(pod["runAsUser"]?.intValue == 10001 && pod["runAsGroup"]?.intValue == 10001 && pod["runAsNonRoot"] == .bool(true))
+        var chartPorts: Set<Int> = []
+        for c in [daemon, retrain] {
+            guard let ports = c["ports"]?.objectValue else { continue }
+            for k in ports.keys { if let p = ports[k]?.intValue { chartPorts.insert(Int(p)) } }
+        }
+        #expect(chartPorts == exposed, "chart ports \(chartPorts.sorted()) vs EXPOSE \(exposed.sorted())")
+        #expect(daemon["liveness"] == .string("/healthz") && daemon["readiness"] == .string("/readyz"))
+        #expect(daemon["readOnlyRootFilesystem"] == .bool(true))
+        // Everything the image writes (WORKDIR, the volume) is a mount in the chart.
+        #expect(docker.all("WORKDIR") == ["/var/lib/aeflow"])
+        #expect(daemon["mounts"]?.arrayValue?.contains(.string("/var/lib/aeflow")) == true)
+        // The image's own config serves on the ports it exposes.
+        let baked = try read("pipelines/container.yaml")
+        for p in [5555, 5556, 8490, 8491] { #expect(baked.contains(":\(p)") || baked.contains("port: \(p)")) }
+    }
+
+    /// Installed Debian packages reachable from `roots` through Depends/Pre-Depends.
+    static func dependencyClosure(_ roots: Set<String>) throws -> Set<String> {
+        var seen: Set<String> = []
+        var queue = Array(roots)
+        while let p = queue.popLast() {
+            guard seen.insert(p).inserted else { continue }
+            let r = try Subprocess.run("/usr/bin/dpkg-query", ["-W", "-f", "${Depends},${Pre-Depends}", p])
+            guard r.status == 0 else { continue }       // not installed here (tzdata, say): nothing to follow
+            for dep in r.stdout.split(separator: ",") {
+                for alternative in dep.split(separator: "|") {
+                    let name = alternative.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+                    let bare = name.split(separator: ":").first.map(String.init) ?? name
+                    if !bare.isEmpty { queue.append(bare) }
+                }
+            }
+        }
+        return seen
+    }
+
+    /// The installed package that owns a library file (following symlinks such as alternatives; trying the
+    /// /usr-merged twin path too).
+    static func owningPackage(_ path: String) throws -> String? {
+        let real = (path as NSString).resolvingSymlinksInPath
+        var candidates = [path, real]
+        for p in [path, real] {
+            if p.hasPrefix("/usr/") { candidates.append(String(p.dropFirst(4))) } else { candidates.append("/usr" + p) }
+        }
+        for c in candidates {
+            let r = try Subprocess.run("/usr/bin/dpkg", ["-S", c])
+            if r.status == 0, let first = r.stdout.split(separator: "\n").first, let colon = first.firstIndex(of: ":") {
+                return String(first[..<colon])
+            }
+        }
+        return nil
+    }
+}

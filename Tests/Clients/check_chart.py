@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Lints and renders helm/aeflow with Helm's own engine (helm-python-sdk) for several sets of values, and
+validates every rendered manifest against the Kubernetes schemas (kubernetes-validate), for the chart tests.
+
+    check_chart.py CHART_DIR OUT_DIR
+
+Writes each rendering's AEFlow config to OUT_DIR/<case>.yaml (so the caller can run `aeflow config
+validate` on it) and prints one JSON object: per case the lint messages, the kinds rendered, schema
+problems, and the facts the Dockerfile must agree with (containers' command/args, ports, user, probes);
+plus the values the schema refused, with Helm's messages.
+"""
+import json
+import os
+import sys
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+K8S_VERSION = "1.33.0"
+
+CASES = {
+    "default": {},
+    "production": {
+        "persistence": {"enabled": True, "size": "50Gi", "storageClass": "fast"},
+        "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prometheus"}},
+        "ports": {"input": 7000, "scores": 7001, "http": 9000, "retrainHttp": 9001},
+        "service": {"type": "LoadBalancer", "annotations": {"example.com/lb": "internal"}},
+        "image": {"repository": "registry.example.com/aeflow", "tag": "1.2.3", "pullPolicy": "Always"},
+        "config": {
+            "windows": {"max_keys": 500000},
+            "retrain": {"concurrency": 2},
+            "stream_confs": {
+                "pods": {
+                    "config_id": "pods", "window_size": 12, "composite_keys": ["cluster", "pod"],
+                    "ml_pipelines": {"latency": {
+                        "pipeline_id": "latency", "metrics": ["latency_ms"], "model_scope": "pipeline",
+                        "numalogic_conf": {"model": {"name": "VanillaAE", "conf": {"seq_len": 12, "n_features": 1}},
+                                           "preprocess": [{"name": "StandardScaler"}]}}},
+                },
+            },
+        },
+        "podAnnotations": {"team": "observability"},
+        "nodeSelector": {"kubernetes.io/arch": "amd64"},
+    },
+    "scoring-only": {"retrain": {"enabled": False}, "persistence": {"enabled": True, "existingClaim": "shared-models"}},
+}
+
+BAD_VALUES = {
+    "two replicas on one ReadWriteOnce volume": {"persistence": {"enabled": True}, "replicaCount": 2},
+    "a port that is not a number": {"ports": {"input": "five"}},
+    "an unknown top-level key": {"replicas": 3},
+    "a port out of range": {"ports": {"http": 70000}},
+    "an unknown pull policy": {"image": {"pullPolicy": "Sometimes"}},
+}
+
+
+def containers(doc):
+    spec = doc["spec"]["template"]["spec"]
+    out = {}
+    for c in spec["containers"]:
+        out[c["name"]] = {
+            "command": c.get("command"),
+            "args": c.get("args"),
+            "ports": {p["name"]: p["containerPort"] for p in c.get("ports", [])},
+            "liveness": c.get("livenessProbe", {}).get("httpGet", {}).get("path"),
+            "readiness": c.get("readinessProbe", {}).get("httpGet", {}).get("path"),
+            "readOnlyRootFilesystem": c.get("securityContext", {}).get("readOnlyRootFilesystem"),
+            "mounts": [m["mountPath"] for m in c.get("volumeMounts", [])],
+        }
+    return out, spec.get("securityContext", {})
+
+
+def check_case(chart_dir, out_dir, name, values):
+    lint = helm.lint(chart_dir, values, strict=True)
+    problems = [m for m in lint.get("messages", []) if m.get("severity", 0) >= 2] + [{"error": e} for e in lint.get("errors", [])]
+    with helm.Chart.load(chart_dir) as chart:
+        rendered = chart.render(values=values, name="obs", namespace="monitoring")
+    kinds, invalid, facts = [], [], {}
+    service_ports = set()
+    monitors = []
+    for path, text in sorted(rendered.items()):
+        if not path.endswith(".yaml"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if not doc:
+                continue
+            kinds.append(doc["kind"])
+            if doc["kind"] == "ServiceMonitor":
+                monitors.append(doc)   # a CRD: not in the Kubernetes schemas, checked against the Service below
+            else:
+                try:
+                    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+                except Exception as e:   # ValidationError, or a kind unknown to the schemas
+                    invalid.append(f"{path}: {doc['kind']}: {e}")
+            if doc["kind"] == "ConfigMap":
+                with open(os.path.join(out_dir, f"{name}.yaml"), "w") as f:
+                    f.write(doc["data"]["aeflow.yaml"])
+            if doc["kind"] == "Deployment":
+                facts["containers"], facts["podSecurityContext"] = containers(doc)
+                facts["strategy"] = doc["spec"].get("strategy", {}).get("type")
+                facts["volumes"] = {v["name"]: sorted(k for k in v if k != "name")[0] for v in doc["spec"]["template"]["spec"]["volumes"]}
+            if doc["kind"] == "Service":
+                service_ports = {p["name"] for p in doc["spec"]["ports"]}
+                facts["servicePorts"] = {p["name"]: p["port"] for p in doc["spec"]["ports"]}
+    for m in monitors:
+        spec = m.get("spec", {})
+        if m.get("apiVersion") != "monitoring.coreos.com/v1" or not spec.get("selector", {}).get("matchLabels"):
+            invalid.append("ServiceMonitor: apiVersion or selector missing")
+        for e in spec.get("endpoints", []):
+            if e.get("port") not in service_ports:
+                invalid.append(f"ServiceMonitor endpoint port {e.get('port')} is not a Service port")
+    return {"lint": problems, "kinds": sorted(kinds), "invalid": invalid, "facts": facts,
+            "notes": "NOTES.txt" in " ".join(rendered)}
+
+
+def main():
+    chart_dir, out_dir = sys.argv[1], sys.argv[2]
+    report = {"cases": {}, "refused": {}}
+    for name, values in CASES.items():
+        report["cases"][name] = check_case(chart_dir, out_dir, name, values)
+    for name, values in BAD_VALUES.items():
+        try:
+            with helm.Chart.load(chart_dir) as chart:
+                chart.render(values=values, name="obs", namespace="monitoring")
+            report["refused"][name] = None
+        except helm.HelmError as e:
+            report["refused"][name] = str(e)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
