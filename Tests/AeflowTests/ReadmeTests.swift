@@ -55,6 +55,22 @@ import TensorCore
         #expect(!spikes.isEmpty && spikes.min()! > 3 * median, "spikes \(spikes) vs median \(median)")
     }
 
+    /// Ctrl-C (SIGINT) during the live phase: the demo stops publishing, every point sent is answered, the
+    /// summary is printed and it exits 0.
+    @Test func theDemoStopsCleanlyOnCtrlC() throws {
+        let dir = try TemporaryDirectory(prefix: "aeflow-demo")
+        let demo = try LineProcess(Subprocess.aeflow, ["demo", "--keys", "2", "--dir", dir.file("demo")])
+        let live = demo.waitForLines(count: 1, inStderr: false, timeout: 120) { $0.contains("phase=\"live") }
+        #expect(live == 1, "\(demo.stdoutLines.suffix(3)) \(demo.stderrLines.suffix(3))")
+        demo.signal(SIGINT)
+        #expect(demo.waitForExit(timeout: 60) == 0)
+        let summary = try #require(demo.stdoutLines.first { $0.hasPrefix("demo summary:") })
+        let sent = summary.split(separator: " ").first { $0.hasPrefix("points_sent=") }.map { $0.dropFirst(12) }
+        let outputs = summary.split(separator: " ").first { $0.hasPrefix("outputs=") }.map { $0.dropFirst(8) }
+        #expect(sent != nil && sent == outputs, "\(summary)")
+        #expect(demo.stderrLines.contains { $0.contains("msg=\"scoring drained\"") })
+    }
+
     /// The two commands at the top, in a fresh clone: `make demo` in its bounded form builds, runs the
     /// daemon, the retrain stage and the publisher, and the injected anomalies score above the rest.
     @Test func theDemoRunsFromAFreshClone() throws {
