@@ -44,6 +44,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     /// Endpoints actually bound or connected, by config role.
     public private(set) var endpoints: [String: String] = [:]
     private var context: ZMQContext?
+    private var security: SocketSecurity?
+    private var zap: ZAPHandler?
     private var started = false
     /// What the stage decided about a model: reported to `observer`.
     public enum Event: Sendable, Equatable {
@@ -105,6 +107,12 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         if sockets {
             let ctx = try ZMQContext(ioThreads: 1, flushOnTerminate: false)
             context = ctx
+            security = try SocketSecurity.load(config)
+            if let security {
+                zap = try security.startZAP(ctx) { [logger] address, key in
+                    logger.warning("connection refused", metadata: ["reason": "curve_key_not_allowed", "address": "\(address)", "client_key": "\(key)"])
+                }
+            }
             // The sockets are opened, used and closed on the ingest thread (they are not thread-safe).
             let started = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var failure: Error?
@@ -177,6 +185,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         } else if !unfinished.isEmpty {
             logger.info("running trainings finished before stopping", metadata: ["count": "\(unfinished.count)"])
         }
+        zap?.stop()
         logger.info("retrain stage stopped", metadata: ["succeeded": "\(done.succeeded)", "failed": "\(done.failed)"])
     }
 
@@ -250,6 +259,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     func open(_ ctx: ZMQContext, _ c: SocketConfig, role: String) throws -> ZMQSocket {
         let kind: ZMQSocket.Kind = c.type == .sub ? .sub : .pull
         let s = try ZMQSocket(ctx, kind)
+        try security?.apply(to: s, binds: c.bind)
         try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
         try s.setReceiveHighWaterMark(100_000)
         if c.type == .sub { for t in c.topics { try s.subscribe(t) } }

@@ -5,6 +5,8 @@ public struct CurveKeyPair: Equatable, Sendable {
     public let publicKey: String
     public let secretKey: String
 
+    public init(publicKey: String, secretKey: String) { (self.publicKey, self.secretKey) = (publicKey, secretKey) }
+
     /// A new random key pair (libzmq built with libsodium/tweetnacl).
     public static func generate() throws(ZMQError) -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)

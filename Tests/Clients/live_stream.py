@@ -2,6 +2,7 @@
 """A live multi-key publisher and score collector (pyzmq), for the retrain stage's end-to-end tests.
 
     live_stream.py --input EP --scores EP --keys N --rate R --until-version V --max-seconds S [--seed 1]
+                   [--server-key FILE --client-secret FILE --client-public FILE]   (CURVE)
 
 Sends points round-robin over keys k0..k{N-1} (one per key per minute of event time, two seasonal
 metrics cpu and mem) at R points per second, reading scores as they come. Once every key has been scored
@@ -27,6 +28,9 @@ def main():
     ap.add_argument("--until-version", type=int, default=2)
     ap.add_argument("--max-seconds", type=float, default=120)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--server-key")
+    ap.add_argument("--client-secret")
+    ap.add_argument("--client-public")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
 
@@ -35,6 +39,12 @@ def main():
     out.connect(args.scores)
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 10000)
+    if args.server_key:
+        def key(path):
+            return [l.strip() for l in open(path) if l.strip() and not l.startswith("#")][0].encode()
+        for s in (out, push):
+            s.curve_serverkey, s.curve_secretkey, s.curve_publickey = key(args.server_key), key(args.client_secret), key(args.client_public)
+    out.connect(args.scores)
     push.connect(args.input)
     keys = [f"k{i}" for i in range(args.keys)]
     best = {k: 0 for k in keys}

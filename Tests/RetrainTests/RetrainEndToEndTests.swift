@@ -16,12 +16,12 @@ final class StageHarness {
     let dir: TemporaryDirectory
     var config: String { dir.file("cfg.yaml") }
 
-    init(trainer: String, retrain: String = "", history: String = "", features: Int = 2) throws {
+    init(trainer: String, retrain: String = "", history: String = "", features: Int = 2, extra: String = "") throws {
         dir = try TemporaryDirectory(prefix: "aeflow-e2e")
-        try write(trainer: trainer, retrain: retrain, history: history, features: features)
+        try write(trainer: trainer, retrain: retrain, history: history, features: features, extra: extra)
     }
 
-    func write(trainer: String, retrain: String = "", history: String = "", features: Int = 2) throws {
+    func write(trainer: String, retrain: String = "", history: String = "", features: Int = 2, extra: String = "") throws {
         let metrics = features == 1 ? "[value]" : "[cpu, mem]"
         let d = dir.path
         try """
@@ -34,6 +34,7 @@ final class StageHarness {
             store: {path: "\(d)/models", poll_interval_ms: 100}
             history: {path: "\(d)/history.sqlite", max_rows_per_key: 5000\(history.isEmpty ? "" : ", " + history)}
             retrain: {concurrency: 2, scan_interval_s: 0.1, http: {port: 0}\(retrain.isEmpty ? "" : ", " + retrain)}
+            \(extra)
             stream_confs:
               default:
                 window_size: 12
@@ -157,6 +158,36 @@ final class StageHarness {
         let history = try HistoryStore(path: h.dir.file("history.sqlite"), maxRowsPerKey: 5000)
         #expect(try history.totals() == (rows: sent, keys: 4))
         #expect(try history.integrityCheck() == "ok")
+    }
+
+    /// With CURVE on every socket, the daemon and a separate retrain stage (one shared identity) still get
+    /// from cold start to scoring, and the client is an allowed CURVE client.
+    @Test func theDaemonAndTheRetrainStageTalkOverCurve() throws {
+        guard TestPython.isAvailable else { Issue.record("no Python with pyzmq at \(TestPython.path); run `make test-deps`"); return }
+        let keys = try TemporaryDirectory(prefix: "aeflow-keys")
+        for (dir, name) in [("server", "aeflow"), ("clients", "publisher")] {
+            #expect(try Subprocess.aeflow(["keys", "generate", "--dir", keys.file(dir), "--name", name]).status == 0)
+        }
+        let h = try StageHarness(trainer: "min_train_size: 150, retry_sec: 1, pltrainer_conf: {max_epochs: 3}", extra: """
+            security: {curve: {secret_key_file: "\(keys.file("server/aeflow.key_secret"))", allowed_clients: ["\(keys.file("clients"))"]}}
+            """)
+        let (daemon, _) = try h.serve()
+        let (stage, _) = try h.retrain()
+        #expect(stage.stderrLines.contains { $0.contains("retrain ready") })
+        let d = h.dir.path
+        let client = try LineProcess(TestPython.path, [TestPython.script("live_stream.py"), "--input", "ipc://\(d)/in.ipc", "--scores", "ipc://\(d)/scores.ipc",
+                                                       "--keys", "2", "--rate", "1500", "--until-version", "1", "--max-seconds", "90",
+                                                       "--server-key", keys.file("server/aeflow.key"), "--client-secret", keys.file("clients/publisher.key_secret"),
+                                                       "--client-public", keys.file("clients/publisher.key")])
+        #expect(client.waitForExit(timeout: 150) == 0)
+        let sent = client.stdoutLines.first { $0.hasPrefix("SENT ") }.flatMap { Int($0.dropFirst(5)) } ?? -1
+        let received = client.stdoutLines.first { $0.hasPrefix("DONE ") }.flatMap { Int($0.dropFirst(5)) } ?? -2
+        #expect(sent > 0 && received == sent)
+        #expect(client.stdoutLines.contains { $0.hasPrefix("OUT ") && $0.hasSuffix(" scored 1") }, "the stage trained from the CURVE history feed")
+        stage.signal(SIGTERM)
+        #expect(stage.waitForExit(timeout: 60) == 0)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 60) == 0)
     }
 
     /// SIGKILL in the middle of a training: the history is intact, nothing half-made is in the store, and a

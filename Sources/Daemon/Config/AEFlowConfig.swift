@@ -112,8 +112,21 @@ public struct AEFlowConfig: Equatable, Sendable {
         public init() {}
     }
 
+    /// CURVE on every ZeroMQ socket (AEFlow's own section): file paths, read when sockets are opened.
+    public struct Curve: Equatable, Sendable {
+        /// This process's Z85 secret key (its public key is derived from it).
+        public var secretKeyFile: String
+        /// Files with one Z85 public key per line, or directories of `*.key` files: the clients a bound
+        /// socket accepts (this process's own key is always accepted, so a daemon and its retrain stage may
+        /// share one identity).
+        public var allowedClients: [String]
+        /// The public key of the peers this process connects to (default: its own).
+        public var serverKeyFile: String?
+    }
+
     public var inputs: [SocketConfig]
     public var outputs: Outputs
+    public var curve: Curve?
     public var http: HTTP
     public var store: Store
     public var history: History
@@ -202,6 +215,15 @@ public struct AEFlowConfig: Equatable, Sendable {
                             bearerToken: try rh.optionalString("bearer_token") ?? http.bearerToken)
         try rh.finish()
         try re.finish()
+        var curve: Curve?
+        var sec = try r.object("security")
+        if sec.has("curve"), let v = sec.value("curve"), v != .null {
+            var c = try JSONObjectReader(v, path: sec.child("curve"))
+            curve = Curve(secretKeyFile: try c.string("secret_key_file"), allowedClients: try c.strings("allowed_clients", default: []),
+                          serverKeyFile: try c.optionalString("server_key_file"))
+            try c.finish()
+        }
+        try sec.finish()
         var w = try r.object("windows")
         var windows = Windows()
         windows.maxKeys = try w.int("max_keys", default: 100_000, range: 1...100_000_000)
@@ -235,7 +257,7 @@ public struct AEFlowConfig: Equatable, Sendable {
             ignored.append(k)
         }
         try r.finish()
-        var c = AEFlowConfig(inputs: inputs, outputs: outputs, http: http, store: store, history: history, retrain: retrain,
+        var c = AEFlowConfig(inputs: inputs, outputs: outputs, curve: curve, http: http, store: store, history: history, retrain: retrain,
                              windows: windows, streams: streams)
         c.ignoredSections = ignored
         return c

@@ -38,6 +38,9 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// Endpoints actually bound (port 0 resolved), by config role.
     public private(set) var endpoints: [String: String] = [:]
 
+    /// CURVE keys when `security.curve` is configured, and the context's ZAP handler.
+    let security: SocketSecurity?
+    private var zap: ZAPHandler?
     /// The retrain stage in this process, if any (then `outputs.history` and `outputs.train_requests` are not opened).
     public let link: RetrainLink?
 
@@ -52,6 +55,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                                capacity: config.store.maxModels, pollInterval: Double(config.store.pollIntervalMs) / 1000,
                                requirements: requirements, metrics: metrics, logger: logger)
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
+        security = try SocketSecurity.load(config)
         var d = InputDecoder()
         d.maximumBodyBytes = config.windows.maxMessageBytes
         decoder = d
@@ -63,6 +67,16 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     /// Binds/connects every socket and starts the threads; throws if a socket cannot be set up.
     public func start() throws {
+        if let security {
+            // Before any server socket binds: libzmq admits every key while no handler is bound.
+            let metrics = metrics, logger = logger
+            let limiter = RateLimitedLogBox(logger: logger)
+            zap = try security.startZAP(context) { address, key in
+                metrics.curveRefused.increment()
+                limiter.log("connection refused", ["reason": "curve_key_not_allowed", "address": address, "client_key": key])
+            }
+            logger.info("CURVE on every socket", metadata: ["public_key": "\(security.keys.publicKey)", "allowed_clients": "\(security.allowed.count)"])
+        }
         models.start()
         let scoring = Thread { [self] in scoringLoop() }
         scoring.name = "aeflow-scoring"
@@ -88,6 +102,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         ingestDone.wait()
         scoringDone.wait()
         models.stop()
+        zap?.stop()
     }
 
     var isStopping: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
@@ -102,6 +117,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 1_000_000) throws -> ZMQSocket {
         let kind: ZMQSocket.Kind = switch c.type { case .sub: .sub; case .pull: .pull; case .pub: .pub; case .push: .push }
         let s = try ZMQSocket(context, kind)
+        try security?.apply(to: s, binds: c.bind)
         if receiving {
             try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
             try s.setReceiveHighWaterMark(100_000)
@@ -330,6 +346,15 @@ public final class DaemonRuntime: @unchecked Sendable {
         publish(others)
         return .success(bodies)
     }
+}
+
+/// A `RateLimitedLog` shared across threads (the ZAP handler's refusals).
+final class RateLimitedLogBox: @unchecked Sendable {
+    // @unchecked: `log` is mutated under `lock`.
+    private let lock = NSLock()
+    private var log: RateLimitedLog
+    init(logger: Logger) { log = RateLimitedLog(logger: logger, perSeconds: 10) }
+    func log(_ message: Logger.Message, _ fields: [String: String]) { lock.lock(); log.log(message, fields); lock.unlock() }
 }
 
 /// At most one log line per reason per interval, with a count of what was suppressed.
