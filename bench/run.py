@@ -203,7 +203,22 @@ def daemon_retrain(args):
     print()
 
 
-SUITES = {"engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain}
+def curve(args):
+    """The daemon with and without CURVE on its sockets (bench/LoadGen --curve), same load, same run."""
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5"]
+    plain = json_lines(base)
+    secure = json_lines(base + ["--curve"])
+    print("### Daemon with and without CURVE (bench/LoadGen --curve, 10,000 keys, tcp loopback)\n")
+    print("| offered points/s | outputs/s plain | outputs/s CURVE | ratio | p50 plain | p50 CURVE | p99 plain | p99 CURVE |")
+    print("|---|---|---|---|---|---|---|---|")
+    for a, c in zip(plain, secure):
+        off = "max" if c["offered_per_s"] == 0 else f"{c['offered_per_s']:,}"
+        print(f"| {off} | {a['scored_per_s']:,.0f} | {c['scored_per_s']:,.0f} | {c['scored_per_s'] / a['scored_per_s']:.2f} | "
+              f"{a['p50_us'] / 1000:.2f} ms | {c['p50_us'] / 1000:.2f} ms | {a['p99_us'] / 1000:.2f} ms | {c['p99_us'] / 1000:.2f} ms |")
+    print()
+
+
+SUITES = {"engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():

@@ -2,8 +2,9 @@
 // 3 metrics) over tcp loopback, offers points at fixed rates and measures what comes back.
 //
 //   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,200000,0]
-//                                                    [--seconds 5] [--points-per-message 1] [--quick] [--with-retrain]
+//                                                    [--seconds 5] [--points-per-message 1] [--quick] [--with-retrain] [--curve]
 //
+// --curve puts CURVE (with the ZAP allow-list) on the daemon's sockets and the generator's.
 // --with-retrain runs `aeflow serve --with-retrain`: every accepted point also goes to the retrain stage's
 // SQLite history; each run then reports the rows the history wrote and dropped (from /metrics).
 //
@@ -23,7 +24,7 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 200_000, 0], seconds = 5.0, perMessage = 1, withRetrain = false
+var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 200_000, 0], seconds = 5.0, perMessage = 1, withRetrain = false, curve = false
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -33,6 +34,7 @@ while let a = args.next() {
     case "--points-per-message": perMessage = Int(args.next()!)!
     case "--quick": (keySets, rates, seconds) = ([1, 10_000], [50_000, 0], 2)
     case "--with-retrain": withRetrain = true
+    case "--curve": curve = true
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -55,6 +57,15 @@ let trained = try PipelineTrainer(conf: conf, metrics: ["a", "b", "c"], pipeline
 try CheckpointStore(root: "\(dir)/models").publish(trained.checkpoint)
 let means = series.values.mean(alongAxes: [0]).scalars
 
+// CURVE: a server identity for the daemon and an allowed client identity for the generator.
+let serverKeys = try CurveKeyPair.generate(), clientKeys = try CurveKeyPair.generate()
+if curve {
+    try FileManager.default.createDirectory(atPath: "\(dir)/clients", withIntermediateDirectories: true)
+    try "\(serverKeys.secretKey)\n".write(toFile: "\(dir)/server.key_secret", atomically: true, encoding: .utf8)
+    try "\(clientKeys.publicKey)\n".write(toFile: "\(dir)/clients/loadgen.key", atomically: true, encoding: .utf8)
+}
+let security = curve ? "security: {curve: {secret_key_file: \"\(dir)/server.key_secret\", allowed_clients: [\"\(dir)/clients\"]}}" : ""
+
 func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
     let cfg = """
     inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]
@@ -65,6 +76,7 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
     http: {port: 0}
     store: {path: "\(dir)/models"}
     history: {path: "\(dir)/history.sqlite", max_rows_per_key: 1000}
+    \(security)
     windows: {max_keys: \(maxKeys)}
     stream_confs:
       s:
@@ -165,9 +177,11 @@ for keys in keySets {
     let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1), withRetrain: withRetrain)
     let ctx = try ZMQContext()
     let push = try ZMQSocket(ctx, .push)
+    if curve { try push.makeCurveClient(serverKey: serverKeys.publicKey, keys: clientKeys) }
     try push.setSendHighWaterMark(0)
     try push.connect(e["inputs[0]"]!)
     let pull = try ZMQSocket(ctx, .pull)
+    if curve { try pull.makeCurveClient(serverKey: serverKeys.publicKey, keys: clientKeys) }
     try pull.setReceiveHighWaterMark(0)
     try pull.connect(e["outputs.scores"]!)
     var step = 0
@@ -249,6 +263,7 @@ for keys in keySets {
             history = ", \"with_retrain\": true, \"history_written_total\": \(written), \"history_dropped_total\": \(dropped), "
                 + "\"history_catch_up_s\": \(now() - sendEnd)"
         }
+        if curve { history += ", \"curve\": true" }
         let statuses = results.statuses.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
               + "\"points\": \(total), \"sent_per_s\": \(Double(total) / (sendEnd - start)), \"scored_per_s\": \(Double(results.received) / elapsed), "
