@@ -6,7 +6,7 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configurati
 
 let package = Package(
     name: "AEFlow",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "TensorCore", targets: ["TensorCore"]),
         .library(name: "Autograd", targets: ["Autograd"]),
@@ -27,6 +27,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // Numaflow map UDF: gRPC over a Unix socket (code generated once from map.proto and committed).
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         // C quarantine: each system library is imported by exactly one Swift target.
@@ -65,7 +70,14 @@ let package = Package(
                                                .product(name: "Hummingbird", package: "hummingbird"),
                                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: optimized),
-        .executableTarget(name: "aeflow", dependencies: ["Daemon", "Retrain", "ZMQ", "Scoring", "Training", "Autoencoders", "TensorCore",
+        .target(name: "NumaflowUDF", dependencies: ["Daemon", "Scoring", "TensorCore",
+                                                   .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                                   .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                                                   .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                                                   .product(name: "Logging", package: "swift-log")],
+                exclude: ["Proto"], swiftSettings: optimized),
+        .executableTarget(name: "aeflow", dependencies: ["Daemon", "Retrain", "NumaflowUDF", "ZMQ", "Scoring", "Training", "Autoencoders", "TensorCore",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                          .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -18,6 +18,7 @@ public final class DaemonMetrics: Sendable {
     public let deadLettersDropped: Counter
     public let historyDropped: Counter
     public let curveRefused: Counter
+    public let redelivered: Counter
     public let filledValues: Counter
     /// Seconds from a message's arrival to its score being sent.
     public let latency: ValueHistogram
@@ -44,6 +45,7 @@ public final class DaemonMetrics: Sendable {
         deadLettersDropped = r.makeCounter(descriptor: Self.d("dead_letters_dropped", "total", "Rejected messages not forwarded because the dead-letter socket was full."))
         historyDropped = r.makeCounter(descriptor: Self.d("history_forward_dropped", "total", "Input messages not forwarded to the retrain stage's history (no stage connected, or it is behind)."))
         curveRefused = r.makeCounter(descriptor: Self.d("curve_connections_refused", "total", "Connections refused by the ZAP handler (client key not allowed)."))
+        redelivered = r.makeCounter(descriptor: Self.d("udf_redelivered", "total", "Numaflow messages answered again from the request-id cache (at-least-once redelivery)."))
         filledValues = r.makeCounter(descriptor: Self.d("filled_values", "total", "Missing metric values filled by the missing-value policy."))
         latency = r.makeValueHistogram(descriptor: Self.d("score_latency", "seconds", "Arrival to publication of a score."),
                                        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1])

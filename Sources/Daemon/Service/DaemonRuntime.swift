@@ -49,11 +49,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         self.logger = logger
         self.link = link
         metrics = DaemonMetrics()
-        var requirements: [String: ModelRegistry.Requirement] = [:]
-        for s in config.streams { for p in s.pipelines { requirements[p.pipelineID] = .init(metrics: p.metrics, windowSize: s.windowSize) } }
-        models = ModelRegistry(store: CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions),
-                               capacity: config.store.maxModels, pollInterval: Double(config.store.pollIntervalMs) / 1000,
-                               requirements: requirements, metrics: metrics, logger: logger)
+        models = ModelRegistry(config: config, metrics: metrics, logger: logger)
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
         security = try SocketSecurity.load(config)
         var d = InputDecoder()

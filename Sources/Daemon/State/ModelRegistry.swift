@@ -80,6 +80,15 @@ public final class ModelRegistry: @unchecked Sendable {
     private var loaderThread: Thread?
     private let loaderDone = DispatchSemaphore(value: 0)
 
+    /// The registry over `config.store`, checking every model against its pipeline's metrics and window.
+    public convenience init(config: AEFlowConfig, metrics: DaemonMetrics, logger: Logger) {
+        var requirements: [String: Requirement] = [:]
+        for s in config.streams { for p in s.pipelines { requirements[p.pipelineID] = .init(metrics: p.metrics, windowSize: s.windowSize) } }
+        self.init(store: CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions),
+                  capacity: config.store.maxModels, pollInterval: Double(config.store.pollIntervalMs) / 1000,
+                  requirements: requirements, metrics: metrics, logger: logger)
+    }
+
     public init(store: CheckpointStore, capacity: Int, pollInterval: Double, requirements: [String: Requirement],
                 metrics: DaemonMetrics, logger: Logger) {
         (self.store, self.capacity, self.pollInterval, self.requirements, self.metrics, self.logger) =

@@ -1,0 +1,92 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SwiftProtobuf
+
+/// Numaflow's map service (map.proto v1): a bidirectional stream per connection that starts with a
+/// handshake (`sot`), then one response per request with its id echoed; `IsReady` for the heartbeat.
+struct MapService: Map_V1_Map.SimpleServiceProtocol {
+    let engine: UDFEngine
+    let logger: Logger
+
+    func mapFn(request: RPCAsyncSequence<Map_V1_MapRequest, any Error>, response: RPCWriter<Map_V1_MapResponse>,
+               context: ServerContext) async throws {
+        var requests = request.makeAsyncIterator()
+        guard let first = try await requests.next() else { return }
+        guard first.hasHandshake, first.handshake.sot else {
+            throw RPCError(code: .invalidArgument, message: "the stream must start with a handshake (sot = true)")
+        }
+        try await response.write(.with { $0.handshake = .with { $0.sot = true } })
+        while let r = try await requests.next() {
+            if r.hasStatus && r.status.eot {
+                try await response.write(.with { $0.id = r.id; $0.status = .with { $0.eot = true } })
+                continue
+            }
+            let results = await engine.handle(UDFRequest(id: r.id, keys: r.request.keys, value: Array(r.request.value)))
+            try await response.write(.with {
+                $0.id = r.id
+                $0.results = results.map { res in
+                    Map_V1_MapResponse.Result.with {
+                        $0.keys = res.keys
+                        $0.value = Data(res.value)
+                        $0.tags = res.tags
+                    }
+                }
+            })
+        }
+    }
+
+    func isReady(request: Google_Protobuf_Empty, context: ServerContext) async throws -> Map_V1_ReadyResponse {
+        .with { $0.ready = true }
+    }
+}
+
+/// `aeflow udf`: the map service on a Unix socket, the server-info file written once it listens, a
+/// graceful stop on SIGTERM/SIGINT (in-flight streams finish, then the scoring thread drains).
+public struct MapServer: Sendable {
+    public let socketPath: String
+    public let serverInfoPath: String
+    public let engine: UDFEngine
+    let logger: Logger
+
+    public static let defaultSocket = "/var/run/numaflow/map.sock"
+    public static let defaultServerInfo = "/var/run/numaflow/mapper-server-info"
+    /// numaflow-go's end marker after the JSON in the server-info file.
+    public static let serverInfoEnd = "U+005C__END__"
+
+    public init(engine: UDFEngine, socketPath: String = defaultSocket, serverInfoPath: String = defaultServerInfo, logger: Logger) {
+        (self.engine, self.socketPath, self.serverInfoPath, self.logger) = (engine, socketPath, serverInfoPath, logger)
+    }
+
+    /// The server-info JSON: protocol, language, minimum Numaflow version, version, and the unary map mode.
+    public static func serverInfo(version: String) -> String {
+        #"{"protocol":"uds","language":"swift","minimum_numaflow_version":"1.4.0-z","version":"\#(version)","metadata":{"MAP_MODE":"unary-map"}}"#
+    }
+
+    /// Serves until `stop` fires, then stops gracefully.
+    public func run(version: String, stop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) async throws {
+        let fm = FileManager.default
+        for path in [socketPath, serverInfoPath] {
+            if let slash = path.lastIndex(of: "/") { try fm.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true) }
+        }
+        try? fm.removeItem(atPath: socketPath)
+        try? fm.removeItem(atPath: serverInfoPath)
+        engine.start()
+        let transport = HTTP2ServerTransport.Posix(
+            address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
+            config: .defaults { $0.rpc.maxRequestPayloadSize = 64 << 20 })
+        let server = GRPCServer(transport: transport, services: [MapService(engine: engine, logger: logger)])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            guard let address = try await server.listeningAddress else { throw RPCError(code: .unavailable, message: "the server did not start") }
+            // Numaflow starts sending once this file holds the JSON and the end marker.
+            try (Self.serverInfo(version: version) + Self.serverInfoEnd).write(toFile: serverInfoPath, atomically: true, encoding: .utf8)
+            logger.info("udf ready", metadata: ["socket": "\(address)", "server_info": "\(serverInfoPath)"])
+            stop { server.beginGracefulShutdown() }
+            try await group.waitForAll()
+        }
+        engine.stop()
+        logger.info("udf stopped")
+    }
+}

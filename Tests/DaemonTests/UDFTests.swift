@@ -1,0 +1,116 @@
+import Foundation
+import Scoring
+import Testing
+import TestSupport
+import TensorCore
+
+/// `aeflow udf` as a real process, driven by Python grpcio with stubs generated from the same map.proto.
+@Suite(.serialized) struct UDFTests {
+    static let proto = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/NumaflowUDF/Proto").path
+
+    struct Response { let id: String; let results: [(keys: [String], value: JSONObject?, raw: String, tags: [String])] }
+
+    static func parse(_ lines: [String]) -> [Response] {
+        lines.filter { $0.hasPrefix("{") }.compactMap { line in
+            guard case .object(let o)? = try? JSONValue.parse(line), let id = o["id"]?.stringValue, let rs = o["results"]?.arrayValue else { return nil }
+            return Response(id: id, results: rs.compactMap(\.objectValue).map { r in
+                let raw = r["value"]?.stringValue ?? ""
+                return (r["keys"]?.arrayValue?.compactMap(\.stringValue) ?? [], try? JSONValue.parse(raw).objectValue, raw,
+                        r["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            })
+        }
+    }
+
+    @Test func handshakePointsRedeliveryMalformedInputAndReadinessMatchTheDaemon() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let dir = try TemporaryDirectory(prefix: "aeflow-udf")
+        let store = dir.file("models")
+        try DaemonHarness.publishModel(store: CheckpointStore(root: store, keepVersions: 5), key: ["web"])
+        try DaemonHarness.config(store: store).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"),
+                                                      "--server-info", dir.file("server-info")])
+        defer { udf.signal(SIGKILL) }
+        #expect(udf.waitForLine(containing: "msg=\"udf ready\"", timeout: 60) != nil, "\(udf.stderrLines.suffix(5))")
+        // The server-info file: JSON then numaflow's end marker, written once the socket listens.
+        let info = try String(contentsOfFile: dir.file("server-info"), encoding: .utf8)
+        #expect(info.hasSuffix("U+005C__END__"))
+        let infoJSON = try #require(try JSONValue.parse(String(info.dropLast("U+005C__END__".count))).objectValue)
+        #expect(infoJSON["protocol"] == .string("uds") && infoJSON["metadata"]?.objectValue?["MAP_MODE"] == .string("unary-map"))
+
+        // The stream: points for two keys (one spike), a redelivery under the same id, the newest point again
+        // under a new id, a malformed value, then one more point.
+        var rng = RandomGenerator(seed: 7)
+        var bodies: [String] = []
+        for i in 0..<60 {
+            var r = DaemonHarness.row(i, noise: &rng)
+            if i == 45 { r.cpu += 80 }
+            bodies.append(point("web", i, cpu: r.cpu, mem: r.mem))
+        }
+        for i in 0..<15 { let r = DaemonHarness.row(i, noise: &rng); bodies.append(point("cold", i, cpu: r.cpu, mem: r.mem)) }
+        let last = DaemonHarness.row(60, noise: &rng)
+        let final = point("web", 60, cpu: last.cpu, mem: last.mem)
+        func message(_ id: String, _ key: String, _ value: String) -> String {
+            JSONValue.object(JSONObject([("id", .string(id)), ("keys", .array([.string(key)])), ("value", .string(value))])).serialized()
+        }
+        var lines = bodies.enumerated().map { message("m\($0.offset)", $0.offset < 60 ? "web" : "cold", $0.element) }
+        lines.append(message("m25", "web", "a redelivery carries the same id; its value is not even read"))
+        lines.append(message("again", "web", bodies[59]))
+        lines.append(message("bad", "web", "{not json"))
+        lines.append(message("m-final", "web", final))
+        try lines.joined(separator: "\n").write(toFile: dir.file("messages.txt"), atomically: true, encoding: .utf8)
+        let client = try Subprocess.run(TestPython.path, [TestPython.script("udf_client.py"), "--socket", dir.file("map.sock"), "--proto", Self.proto,
+                                                          "--stubs", dir.file("stubs"), "--messages", dir.file("messages.txt")])
+        #expect(client.status == 0, "\(client.stderr)")
+        let out = client.stdout.split(separator: "\n").map(String.init)
+        #expect(out.contains("READY True") && out.contains("HANDSHAKE True"))
+        let responses = Self.parse(out)
+        #expect(responses.map(\.id) == (0..<75).map { "m\($0)" } + ["m25", "again", "bad", "m-final"], "one response per request, ids echoed")
+        let byID = Dictionary(responses.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // The redelivered id gets exactly its first answer (same uuid): no state was touched.
+        let first25 = responses.first { $0.id == "m25" }!, again25 = responses.filter { $0.id == "m25" }.last!
+        #expect(first25.results.map(\.raw) == again25.results.map(\.raw))
+        // The malformed value is answered, tagged for a dead-letter edge.
+        let bad = try #require(byID["bad"]?.results.first)
+        #expect(bad.tags == ["dead_letter"] && bad.value?["error"]?.stringValue == "bad_json" && bad.keys == ["web"])
+        // Cold keys: model_not_ready scores plus one train request, tagged for the retrain edge.
+        let cold = (60..<75).flatMap { byID["m\($0)"]!.results }
+        #expect(cold.filter { $0.tags == ["train"] }.count == 1)
+        #expect(cold.filter { $0.tags == ["output"] }.count == 15)
+
+        // The same points through `aeflow serve`: the same statuses and scores.
+        let h = try DaemonHarness { try DaemonHarness.publishModel(store: $0, key: ["web"]) }
+        let daemonOut = try h.stream(bodies + [final], expect: 76)
+        #expect(h.stop() == 0)
+        func scoreKey(_ o: JSONObject) -> String { "\(o["composite_keys"]!.arrayValue![0].stringValue!)@\(o["timestamp"]!.intValue!)" }
+        let daemonScores = Dictionary(daemonOut.map { (scoreKey($0), $0) }, uniquingKeysWith: { a, _ in a })
+        var compared = 0
+        for id in (0..<75).map({ "m\($0)" }) + ["m-final"] {
+            for r in byID[id]!.results where r.tags == ["output"] {
+                let mine = try #require(r.value), theirs = try #require(daemonScores[scoreKey(mine)])
+                #expect(mine["metadata"]?.objectValue?["status"] == theirs["metadata"]?.objectValue?["status"])
+                let a = mine["unified_anomaly"]?.doubleValue, b = theirs["unified_anomaly"]?.doubleValue
+                #expect((a == nil && b == nil) || abs((a ?? .nan) - (b ?? .nan)) <= 1e-6, "\(id): \(String(describing: a)) vs \(String(describing: b))")
+                compared += 1
+            }
+        }
+        #expect(compared == 76)
+        // The newest point under a new id replaced itself: the final point's window is the daemon's.
+        let finalScore = try #require(byID["m-final"]?.results.first { $0.tags == ["output"] }?.value)
+        #expect(finalScore["metadata"]?.objectValue?["status"] == .string("scored"))
+        let again = try #require(byID["again"]?.results.first?.value)
+        #expect(again["timestamp"]?.intValue == DaemonHarness.t0 + 59 * 60_000)
+        // The spike stands out in the UDF's scores too.
+        let spike = try #require(byID["m45"]?.results.first?.value?["unified_anomaly"]?.doubleValue)
+        let normal = (20..<40).compactMap { byID["m\($0)"]?.results.first?.value?["unified_anomaly"]?.doubleValue }
+        #expect(spike > 3 * (normal.max() ?? 0))
+
+        // A stream that does not start with the handshake is refused; the server keeps serving.
+        let rude = try Subprocess.run(TestPython.path, [TestPython.script("udf_client.py"), "--socket", dir.file("map.sock"), "--proto", Self.proto,
+                                                        "--stubs", dir.file("stubs"), "--messages", dir.file("messages.txt"), "--no-handshake"])
+        #expect(rude.stdout.contains("ERROR INVALID_ARGUMENT"), "\(rude.stdout.suffix(300))")
+        udf.signal(SIGTERM)
+        #expect(udf.waitForExit(timeout: 60) == 0)
+        #expect(udf.stderrLines.contains { $0.contains("msg=\"udf stopped\"") })
+    }
+}
