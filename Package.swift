@@ -70,7 +70,7 @@ let package = Package(
                                                .product(name: "Hummingbird", package: "hummingbird"),
                                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: optimized),
-        .target(name: "NumaflowUDF", dependencies: ["Daemon", "Scoring", "TensorCore",
+        .target(name: "NumaflowUDF", dependencies: ["Daemon", "Scoring", "TensorCore", "ZMQ",
                                                    .product(name: "GRPCCore", package: "grpc-swift-2"),
                                                    .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                                                    .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

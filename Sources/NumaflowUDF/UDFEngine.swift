@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Scoring
 import TensorCore
+import ZMQ
 
 /// One Numaflow message, as the engine sees it.
 public struct UDFRequest: Sendable {
@@ -88,8 +89,46 @@ public final class UDFEngine: @unchecked Sendable {
         }
     }
 
+    /// The retrain feed: accepted values to `outputs.history`, train requests to `outputs.train_requests`
+    /// (so an `aeflow retrain` sidecar can keep history and train), never blocking; scoring-thread only.
+    private var historyFeed: ZMQSocket?
+    private var trainFeed: ZMQSocket?
+    private var feedContext: ZMQContext?
+
+    private func openFeeds() {
+        do {
+            let ctx = try ZMQContext(ioThreads: 1, flushOnTerminate: false)
+            feedContext = ctx
+            let security = try SocketSecurity.load(config)
+            func open(_ c: SocketConfig?) throws -> ZMQSocket? {
+                guard let c else { return nil }
+                let s = try ZMQSocket(ctx, c.type == .pub ? .pub : .push)
+                try security?.apply(to: s, binds: c.bind)
+                try s.setSendHighWaterMark(100_000)
+                if c.bind {
+                    if c.endpoint.hasPrefix("ipc://"), let slash = c.endpoint.dropFirst(6).lastIndex(of: "/") {
+                        try? FileManager.default.createDirectory(atPath: String(c.endpoint.dropFirst(6)[..<slash]), withIntermediateDirectories: true)
+                    }
+                    try s.bind(c.endpoint)
+                } else {
+                    try s.connect(c.endpoint)
+                }
+                return s
+            }
+            historyFeed = try open(config.outputs.history)
+            trainFeed = try open(config.outputs.trainRequests)
+        } catch {
+            logger.error("retrain feed sockets not opened; scoring continues without them", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func loop() {
-        defer { finished.signal() }
+        defer {
+            historyFeed?.close()
+            trainFeed?.close()
+            finished.signal()
+        }
+        openFeeds()
         let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(monotonicNow() * 1e6))
         var nextExpiry = monotonicNow() + 1
         while true {
@@ -119,7 +158,11 @@ public final class UDFEngine: @unchecked Sendable {
         metrics.messagesIn.increment()
         let now = monotonicNow()
         var results: [UDFResult] = []
-        switch decoder.decode(r.value) {
+        let decoded = decoder.decode(r.value)
+        if case .success = decoded, let historyFeed {
+            do { try historyFeed.send(r.value, dontWait: true) } catch { metrics.historyDropped.increment() }
+        }
+        switch decoded {
         case .failure(let rejection):
             results.append(deadLetter(rejection, request: r))
         case .success(.window(let w)):
@@ -162,6 +205,7 @@ public final class UDFEngine: @unchecked Sendable {
             return UDFResult(keys: key, value: body, tags: [UDFResult.outputTag])
         case .trainRequest(let body):
             metrics.trainRequests.increment()
+            if let trainFeed { do { try trainFeed.send(body, dontWait: true) } catch { metrics.trainRequestsDropped.increment() } }
             return UDFResult(keys: request.keys, value: body, tags: [UDFResult.trainTag])
         case .rejected(let rejection):
             return deadLetter(rejection, request: request)

@@ -71,6 +71,8 @@ struct Dockerfile {
         let manifest = try read("pipelines/numaflow-pipeline.yaml")
         #expect(manifest.contains("kind: Pipeline") && manifest.contains("apiVersion: numaflow.numaproj.io/v1alpha1"))
         #expect(manifest.contains(#"args: ["udf", "--config", "/etc/aeflow/aeflow.yaml"]"#))
+        #expect(manifest.contains(#"args: ["retrain", "--config", "/etc/aeflow/aeflow.yaml"]"#), "the retrain stage as a sidecar")
+        #expect(manifest.contains(#"values: ["output"]"#) && manifest.contains(#"values: ["dead_letter"]"#))
         let dir = try TemporaryDirectory()
         let embedded = manifest.components(separatedBy: "aeflow.yaml: |\n")[1].components(separatedBy: "\n---")[0]
             .split(separator: "\n").map { String($0.dropFirst(4)) }.joined(separator: "\n")

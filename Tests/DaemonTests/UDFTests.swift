@@ -113,4 +113,59 @@ import TensorCore
         #expect(udf.waitForExit(timeout: 60) == 0)
         #expect(udf.stderrLines.contains { $0.contains("msg=\"udf stopped\"") })
     }
+
+    /// The UDF feeds a retrain sidecar (history and train requests over ipc): a cold key gets a model
+    /// the UDF then scores with, without a restart.
+    @Test func aRetrainSidecarTrainsFromTheUDFsFeed() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let dir = try TemporaryDirectory(prefix: "aeflow-udf-retrain")
+        let d = dir.path
+        try """
+            outputs:
+              train_requests: {endpoint: "ipc://\(d)/train.ipc", type: push, bind: true}
+              history: {endpoint: "ipc://\(d)/history.ipc", type: push, bind: true}
+            store: {path: "\(d)/models", poll_interval_ms: 100}
+            history: {path: "\(d)/history.sqlite"}
+            retrain: {scan_interval_s: 0.1, http: {port: 0}}
+            stream_confs:
+              default:
+                window_size: 12
+                composite_keys: [host]
+                ml_pipelines:
+                  default:
+                    metrics: [cpu, mem]
+                    numalogic_conf:
+                      model: {name: VanillaAE, conf: {seq_len: 12, n_features: 2}}
+                      trainer: {min_train_size: 200, retry_sec: 1, pltrainer_conf: {max_epochs: 3}}
+            """.write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"), "--server-info", dir.file("info")])
+        defer { udf.signal(SIGKILL) }
+        #expect(udf.waitForLine(containing: "msg=\"udf ready\"", timeout: 60) != nil)
+        let stage = try LineProcess(Subprocess.aeflow, ["retrain", "--config", dir.file("cfg.yaml")])
+        defer { stage.signal(SIGKILL) }
+        #expect(stage.waitForLine(containing: "msg=\"retrain ready\"", timeout: 60) != nil)
+        var rng = RandomGenerator(seed: 3)
+        func send(_ range: Range<Int>, _ name: String) throws -> [Response] {
+            let lines = range.map { i -> String in
+                let r = DaemonHarness.row(i, noise: &rng)
+                return JSONValue.object(JSONObject([("id", .string("p\(i)")), ("keys", .array([.string("svc")])),
+                                                    ("value", .string(point("svc", i, cpu: r.cpu, mem: r.mem)))])).serialized()
+            }
+            try lines.joined(separator: "\n").write(toFile: dir.file(name), atomically: true, encoding: .utf8)
+            let c = try Subprocess.run(TestPython.path, [TestPython.script("udf_client.py"), "--socket", dir.file("map.sock"), "--proto", Self.proto,
+                                                         "--stubs", dir.file("stubs"), "--messages", dir.file(name)])
+            #expect(c.status == 0, "\(c.stderr)")
+            return Self.parse(c.stdout.split(separator: "\n").map(String.init))
+        }
+        let first = try send(0..<250, "first.txt")
+        #expect(first.count == 250 && first.allSatisfy { $0.results.contains { $0.value?["metadata"]?.objectValue?["status"]?.stringValue != "scored" } })
+        #expect(stage.waitForLine(containing: "msg=\"retrain succeeded\"", timeout: 60)?.contains("version=1") == true, "\(stage.stderrLines.suffix(4))")
+        let second = try send(250..<300, "second.txt")
+        let statuses = second.flatMap { $0.results.compactMap { $0.value?["metadata"]?.objectValue } }
+        #expect(statuses.contains { $0["status"] == .string("scored") && $0["model_version"]?.intValue == 1 }, "the UDF scores with the sidecar's model")
+        stage.signal(SIGTERM)
+        #expect(stage.waitForExit(timeout: 60) == 0)
+        udf.signal(SIGTERM)
+        #expect(udf.waitForExit(timeout: 60) == 0)
+    }
 }
