@@ -19,7 +19,7 @@ RUN swift build -c release --product aeflow \
 # Swift runtime libraries from the build stage.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas0-pthread libzmq5 libsqlite3-0 libstdc++6 libgcc-s1 tzdata \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread libzmq5 libsqlite3-0 libstdc++6 libgcc-s1 zlib1g tzdata \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/lib/swift/linux/*.so /usr/lib/swift/linux/
 COPY --from=build /out/usr/local/bin/aeflow /usr/local/bin/aeflow
