@@ -54,6 +54,8 @@ public struct MapServer: Sendable {
     public static let defaultServerInfo = "/var/run/numaflow/mapper-server-info"
     /// numaflow-go's end marker after the JSON in the server-info file.
     public static let serverInfoEnd = "U+005C__END__"
+    /// How long open streams may run on after SIGTERM.
+    public static let stopGraceSeconds = 10.0
 
     public init(engine: UDFEngine, socketPath: String = defaultSocket, serverInfoPath: String = defaultServerInfo, logger: Logger) {
         (self.engine, self.socketPath, self.serverInfoPath, self.logger) = (engine, socketPath, serverInfoPath, logger)
@@ -77,14 +79,29 @@ public struct MapServer: Sendable {
             address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
             config: .defaults { $0.rpc.maxRequestPayloadSize = 64 << 20 })
         let server = GRPCServer(transport: transport, services: [MapService(engine: engine, logger: logger)])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve() }
-            guard let address = try await server.listeningAddress else { throw RPCError(code: .unavailable, message: "the server did not start") }
-            // Numaflow starts sending once this file holds the JSON and the end marker.
-            try (Self.serverInfo(version: version) + Self.serverInfoEnd).write(toFile: serverInfoPath, atomically: true, encoding: .utf8)
-            logger.info("udf ready", metadata: ["socket": "\(address)", "server_info": "\(serverInfoPath)"])
-            stop { server.beginGracefulShutdown() }
-            try await group.waitForAll()
+        let (stopRequests, stopRequested) = AsyncStream<Void>.makeStream()
+        stop { stopRequested.yield(()) }
+        let logger = logger
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.serve() }
+                guard let address = try await server.listeningAddress else { throw RPCError(code: .unavailable, message: "the server did not start") }
+                // Numaflow starts sending once this file holds the JSON and the end marker.
+                try (Self.serverInfo(version: version) + Self.serverInfoEnd).write(toFile: serverInfoPath, atomically: true, encoding: .utf8)
+                logger.info("udf ready", metadata: ["socket": "\(address)", "server_info": "\(serverInfoPath)"])
+                group.addTask {
+                    for await _ in stopRequests { break }
+                    logger.info("udf stopping", metadata: ["grace_seconds": "\(Self.stopGraceSeconds)"])
+                    server.beginGracefulShutdown()
+                    // Numaflow keeps its stream open: after the grace period, open streams are cancelled.
+                    try await Task.sleep(nanoseconds: UInt64(Self.stopGraceSeconds * 1e9))
+                    throw CancellationError()
+                }
+                _ = try await group.next()      // the server ended (every stream closed) or the grace period did
+                group.cancelAll()
+            }
+        } catch is CancellationError {
+            logger.warning("udf streams still open after the grace period were cancelled")
         }
         engine.stop()
         logger.info("udf stopped")

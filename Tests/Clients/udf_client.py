@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--stubs", required=True)
     ap.add_argument("--messages")
     ap.add_argument("--no-handshake", action="store_true")
+    ap.add_argument("--hold", action="store_true", help="keep the stream open after the last message (as Numaflow does)")
     args = ap.parse_args()
     os.makedirs(args.stubs, exist_ok=True)
     include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
@@ -51,9 +52,12 @@ def main():
             yield map_pb2.MapRequest(handshake=map_pb2.Handshake(sot=True))
         for m in messages:
             yield map_pb2.MapRequest(id=m["id"], request=map_pb2.MapRequest.Request(keys=m["keys"], value=m["value"].encode()))
+        if args.hold:
+            import time
+            time.sleep(600)
 
     try:
-        responses = stub.MapFn(requests(), timeout=60)
+        responses = stub.MapFn(requests(), timeout=None if args.hold else 60)
         count = 0
         for r in responses:
             if r.HasField("handshake"):
@@ -62,7 +66,7 @@ def main():
             print(json.dumps({"id": r.id, "results": [
                 {"keys": list(x.keys), "value": x.value.decode(), "tags": list(x.tags)} for x in r.results]}), flush=True)
             count += 1
-            if count == len(messages):
+            if count == len(messages) and not args.hold:
                 break
     except grpc.RpcError as e:
         print("ERROR", e.code().name, flush=True)

@@ -168,4 +168,25 @@ import TensorCore
         udf.signal(SIGTERM)
         #expect(udf.waitForExit(timeout: 60) == 0)
     }
+
+    /// SIGTERM while Numaflow keeps its stream open: the answers already given stand, the stream is cancelled
+    /// after the grace period, and the process exits 0.
+    @Test func sigtermWithAnOpenStreamStopsAfterTheGracePeriod() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let dir = try TemporaryDirectory(prefix: "aeflow-udf-stop")
+        try DaemonHarness.config(store: dir.file("models")).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"), "--server-info", dir.file("info")])
+        defer { udf.signal(SIGKILL) }
+        #expect(udf.waitForLine(containing: "msg=\"udf ready\"", timeout: 60) != nil)
+        let m = JSONValue.object(JSONObject([("id", .string("a")), ("keys", .array([.string("web")])), ("value", .string(point("web", 0, cpu: 1, mem: 2)))]))
+        try m.serialized().write(toFile: dir.file("m.txt"), atomically: true, encoding: .utf8)
+        let client = try LineProcess(TestPython.path, [TestPython.script("udf_client.py"), "--socket", dir.file("map.sock"), "--proto", Self.proto,
+                                                       "--stubs", dir.file("stubs"), "--messages", dir.file("m.txt"), "--hold"])
+        defer { client.signal(SIGKILL) }
+        #expect(client.waitForLines(count: 1, timeout: 60) { $0.hasPrefix("{\"id\": \"a\"") } == 1, "the message was answered")
+        udf.signal(SIGTERM)
+        #expect(udf.waitForExit(timeout: 40) == 0)
+        #expect(udf.stderrLines.contains { $0.contains("msg=\"udf stopping\"") })
+        #expect(udf.stderrLines.contains { $0.contains("msg=\"udf stopped\"") })
+    }
 }
