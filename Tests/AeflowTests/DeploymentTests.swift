@@ -116,7 +116,14 @@ struct Dockerfile {
         #expect(scoringOnly["strategy"] == .string("Recreate"))
         #expect(try String(contentsOfFile: dir.file("scoring-only.yaml"), encoding: .utf8).contains("history: null"))
         let refused = try #require(report["refused"]?.objectValue)
-        #expect(refused.count == 5)
+        #expect(refused.count == 6)
+        // CURVE from Secrets: the production rendering's config points at the mounted key files.
+        let production = try String(contentsOfFile: dir.file("production.yaml"), encoding: .utf8)
+        #expect(production.contains("secret_key_file: /etc/aeflow/curve/aeflow.key_secret") && production.contains("- /etc/aeflow/clients"))
+        let prodFacts = try #require(cases["production"]?.objectValue?["facts"]?.objectValue?["containers"]?.objectValue)
+        for name in ["aeflow", "retrain"] {
+            #expect(prodFacts[name]?.objectValue?["mounts"]?.arrayValue?.contains(.string("/etc/aeflow/curve")) == true, "\(name) mounts the keys")
+        }
         for (what, message) in refused { #expect(message.stringValue?.contains("schema") == true, "\(what) was accepted") }
     }
 

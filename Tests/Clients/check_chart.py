@@ -40,6 +40,7 @@ CASES = {
                 },
             },
         },
+        "curve": {"enabled": True, "secretName": "aeflow-curve", "clientsSecretName": "aeflow-clients"},
         "podAnnotations": {"team": "observability"},
         "nodeSelector": {"kubernetes.io/arch": "amd64"},
     },
@@ -52,6 +53,7 @@ BAD_VALUES = {
     "an unknown top-level key": {"replicas": 3},
     "a port out of range": {"ports": {"http": 70000}},
     "an unknown pull policy": {"image": {"pullPolicy": "Sometimes"}},
+    "CURVE without its secrets": {"curve": {"enabled": True}},
 }
 
 

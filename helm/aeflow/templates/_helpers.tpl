@@ -54,6 +54,9 @@ over them (so any AEFlow or numalogic key can be set from values).
       "store" (dict "path" (printf "%s/models" $data))
       "history" (dict "path" (printf "%s/history.sqlite" $data))
       "retrain" (dict "http" (dict "address" "0.0.0.0" "port" .Values.ports.retrainHttp)) -}}
+{{- if .Values.curve.enabled -}}
+{{- $_ := set $base "security" (dict "curve" (dict "secret_key_file" "/etc/aeflow/curve/aeflow.key_secret" "allowed_clients" (list "/etc/aeflow/clients"))) -}}
+{{- end -}}
 {{- $config := mergeOverwrite $base (omit (deepCopy .Values.config) "stream_confs") -}}
 {{- if .Values.config.stream_confs -}}
 {{- $_ := set $config "stream_confs" .Values.config.stream_confs -}}
