@@ -375,6 +375,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 }
             }
             schedule(now: now)
+            cond.lock(); rounds += 1; cond.broadcast(); cond.unlock()
             // Progress: every 100 trainings ended or every 10 s while work is under way.
             cond.lock()
             let (r, d, bytes) = (running.count, done, reserved.values.reduce(0, +))
@@ -394,6 +395,19 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         jobs.removeAll()
         cond.broadcast()
         cond.unlock()
+    }
+
+    /// Scheduling rounds completed (guarded by `cond`).
+    private var rounds = 0
+
+    /// Blocks until `count` more scheduling rounds have completed (each round first records the requests
+    /// received before it began), or `timeout` seconds pass; returns whether they did.
+    public func waitForSchedulingRounds(_ count: Int, timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        cond.lock(); defer { cond.unlock() }
+        let target = rounds + count
+        while rounds < target { if !cond.wait(until: deadline) { return rounds >= target } }
+        return true
     }
 
     private var freeSlots: Int {
@@ -428,6 +442,9 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                     continue
                 }
                 if isRunning(ref) {
+                    // "Retrain now" during a training waits for it and then trains on the newer history;
+                    // an ordinary request is a duplicate of the training under way (numalogic's rule).
+                    if forced { continue }
                     try? history.dropRequest(ref)
                     countSkip(.inProgress, ref)
                     continue
@@ -493,6 +510,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             return false
         }
         if let reason {
+            // A forced request stays pending while another stage sharing the history trains the model.
+            if forced && reason == .inProgress { return false }
             if fromRequest { try? history.dropRequest(ref) }
             countSkip(reason, ref)
             return false

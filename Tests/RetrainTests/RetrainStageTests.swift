@@ -14,12 +14,12 @@ import TensorCore
     init() throws { dir = try TemporaryDirectory(prefix: "aeflow-stage") }
 
     func config(scope: String = "key", trainer: String = "min_train_size: 200, retry_sec: 3600, pltrainer_conf: {max_epochs: 5}",
-                retrain: String = "") throws -> AEFlowConfig {
+                retrain: String = "", concurrency: Int = 2) throws -> AEFlowConfig {
         let yaml = """
             http: {port: 0}
             store: {path: "\(dir.file("models"))"}
             history: {path: "\(dir.file("history.sqlite"))"}
-            retrain: {concurrency: 2, scan_interval_s: 0.05\(retrain.isEmpty ? "" : ", " + retrain)}
+            retrain: {concurrency: \(concurrency), scan_interval_s: 0.05\(retrain.isEmpty ? "" : ", " + retrain)}
             stream_confs:
               default:
                 window_size: 12
@@ -63,6 +63,13 @@ import TensorCore
             while skips.count < n { if !cond.wait(until: deadline) { break } }
             return skips
         }
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func increment() { lock.lock(); n += 1; lock.unlock() }
+        var value: Int { lock.lock(); defer { lock.unlock() }; return n }
     }
 
     func stage(_ cfg: AEFlowConfig) throws -> (RetrainStage, Outcomes) {
@@ -151,6 +158,37 @@ import TensorCore
         #expect(metric(stage, "aeflow_retrain_trainings_failed_total{reason=\"validation\"}") == 1)
         let s = try #require(try stage.history.state(ModelRef(pipelineID: "default", key: ["a"])))
         #expect(s.lastOutcome == "rejected" && s.lastVersion == 1 && s.failures == 1)
+    }
+
+    /// "Retrain now" that arrives while the model's training is still under way waits for it and then
+    /// trains again (the CI race: the request landed between the outcome and the end of the job); an
+    /// ordinary request in that window is a duplicate and is skipped as in progress.
+    @Test func retrainNowDuringATrainingRunsAfterItAndAnOrdinaryRequestIsADuplicate() throws {
+        let cfg = try config(trainer: "min_train_size: 200, retry_sec: 0, retrain_freq_hr: 24, pltrainer_conf: {max_epochs: 2}",
+                             retrain: "max_loss_ratio: 1000", concurrency: 3)   // a slot is free for the requests
+        let stage = try RetrainStage(config: cfg, logger: Logger(label: "test.retrain"))
+        defer { stage.stop() }
+        let o = Outcomes()
+        let a = ModelRef(pipelineID: "default", key: ["a"]), b = ModelRef(pipelineID: "default", key: ["b"])
+        let decided = Counter()
+        stage.observer = { ref, event in
+            // Still inside the job (the model counts as running): request, and let the scheduler decide.
+            if case .finished(.succeeded(1, _)) = event {
+                if ref == a { stage.retrainNow(a) } else {
+                    stage.trainRequest(Array(#"{"header":"request_training","uuid":"u","config_id":"default","pipeline_id":"default","composite_keys":["b"],"metrics":["cpu","mem"]}"#.utf8))
+                }
+                if stage.waitForSchedulingRounds(2, timeout: 30) { decided.increment() }
+            }
+            o.add(ref, event)
+        }
+        try stage.start(sockets: false)
+        Self.feed(stage, keys: ["a", "b"], rows: 0..<300)
+        let done = o.wait(3)
+        #expect(decided.value == 2, "the scheduler ran while both trainings were still running")
+        #expect(done.filter { $0.0 == a }.count == 2 && stage.checkpoints.latest(pipeline: "default", key: ["a"])?.version == 2)
+        #expect(o.waitSkips(1).map(\.1) == [.inProgress])
+        #expect(done.count == 3 && done.filter { $0.0 == b }.count == 1, "b's duplicate request was dropped, not trained")
+        #expect(try stage.history.pendingRequests().isEmpty)
     }
 
     @Test func aModelSharedByThePipelineTrainsOnEveryKeyWithoutCrossingKeys() throws {
