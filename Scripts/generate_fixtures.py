@@ -436,7 +436,64 @@ THRESHOLD_CASES = [
     ("percentile", "MaxPercentileThreshold", {"max_inlier_percentile": 95, "min_threshold": 1e-3}),
     ("sigmoid", "SigmoidThreshold", {"upper_limits": [0.5, 1.0, 2.0], "slope_factor": 5, "score_limit": 10}),
     ("mahalanobis", "MahalanobisThreshold", {"max_outlier_prob": 0.1}),
+    ("robust_mahalanobis", "RobustMahalanobisThreshold", {"max_outlier_prob": 0.1, "support_fraction": 0.7}),
 ]
+
+
+def mcd_fixtures():
+    """numalogic's RobustMahalanobisThreshold (scikit-learn's MinCovDet underneath) on data with outliers,
+    through each of FastMCD's paths: one feature, up to 500 rows, 500–1500 rows, above 1500 rows."""
+    import numpy as np
+    import sklearn
+    from numalogic.models.threshold import RobustMahalanobisThreshold
+
+    rng = np.random.default_rng(21)
+    def bulk(n, p):
+        a = rng.normal(0, 1, (p, p)) * 0.5 + np.eye(p)
+        return np.abs(rng.normal(0, 1, (n, p)) @ a + 3)
+    def contaminate(x, share):
+        x = x.copy()
+        idx = rng.choice(len(x), int(share * len(x)), replace=False)
+        x[idx] += rng.uniform(4, 9, (len(idx), x.shape[1]))
+        return x
+    cases = {
+        "p1": (contaminate(bulk(120, 1), 0.1), 0.7),
+        "p1_default_support": (contaminate(bulk(120, 1), 0.1), None),
+        "p2": (contaminate(bulk(200, 2), 0.08), 0.7),
+        "p3_default_support": (contaminate(bulk(150, 3), 0.1), None),
+        "p2_n700": (contaminate(bulk(700, 2), 0.1), 0.7),
+        "p3_n2000": (contaminate(bulk(2000, 3), 0.05), 0.7),
+        "p4_errors": (contaminate(np.abs(rng.normal(0, 1, (400, 4))) * np.array([0.5, 1.0, 2.0, 0.2]), 0.05), 0.7),
+    }
+    t, conf = {}, {}
+    for name, (x, fraction) in cases.items():
+        x = x.astype(np.float32)
+        test = np.concatenate([bulk(10, x.shape[1]), bulk(5, x.shape[1]) + 6]).astype(np.float32)
+        # FastMCD starts from random subsets: refit with eight seeds to see whether scikit-learn's own
+        # answer depends on them (it does on large sets, where each seed finds another local minimum).
+        fits = []
+        for seed in range(8):
+            np.random.seed(seed)
+            fits.append(RobustMahalanobisThreshold(max_outlier_prob=0.1, support_fraction=fraction).fit(x))
+        th = fits[0]
+        mcd = th._mcd
+        seed_scores = np.stack([np.asarray(f.score_samples(test), dtype=np.float64) for f in fits])
+        stable = all(np.array_equal(f._mcd.raw_support_, mcd.raw_support_) for f in fits)
+        def raw_logdet(m):
+            return float(np.linalg.slogdet(np.cov(x[m.raw_support_].astype(np.float64).T, ddof=0).reshape(x.shape[1], -1))[1])
+        t[f"{name}.scores_seed_spread"] = torch.from_numpy((seed_scores.max(0) - seed_scores.min(0)).astype(np.float32))
+        t[f"{name}.x"] = torch.from_numpy(x)
+        t[f"{name}.test"] = torch.from_numpy(test)
+        t[f"{name}.scores"] = torch.from_numpy(np.asarray(th.score_samples(test), dtype=np.float32))
+        t[f"{name}.predict"] = torch.from_numpy(np.asarray(th.predict(test), dtype=np.float32))
+        t[f"{name}.threshold"] = torch.tensor([th.threshold], dtype=torch.float32)
+        t[f"{name}.location"] = torch.from_numpy(mcd.location_.astype(np.float32))
+        t[f"{name}.precision"] = torch.from_numpy(mcd.get_precision().astype(np.float32))
+        t[f"{name}.raw_support"] = torch.from_numpy(mcd.raw_support_.astype(np.float32))
+        t[f"{name}.support"] = torch.from_numpy(mcd.support_.astype(np.float32))
+        conf[name] = {"max_outlier_prob": 0.1, "support_fraction": fraction, "seed_independent": stable,
+                      "raw_logdet_worst_seed": max(raw_logdet(f._mcd) for f in fits)}
+    write("scoring/mcd", t, {"cases": conf, "sklearn": sklearn.__version__})
 
 
 def scoring_fixtures():
@@ -508,6 +565,7 @@ def scoring_fixtures():
     t["post.tanh"] = torch.from_numpy(tanh_norm(ratios).astype(np.float32))
     t["post.sigmoid"] = torch.from_numpy(SigmoidNorm().transform(ratios).astype(np.float32))
     write("scoring/components", t, {"transforms": cases, "thresholds": thresholds})
+    mcd_fixtures()
 
 
 # --- end to end: a numalogic-trained pipeline imported and scored ------------------------------------

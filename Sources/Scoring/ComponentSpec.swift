@@ -31,7 +31,8 @@ public enum ComponentFactory {
         "StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler", "LogTransformer", "StaticPowerTransformer",
         "TanhScaler", "PercentileScaler", "DataClipper", "DifferenceTransform", "ExpMovingAverage", "GaussianNoiseAdder",
     ]
-    public static let thresholdNames = ["StdDevThreshold", "MaxPercentileThreshold", "StaticThreshold", "SigmoidThreshold", "MahalanobisThreshold"]
+    public static let thresholdNames = ["StdDevThreshold", "MaxPercentileThreshold", "StaticThreshold", "SigmoidThreshold", "MahalanobisThreshold",
+                                         "RobustMahalanobisThreshold"]
 
     private static func wrap<T>(_ path: String, _ body: () throws(ScoringError) -> T) throws(ConfigReadError) -> T {
         do { return try body() } catch {
@@ -100,7 +101,11 @@ public enum ComponentFactory {
             let p = try c.double("max_outlier_prob", default: 0.1)
             t = try wrap(path) { () throws(ScoringError) in try MahalanobisThreshold(maxOutlierProb: p) }
         case "RobustMahalanobisThreshold":
-            throw ConfigReadError(path: path + ".name", reason: "RobustMahalanobisThreshold (minimum covariance determinant) is not implemented; use MahalanobisThreshold")
+            let p = try c.double("max_outlier_prob", default: 0.1)
+            // null: scikit-learn's smallest support, ⌈(n + p + 1)/2⌉ rows.
+            let f: Double? = c.has("support_fraction") && c.value("support_fraction") == .null
+                ? nil : try c.double("support_fraction", default: 0.7)
+            t = try wrap(path) { () throws(ScoringError) in try RobustMahalanobisThreshold(maxOutlierProb: p, supportFraction: f) }
         default:
             throw ConfigReadError(path: path + ".name", reason: "unknown threshold \"\(spec.name)\"; known: \(thresholdNames.joined(separator: ", "))")
         }

@@ -162,3 +162,97 @@ extension Tensor {
         #expect((mh as any ThresholdModel).elementScore(1, column: 0) == nil)
     }
 }
+
+/// `RobustMahalanobisThreshold` and its minimum covariance determinant against numalogic over
+/// scikit-learn's `MinCovDet` (fixture `scoring/mcd`): each of FastMCD's paths (one feature, ≤ 500 rows,
+/// 500–1500 rows, > 1500 rows), with and without `support_fraction`, on data with 5–10 % outliers.
+@Suite struct RobustMahalanobisTests {
+    static let file = try! Fixtures.load("scoring/mcd")
+    static let cases = try! file.jsonMetadata("config").objectValue!["cases"]!.objectValue!
+
+    func t(_ name: String) throws -> Tensor { try Self.file.floatTensor(name) }
+
+    @Test(arguments: cases.keys)
+    func matchesNumalogicAndScikitLearn(_ c: String) throws {
+        let meta = try #require(Self.cases[c]?.objectValue)
+        let conf = JSONObject([("max_outlier_prob", meta["max_outlier_prob"]!), ("support_fraction", meta["support_fraction"]!)])
+        var th = try ComponentFactory.threshold(ComponentSpec(name: "RobustMahalanobisThreshold", conf: conf), path: c)
+        let x = try t("\(c).x"), test = try t("\(c).test")
+        try th.fit(x)
+        let robust = try #require(th as? RobustMahalanobisThreshold)
+        let estimate = try MinCovDet(supportFraction: robust.supportFraction).fit(x.scalars.map(Double.init), rows: x.shape[0], features: x.shape[1])
+        // FastMCD's minimum is at least as good as the one scikit-learn's worst random start found.
+        let worst = try #require(meta["raw_logdet_worst_seed"]?.doubleValue)
+        #expect(estimate.rawLogDeterminant <= worst + 1e-9, "\(c): log det \(estimate.rawLogDeterminant) vs scikit-learn's worst seed \(worst)")
+        let f = x.shape[1], n = test.shape[0]
+        let scores = th.scoreSamples(test).slice(axis: 1, 0..<1).reshaped([n]), predicted = th.predict(test).slice(axis: 1, 0..<1).reshaped([n])
+        let expected = try t("\(c).scores")
+        if meta["seed_independent"]?.boolValue == true {
+            // Every seed of scikit-learn lands on one support: so must we, and then everything matches.
+            #expect(estimate.rawSupport == (try t("\(c).raw_support")).scalars.map { $0 == 1 }, "\(c) raw support")
+            #expect(estimate.support == (try t("\(c).support")).scalars.map { $0 == 1 }, "\(c) re-weighted support")
+            expectClose(Tensor(robust.location.map(Float.init)), try t("\(c).location"), atol: 1e-5, rtol: 1e-5, "\(c) location")
+            expectClose(Tensor(shape: [f, f], scalars: robust.precision.map(Float.init)), try t("\(c).precision"), atol: 1e-5, rtol: 1e-4, "\(c) precision")
+            expectClose(Tensor(th.thresholdValues), try t("\(c).threshold"), atol: 1e-5, rtol: 1e-5, "\(c) threshold")
+            expectClose(scores, expected, atol: 1e-5, rtol: 1e-5, "\(c) scores")
+            #expect(predicted == (try t("\(c).predict")), "\(c) predict")
+        } else {
+            // scikit-learn's answer moves with its random starts (another local minimum per seed): ours
+            // stays within twice that spread of its seed-0 answer.
+            let spread = try t("\(c).scores_seed_spread").scalars, reference = expected.scalars, predictedRef = try t("\(c).predict").scalars
+            for i in 0..<n {
+                let allowed = 2 * spread[i] + 1e-5
+                #expect(abs(scores.scalars[i] - reference[i]) <= allowed, "\(c) row \(i): \(scores.scalars[i]) vs \(reference[i]) ± \(allowed)")
+                if abs(reference[i] - 1) > allowed { #expect(predicted.scalars[i] == predictedRef[i], "\(c) row \(i) predict") }
+            }
+        }
+        // Restored from its statistics it scores the same.
+        var restored = try ComponentFactory.threshold(ComponentSpec(name: "RobustMahalanobisThreshold", conf: conf), path: c)
+        try restored.restore(Dictionary(uniqueKeysWithValues: th.stats), features: f)
+        expectClose(restored.scoreSamples(test), th.scoreSamples(test), atol: 1e-6, rtol: 1e-6, "\(c) restored")
+    }
+
+    /// What the robust variant buys: outliers among the training errors do not shape its metric, so
+    /// anomalies stand out further from normal rows than under the plain Mahalanobis fit. (Its threshold,
+    /// numalogic's mean + k·std over every training row, still counts the outliers.)
+    @Test(arguments: ["p2", "p2_n700", "p3_n2000"])
+    func anomaliesStandOutFurtherThanWithThePlainFit(_ c: String) throws {
+        let x = try t("\(c).x"), test = try t("\(c).test")
+        var robust = try RobustMahalanobisThreshold(), plain = try MahalanobisThreshold()
+        try robust.fit(x); try plain.fit(x)
+        func separation(_ th: any ThresholdModel) -> Float {
+            let s = th.scoreSamples(test).slice(axis: 1, 0..<1).scalars   // rows 0–9 normal, 10–14 shifted by 6
+            return (s.suffix(5).reduce(0, +) / 5) / (s.prefix(10).reduce(0, +) / 10)
+        }
+        #expect(separation(robust) > 1.2 * separation(plain), "\(c): robust \(separation(robust)), plain \(separation(plain))")
+    }
+
+    @Test func badConfigurationAndDataAreRefused() throws {
+        #expect(throws: ScoringError.self) { try RobustMahalanobisThreshold(maxOutlierProb: 0) }
+        #expect(throws: ScoringError.self) { try RobustMahalanobisThreshold(supportFraction: 1.5) }
+        #expect(throws: ConfigReadError.self) {
+            try ComponentFactory.threshold(ComponentSpec(name: "RobustMahalanobisThreshold", conf: JSONObject([("support_fraction", .string("x"))])), path: "t")
+        }
+        // A feature constant on most rows: no covariance to invert, a clear error instead of a bad model.
+        var th = try RobustMahalanobisThreshold()
+        var rows: [Float] = []
+        for i in 0..<100 { rows += [i < 90 ? 1 : Float(i), i < 90 ? 2 : Float(i) / 3] }
+        #expect(throws: ScoringError.self) { try th.fit(Tensor(shape: [100, 2], scalars: rows)) }
+        #expect(throws: ScoringError.self) { try th.restore(["location": Tensor([0, 0])], features: 2) }
+    }
+
+    @Test func chiSquaredQuantilesAndConsistencyFactors() {
+        // scipy.stats.chi2: ppf(0.975, 1) = 5.023886, ppf(0.975, 3) = 9.348404, ppf(0.5, 2) = 1.386294.
+        expectClose(Float(ChiSquared(degrees: 1).quantile(0.975)), 5.023886, atol: 1e-5)
+        expectClose(Float(ChiSquared(degrees: 3).quantile(0.975)), 9.348404, atol: 1e-5)
+        expectClose(Float(ChiSquared(degrees: 2).quantile(0.5)), 1.386294, atol: 1e-5)
+        // Both branches of the incomplete gamma function (series, continued fraction), against scipy.
+        #expect(abs(ChiSquared(degrees: 7).cdf(3) - 0.11499776835684938) < 1e-12)
+        #expect(abs(ChiSquared(degrees: 5).cdf(40) - 0.99999985066321) < 1e-12)
+        #expect(abs(ChiSquared(degrees: 4).cdf(30) - 0.999995105562872) < 1e-12)
+        #expect(ChiSquared(degrees: 4).cdf(0) == 0)
+        // c(α) for p = 2 at α = 0.975: 0.975 / chi2.cdf(chi2.ppf(0.975, 2), 4) = 1.1044679 (scipy).
+        expectClose(Float(ChiSquared.consistencyFactor(features: 2, alpha: 0.975)), 1.1044679, atol: 1e-6)
+        #expect(ChiSquared.consistencyFactor(features: 3, alpha: 1) == 1)
+    }
+}

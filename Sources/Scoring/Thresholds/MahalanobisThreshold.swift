@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// numalogic's `MahalanobisThreshold`: fits the column mean and the pseudo-inverse of the sample
@@ -33,38 +34,42 @@ public struct MahalanobisThreshold: ThresholdModel {
             cov[j * f + i] = cov[i * f + j]
         } }
         icov = SymmetricEigen.pseudoInverse(cov, n: f)
-        let md = distances(x)
-        let m = md.reduce(0, +) / Double(md.count)
-        let sd = (md.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(md.count)).squareRoot()
-        threshold = m + k * sd
+        threshold = Self.threshold(distances(x), k: k)
     }
 
     /// Mahalanobis distance of every row.
-    public func distances(_ x: Tensor) -> [Double] {
+    public func distances(_ x: Tensor) -> [Double] { Self.distances(x, center: mean, precision: icov) }
+
+    /// `√((x − c)ᵀ P (x − c))` of every row of `x`.
+    static func distances(_ x: Tensor, center: [Double], precision: [Double]) -> [Double] {
         let (n, f) = (x.shape[0], x.shape[1])
         let v = x.scalars
         return (0..<n).map { r in
             var q = 0.0
             for i in 0..<f {
-                let di = Double(v[r * f + i]) - mean[i]
+                let di = Double(v[r * f + i]) - center[i]
                 var row = 0.0
-                for j in 0..<f { row += icov[i * f + j] * (Double(v[r * f + j]) - mean[j]) }
+                for j in 0..<f { row += precision[i * f + j] * (Double(v[r * f + j]) - center[j]) }
                 q += di * row
             }
             return max(q, 0).squareRoot()
         }
     }
 
-    public func scoreSamples(_ x: Tensor) -> Tensor {
-        let d = distances(x).map { Float($0 / threshold) }
-        let f = x.shape[1]
-        return Tensor(shape: x.shape, scalars: d.flatMap { [Float](repeating: $0, count: f) })
+    /// `mean(md) + k·std(md)` (population std).
+    static func threshold(_ md: [Double], k: Double) -> Double {
+        let m = md.reduce(0, +) / Double(md.count)
+        let sd = (md.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(md.count)).squareRoot()
+        return m + k * sd
     }
 
-    public func predict(_ x: Tensor) -> Tensor {
-        let d = distances(x), f = x.shape[1]
-        return Tensor(shape: x.shape, scalars: d.flatMap { [Float](repeating: $0 >= threshold ? 1 : 0, count: f) })
+    /// Row scores repeated across the features.
+    static func rowScores(_ d: [Double], features f: Int, _ transform: (Double) -> Float) -> Tensor {
+        Tensor(shape: [d.count, f], scalars: d.flatMap { [Float](repeating: transform($0), count: f) })
     }
+
+    public func scoreSamples(_ x: Tensor) -> Tensor { Self.rowScores(distances(x), features: x.shape[1]) { Float($0 / threshold) } }
+    public func predict(_ x: Tensor) -> Tensor { Self.rowScores(distances(x), features: x.shape[1]) { $0 >= threshold ? 1 : 0 } }
 
     public var thresholdValues: [Float] { [Float(threshold)] }
     public var stats: [(String, Tensor)] {
@@ -94,10 +99,11 @@ enum SymmetricEigen {
         var m = a
         var v = [Double](repeating: 0, count: n * n)
         for i in 0..<n { v[i * n + i] = 1 }
+        let total = a.reduce(0) { $0 + $1 * $1 }
         for _ in 0..<100 {
             var off = 0.0
             for i in 0..<n { for j in 0..<n where i != j { off += m[i * n + j] * m[i * n + j] } }
-            if off < 1e-30 { break }
+            if off <= 1e-32 * total { break }   // relative: the matrix's scale does not matter
             for p in 0..<n { for q in (p + 1)..<n {
                 let apq = m[p * n + q]
                 guard abs(apq) > 1e-300 else { continue }
@@ -126,14 +132,94 @@ enum SymmetricEigen {
 
     /// Moore–Penrose pseudo-inverse of a symmetric matrix; eigenvalues below NumPy's default cut-off
     /// (`1e-15 · max|λ|`, as `np.linalg.pinv`'s rcond) are treated as zero.
-    static func pseudoInverse(_ a: [Double], n: Int) -> [Double] {
+    static func pseudoInverse(_ a: [Double], n: Int) -> [Double] { pseudoInverse(a, n: n, relativeCutoff: 1e-15) }
+
+    /// The pseudo-inverse with SciPy's `pinvh` cut-off (`n · ε · max|λ|`).
+    static func pseudoInverseHermitian(_ a: [Double], n: Int) -> [Double] {
+        pseudoInverse(a, n: n, relativeCutoff: Double(n) * Double.ulpOfOne)
+    }
+
+    /// `log det` of a symmetric matrix, `-∞` unless it is positive definite (NumPy's `fast_logdet`).
+    static func logDeterminant(_ a: [Double], n: Int) -> Double {
+        let (lambda, _) = decompose(a, n: n)
+        guard lambda.allSatisfy({ $0 > 0 }) else { return -.infinity }
+        return lambda.reduce(0) { $0 + log($1) }
+    }
+
+    static func pseudoInverse(_ a: [Double], n: Int, relativeCutoff: Double) -> [Double] {
         let (lambda, v) = decompose(a, n: n)
-        let cutoff = 1e-15 * (lambda.map(abs).max() ?? 0)
+        let cutoff = relativeCutoff * (lambda.map(abs).max() ?? 0)
         var out = [Double](repeating: 0, count: n * n)
         for k in 0..<n where abs(lambda[k]) > cutoff {
             let inv = 1 / lambda[k]
             for i in 0..<n { for j in 0..<n { out[i * n + j] += v[i * n + k] * inv * v[j * n + k] } }
         }
         return out
+    }
+}
+
+/// numalogic's `RobustMahalanobisThreshold`: the Mahalanobis threshold with a robust location and
+/// precision from the minimum covariance determinant (`MinCovDet`, as scikit-learn's with numalogic's
+/// `support_fraction` default 0.7), so that anomalies in the training errors do not inflate the
+/// covariance. `md = √((x − μ)ᵀ P (x − μ))` from the MCD's location and precision; threshold
+/// `mean(md) + k·std(md)` over the training rows, `k = 1/√max_outlier_prob`; scores `md / threshold`.
+/// Stats `location (F)`, `precision (F, F)`, `threshold (1)`.
+public struct RobustMahalanobisThreshold: ThresholdModel {
+    public let name = "RobustMahalanobisThreshold"
+    public var maxOutlierProb: Double
+    public var supportFraction: Double?
+    public private(set) var location: [Double] = [], precision: [Double] = [], threshold: Double = 0
+    public var conf: JSONObject {
+        JSONObject([("max_outlier_prob", .double(maxOutlierProb)), ("support_fraction", supportFraction.map(JSONValue.double) ?? .null)])
+    }
+    public var k: Double { 1 / maxOutlierProb.squareRoot() }
+
+    public init(maxOutlierProb: Double = 0.1, supportFraction: Double? = 0.7) throws(ScoringError) {
+        guard maxOutlierProb > 0 && maxOutlierProb < 1 else {
+            throw .invalidConfig(path: "RobustMahalanobisThreshold.max_outlier_prob", reason: "must be between 0 and 1 (exclusive), got \(maxOutlierProb)")
+        }
+        if let f = supportFraction, !(f > 0 && f <= 1) {
+            throw .invalidConfig(path: "RobustMahalanobisThreshold.support_fraction", reason: "must be in (0, 1] or null, got \(f)")
+        }
+        (self.maxOutlierProb, self.supportFraction) = (maxOutlierProb, supportFraction)
+    }
+
+    public mutating func fit(_ x: Tensor) throws(ScoringError) {
+        try checkFitData(x, name)
+        let estimate = try MinCovDet(supportFraction: supportFraction).fit(x.scalars.map(Double.init), rows: x.shape[0], features: x.shape[1])
+        (location, precision) = (estimate.location, estimate.precision)
+        threshold = MahalanobisThreshold.threshold(distances(x), k: k)
+        guard threshold.isFinite && threshold > 0 else {
+            throw .invalidData("\(name): the training errors give a threshold of \(threshold); they need some spread")
+        }
+    }
+
+    public func distances(_ x: Tensor) -> [Double] { MahalanobisThreshold.distances(x, center: location, precision: precision) }
+    public func scoreSamples(_ x: Tensor) -> Tensor {
+        MahalanobisThreshold.rowScores(distances(x), features: x.shape[1]) { Float($0 / threshold) }
+    }
+    public func predict(_ x: Tensor) -> Tensor {
+        MahalanobisThreshold.rowScores(distances(x), features: x.shape[1]) { $0 >= threshold ? 1 : 0 }
+    }
+
+    public var thresholdValues: [Float] { [Float(threshold)] }
+    public var stats: [(String, Tensor)] {
+        let f = location.count
+        return [("location", Tensor(location.map(Float.init))), ("precision", Tensor(shape: [f, f], scalars: precision.map(Float.init))),
+                ("threshold", Tensor([Float(threshold)]))]
+    }
+
+    public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
+        guard Set(stats.keys) == ["location", "precision", "threshold"] else {
+            throw .invalidShape("\(name) needs statistics [location, precision, threshold], got \(stats.keys.sorted())")
+        }
+        let (l, p, t) = (stats["location"]!, stats["precision"]!, stats["threshold"]!)
+        guard l.shape == [features], p.shape == [features, features], t.shape == [1] else {
+            throw .invalidShape("\(name) statistics have shapes location \(l.shape), precision \(p.shape), threshold \(t.shape) for \(features) features")
+        }
+        guard stats.values.allSatisfy(\.isFinite), t.scalar > 0 else { throw .invalidData("\(name) statistics must be finite with a positive threshold") }
+        location = l.scalars.map(Double.init)
+        precision = p.scalars.map(Double.init)
+        threshold = Double(t.scalar)
     }
 }
