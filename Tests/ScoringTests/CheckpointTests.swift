@@ -168,6 +168,26 @@ enum Trained {
         expectClose(anomalous.unified, Float(10 * tanh(Double(raw.max()!) / 10)), atol: 1e-4)
     }
 
+    /// Both row-scoring thresholds train, save, load and score through the whole pipeline.
+    @Test(arguments: ["MahalanobisThreshold", "RobustMahalanobisThreshold"])
+    func rowThresholdsTrainSaveAndScore(_ name: String) throws {
+        var conf = Trained.conf(epochs: 20)
+        conf.threshold = ComponentSpec(name: name, conf: JSONObject([("max_outlier_prob", .double(0.1))]))
+        let r = try PipelineTrainer(conf: conf, metrics: Trained.metrics).train(Trained.series(), now: 0)
+        let dir = try TemporaryDirectory()
+        try r.checkpoint.write(to: dir.file("m.safetensors"))
+        let (c, loaded) = try Checkpoint.load(path: dir.file("m.safetensors"))
+        #expect(c.threshold.name == name && c.thresholdStats.count == 3)
+        let test = Trained.series(200, seed: 3)
+        var spiked = test
+        for col in 0..<2 { spiked[150, col] = test[150, col] * 3 + 100 }
+        var s1 = KeyScoreState(), s2 = KeyScoreState(), s3 = KeyScoreState()
+        let normal = loaded.score(window: test.slice(axis: 0, 139..<151), state: &s1)
+        let anomalous = loaded.score(window: spiked.slice(axis: 0, 139..<151), state: &s2)
+        #expect(anomalous.unified == r.pipeline.score(window: spiked.slice(axis: 0, 139..<151), state: &s3).unified)
+        #expect(anomalous.unified > 2 * normal.unified && anomalous.unified > 2, "\(name): spiked \(anomalous.unified), normal \(normal.unified)")
+    }
+
     @Test func batchScoringEqualsOneAtATime() {
         let p = Trained.result.pipeline
         let data = Trained.series()

@@ -35,7 +35,11 @@ public struct MahalanobisThreshold: ThresholdModel {
         } }
         icov = SymmetricEigen.pseudoInverse(cov, n: f)
         threshold = Self.threshold(distances(x), k: k)
+        // Kept at the precision the checkpoint stores, so a reloaded model scores exactly like this one.
+        (mean, icov, threshold) = (Self.float32(mean), Self.float32(icov), Double(Float(threshold)))
     }
+
+    static func float32(_ v: [Double]) -> [Double] { v.map { Double(Float($0)) } }
 
     /// Mahalanobis distance of every row.
     public func distances(_ x: Tensor) -> [Double] { Self.distances(x, center: mean, precision: icov) }
@@ -189,6 +193,8 @@ public struct RobustMahalanobisThreshold: ThresholdModel {
         let estimate = try MinCovDet(supportFraction: supportFraction).fit(x.scalars.map(Double.init), rows: x.shape[0], features: x.shape[1])
         (location, precision) = (estimate.location, estimate.precision)
         threshold = MahalanobisThreshold.threshold(distances(x), k: k)
+        // Kept at the precision the checkpoint stores, so a reloaded model scores exactly like this one.
+        (location, precision, threshold) = (MahalanobisThreshold.float32(location), MahalanobisThreshold.float32(precision), Double(Float(threshold)))
         guard threshold.isFinite && threshold > 0 else {
             throw .invalidData("\(name): the training errors give a threshold of \(threshold); they need some spread")
         }
