@@ -19,6 +19,17 @@ public struct Conv1DGeometry: Hashable, Sendable {
         self.dilation = dilation
     }
 
+    /// For each output position, the kernel taps `lo..<hi` that read inside the input (the rest is padding).
+    func validTaps() -> [(Int, Int)] {
+        (0..<outputLength).map { t in
+            let start = t * stride - padding
+            var lo = 0, hi = kernelSize
+            while lo < hi && start + lo * dilation < 0 { lo += 1 }
+            while hi > lo && start + (hi - 1) * dilation >= inputLength { hi -= 1 }
+            return (lo, hi)
+        }
+    }
+
     /// `floor((L + 2p − d(k−1) − 1) / s) + 1`, as PyTorch's Conv1d.
     public var outputLength: Int {
         let span = inputLength + 2 * padding - dilation * (kernelSize - 1) - 1
@@ -36,16 +47,19 @@ extension Tensor {
         let cols = Tensor(shape: [batch * lout, channels * k], repeating: 0)
         let src = storage.pointer, dst = cols.storage.pointer
         let rowWidth = channels * k
+        let taps = g.validTaps()
         for b in 0..<batch {
             for t in 0..<lout {
                 let row = dst + (b * lout + t) * rowWidth
                 let start = t * g.stride - g.padding
+                let (lo, hi) = taps[t]
                 for c in 0..<channels {
-                    let x = src + (b * channels + c) * length
+                    let x = src + (b * channels + c) * length + start
                     let r = row + c * k
-                    for j in 0..<k {
-                        let pos = start + j * g.dilation
-                        if pos >= 0 && pos < length { r[j] = x[pos] }
+                    if g.dilation == 1 {
+                        for j in lo..<hi { r[j] = x[j] }
+                    } else {
+                        for j in lo..<hi { r[j] = x[j * g.dilation] }
                     }
                 }
             }
@@ -60,16 +74,19 @@ extension Tensor {
         let out = Tensor(shape: [batch, channels, length], repeating: 0)
         let src = storage.pointer, dst = out.storage.pointer
         let rowWidth = channels * k
+        let taps = g.validTaps()
         for b in 0..<batch {
             for t in 0..<lout {
                 let row = src + (b * lout + t) * rowWidth
                 let start = t * g.stride - g.padding
+                let (lo, hi) = taps[t]
                 for c in 0..<channels {
-                    let y = dst + (b * channels + c) * length
+                    let y = dst + (b * channels + c) * length + start
                     let r = row + c * k
-                    for j in 0..<k {
-                        let pos = start + j * g.dilation
-                        if pos >= 0 && pos < length { y[pos] += r[j] }
+                    if g.dilation == 1 {
+                        for j in lo..<hi { y[j] += r[j] }
+                    } else {
+                        for j in lo..<hi { y[j * g.dilation] += r[j] }
                     }
                 }
             }

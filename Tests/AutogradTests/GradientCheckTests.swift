@@ -166,6 +166,20 @@ private func awayFromZero(_ shape: Shape, seed: UInt64) -> Tensor {
         gradCheck([x], eps: 1e-3, "maxpool k3 s2 p1") { $0[0].maxPool1d(kernelSize: 3, stride: 2, padding: 1) }
     }
 
+    /// Ties and NaN in the pair fast path (k 2, s 2) behave as the general path and PyTorch: the first of
+    /// equal values wins, NaN propagates, the gradient goes to the chosen element. Odd lengths drop the tail.
+    @Test func maxPoolPairsTiesAndNaN() {
+        let x = Variable(Tensor(shape: [1, 1, 11], scalars: [1, 1, 3, 2, .nan, 5, 4, .nan, .nan, .nan, 9]), requiresGrad: true)
+        let fast = x.maxPool1d(kernelSize: 2)
+        let general = x.maxPool1d(kernelSize: 2, stride: 2, padding: 1).value.scalars   // [pad,1] [1,3] [2,nan] [5,4] [nan,nan] [nan,9]
+        #expect(fast.shape == [1, 1, 5])
+        let v = fast.value.scalars
+        #expect(v[0] == 1 && v[1] == 3 && v[2].isNaN && v[3].isNaN && v[4].isNaN)
+        #expect(general[0] == 1 && general[1] == 3 && general[2].isNaN && general[3] == 5 && general[4].isNaN && general[5].isNaN)
+        fast.sum().backward()
+        #expect(x.grad?.scalars == [1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0], "a NaN after a NaN is taken, as in the general path")
+    }
+
     @Test(arguments: [2, 3] as [Float])
     func upsample(_ scale: Float) {
         gradCheck([random([2, 3, 5], seed: 33)], "upsample x\(scale)") { $0[0].upsampleLinear1d(scaleFactor: scale) }

@@ -1,6 +1,7 @@
 // Autoencoder benchmarks, JSON lines for bench/run.py (which runs numalogic's side on the same data).
 //
 //   .build/release/ModelBench --data F.safetensors --configs bench/model_configs.json [--epochs 10] [--batch 64] [--threads 1]
+//                             [--batch-repeats 5]
 //
 // Per model (configs shared with the Python side): training wall time for the given epochs, single-window
 // inference latency (reconstruction errors of one (1, L, F) window), and batch-4096 inference throughput.
@@ -27,7 +28,7 @@ func median(repeats: Int = 7, iterations: Int, _ body: () -> Void) -> Double {
 }
 
 var dataPath = "", configsPath = "bench/model_configs.json"
-var epochs = 10, batch = 64, threads = 1
+var epochs = 10, batch = 64, threads = 1, batchRepeats = 5
 var it = CommandLine.arguments.dropFirst().makeIterator()
 while let a = it.next() {
     switch a {
@@ -36,6 +37,7 @@ while let a = it.next() {
     case "--epochs": epochs = Int(it.next()!)!
     case "--batch": batch = Int(it.next()!)!
     case "--threads": threads = Int(it.next()!)!
+    case "--batch-repeats": batchRepeats = Int(it.next()!)!   // more batch-4096 samples (for profiling)
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -53,7 +55,7 @@ for (name, conf) in configs {
     let one = ds.batch([0])
     let single = median(iterations: name == "TransformerAE" ? 500 : 5000) { _ = model.reconstructionErrors(one) }
     let big = ds.batch((0..<4096).map { $0 % ds.count })
-    let perBatch = median(repeats: 5, iterations: name == "TransformerAE" ? 1 : 3) { _ = model.reconstructionErrors(big) }
+    let perBatch = median(repeats: batchRepeats, iterations: name == "TransformerAE" ? 1 : 3) { _ = model.reconstructionErrors(big) }
     let fields: [(String, String)] = [
         ("bench", "\"model\""), ("model", "\"\(name)\""), ("windows", "\(ds.count)"), ("epochs", "\(epochs)"),
         ("batch", "\(batch)"), ("threads", "\(threads)"), ("train_seconds", "\(trainSeconds)"),

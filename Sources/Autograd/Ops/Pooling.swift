@@ -17,6 +17,19 @@ extension Variable {
         let src = value.basePointer
         y.withUnsafeMutableBufferPointer { out in
           positions.withUnsafeMutableBufferPointer { argmax in
+            if k == 2 && s == 2 && padding == 0 {
+                // The common case (numalogic's pool of 2): pairs, first index wins ties, NaN propagates.
+                for r in 0..<rows {
+                    let x = src + r * length
+                    for t in 0..<lout {
+                        let a = x[2 * t], b = x[2 * t + 1]
+                        let second = b > a || b.isNaN
+                        out[r * lout + t] = second ? b : a
+                        argmax[r * lout + t] = Int32(2 * t + (second ? 1 : 0))
+                    }
+                }
+                return
+            }
             for r in 0..<rows {
                 for t in 0..<lout {
                     var best = -Float.infinity
