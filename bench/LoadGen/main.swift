@@ -168,10 +168,32 @@ func metric(port: String, _ name: String) -> Double {
 
 func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
-func point(key: Int, step: Int, sent: Double) -> String {
-    let phase = Double(step % 120) / 120 * 2 * Double.pi
-    return "{\"key\":\"k\(key)\",\"timestamp\":\(1_700_000_000_000 + Int64(step) * 60_000),\"uuid\":\"\(Int64(sent * 1e9))\",\"metrics\":{\"a\":\(Double(means[0]) + 10 * sin(phase)),\"b\":\(Double(means[1]) + 10 * cos(phase)),\"c\":\(means[2])}}"
+/// The metrics part of a point for each of the 120 phases, formatted once (the generator shares the two
+/// cores with the daemon, so every cycle it spends is taken from what is measured).
+let metricsByPhase: [String] = (0..<120).map { step in
+    let phase = Double(step) / 120 * 2 * Double.pi
+    return "\"metrics\":{\"a\":\(Double(means[0]) + 10 * sin(phase)),\"b\":\(Double(means[1]) + 10 * cos(phase)),\"c\":\(means[2])}}"
 }
+
+func point(key: Int, step: Int, sent: Double) -> String {
+    "{\"key\":\"k\(key)\",\"timestamp\":\(1_700_000_000_000 + Int64(step) * 60_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[step % 120])"
+}
+
+/// The bytes after the first `"name":"` in `body`, up to the closing quote (no String, no Foundation search).
+func field(_ body: [UInt8], _ pattern: [UInt8]) -> ArraySlice<UInt8>? {
+    guard body.count >= pattern.count else { return nil }
+    var i = 0
+    let last = body.count - pattern.count
+    outer: while i <= last {
+        for j in 0..<pattern.count where body[i + j] != pattern[j] { i += 1; continue outer }
+        let start = i + pattern.count
+        var end = start
+        while end < body.count, body[end] != UInt8(ascii: "\"") { end += 1 }
+        return body[start..<end]
+    }
+    return nil
+}
+let uuidPattern = Array("\"uuid\":\"".utf8), statusPattern = Array("\"status\":\"".utf8)
 
 for keys in keySets {
     let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1), withRetrain: withRetrain)
@@ -206,14 +228,13 @@ for keys in keySets {
             while results.received < total {
                 guard let frames = try? box.socket.receive(), let body = frames.last else { break }
                 let t = now()
-                let text = String(decoding: body, as: UTF8.self)
-                if let r = text.range(of: "\"uuid\":\""), let end = text[r.upperBound...].firstIndex(of: "\""),
-                   let sent = Double(text[r.upperBound..<end]) {
-                    results.latencies.append(t - sent / 1e9)
+                if let digits = field(body, uuidPattern), !digits.isEmpty {
+                    var sent: Int64 = 0
+                    for d in digits { sent = sent &* 10 &+ Int64(d &- 48) }
+                    results.latencies.append(t - Double(sent) / 1e9)
                 }
-                if let s = text.range(of: "\"status\":\"") {
-                    let st = String(text[s.upperBound...].prefix { $0 != "\"" })
-                    results.statuses[st, default: 0] += 1
+                if let st = field(body, statusPattern) {
+                    results.statuses[String(decoding: st, as: UTF8.self), default: 0] += 1
                 }
                 results.received += 1
                 results.last = t

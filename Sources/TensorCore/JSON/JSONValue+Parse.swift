@@ -153,9 +153,14 @@ public struct JSONCursor {
         i += 1
         let start = i
         // Fast path: no escapes.
-        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 { i += 1 }
+        var high: UInt8 = 0
+        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 { high |= b[i]; i += 1 }
         if i < b.count, b[i] == UInt8(ascii: "\"") {
             let s = UnsafeBufferPointer(rebasing: b[start..<i])
+            if high < 0x80 {   // ASCII is valid UTF-8: skip the (generic, slower) validating initialiser
+                i += 1
+                return String(decoding: s, as: UTF8.self)
+            }
             guard let str = String(validating: s, as: UTF8.self) else {
                 throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
             }
