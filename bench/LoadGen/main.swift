@@ -1,7 +1,7 @@
 // Daemon load generator: starts `aeflow serve` (release build) with a pipeline-wide VanillaAE(seq_len 12,
 // 3 metrics) over tcp loopback, offers points at fixed rates and measures what comes back.
 //
-//   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,200000,0]
+//   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,150000,200000,0]
 //                                                    [--seconds 5] [--points-per-message 1] [--quick] [--with-retrain] [--curve]
 //
 // --curve puts CURVE (with the ZAP allow-list) on the daemon's sockets and the generator's.
@@ -24,7 +24,7 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 200_000, 0], seconds = 5.0, perMessage = 1, withRetrain = false, curve = false
+var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, perMessage = 1, withRetrain = false, curve = false
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
