@@ -167,7 +167,8 @@ enum SymmetricEigen {
 /// `support_fraction` default 0.7), so that anomalies in the training errors do not inflate the
 /// covariance. `md = √((x − μ)ᵀ P (x − μ))` from the MCD's location and precision; threshold
 /// `mean(md) + k·std(md)` over the training rows, `k = 1/√max_outlier_prob`; scores `md / threshold`.
-/// Stats `location (F)`, `precision (F, F)`, `threshold (1)`.
+/// Stats `location (F)` (the MCD's `location_`), `icov (F, F)` (numalogic's `_cov_inv`: the MCD's precision),
+/// `threshold (1)`.
 public struct RobustMahalanobisThreshold: ThresholdModel {
     public let name = "RobustMahalanobisThreshold"
     public var maxOutlierProb: Double
@@ -211,17 +212,17 @@ public struct RobustMahalanobisThreshold: ThresholdModel {
     public var thresholdValues: [Float] { [Float(threshold)] }
     public var stats: [(String, Tensor)] {
         let f = location.count
-        return [("location", Tensor(location.map(Float.init))), ("precision", Tensor(shape: [f, f], scalars: precision.map(Float.init))),
+        return [("location", Tensor(location.map(Float.init))), ("icov", Tensor(shape: [f, f], scalars: precision.map(Float.init))),
                 ("threshold", Tensor([Float(threshold)]))]
     }
 
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
-        guard Set(stats.keys) == ["location", "precision", "threshold"] else {
-            throw .invalidShape("\(name) needs statistics [location, precision, threshold], got \(stats.keys.sorted())")
+        guard Set(stats.keys) == ["location", "icov", "threshold"] else {
+            throw .invalidShape("\(name) needs statistics [icov, location, threshold], got \(stats.keys.sorted())")
         }
-        let (l, p, t) = (stats["location"]!, stats["precision"]!, stats["threshold"]!)
+        let (l, p, t) = (stats["location"]!, stats["icov"]!, stats["threshold"]!)
         guard l.shape == [features], p.shape == [features, features], t.shape == [1] else {
-            throw .invalidShape("\(name) statistics have shapes location \(l.shape), precision \(p.shape), threshold \(t.shape) for \(features) features")
+            throw .invalidShape("\(name) statistics have shapes location \(l.shape), icov \(p.shape), threshold \(t.shape) for \(features) features")
         }
         guard stats.values.allSatisfy(\.isFinite), t.scalar > 0 else { throw .invalidData("\(name) statistics must be finite with a positive threshold") }
         location = l.scalars.map(Double.init)
