@@ -20,8 +20,12 @@ import TensorCore
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
 
-    @Test func rejectsInvalidUTF8AndDeepNesting() {
+    @Test func rejectsInvalidUTF8AndDeepNesting() throws {
         #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xFF, 0xFE, 0x22]) }
+        // Unescaped strings: ASCII takes the fast path, anything else is validated (a cut-off sequence fails).
+        #expect(try JSONValue.parse(Array("\"host-01.eu\"".utf8)) == .string("host-01.eu"))
+        #expect(try JSONValue.parse(Array("\"héllo 😀\"".utf8)) == .string("héllo 😀"))
+        #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0x61, 0x62, 0xC3, 0x22]) }
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }
         let ok = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
