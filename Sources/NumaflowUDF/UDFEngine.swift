@@ -101,19 +101,7 @@ public final class UDFEngine: @unchecked Sendable {
             feedContext = ctx
             let security = try SocketSecurity.load(config)
             func open(_ c: SocketConfig?) throws -> ZMQSocket? {
-                guard let c else { return nil }
-                let s = try ZMQSocket(ctx, c.type == .pub ? .pub : .push)
-                try security?.apply(to: s, binds: c.bind)
-                try s.setSendHighWaterMark(100_000)
-                if c.bind {
-                    if c.endpoint.hasPrefix("ipc://"), let slash = c.endpoint.dropFirst(6).lastIndex(of: "/") {
-                        try? FileManager.default.createDirectory(atPath: String(c.endpoint.dropFirst(6)[..<slash]), withIntermediateDirectories: true)
-                    }
-                    try s.bind(c.endpoint)
-                } else {
-                    try s.connect(c.endpoint)
-                }
-                return s
+                try c?.open(ctx, as: c?.type == .pub ? .pub : .push, security: security) { try $0.setSendHighWaterMark(100_000) }
             }
             historyFeed = try open(config.outputs.history)
             trainFeed = try open(config.outputs.trainRequests)

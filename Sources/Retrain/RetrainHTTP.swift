@@ -104,27 +104,3 @@ public enum RetrainHTTP {
         json(.object(JSONObject([("error", .string(reason)), ("detail", .string(detail))])), status: status)
     }
 }
-
-/// The retrain stage as a service: started with the process, stopped (history flushed, trainings given
-/// a grace period) on SIGTERM/SIGINT.
-public struct RetrainService: Service {
-    let stage: RetrainStage
-    let sockets: Bool
-    let onStarted: @Sendable () -> Void
-
-    public init(stage: RetrainStage, sockets: Bool, onStarted: @escaping @Sendable () -> Void = {}) {
-        (self.stage, self.sockets, self.onStarted) = (stage, sockets, onStarted)
-    }
-
-    public func run() async throws {
-        try stage.start(sockets: sockets)
-        onStarted()
-        try? await gracefulShutdown()
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                stage.stop()
-                c.resume()
-            }
-        }
-    }
-}

@@ -257,19 +257,9 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     // MARK: ingest (own process)
 
     func open(_ ctx: ZMQContext, _ c: SocketConfig, role: String) throws -> ZMQSocket {
-        let kind: ZMQSocket.Kind = c.type == .sub ? .sub : .pull
-        let s = try ZMQSocket(ctx, kind)
-        try security?.apply(to: s, binds: c.bind)
-        try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
-        try s.setReceiveHighWaterMark(100_000)
-        if c.type == .sub { for t in c.topics { try s.subscribe(t) } }
-        if c.bind {
-            if c.endpoint.hasPrefix("ipc://"), let slash = c.endpoint.dropFirst(6).lastIndex(of: "/") {
-                try? FileManager.default.createDirectory(atPath: String(c.endpoint.dropFirst(6)[..<slash]), withIntermediateDirectories: true)
-            }
-            try s.bind(c.endpoint)
-        } else {
-            try s.connect(c.endpoint)
+        let s = try c.open(ctx, as: c.type == .sub ? .sub : .pull, security: security) { s in
+            try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
+            try s.setReceiveHighWaterMark(100_000)
         }
         cond.lock(); endpoints[role] = c.bind ? s.lastEndpoint : c.endpoint; cond.unlock()
         return s
@@ -375,7 +365,10 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 }
             }
             schedule(now: now)
-            cond.lock(); rounds += 1; cond.broadcast(); cond.unlock()
+            cond.lock()
+            rounds += 1
+            if roundWaiters > 0 { cond.broadcast() }
+            cond.unlock()
             // Progress: every 100 trainings ended or every 10 s while work is under way.
             cond.lock()
             let (r, d, bytes) = (running.count, done, reserved.values.reduce(0, +))
@@ -397,14 +390,16 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Scheduling rounds completed (guarded by `cond`).
-    private var rounds = 0
+    /// Scheduling rounds completed, and callers waiting for them (guarded by `cond`).
+    private var rounds = 0, roundWaiters = 0
 
     /// Blocks until `count` more scheduling rounds have completed (each round first records the requests
     /// received before it began), or `timeout` seconds pass; returns whether they did.
     public func waitForSchedulingRounds(_ count: Int, timeout: Double) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout)
-        cond.lock(); defer { cond.unlock() }
+        cond.lock()
+        roundWaiters += 1
+        defer { roundWaiters -= 1; cond.unlock() }
         let target = rounds + count
         while rounds < target { if !cond.wait(until: deadline) { return rounds >= target } }
         return true

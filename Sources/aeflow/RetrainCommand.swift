@@ -41,7 +41,7 @@ struct RetrainCommand: AsyncParsableCommand {
         let app = Application(
             router: RetrainHTTP.router(stage: stage, token: cfg.retrain.http.bearerToken),
             configuration: .init(address: .hostname(cfg.retrain.http.address, port: cfg.retrain.http.port), serverName: "aeflow-retrain"),
-            services: [RetrainService(stage: stage, sockets: true, onStarted: { ready.component() })],
+            services: [BlockingService(start: { try stage.start(sockets: true) }, stop: { stage.stop() }, onStarted: { ready.component() })],
             onServerRunning: { channel in ready.http(port: channel.localAddress?.port) },
             logger: Logger(label: "aeflow.http"))
         do { try await app.runService() } catch { throw fail("\(error)") }

@@ -36,9 +36,9 @@ struct Serve: AsyncParsableCommand {
         var services: [any Service] = []
         if let stage {
             RetrainHTTP.addAdminRoutes(to: router, stage: stage, token: cfg.http.bearerToken)
-            services.append(RetrainService(stage: stage, sockets: false, onStarted: { ready.component() }))
+            services.append(BlockingService(start: { try stage.start(sockets: false) }, stop: { stage.stop() }, onStarted: { ready.component() }))
         }
-        services.append(DaemonService(runtime: runtime, onStarted: { ready.component() }))
+        services.append(BlockingService(start: { try runtime.start() }, stop: { runtime.stop() }, onStarted: { ready.component() }))
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(cfg.http.address, port: cfg.http.port), serverName: "aeflow"),

@@ -99,18 +99,10 @@ final class DaemonHarness {
     }
 
     func http(_ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
-        var req = URLRequest(url: URL(string: "http://127.0.0.1:\(httpPort)\(path)")!)
-        req.httpMethod = method
-        if let body { req.httpBody = Data(body.utf8) }
-        let result = try SyncHTTP.send(req)
-        return (result.0, result.1)
+        try LocalHTTP.request(port: httpPort, method, path, body: body)
     }
 
-    func metric(_ name: String) throws -> Double {
-        let (_, text) = try http("GET", "/metrics")
-        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
-        return line.flatMap { Double($0.split(separator: " ").last!) } ?? 0
-    }
+    func metric(_ name: String) throws -> Double { try LocalHTTP.metric(port: httpPort, name) }
 
     func stop() -> Int32 {
         daemon.signal(SIGTERM)
@@ -121,23 +113,6 @@ final class DaemonHarness {
 /// A point message body.
 func point(_ key: String, _ i: Int, cpu: Float, mem: Float) -> String {
     "{\"key\":\"\(key)\",\"timestamp\":\(DaemonHarness.t0 + Int64(i) * 60_000),\"metrics\":{\"cpu\":\(cpu),\"mem\":\(mem)}}"
-}
-
-/// Blocking HTTP for tests (URLSession with a semaphore).
-enum SyncHTTP {
-    static func send(_ request: URLRequest) throws -> (Int, String) {
-        final class Box: @unchecked Sendable { var result: Result<(Int, String), Error>? }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error { box.result = .failure(error) } else {
-                box.result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self)))
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        return try box.result!.get()
-    }
 }
 
 #if canImport(FoundationNetworking)

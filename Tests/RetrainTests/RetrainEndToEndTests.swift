@@ -85,26 +85,10 @@ final class StageHarness {
         }
     }
 
-    static func metric(port: Int, _ name: String) throws -> Double {
-        let (_, text) = try http(port: port, "GET", "/metrics")
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
-    }
+    static func metric(port: Int, _ name: String) throws -> Double { try LocalHTTP.metric(port: port, name) }
 
     static func http(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
-        var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        req.httpMethod = method
-        if let body { req.httpBody = Data(body.utf8) }
-        final class Box: @unchecked Sendable { var result: Result<(Int, String), Error>? }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: req) { data, response, error in
-            if let error { box.result = .failure(error) } else {
-                box.result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self)))
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        return try box.result!.get()
+        try LocalHTTP.request(port: port, method, path, body: body)
     }
 
     struct HarnessError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }

@@ -99,7 +99,7 @@ import TensorCore
 
     func metric(_ stage: RetrainStage, _ name: String) -> Double {
         let text = String(decoding: stage.metrics.exposition(), as: UTF8.self)
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+        return LocalHTTP.sample(name, in: text)
     }
 
     @Test func missingModelsAreTrainedOnceEnoughHistoryExists() throws {

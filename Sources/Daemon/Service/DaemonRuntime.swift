@@ -111,24 +111,16 @@ public final class DaemonRuntime: @unchecked Sendable {
     // MARK: sockets
 
     func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 1_000_000) throws -> ZMQSocket {
-        let kind: ZMQSocket.Kind = switch c.type { case .sub: .sub; case .pull: .pull; case .pub: .pub; case .push: .push }
-        let s = try ZMQSocket(context, kind)
-        try security?.apply(to: s, binds: c.bind)
-        if receiving {
-            try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
-            try s.setReceiveHighWaterMark(100_000)
-            if c.type == .sub { for t in c.topics { try s.subscribe(t) } }
-        } else {
-            try s.setSendHighWaterMark(highWaterMark)
-            try s.setLinger(5000)
-            // A PUSH output without a consumer applies back-pressure; bound how long one send may wait.
-            try s.setSendTimeout(30_000)
-        }
-        if c.bind {
-            if c.endpoint.hasPrefix("ipc://") { makeParentDirectory(String(c.endpoint.dropFirst(6))) }
-            try s.bind(c.endpoint)
-        } else {
-            try s.connect(c.endpoint)
+        let s = try c.open(context, as: c.socketKind, security: security) { s in
+            if receiving {
+                try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
+                try s.setReceiveHighWaterMark(100_000)
+            } else {
+                try s.setSendHighWaterMark(highWaterMark)
+                try s.setLinger(5000)
+                // A PUSH output without a consumer applies back-pressure; bound how long one send may wait.
+                try s.setSendTimeout(30_000)
+            }
         }
         let actual = c.bind ? s.lastEndpoint : c.endpoint
         lock.lock(); endpoints[role] = actual; lock.unlock()
@@ -376,4 +368,29 @@ struct RateLimitedLog {
 func makeParentDirectory(_ path: String) {
     guard let slash = path.lastIndex(of: "/") else { return }
     try? FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
+}
+
+extension SocketConfig {
+    /// The socket kind this configuration names.
+    public var socketKind: ZMQSocket.Kind {
+        switch type { case .sub: .sub; case .pull: .pull; case .pub: .pub; case .push: .push }
+    }
+
+    /// Opens a `kind` socket on this endpoint, the way every AEFlow stage does: CURVE from `security`, the
+    /// caller's options (`configure`), the topic subscriptions of a SUB socket, then bind (creating an ipc
+    /// endpoint's directory) or connect.
+    public func open(_ context: ZMQContext, as kind: ZMQSocket.Kind, security: SocketSecurity?,
+                     configure: (ZMQSocket) throws -> Void = { _ in }) throws -> ZMQSocket {
+        let s = try ZMQSocket(context, kind)
+        try security?.apply(to: s, binds: bind)
+        try configure(s)
+        if kind == .sub { for t in topics { try s.subscribe(t) } }
+        if bind {
+            if endpoint.hasPrefix("ipc://") { makeParentDirectory(String(endpoint.dropFirst(6))) }
+            try s.bind(endpoint)
+        } else {
+            try s.connect(endpoint)
+        }
+        return s
+    }
 }

@@ -83,24 +83,26 @@ public enum HTTPServer {
     }
 }
 
-/// Runs the daemon runtime as a service: starts it, waits for graceful shutdown (SIGTERM/SIGINT), then
-/// drains it (every accepted point published) before returning.
-public struct DaemonService: Service {
-    let runtime: DaemonRuntime
+/// A component with blocking `start`/`stop` (the daemon runtime, the retrain stage) run as a service:
+/// started with the process; on graceful shutdown (SIGTERM/SIGINT) stopped on a thread of its own, since
+/// `stop` blocks while it drains (every accepted point published, the last history written).
+public struct BlockingService: Service {
+    let start: @Sendable () throws -> Void
+    let stop: @Sendable () -> Void
     let onStarted: @Sendable () -> Void
 
-    public init(runtime: DaemonRuntime, onStarted: @escaping @Sendable () -> Void) {
-        self.runtime = runtime
-        self.onStarted = onStarted
+    public init(start: @escaping @Sendable () throws -> Void, stop: @escaping @Sendable () -> Void,
+                onStarted: @escaping @Sendable () -> Void = {}) {
+        (self.start, self.stop, self.onStarted) = (start, stop, onStarted)
     }
 
     public func run() async throws {
-        try runtime.start()
+        try start()
         onStarted()
         try? await gracefulShutdown()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {
-                runtime.stop()
+                stop()
                 c.resume()
             }
         }

@@ -143,15 +143,21 @@ enum SymmetricEigen {
         pseudoInverse(a, n: n, relativeCutoff: Double(n) * Double.ulpOfOne)
     }
 
-    /// `log det` of a symmetric matrix, `-∞` unless it is positive definite (NumPy's `fast_logdet`).
-    static func logDeterminant(_ a: [Double], n: Int) -> Double {
-        let (lambda, _) = decompose(a, n: n)
-        guard lambda.allSatisfy({ $0 > 0 }) else { return -.infinity }
-        return lambda.reduce(0) { $0 + log($1) }
+    /// `log det` of a symmetric matrix — `-∞` unless it is positive definite (NumPy's `fast_logdet`) —
+    /// and its pseudo-inverse with SciPy's `pinvh` cut-off, from one decomposition.
+    static func logDeterminantAndPseudoInverse(_ a: [Double], n: Int) -> (Double, [Double]) {
+        let (lambda, v) = decompose(a, n: n)
+        let logDet = lambda.allSatisfy({ $0 > 0 }) ? lambda.reduce(0) { $0 + log($1) } : -.infinity
+        return (logDet, pseudoInverse(lambda, v, n: n, relativeCutoff: Double(n) * Double.ulpOfOne))
     }
 
     static func pseudoInverse(_ a: [Double], n: Int, relativeCutoff: Double) -> [Double] {
         let (lambda, v) = decompose(a, n: n)
+        return pseudoInverse(lambda, v, n: n, relativeCutoff: relativeCutoff)
+    }
+
+    /// `Σ_k v_k v_kᵀ / λ_k` over the eigenvalues above `relativeCutoff · max|λ|`.
+    static func pseudoInverse(_ lambda: [Double], _ v: [Double], n: Int, relativeCutoff: Double) -> [Double] {
         let cutoff = relativeCutoff * (lambda.map(abs).max() ?? 0)
         var out = [Double](repeating: 0, count: n * n)
         for k in 0..<n where abs(lambda[k]) > cutoff {

@@ -144,30 +144,25 @@ public struct MinCovDet: Sendable {
         }
     }
 
-    /// One feature: the centre of the shortest `h`-interval of the sorted values.
+    /// One feature: the centre of the shortest `h`-interval of the sorted values (all values: their mean).
     static func univariate(_ x: Rows, h: Int) -> Raw {
         let n = x.n, v = x.values
-        let all = Array(0..<n)
+        let idx: [Int], centre: Double
         if h >= n {
-            let m = x.mean(all)
-            let c = x.covariance(all, location: m)
-            let prec = SymmetricEigen.pseudoInverseHermitian(c, n: 1)
-            return Raw(location: m, covariance: c, logDet: log(c[0]), support: [Bool](repeating: true, count: n),
-                       dist: v.map { ($0 - m[0]) * prec[0] * ($0 - m[0]) })
+            idx = Array(0..<n)
+            centre = x.mean(idx)[0]
+        } else {
+            let sorted = v.sorted()
+            let widths = (0..<(n - h)).map { sorted[$0 + h] - sorted[$0] }
+            let shortest = widths.min()!
+            let starts = widths.indices.filter { widths[$0] == shortest }
+            centre = 0.5 * starts.map { sorted[$0 + h] + sorted[$0] }.reduce(0, +) / Double(starts.count)
+            idx = Rows.smallest(v.map { abs($0 - centre) }, h)
         }
-        let sorted = v.sorted()
-        let widths = (0..<(n - h)).map { sorted[$0 + h] - sorted[$0] }
-        let shortest = widths.min()!
-        let starts = widths.indices.filter { widths[$0] == shortest }
-        let centre = 0.5 * starts.map { sorted[$0 + h] + sorted[$0] }.reduce(0, +) / Double(starts.count)
-        let idx = Rows.smallest(v.map { abs($0 - centre) }, h)
-        var support = [Bool](repeating: false, count: n)
-        for i in idx { support[i] = true }
-        let m = x.mean(idx)
-        let c = x.covariance(idx, location: m)
+        let c = x.covariance(idx, location: x.mean(idx))
         let prec = SymmetricEigen.pseudoInverseHermitian(c, n: 1)
         // The distances are taken from the interval's centre (with the support's variance).
-        return Raw(location: [centre], covariance: c, logDet: log(c[0]), support: support,
+        return Raw(location: [centre], covariance: c, logDet: log(c[0]), support: mask(idx, n),
                    dist: v.map { ($0 - centre) * prec[0] * ($0 - centre) })
     }
 
@@ -191,18 +186,19 @@ public struct MinCovDet: Sendable {
         }
         var location = x.mean(support)
         var covariance = x.covariance(support, location: location)
-        var det = SymmetricEigen.logDeterminant(covariance, n: p)
-        var precision = SymmetricEigen.pseudoInverseHermitian(covariance, n: p)
+        // One eigen-decomposition per covariance gives both its determinant and its pseudo-inverse.
+        var (det, inverse) = SymmetricEigen.logDeterminantAndPseudoInverse(covariance, n: p)
+        var precision = inverse
         var previous: Raw?
         var remaining = iterations
         while remaining > 0, det.isFinite, det < (previous?.logDet ?? .infinity) {
-            precision = SymmetricEigen.pseudoInverseHermitian(covariance, n: p)
+            precision = inverse
             dist = x.distances(location: location, precision: precision)
             previous = Raw(location: location, covariance: covariance, logDet: det, support: mask(support, x.n), dist: dist)
             support = Rows.smallest(dist, h)
             location = x.mean(support)
             covariance = x.covariance(support, location: location)
-            det = SymmetricEigen.logDeterminant(covariance, n: p)
+            (det, inverse) = SymmetricEigen.logDeterminantAndPseudoInverse(covariance, n: p)
             remaining -= 1
         }
         // The distances of the result use the precision of the last step's starting covariance.
