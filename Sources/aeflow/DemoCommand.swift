@@ -170,16 +170,7 @@ final class StopFlag: @unchecked Sendable {
 }
 
 enum FileHandleStandardOutput {
-    static func write(_ s: String) {
-        var bytes = Array(s.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            done += n
-        }
-    }
+    static func write(_ s: String) { writeAll(s, to: 1) }
 }
 
 #if canImport(Glibc)

@@ -175,49 +175,42 @@ public struct MinCovDet: Sendable {
     /// determinant went up.
     static func concentrate(_ x: Rows, h: Int, start: Start, iterations: Int, rng: inout RandomGenerator) -> Raw {
         let p = x.p
-        var dist: [Double] = []
         var support: [Int]
         switch start {
         case .random:
             support = Array(shuffled(x.n, &rng).prefix(h))
         case .estimate(let loc, let cov):
-            dist = x.distances(location: loc, precision: SymmetricEigen.pseudoInverseHermitian(cov, n: p))
-            support = Rows.smallest(dist, h)
+            support = Rows.smallest(x.distances(location: loc, precision: SymmetricEigen.pseudoInverseHermitian(cov, n: p)), h)
         }
         var location = x.mean(support)
         var covariance = x.covariance(support, location: location)
         // One eigen-decomposition per covariance gives both its determinant and its pseudo-inverse.
         var (det, inverse) = SymmetricEigen.logDeterminantAndPseudoInverse(covariance, n: p)
         var precision = inverse
-        var previous: Raw?
+        var previous: (location: [Double], covariance: [Double], logDet: Double, support: [Int], dist: [Double])?
         var remaining = iterations
         while remaining > 0, det.isFinite, det < (previous?.logDet ?? .infinity) {
             precision = inverse
-            dist = x.distances(location: location, precision: precision)
-            previous = Raw(location: location, covariance: covariance, logDet: det, support: mask(support, x.n), dist: dist)
+            let dist = x.distances(location: location, precision: precision)
+            previous = (location, covariance, det, support, dist)
             support = Rows.smallest(dist, h)
             location = x.mean(support)
             covariance = x.covariance(support, location: location)
             (det, inverse) = SymmetricEigen.logDeterminantAndPseudoInverse(covariance, n: p)
             remaining -= 1
         }
+        if remaining > 0, det.isFinite, let previous, det > previous.logDet, !isClose(det, previous.logDet) {
+            return Raw(location: previous.location, covariance: previous.covariance, logDet: previous.logDet,
+                       support: mask(previous.support, x.n), dist: previous.dist)
+        }
         // The distances of the result use the precision of the last step's starting covariance.
-        let current = Raw(location: location, covariance: covariance, logDet: det, support: mask(support, x.n),
-                          dist: x.distances(location: location, precision: precision))
-        if remaining == 0 || !det.isFinite { return current }
-        if let previous, det > previous.logDet, !isClose(det, previous.logDet) { return previous }
-        return current
+        return Raw(location: location, covariance: covariance, logDet: det, support: mask(support, x.n),
+                   dist: x.distances(location: location, precision: precision))
     }
 
-    /// Runs `starts` (or `count` random starts) and keeps the `keep` results with the smallest determinants.
-    static func candidates(_ x: Rows, h: Int, random count: Int = 0, starts: [Start] = [], keep: Int, iterations: Int,
-                           rng: inout RandomGenerator) -> [Raw] {
-        var all: [Raw] = []
-        if starts.isEmpty {
-            for _ in 0..<count { all.append(concentrate(x, h: h, start: .random, iterations: iterations, rng: &rng)) }
-        } else {
-            for s in starts { all.append(concentrate(x, h: h, start: s, iterations: iterations, rng: &rng)) }
-        }
+    /// Runs every start and keeps the `keep` results with the smallest determinants.
+    static func candidates(_ x: Rows, h: Int, starts: [Start], keep: Int, iterations: Int, rng: inout RandomGenerator) -> [Raw] {
+        let all = starts.map { concentrate(x, h: h, start: $0, iterations: iterations, rng: &rng) }
         let order = all.indices.sorted { all[$0].logDet != all[$1].logDet ? all[$0].logDet < all[$1].logDet : $0 < $1 }
         return order.prefix(keep).map { all[$0] }
     }
@@ -225,8 +218,9 @@ public struct MinCovDet: Sendable {
     static func fastMCD(_ x: Rows, h: Int, rng: inout RandomGenerator) -> Raw {
         let n = x.n
         func starts(_ r: [Raw]) -> [Start] { r.map { .estimate(location: $0.location, covariance: $0.covariance) } }
+        func random(_ count: Int) -> [Start] { Array(repeating: .random, count: count) }
         guard n > 500 else {
-            let best = candidates(x, h: h, random: 30, keep: 10, iterations: 2, rng: &rng)
+            let best = candidates(x, h: h, starts: random(30), keep: 10, iterations: 2, rng: &rng)
             return candidates(x, h: h, starts: starts(best), keep: 1, iterations: 30, rng: &rng)[0]
         }
         // Disjoint subsets of about 300 rows, ten candidates from each.
@@ -238,7 +232,7 @@ public struct MinCovDet: Sendable {
         var pooled: [Raw] = []
         for s in 0..<subsets {
             let part = x.subset(Array(order[(s * perSubset)..<((s + 1) * perSubset)]))
-            pooled += candidates(part, h: hSubset, random: trials, keep: 10, iterations: 2, rng: &rng)
+            pooled += candidates(part, h: hSubset, starts: random(trials), keep: 10, iterations: 2, rng: &rng)
         }
         // Refined on a merged sample of up to 1500 rows.
         let merged = min(1500, n)
