@@ -143,12 +143,6 @@ public struct KeyedWindows<Key: Hashable> {
     /// Rows held for a slot.
     public func rowCount(slot s: Int) -> Int { Int(counts[s]) }
 
-    /// The newest timestamp of a slot.
-    public func newestTimestamp(slot s: Int) -> Int64? {
-        let n = Int(counts[s])
-        return n == 0 ? nil : stamps[s * length + (Int(head[s]) + n - 1) % length]
-    }
-
     /// The newest row's values of a slot.
     public func newestRow(slot s: Int) -> [Float]? {
         let n = Int(counts[s])

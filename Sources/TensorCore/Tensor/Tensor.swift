@@ -81,10 +81,6 @@ public struct Tensor: @unchecked Sendable {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     }
 
-    /// Whether this tensor's storage is shared with no other tensor (in-place updates are then free).
-    @inlinable
-    public mutating func isUniquelyReferenced() -> Bool { isKnownUniquelyReferenced(&storage) }
-
     @inlinable
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: storage.pointer, count: storage.count))
