@@ -14,8 +14,10 @@ extension ScalarMath {
         // Clamp to the range where the result is finite and normal-or-subnormal-zero.
         let xc = x.isNaN ? 0 : Swift.min(Swift.max(x, -87.33654), 88.72283)
         // Round to nearest with the 1.5·2²³ trick (exact for |v| < 2²²): `rounded()` is a libm call that
-        // stops the loop from vectorising.
-        let n = (xc * 1.442695041 + 12_582_912) - 12_582_912
+        // stops the loop from vectorising. The integer n is read from the low mantissa bits of the shifted
+        // value: `Int32(n)` would check its range and that trap alone keeps the loop scalar (~2.5× slower).
+        let shifted = xc * 1.442695041 + 12_582_912
+        let n = shifted - 12_582_912
         let r = (xc - n * 0.693359375) + n * 2.12194440e-4   // ln2 = 0.693359375 − 2.12194440e-4
         var p: Float = 1.9875691500e-4
         p = p * r + 1.3981999507e-3
@@ -25,7 +27,7 @@ extension ScalarMath {
         p = p * r + 5.0000001201e-1
         let er = (p * r) * r + r + 1
         // 2ⁿ as two factors so that n = 128 (results just below Float.greatestFiniteMagnitude) stays finite.
-        let ni = Int32(n), n1 = ni >> 1, n2 = ni &- n1
+        let ni = Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000, n1 = ni >> 1, n2 = ni &- n1
         let scaled = er * Float(bitPattern: UInt32(bitPattern: n1 &+ 127) << 23)
             * Float(bitPattern: UInt32(bitPattern: n2 &+ 127) << 23)
         // Inputs beyond the clamp saturate like libm; NaN propagates.

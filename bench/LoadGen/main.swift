@@ -2,7 +2,11 @@
 // 3 metrics) over tcp loopback, offers points at fixed rates and measures what comes back.
 //
 //   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,150000,200000,0]
-//                                                    [--seconds 5] [--points-per-message 1] [--quick] [--with-retrain] [--curve]
+//                                                    [--seconds 5] [--warmup-seconds 1] [--points-per-message 1] [--quick]
+//                                                    [--with-retrain] [--curve]
+//
+// Each row first offers --warmup-seconds of points at the row's rate whose outputs are received but not
+// measured (first-use growth of buffers and caches on both sides), then --seconds measured.
 //
 // --curve puts CURVE (with the ZAP allow-list) on the daemon's sockets and the generator's.
 // --with-retrain runs `aeflow serve --with-retrain`: every accepted point also goes to the retrain stage's
@@ -24,17 +28,20 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, perMessage = 1, withRetrain = false, curve = false
+var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
+var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
     case "--keys": keySets = args.next()!.split(separator: ",").map { Int($0)! }
     case "--rates": rates = args.next()!.split(separator: ",").map { Int($0)! }
     case "--seconds": seconds = Double(args.next()!)!
+    case "--warmup-seconds": warmupSeconds = Double(args.next()!)!
     case "--points-per-message": perMessage = Int(args.next()!)!
     case "--quick": (keySets, rates, seconds) = ([1, 10_000], [50_000, 0], 2)
     case "--with-retrain": withRetrain = true
     case "--curve": curve = true
+    case "--dump-latencies": dumpPrefix = args.next()!   // PREFIX-<keys>-<rate>.txt: send offset and latency (s) per point
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -215,23 +222,33 @@ for keys in keySets {
         step = 12
     }
     for rate in rates {
-        let total = rate == 0 ? Int(400_000 * seconds) : Int(Double(rate) * seconds)
+        let perSecond = Double(rate == 0 ? 400_000 : rate)
+        // Whole messages: the warm-up ends on a message boundary.
+        let warm = (Int(perSecond * warmupSeconds) + perMessage - 1) / perMessage * perMessage
+        let measured = Int(perSecond * seconds), total = warm + measured
         let messages = (total + perMessage - 1) / perMessage
-        final class Results: @unchecked Sendable { var latencies: [Double] = []; var received = 0; var statuses: [String: Int] = [:]; var last = 0.0 }
+        final class Results: @unchecked Sendable { var latencies: [Double] = []; var sendTimes: [Double] = []; var received = 0; var statuses: [String: Int] = [:]; var last = 0.0 }
         let results = Results()
+        let keepSendTimes = dumpPrefix != nil
+        // Touch the latency buffer's pages now, not while measuring.
+        results.latencies = [Double](repeating: 0, count: measured)
+        results.latencies.removeAll(keepingCapacity: true)
         let box = SocketBox(pull)
         let done = DispatchSemaphore(value: 0)
         let start = now()
         Thread.detachNewThread {
             defer { done.signal() }
-            results.latencies.reserveCapacity(total)
             while results.received < total {
                 guard let frames = try? box.socket.receive(), let body = frames.last else { break }
                 let t = now()
+                // Outputs come back in the order the points went out (one scoring thread): the first
+                // `warm` are the warm-up's.
+                if results.received < warm { results.received += 1; continue }
                 if let digits = field(body, uuidPattern), !digits.isEmpty {
                     var sent: Int64 = 0
                     for d in digits { sent = sent &* 10 &+ Int64(d &- 48) }
                     results.latencies.append(t - Double(sent) / 1e9)
+                    if keepSendTimes { results.sendTimes.append(Double(sent) / 1e9) }
                 }
                 if let st = field(body, statusPattern) {
                     results.statuses[String(decoding: st, as: UTF8.self), default: 0] += 1
@@ -240,7 +257,7 @@ for keys in keySets {
                 results.last = t
             }
         }
-        var sent = 0
+        var sent = 0, measureStart = start
         for m in 0..<messages {
             if rate > 0 {
                 // Pace without spinning (the generator shares the machine with the daemon): sleep while
@@ -254,6 +271,7 @@ for keys in keySets {
             }
             let n = min(perMessage, total - sent)
             let t = now()
+            if sent == warm { measureStart = t }
             var bodies: [String] = []
             for j in 0..<n {
                 let i = sent + j
@@ -265,7 +283,11 @@ for keys in keySets {
         let sendEnd = now()
         done.wait()
         step += total / max(keys, 1) + 1
-        let elapsed = results.last - start
+        let elapsed = results.last - measureStart
+        if let dumpPrefix {
+            let lines = zip(results.sendTimes, results.latencies).map { "\($0.0 - measureStart) \($0.1)" }
+            try lines.joined(separator: "\n").write(toFile: "\(dumpPrefix)-\(keys)-\(rate).txt", atomically: true, encoding: .utf8)
+        }
         let lat = results.latencies.sorted()
         func pct(_ p: Double) -> Double { lat.isEmpty ? .nan : lat[min(lat.count - 1, Int(Double(lat.count) * p))] * 1e6 }
         let mem = daemon.memory()
@@ -287,7 +309,8 @@ for keys in keySets {
         if curve { history += ", \"curve\": true" }
         let statuses = results.statuses.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
-              + "\"points\": \(total), \"sent_per_s\": \(Double(total) / (sendEnd - start)), \"scored_per_s\": \(Double(results.received) / elapsed), "
+              + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
+              + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
               + "\"statuses\": {\(statuses)}\(history)}")
     }

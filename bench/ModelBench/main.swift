@@ -1,7 +1,7 @@
 // Autoencoder benchmarks, JSON lines for bench/run.py (which runs numalogic's side on the same data).
 //
 //   .build/release/ModelBench --data F.safetensors --configs bench/model_configs.json [--epochs 10] [--batch 64] [--threads 1]
-//                             [--batch-repeats 5]
+//                             [--batch-repeats 5] [--train-only]
 //
 // Per model (configs shared with the Python side): training wall time for the given epochs, single-window
 // inference latency (reconstruction errors of one (1, L, F) window), and batch-4096 inference throughput.
@@ -28,7 +28,7 @@ func median(repeats: Int = 7, iterations: Int, _ body: () -> Void) -> Double {
 }
 
 var dataPath = "", configsPath = "bench/model_configs.json"
-var epochs = 10, batch = 64, threads = 1, batchRepeats = 5
+var epochs = 10, batch = 64, threads = 1, batchRepeats = 5, trainOnly = false
 var it = CommandLine.arguments.dropFirst().makeIterator()
 while let a = it.next() {
     switch a {
@@ -38,6 +38,7 @@ while let a = it.next() {
     case "--batch": batch = Int(it.next()!)!
     case "--threads": threads = Int(it.next()!)!
     case "--batch-repeats": batchRepeats = Int(it.next()!)!   // more batch-4096 samples (for profiling)
+    case "--train-only": trainOnly = true                       // training time only (for profiling)
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -52,6 +53,10 @@ for (name, conf) in configs {
     let t0 = now()
     let summary = try AutoencoderTrainer(config: TrainerConfig(maxEpochs: epochs, batchSize: batch)).fit(model, train: ds)
     let trainSeconds = now() - t0
+    if trainOnly {
+        print("{\"bench\": \"model\", \"model\": \"\(name)\", \"train_seconds\": \(trainSeconds), \"final_train_loss\": \(summary.finalTrainLoss)}")
+        continue
+    }
     let one = ds.batch([0])
     let single = median(iterations: name == "TransformerAE" ? 500 : 5000) { _ = model.reconstructionErrors(one) }
     let big = ds.batch((0..<4096).map { $0 % ds.count })
