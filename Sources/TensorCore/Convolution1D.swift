@@ -19,15 +19,13 @@ public struct Conv1DGeometry: Hashable, Sendable {
         self.dilation = dilation
     }
 
-    /// For each output position, the kernel taps `lo..<hi` that read inside the input (the rest is padding).
-    func validTaps() -> [(Int, Int)] {
-        (0..<outputLength).map { t in
-            let start = t * stride - padding
-            var lo = 0, hi = kernelSize
-            while lo < hi && start + lo * dilation < 0 { lo += 1 }
-            while hi > lo && start + (hi - 1) * dilation >= inputLength { hi -= 1 }
-            return (lo, hi)
-        }
+    /// For kernel tap `j`, the output positions `lo..<hi` that read inside the input (the rest is padding).
+    func validPositions(tap j: Int) -> Range<Int> {
+        let offset = j * dilation - padding        // input position of output 0
+        var lo = 0, hi = outputLength
+        while lo < hi && offset + lo * stride < 0 { lo += 1 }
+        while hi > lo && offset + (hi - 1) * stride >= inputLength { hi -= 1 }
+        return lo..<hi
     }
 
     /// `floor((L + 2p − d(k−1) − 1) / s) + 1`, as PyTorch's Conv1d.
@@ -38,28 +36,26 @@ public struct Conv1DGeometry: Hashable, Sendable {
 }
 
 extension Tensor {
-    /// Unfolds `(B, C, L)` into columns `(B · Lout, C · k)`: row `(b, t)`, column `(c, j)` holds
-    /// `x[b, c, t·s + j·d − p]` (zero outside the input).
+    /// Unfolds `(B, C, L)` into channel-major columns `(C · k, B · Lout)`: row `(c, j)`, column `(b, t)`
+    /// holds `x[b, c, t·s + j·d − p]` (zero outside the input). In this layout each (row, sequence) pair
+    /// is one contiguous run of Lout values copied from one input row, and the convolution is
+    /// `W (Cout, C·k) · cols` with the output channels as rows.
     public func im2col1d(_ g: Conv1DGeometry) -> Tensor {
         precondition(rank == 3 && shape[2] == g.inputLength, "im2col1d of \(shape) with input length \(g.inputLength)")
         let (batch, channels, length) = (shape[0], shape[1], shape[2])
-        let lout = g.outputLength, k = g.kernelSize
-        let cols = Tensor(shape: [batch * lout, channels * k], repeating: 0)
+        let lout = g.outputLength, k = g.kernelSize, width = batch * lout
+        let cols = Tensor(shape: [channels * k, width], repeating: 0)
         let src = storage.pointer, dst = cols.storage.pointer
-        let rowWidth = channels * k
-        let taps = g.validTaps()
-        for b in 0..<batch {
-            for t in 0..<lout {
-                let row = dst + (b * lout + t) * rowWidth
-                let start = t * g.stride - g.padding
-                let (lo, hi) = taps[t]
-                for c in 0..<channels {
-                    let x = src + (b * channels + c) * length + start
-                    let r = row + c * k
-                    if g.dilation == 1 {
-                        for j in lo..<hi { r[j] = x[j] }
+        for j in 0..<k {
+            let valid = g.validPositions(tap: j), offset = j * g.dilation - g.padding
+            for c in 0..<channels {
+                let row = dst + (c * k + j) * width
+                for b in 0..<batch {
+                    let x = src + (b * channels + c) * length + offset, r = row + b * lout
+                    if g.stride == 1 {
+                        for t in valid { r[t] = x[t] }
                     } else {
-                        for j in lo..<hi { r[j] = x[j * g.dilation] }
+                        for t in valid { r[t] = x[t * g.stride] }
                     }
                 }
             }
@@ -67,26 +63,22 @@ extension Tensor {
         return cols
     }
 
-    /// Folds columns `(B · Lout, C · k)` back into `(B, C, L)`, summing overlapping taps (adjoint of im2col1d).
+    /// Folds columns `(C · k, B · Lout)` back into `(B, C, L)`, summing overlapping taps (adjoint of im2col1d).
     public func col2im1d(_ g: Conv1DGeometry, batch: Int, channels: Int) -> Tensor {
-        let lout = g.outputLength, k = g.kernelSize, length = g.inputLength
-        precondition(shape == [batch * lout, channels * k], "col2im1d of \(shape), expected \([batch * lout, channels * k])")
+        let lout = g.outputLength, k = g.kernelSize, length = g.inputLength, width = batch * lout
+        precondition(shape == [channels * k, width], "col2im1d of \(shape), expected \([channels * k, width])")
         let out = Tensor(shape: [batch, channels, length], repeating: 0)
         let src = storage.pointer, dst = out.storage.pointer
-        let rowWidth = channels * k
-        let taps = g.validTaps()
-        for b in 0..<batch {
-            for t in 0..<lout {
-                let row = src + (b * lout + t) * rowWidth
-                let start = t * g.stride - g.padding
-                let (lo, hi) = taps[t]
-                for c in 0..<channels {
-                    let y = dst + (b * channels + c) * length + start
-                    let r = row + c * k
-                    if g.dilation == 1 {
-                        for j in lo..<hi { y[j] += r[j] }
+        for j in 0..<k {
+            let valid = g.validPositions(tap: j), offset = j * g.dilation - g.padding
+            for c in 0..<channels {
+                let row = src + (c * k + j) * width
+                for b in 0..<batch {
+                    let y = dst + (b * channels + c) * length + offset, r = row + b * lout
+                    if g.stride == 1 {
+                        for t in valid { y[t] += r[t] }
                     } else {
-                        for j in lo..<hi { y[j * g.dilation] += r[j] }
+                        for t in valid { y[t * g.stride] += r[t] }
                     }
                 }
             }

@@ -232,11 +232,11 @@ private func random(_ shape: Shape, seed: UInt64) -> Tensor {
         let x = random([2, 3, 9], seed: 9)
         let g = Conv1DGeometry(inputLength: 9, kernelSize: k, stride: s, padding: p, dilation: d)
         let cols = x.im2col1d(g)
-        #expect(cols.shape == [2 * g.outputLength, 3 * k])
+        #expect(cols.shape == [3 * k, 2 * g.outputLength])
         for b in 0..<2 { for t in 0..<g.outputLength { for c in 0..<3 { for j in 0..<k {
             let pos = t * s + j * d - p
             let expected: Float = pos >= 0 && pos < 9 ? x[b, c, pos] : 0
-            #expect(cols[b * g.outputLength + t, c * k + j] == expected)
+            #expect(cols[c * k + j, b * g.outputLength + t] == expected)
         } } } }
         // ⟨im2col(x), C⟩ = ⟨x, col2im(C)⟩
         let c = random(cols.shape, seed: 10)

@@ -1,7 +1,9 @@
 import TensorCore
 
 // 1-D convolution as im2col + one GEMM, and its transpose as one GEMM + col2im. Both share
-// `Conv1DGeometry`: the transposed convolution's output is the geometry's input side.
+// `Conv1DGeometry`: the transposed convolution's output is the geometry's input side. Columns are
+// channel-major `(C·k, B·L)`, so the GEMMs produce channels-by-positions and the only reordering left is
+// swapping the batch and channel axes, which moves whole contiguous rows of L.
 
 extension Variable {
     /// PyTorch's `conv1d` (groups 1).
@@ -19,23 +21,23 @@ extension Variable {
         let geo = Conv1DGeometry(inputLength: length, kernelSize: k, stride: stride, padding: padding, dilation: dilation)
         let lout = geo.outputLength
         precondition(lout > 0, "conv1d output would be empty for input \(x.shape), kernel \(k), \(geo)")
-        let cols = xv.im2col1d(geo)                        // (B·Lout, Cin·k)
+        let cols = xv.im2col1d(geo)                        // (Cin·k, B·Lout)
         let w2 = wv.reshaped([cout, cin * k])
-        var y2 = Tensor.matmul(cols, w2, transposeB: true)  // (B·Lout, Cout)
-        if let bias { y2 = y2 + bias.value }
-        let y = y2.reshaped([batch, lout, cout]).permuted([0, 2, 1])
+        var y2 = Tensor.matmul(w2, cols)                   // (Cout, B·Lout)
+        if let bias { y2 = y2 + bias.value.reshaped([cout, 1]) }
+        let y = y2.reshaped([cout, batch, lout]).permuted([1, 0, 2])
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         let hasBias = bias != nil
         guard GradMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return Variable(y) }
         let (nx, nw, nb) = (x.requiresGrad, weight.requiresGrad, bias?.requiresGrad ?? false)
         let wShape = weight.shape
         return record(y, inputs: inputs) { g in
-            let gt = g.permuted([0, 2, 1]).reshaped([batch * lout, cout])
+            let g2 = g.permuted([1, 0, 2]).reshaped([cout, batch * lout])
             var grads: [Tensor?] = [
-                nx ? Tensor.matmul(gt, w2).col2im1d(geo, batch: batch, channels: cin) : nil,
-                nw ? Tensor.matmul(gt, cols, transposeA: true).reshaped(wShape) : nil,
+                nx ? Tensor.matmul(w2, g2, transposeA: true).col2im1d(geo, batch: batch, channels: cin) : nil,
+                nw ? Tensor.matmul(g2, cols, transposeB: true).reshaped(wShape) : nil,
             ]
-            if hasBias { grads.append(nb ? gt.sum(alongAxes: [0]) : nil) }
+            if hasBias { grads.append(nb ? g2.sum(alongAxes: [1]) : nil) }
             return grads
         }
     }
@@ -58,9 +60,9 @@ extension Variable {
         let lout = (length - 1) * stride - 2 * padding + dilation * (k - 1) + outputPadding + 1
         precondition(lout > 0, "convTranspose1d output would be empty for input \(x.shape) and weight \(weight.shape)")
         let geo = Conv1DGeometry(inputLength: lout, kernelSize: k, stride: stride, padding: padding, dilation: dilation)
-        let xt = xv.permuted([0, 2, 1]).reshaped([batch * length, cin])
+        let x2 = xv.permuted([1, 0, 2]).reshaped([cin, batch * length])
         let w2 = wv.reshaped([cin, cout * k])
-        let cols = Tensor.matmul(xt, w2)                   // (B·L, Cout·k)
+        let cols = Tensor.matmul(w2, x2, transposeA: true)  // (Cout·k, B·L)
         var y = cols.col2im1d(geo, batch: batch, channels: cout)
         if let bias { y = y + bias.value.reshaped([1, cout, 1]) }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
@@ -69,10 +71,10 @@ extension Variable {
         let (nx, nw, nb) = (x.requiresGrad, weight.requiresGrad, bias?.requiresGrad ?? false)
         let wShape = weight.shape
         return record(y, inputs: inputs) { g in
-            let gcols = g.im2col1d(geo)                    // (B·L, Cout·k)
+            let gcols = g.im2col1d(geo)                    // (Cout·k, B·L)
             var grads: [Tensor?] = [
-                nx ? Tensor.matmul(gcols, w2, transposeB: true).reshaped([batch, length, cin]).permuted([0, 2, 1]) : nil,
-                nw ? Tensor.matmul(xt, gcols, transposeA: true).reshaped(wShape) : nil,
+                nx ? Tensor.matmul(w2, gcols).reshaped([cin, batch, length]).permuted([1, 0, 2]) : nil,
+                nw ? Tensor.matmul(x2, gcols, transposeB: true).reshaped(wShape) : nil,
             ]
             if hasBias { grads.append(nb ? g.sum(alongAxes: [0, 2]) : nil) }
             return grads

@@ -28,8 +28,11 @@ extension Tensor {
         precondition(permutation.count == rank && Set(permutation) == Set(0..<rank),
                      "\(permutation) is not a permutation of the axes of \(shape)")
         if permutation == Array(0..<rank) { return self }
-        let inStrides = shape.strides
         let outShape = Shape(permutation.map { shape[$0] })
+        // Only axes of length 1 move: the scalars keep their order.
+        let moved = permutation.filter { shape[$0] != 1 }
+        if moved == moved.sorted() { return reshaped(outShape) }
+        let inStrides = shape.strides
         let out = Tensor(uninitializedShape: outShape)
         if scalarCount == 0 { return out }
         let src = storage.pointer, dst = out.storage.pointer
@@ -54,7 +57,11 @@ extension Tensor {
         var off = 0
         for row in 0..<rows {
             let d = dst + row * innerN
-            for j in 0..<innerN { d[j] = src[off + j * innerS] }
+            if innerS == 1 {
+                d.update(from: src + off, count: innerN)   // innermost axis kept: whole rows
+            } else {
+                for j in 0..<innerN { d[j] = src[off + j * innerS] }
+            }
             var k = r - 2
             while k >= 0 {
                 index[k] += 1
