@@ -174,9 +174,13 @@ def backtest(args):
 
 def daemon(args):
     """The daemon under load (bench/LoadGen): offered rates, sustained throughput, latency, memory."""
-    cmd = [os.path.join(RELEASE, "LoadGen")] + (["--quick"] if args.quick else [])
-    rows = json_lines(cmd)
+    cmd = [os.path.join(RELEASE, "LoadGen")] + (["--quick", "--probe-seconds", "2"] if args.quick else [])
+    lines = json_lines(cmd)
+    rows = [r for r in lines if r["bench"] == "daemon"]
     print("### Daemon under load (bench/LoadGen, tcp loopback)\n")
+    for g in (r for r in lines if r["bench"] == "machine_gaps"):
+        print(f"Idle machine before the run: {g['gaps_over_1ms']} scheduling gaps over 1 ms in {g['seconds']:.0f} s of 50 µs sleeps "
+              f"(worst {g['worst_gap_ms']:.1f} ms, {g['gap_time_ms']:.1f} ms in total).\n")
     print("| keys | offered points/s | sustained outputs/s | p50 | p99 | RSS (peak) | statuses |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -190,7 +194,8 @@ def daemon(args):
 def daemon_retrain(args):
     """The daemon with the retrain stage in process (serve --with-retrain): the same load, every point also
     written to the SQLite history; side by side with the daemon alone in the same run."""
-    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5"]
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5",
+            "--probe-seconds", "0"]
     alone = json_lines(base)
     with_retrain = json_lines(base + ["--with-retrain"])
     print("### Daemon with the retrain stage in process (bench/LoadGen --with-retrain, 10,000 keys)\n")
@@ -205,7 +210,8 @@ def daemon_retrain(args):
 
 def curve(args):
     """The daemon with and without CURVE on its sockets (bench/LoadGen --curve), same load, same run."""
-    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5"]
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5",
+            "--probe-seconds", "0"]
     plain = json_lines(base)
     secure = json_lines(base + ["--curve"])
     print("### Daemon with and without CURVE (bench/LoadGen --curve, 10,000 keys, tcp loopback)\n")

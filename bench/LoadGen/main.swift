@@ -2,8 +2,13 @@
 // 3 metrics) over tcp loopback, offers points at fixed rates and measures what comes back.
 //
 //   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,150000,200000,0]
-//                                                    [--seconds 5] [--warmup-seconds 1] [--points-per-message 1] [--quick]
-//                                                    [--with-retrain] [--curve]
+//                                                    [--seconds 5] [--warmup-seconds 1] [--probe-seconds 5]
+//                                                    [--points-per-message 1] [--quick] [--with-retrain] [--curve]
+//                                                    [--dump-latencies PREFIX]
+//
+// Before anything starts, --probe-seconds (default 5) of 50 µs sleeps measure the idle machine's own
+// scheduling gaps (a thread that asked to sleep 50 µs and woke more than 1 ms later): a floor under any
+// latency tail measured here. Prints {"bench": "machine_gaps", ...}.
 //
 // Each row first offers --warmup-seconds of points at the row's rate whose outputs are received but not
 // measured (first-use growth of buffers and caches on both sides), then --seconds measured.
@@ -29,7 +34,7 @@ func now() -> Double {
 }
 
 var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
-var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?
+var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -37,6 +42,7 @@ while let a = args.next() {
     case "--rates": rates = args.next()!.split(separator: ",").map { Int($0)! }
     case "--seconds": seconds = Double(args.next()!)!
     case "--warmup-seconds": warmupSeconds = Double(args.next()!)!
+    case "--probe-seconds": probeSeconds = Double(args.next()!)!
     case "--points-per-message": perMessage = Int(args.next()!)!
     case "--quick": (keySets, rates, seconds) = ([1, 10_000], [50_000, 0], 2)
     case "--with-retrain": withRetrain = true
@@ -44,6 +50,21 @@ while let a = args.next() {
     case "--dump-latencies": dumpPrefix = args.next()!   // PREFIX-<keys>-<rate>.txt: send offset and latency (s) per point
     default: fatalError("unknown argument \(a)")
     }
+}
+
+if probeSeconds > 0 {
+    var gaps: [Double] = []
+    let probeStart = now()
+    var previous = probeStart
+    while previous - probeStart < probeSeconds {
+        var ts = timespec(tv_sec: 0, tv_nsec: 50_000)
+        nanosleep(&ts, nil)
+        let t = now()
+        if t - previous > 0.001 { gaps.append(t - previous) }
+        previous = t
+    }
+    FileHandle.standardOutput.write(Data(("{\"bench\": \"machine_gaps\", \"seconds\": \(probeSeconds), \"gaps_over_1ms\": \(gaps.count), "
+        + "\"worst_gap_ms\": \((gaps.max() ?? 0) * 1e3), \"gap_time_ms\": \(gaps.reduce(0, +) * 1e3)}\n").utf8))
 }
 
 let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aeflow").path
