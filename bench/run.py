@@ -191,13 +191,17 @@ def daemon(args):
     print()
 
 
+def loadgen_pair(args, flag):
+    """LoadGen's rows for 10,000 keys at 50k, 100k and flat out: the daemon as configured, then with `flag`."""
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5",
+            "--probe-seconds", "0"]
+    return json_lines(base), json_lines(base + [flag])
+
+
 def daemon_retrain(args):
     """The daemon with the retrain stage in process (serve --with-retrain): the same load, every point also
     written to the SQLite history; side by side with the daemon alone in the same run."""
-    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5",
-            "--probe-seconds", "0"]
-    alone = json_lines(base)
-    with_retrain = json_lines(base + ["--with-retrain"])
+    alone, with_retrain = loadgen_pair(args, "--with-retrain")
     print("### Daemon with the retrain stage in process (bench/LoadGen --with-retrain, 10,000 keys)\n")
     print("| offered points/s | outputs/s alone | outputs/s with history | p99 alone | p99 with history | history rows dropped | history caught up after | peak RSS alone / with |")
     print("|---|---|---|---|---|---|---|---|")
@@ -210,10 +214,7 @@ def daemon_retrain(args):
 
 def curve(args):
     """The daemon with and without CURVE on its sockets (bench/LoadGen --curve), same load, same run."""
-    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "50000,100000,0", "--seconds", "2" if args.quick else "5",
-            "--probe-seconds", "0"]
-    plain = json_lines(base)
-    secure = json_lines(base + ["--curve"])
+    plain, secure = loadgen_pair(args, "--curve")
     print("### Daemon with and without CURVE (bench/LoadGen --curve, 10,000 keys, tcp loopback)\n")
     print("| offered points/s | outputs/s plain | outputs/s CURVE | ratio | p50 plain | p50 CURVE | p99 plain | p99 CURVE |")
     print("|---|---|---|---|---|---|---|---|")

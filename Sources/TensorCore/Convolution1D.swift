@@ -28,6 +28,21 @@ public struct Conv1DGeometry: Hashable, Sendable {
         return lo..<hi
     }
 
+    /// Visits every contiguous run that im2col1d copies and col2im1d folds back: for each tap `j`, channel
+    /// `c` and sequence `b`, `body(image, column, valid)` with the offset in the image `(B, C, L)` that output
+    /// position 0 reads (position `t` reads `image + t·stride`), the offset of the run in the columns
+    /// `(C·k, B·Lout)`, and the output positions that read inside the input.
+    @inline(__always)
+    func forEachRun(batch: Int, channels: Int, _ body: (_ image: Int, _ column: Int, _ valid: Range<Int>) -> Void) {
+        let lout = outputLength, width = batch * lout
+        for j in 0..<kernelSize {
+            let valid = validPositions(tap: j), offset = j * dilation - padding
+            for c in 0..<channels {
+                for b in 0..<batch { body((b * channels + c) * inputLength + offset, (c * kernelSize + j) * width + b * lout, valid) }
+            }
+        }
+    }
+
     /// `floor((L + 2p − d(k−1) − 1) / s) + 1`, as PyTorch's Conv1d.
     public var outputLength: Int {
         let span = inputLength + 2 * padding - dilation * (kernelSize - 1) - 1
@@ -42,22 +57,15 @@ extension Tensor {
     /// `W (Cout, C·k) · cols` with the output channels as rows.
     public func im2col1d(_ g: Conv1DGeometry) -> Tensor {
         precondition(rank == 3 && shape[2] == g.inputLength, "im2col1d of \(shape) with input length \(g.inputLength)")
-        let (batch, channels, length) = (shape[0], shape[1], shape[2])
-        let lout = g.outputLength, k = g.kernelSize, width = batch * lout
-        let cols = Tensor(shape: [channels * k, width], repeating: 0)
+        let (batch, channels) = (shape[0], shape[1])
+        let cols = Tensor(shape: [channels * g.kernelSize, batch * g.outputLength], repeating: 0)
         let src = storage.pointer, dst = cols.storage.pointer
-        for j in 0..<k {
-            let valid = g.validPositions(tap: j), offset = j * g.dilation - g.padding
-            for c in 0..<channels {
-                let row = dst + (c * k + j) * width
-                for b in 0..<batch {
-                    let x = src + (b * channels + c) * length + offset, r = row + b * lout
-                    if g.stride == 1 {
-                        for t in valid { r[t] = x[t] }
-                    } else {
-                        for t in valid { r[t] = x[t * g.stride] }
-                    }
-                }
+        g.forEachRun(batch: batch, channels: channels) { image, column, valid in
+            let x = src + image, r = dst + column
+            if g.stride == 1 {
+                for t in valid { r[t] = x[t] }
+            } else {
+                for t in valid { r[t] = x[t * g.stride] }
             }
         }
         return cols
@@ -65,22 +73,16 @@ extension Tensor {
 
     /// Folds columns `(C · k, B · Lout)` back into `(B, C, L)`, summing overlapping taps (adjoint of im2col1d).
     public func col2im1d(_ g: Conv1DGeometry, batch: Int, channels: Int) -> Tensor {
-        let lout = g.outputLength, k = g.kernelSize, length = g.inputLength, width = batch * lout
-        precondition(shape == [channels * k, width], "col2im1d of \(shape), expected \([channels * k, width])")
-        let out = Tensor(shape: [batch, channels, length], repeating: 0)
+        let expected: Shape = [channels * g.kernelSize, batch * g.outputLength]
+        precondition(shape == expected, "col2im1d of \(shape), expected \(expected)")
+        let out = Tensor(shape: [batch, channels, g.inputLength], repeating: 0)
         let src = storage.pointer, dst = out.storage.pointer
-        for j in 0..<k {
-            let valid = g.validPositions(tap: j), offset = j * g.dilation - g.padding
-            for c in 0..<channels {
-                let row = src + (c * k + j) * width
-                for b in 0..<batch {
-                    let y = dst + (b * channels + c) * length + offset, r = row + b * lout
-                    if g.stride == 1 {
-                        for t in valid { y[t] += r[t] }
-                    } else {
-                        for t in valid { y[t * g.stride] += r[t] }
-                    }
-                }
+        g.forEachRun(batch: batch, channels: channels) { image, column, valid in
+            let y = dst + image, r = src + column
+            if g.stride == 1 {
+                for t in valid { y[t] += r[t] }
+            } else {
+                for t in valid { y[t * g.stride] += r[t] }
             }
         }
         return out

@@ -63,8 +63,8 @@ if probeSeconds > 0 {
         if t - previous > 0.001 { gaps.append(t - previous) }
         previous = t
     }
-    FileHandle.standardOutput.write(Data(("{\"bench\": \"machine_gaps\", \"seconds\": \(probeSeconds), \"gaps_over_1ms\": \(gaps.count), "
-        + "\"worst_gap_ms\": \((gaps.max() ?? 0) * 1e3), \"gap_time_ms\": \(gaps.reduce(0, +) * 1e3)}\n").utf8))
+    emit("{\"bench\": \"machine_gaps\", \"seconds\": \(probeSeconds), \"gaps_over_1ms\": \(gaps.count), "
+         + "\"worst_gap_ms\": \((gaps.max() ?? 0) * 1e3), \"gap_time_ms\": \(gaps.reduce(0, +) * 1e3)}")
 }
 
 let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aeflow").path

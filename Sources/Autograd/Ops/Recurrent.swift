@@ -70,45 +70,44 @@ extension Variable {
             let (gates, out, tanhC) = saved
             var dGates = Tensor(uninitializedShape: [batch, length, h4])  // pre-activation gradients
             var hShift = Tensor(uninitializedShape: [batch, length, h])   // h_{t-1}
-            var dhNext = Tensor.zeros([batch, h]), dcNext = Tensor.zeros([batch, h])
-            var stepScratch = Tensor(uninitializedShape: [2 * h])          // dh_t and dc_t of one sequence
             let gp = gates.basePointer, op = out.basePointer, tp = tanhC.basePointer, dp = grad.basePointer
             let dgp = dGates.withUnsafeMutableBufferPointer { $0.baseAddress! }
             let hsp = hShift.withUnsafeMutableBufferPointer { $0.baseAddress! }
-            let dhp = dhNext.withUnsafeMutableBufferPointer { $0.baseAddress! }
-            let dcp = dcNext.withUnsafeMutableBufferPointer { $0.baseAddress! }
-            let dhv = stepScratch.withUnsafeMutableBufferPointer { $0.baseAddress! }, dcv = dhv + h
-            zeros.withUnsafeBufferPointer { zp in
-                for t in stride(from: length - 1, through: 0, by: -1) {
-                    for b in 0..<batch {
-                        let g = gp + (b * length + t) * h4
-                        let tc = tp + (b * length + t) * h, d = dp + (b * length + t) * 2 * h
-                        let prev = t > 0 ? op + (b * length + t - 1) * 2 * h : nil
-                        let hPrev = prev ?? zp.baseAddress!, cPrev = prev.map { $0 + h } ?? zp.baseAddress!
-                        let s = dgp + (b * length + t) * h4, dh = dhp + b * h, dc = dcp + b * h
-                        for j in 0..<h {
-                            let og = g[3 * h + j], t2 = tc[j]
-                            dhv[j] = d[j] + dh[j]
-                            dcv[j] = d[h + j] + dc[j] + dhv[j] * og * (1 - t2 * t2)
-                        }
-                        for j in 0..<h {
-                            let (ig, fg, gg, og) = (g[j], g[h + j], g[2 * h + j], g[3 * h + j])
-                            s[j] = dcv[j] * gg * ig * (1 - ig)
-                            s[h + j] = dcv[j] * cPrev[j] * fg * (1 - fg)
-                            s[2 * h + j] = dcv[j] * ig * (1 - gg * gg)
-                            s[3 * h + j] = dhv[j] * tc[j] * og * (1 - og)
-                            dc[j] = dcv[j] * fg
-                        }
-                        (hsp + (b * length + t) * h).update(from: hPrev, count: h)
+            // Scratch, zeroed: the gradients carried back into step t (dh, dc: B × H each), one sequence's
+            // total dh_t and dc_t (H each), and the zero state before step 0 (H).
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * batch * h + 3 * h)
+            defer { scratch.deallocate() }
+            scratch.initialize(repeating: 0, count: 2 * batch * h + 3 * h)
+            let dhp = scratch, dcp = dhp + batch * h, dhv = dcp + batch * h, dcv = dhv + h
+            let zp = UnsafePointer(dcv + h)
+            for t in stride(from: length - 1, through: 0, by: -1) {
+                for b in 0..<batch {
+                    let g = gp + (b * length + t) * h4
+                    let tc = tp + (b * length + t) * h, d = dp + (b * length + t) * 2 * h
+                    let prev = t > 0 ? op + (b * length + t - 1) * 2 * h : nil
+                    let hPrev = prev.map(UnsafePointer.init) ?? zp, cPrev = prev.map { UnsafePointer($0 + h) } ?? zp
+                    let s = dgp + (b * length + t) * h4, dh = dhp + b * h, dc = dcp + b * h
+                    for j in 0..<h {
+                        let og = g[3 * h + j], t2 = tc[j]
+                        dhv[j] = d[j] + dh[j]
+                        dcv[j] = d[h + j] + dc[j] + dhv[j] * og * (1 - t2 * t2)
                     }
-                    // dh_{t-1} = dGates_t · W_hh, from the step's strided rows.
-                    if t > 0 {
-                        BLAS.sgemm(transposeA: false, transposeB: false, m: batch, n: h, k: h4, a: dgp + t * h4, lda: length * h4,
-                                   b: whh.basePointer, ldb: h, c: dhp, ldc: h)
+                    for j in 0..<h {
+                        let (ig, fg, gg, og) = (g[j], g[h + j], g[2 * h + j], g[3 * h + j])
+                        s[j] = dcv[j] * gg * ig * (1 - ig)
+                        s[h + j] = dcv[j] * cPrev[j] * fg * (1 - fg)
+                        s[2 * h + j] = dcv[j] * ig * (1 - gg * gg)
+                        s[3 * h + j] = dhv[j] * tc[j] * og * (1 - og)
+                        dc[j] = dcv[j] * fg
                     }
+                    (hsp + (b * length + t) * h).update(from: hPrev, count: h)
+                }
+                // dh_{t-1} = dGates_t · W_hh, from the step's strided rows.
+                if t > 0 {
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: batch, n: h, k: h4, a: dgp + t * h4, lda: length * h4,
+                               b: whh.basePointer, ldb: h, c: dhp, ldc: h)
                 }
             }
-            withExtendedLifetime((dhNext, dcNext, stepScratch)) {}   // their pointers were used above
             let dg2 = dGates.reshaped([batch * length, h4])
             var grads: [Tensor?] = [
                 nx ? Tensor.matmul(dg2, wih).reshaped([batch, length, inF]) : nil,
