@@ -42,7 +42,9 @@ let package = Package(
             name: "CZeroMQ", path: "Sources/CZeroMQ",
             providers: [.apt(["libzmq3-dev"])]),
 
-        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        // Vector kernels compiled per instruction-set level and picked at run time (imported by TensorCore only).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimized),
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: optimized),
         .target(name: "NN", dependencies: ["Autograd", "TensorCore"], swiftSettings: optimized),
         .target(name: "Optim", dependencies: ["NN", "Autograd", "TensorCore"], swiftSettings: optimized),

@@ -10,10 +10,17 @@ struct AEFlow: AsyncParsableCommand {
         abstract: "Streaming anomaly detection with autoencoders (numalogic's models, natively).",
         subcommands: [Serve.self, RetrainCommand.self, UDF.self, Demo.self, Health.self, KeysCommand.self, Train.self, Score.self, Backtest.self, CheckpointCommand.self, ConfigCommand.self])
 
-    /// Logging and BLAS threads are set up once, before any command runs.
-    static func setUp(_ options: GlobalOptions) {
+    /// Logging, BLAS threads and the vector kernels' level are set up once, before any command runs.
+    static func setUp(_ options: GlobalOptions) throws {
         Logfmt.bootstrap(level: options.verbose ? .debug : .info)
         BLAS.setThreads(options.blasThreads)
+        try checkKernelLevel()
+        Logger(label: "aeflow").debug("vector kernels", metadata: ["isa": "\(KernelISA.active)", "supported": "\(KernelISA.supported)"])
+    }
+
+    /// A bad AEFLOW_KERNELS_ISA value is a one-line error before anything runs.
+    static func checkKernelLevel() throws {
+        do { _ = try KernelISA.environmentLimit() } catch { throw fail("\(error)") }
     }
 }
 

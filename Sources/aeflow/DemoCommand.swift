@@ -43,6 +43,7 @@ struct Demo: AsyncParsableCommand {
         let tty = !plain && isatty(STDOUT_FILENO) == 1
         Logfmt.bootstrap(level: verbose || !tty ? .info : .warning)
         BLAS.setThreads(1)
+        try AEFlow.checkKernelLevel()
 
         try? FileManager.default.removeItem(atPath: dir)
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {

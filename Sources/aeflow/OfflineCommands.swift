@@ -65,7 +65,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        AEFlow.setUp(global)
+        try AEFlow.setUp(global)
         try runCatching {
             let logger = Logger(label: "aeflow.train")
             let cfg = try loadConfig(config)
@@ -108,7 +108,7 @@ struct Score: ParsableCommand {
     @Option(help: "Output CSV (standard output when omitted).") var output: String?
 
     func run() throws {
-        AEFlow.setUp(global)
+        try AEFlow.setUp(global)
         try runCatching {
             let (c, pipeline): (Checkpoint, ScoringPipeline)
             do { (c, pipeline) = try Checkpoint.load(path: checkpoint) } catch { throw UserFacingError("\(error)") }
@@ -151,7 +151,7 @@ struct Backtest: ParsableCommand {
     @Option(help: "Write the evaluation report as JSON to this file.") var report: String?
 
     func run() throws {
-        AEFlow.setUp(global)
+        try AEFlow.setUp(global)
         try runCatching {
             let logger = Logger(label: "aeflow.backtest")
             let cfg = try loadConfig(config)

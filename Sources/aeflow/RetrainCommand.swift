@@ -26,7 +26,7 @@ struct RetrainCommand: AsyncParsableCommand {
     @Option(help: "The pipeline of --now.") var pipeline = "default"
 
     func run() async throws {
-        AEFlow.setUp(global)
+        try AEFlow.setUp(global)
         let logger = Logger(label: "aeflow.retrain")
         let cfg: AEFlowConfig
         do { cfg = try AEFlowConfig.load(path: config) } catch { throw fail("configuration: \(error)") }

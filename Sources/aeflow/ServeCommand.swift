@@ -20,7 +20,7 @@ struct Serve: AsyncParsableCommand {
     var withRetrain = false
 
     func run() async throws {
-        AEFlow.setUp(global)
+        try AEFlow.setUp(global)
         let logger = Logger(label: "aeflow.serve")
         let cfg: AEFlowConfig
         do { cfg = try AEFlowConfig.load(path: config) } catch { throw fail("configuration: \(error)") }

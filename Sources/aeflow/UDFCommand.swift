@@ -21,7 +21,7 @@ struct UDF: AsyncParsableCommand {
     @Option(help: "The server-info file Numaflow reads.") var serverInfo = MapServer.defaultServerInfo
 
     func run() async throws {
-        AEFlow.setUp(global)
+        try AEFlow.setUp(global)
         let logger = Logger(label: "aeflow.udf")
         let cfg: AEFlowConfig
         do { cfg = try AEFlowConfig.load(path: config) } catch { throw fail("configuration: \(error)") }

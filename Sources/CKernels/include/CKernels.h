@@ -1,0 +1,57 @@
+// AEFlow's vector kernels: the inner loops the Swift optimizer can only compile for baseline x86-64 (SSE2),
+// written once with clang's generic vectors and compiled for baseline, AVX2+FMA and AVX-512; TensorCore picks the
+// widest level the CPU and OS support (or a lower one named by AEFLOW_KERNELS_ISA). Imported by TensorCore only (Sources/TensorCore/Kernels.swift).
+#ifndef AEFLOW_CKERNELS_H
+#define AEFLOW_CKERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction-set levels. Every level computes the same formulas; results differ only by rounding
+/// (fused multiply-add on the AVX levels).
+enum {
+    AEF_ISA_BASELINE = 0,
+    AEF_ISA_AVX2 = 1,
+    AEF_ISA_AVX512 = 2,
+};
+
+/// The widest level this CPU and OS support (AEF_ISA_BASELINE on non-x86 machines).
+int aef_isa_supported(void);
+
+/// One LSTM time step over a batch, PyTorch's gate order [i, f, g, o]. Row b of each operand starts at
+/// base + b * stride.
+typedef struct {
+    ptrdiff_t batch, hidden;
+    float *gates; ptrdiff_t gates_stride;          // 4H pre-activations in; activated gates out
+    const float *c_prev; ptrdiff_t c_prev_stride;  // c_{t-1}; NULL for the zero initial state
+    float *out; ptrdiff_t out_stride;              // h_t in [0, H), c_t in [H, 2H)
+    float *tanh_c; ptrdiff_t tanh_c_stride;        // tanh(c_t)
+} aef_lstm_forward_step;
+
+/// The backward of one step. `d_out` holds the upstream gradients of h_t and c_t ([0, H) and [H, 2H));
+/// `dh_carry`/`dc_carry` (B × H, contiguous) the gradients flowing back from step t+1: dh_carry is read,
+/// dc_carry is read and replaced by the gradient for c_{t-1}. `d_gates` receives the pre-activation gradients.
+/// When h_prev_copy is not NULL, h_{t-1} (zeros for t = 0) is copied there (the weight_hh gradient's input).
+typedef struct {
+    ptrdiff_t batch, hidden;
+    const float *gates; ptrdiff_t gates_stride;    // activated gates of step t
+    const float *tanh_c; ptrdiff_t tanh_c_stride;
+    const float *d_out; ptrdiff_t d_out_stride;
+    const float *prev; ptrdiff_t prev_stride;      // [h_{t-1} | c_{t-1}] rows; NULL for t = 0
+    const float *dh_carry;
+    float *dc_carry;
+    float *d_gates; ptrdiff_t d_gates_stride;
+    float *h_prev_copy; ptrdiff_t h_prev_copy_stride;
+} aef_lstm_backward_step;
+
+void aef_lstm_forward(int isa, const aef_lstm_forward_step *step);
+void aef_lstm_backward(int isa, const aef_lstm_backward_step *step);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,112 @@
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Instruction-set level of TensorCore's vector kernels (Sources/CKernels): the same formulas compiled for
+/// baseline x86-64, AVX2+FMA and AVX-512, of which the widest the machine supports runs. Results of the
+/// levels differ only by rounding.
+public enum KernelISA: Int, Sendable, CaseIterable, Comparable, CustomStringConvertible {
+    case baseline = 0, avx2 = 1, avx512 = 2
+
+    public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .baseline: "baseline"
+        case .avx2: "avx2"
+        case .avx512: "avx512"
+        }
+    }
+
+    /// The widest level this CPU and OS support (`.baseline` on non-x86 machines).
+    public static var supported: KernelISA { KernelISA(rawValue: Int(aef_isa_supported())) ?? .baseline }
+
+    /// The environment variable that lowers the level (for comparisons, or machines where wide vectors
+    /// lower the clock): `baseline`, `avx2` or `avx512`.
+    public static let environmentVariable = "AEFLOW_KERNELS_ISA"
+
+    /// The level named by ``environmentVariable`` in this process's environment, nil when unset.
+    public static func environmentLimit() throws(KernelISAError) -> KernelISA? {
+        try limit(named: getenv(environmentVariable).map { String(cString: $0) })
+    }
+
+    /// The level a value of ``environmentVariable`` names; nil for nil.
+    public static func limit(named value: String?) throws(KernelISAError) -> KernelISA? {
+        guard let value else { return nil }
+        guard let isa = allCases.first(where: { $0.description == value }) else {
+            throw .unknownLevel(value)
+        }
+        return isa
+    }
+
+    /// The level the kernels run at: ``supported``, lowered to the ``environmentVariable`` limit when set.
+    /// Commands call ``environmentLimit()`` at start-up so that a bad value is a typed error before this is read.
+    public static let active: KernelISA = {
+        do {
+            let limit = try KernelISA.environmentLimit()
+            return min(supported, limit ?? supported)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+    }()
+}
+
+public enum KernelISAError: Error, Equatable, CustomStringConvertible {
+    case unknownLevel(String)
+
+    public var description: String {
+        switch self {
+        case .unknownLevel(let value):
+            "\(KernelISA.environmentVariable)=\(value) is not a kernel level (baseline, avx2 or avx512)"
+        }
+    }
+}
+
+/// Fused inner loops that TensorCore's callers (the Autograd ops) hand raw rows to. Row `b` of an operand
+/// starts at `pointer + b * stride`.
+public enum Kernels {
+    /// One LSTM time step over a batch (gates `[i, f, g, o]`): activates the gates in place and writes
+    /// `h_t` and `c_t` (`out` rows: `[h | c]`) and `tanh(c_t)`. `cPrev` nil is the zero initial state.
+    @inlinable
+    public static func lstmForwardStep(
+        batch: Int, hidden: Int,
+        gates: UnsafeMutablePointer<Float>, gatesStride: Int,
+        cPrev: UnsafePointer<Float>?, cPrevStride: Int,
+        out: UnsafeMutablePointer<Float>, outStride: Int,
+        tanhC: UnsafeMutablePointer<Float>, tanhCStride: Int,
+        isa: KernelISA = .active
+    ) {
+        var step = aef_lstm_forward_step(
+            batch: batch, hidden: hidden, gates: gates, gates_stride: gatesStride, c_prev: cPrev,
+            c_prev_stride: cPrevStride, out: out, out_stride: outStride, tanh_c: tanhC, tanh_c_stride: tanhCStride)
+        aef_lstm_forward(Int32(isa.rawValue), &step)
+    }
+
+    /// The backward of ``lstmForwardStep``: from the activated `gates`, `tanhC`, the upstream gradients
+    /// `dOut` (`[dh | dc]` rows) and the carried `dhCarry` (read) and `dcCarry` (read, then replaced by the
+    /// gradient of `c_{t-1}`), both `batch × hidden` contiguous, writes the pre-activation gradients
+    /// `dGates`. `prev` holds `[h_{t-1} | c_{t-1}]` rows (nil at t = 0); `hPrevCopy`, when given, receives
+    /// `h_{t-1}` (zeros at t = 0).
+    @inlinable
+    public static func lstmBackwardStep(
+        batch: Int, hidden: Int,
+        gates: UnsafePointer<Float>, gatesStride: Int,
+        tanhC: UnsafePointer<Float>, tanhCStride: Int,
+        dOut: UnsafePointer<Float>, dOutStride: Int,
+        prev: UnsafePointer<Float>?, prevStride: Int,
+        dhCarry: UnsafePointer<Float>, dcCarry: UnsafeMutablePointer<Float>,
+        dGates: UnsafeMutablePointer<Float>, dGatesStride: Int,
+        hPrevCopy: UnsafeMutablePointer<Float>?, hPrevCopyStride: Int,
+        isa: KernelISA = .active
+    ) {
+        var step = aef_lstm_backward_step(
+            batch: batch, hidden: hidden, gates: gates, gates_stride: gatesStride, tanh_c: tanhC,
+            tanh_c_stride: tanhCStride, d_out: dOut, d_out_stride: dOutStride, prev: prev, prev_stride: prevStride,
+            dh_carry: dhCarry, dc_carry: dcCarry, d_gates: dGates, d_gates_stride: dGatesStride,
+            h_prev_copy: hPrevCopy, h_prev_copy_stride: hPrevCopyStride)
+        aef_lstm_backward(Int32(isa.rawValue), &step)
+    }
+}

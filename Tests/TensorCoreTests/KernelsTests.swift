@@ -1,0 +1,137 @@
+import Testing
+@testable import TensorCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The C vector kernels at every level this machine supports, against the LSTM step written out in double
+/// precision with libm. Hidden sizes cover whole vectors, a tail only, and both; rows are strided as the
+/// LSTM layer lays them out (step rows of a whole sequence).
+@Suite struct KernelsTests {
+    static let levels = KernelISA.allCases.filter { $0 <= KernelISA.supported }
+
+    static func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+
+    /// Values in (-scale, scale) from a fixed generator.
+    static func values(_ n: Int, scale: Float, seed: UInt64) -> [Float] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<n).map { _ in Float.random(in: -scale..<scale, using: &rng) }
+    }
+
+    @Test(arguments: [5, 16, 21, 32, 40])
+    func forwardStepMatchesTheFormulas(hidden h: Int) {
+        let batch = 3, stride = 4 * h + 7, outStride = 2 * h + 3, tanhStride = h + 2
+        let pre = Self.values(batch * stride, scale: 6, seed: 1)
+        let cPrev = Self.values(batch * outStride, scale: 2, seed: 2)
+        for isa in Self.levels {
+            for hasPrev in [false, true] {
+                var gates = pre
+                var out = [Float](repeating: .nan, count: batch * outStride)
+                var tanhC = [Float](repeating: .nan, count: batch * tanhStride)
+                cPrev.withUnsafeBufferPointer { cp in
+                    Kernels.lstmForwardStep(
+                        batch: batch, hidden: h, gates: gates.withUnsafeMutableBufferPointer { $0.baseAddress! },
+                        gatesStride: stride, cPrev: hasPrev ? cp.baseAddress! + h : nil, cPrevStride: outStride,
+                        out: out.withUnsafeMutableBufferPointer { $0.baseAddress! }, outStride: outStride,
+                        tanhC: tanhC.withUnsafeMutableBufferPointer { $0.baseAddress! }, tanhCStride: tanhStride, isa: isa)
+                }
+                var worst = 0.0
+                for b in 0..<batch {
+                    for j in 0..<h {
+                        let g = { (k: Int) in Double(pre[b * stride + k * h + j]) }
+                        let (i, f, gg, o) = (Self.sigmoid(g(0)), Self.sigmoid(g(1)), tanh(g(2)), Self.sigmoid(g(3)))
+                        let c = f * (hasPrev ? Double(cPrev[b * outStride + h + j]) : 0) + i * gg
+                        let expected: [(Double, Float)] = [
+                            (i, gates[b * stride + j]), (f, gates[b * stride + h + j]),
+                            (gg, gates[b * stride + 2 * h + j]), (o, gates[b * stride + 3 * h + j]),
+                            (c, out[b * outStride + h + j]), (tanh(c), tanhC[b * tanhStride + j]),
+                            (o * tanh(c), out[b * outStride + j]),
+                        ]
+                        for (want, got) in expected { worst = max(worst, abs(want - Double(got))) }
+                    }
+                    // Padding between rows is never written.
+                    #expect(gates[(b * stride + 4 * h)..<((b + 1) * stride)] == pre[(b * stride + 4 * h)..<((b + 1) * stride)])
+                    #expect(out[(b * outStride + 2 * h)..<((b + 1) * outStride)].allSatisfy { $0.isNaN })
+                }
+                #expect(worst < 2e-6, "\(isa) hidden \(h) prev \(hasPrev): max abs error \(worst)")
+            }
+        }
+    }
+
+    @Test(arguments: [5, 16, 21, 40])
+    func backwardStepMatchesTheFormulas(hidden h: Int) {
+        let batch = 3, gStride = 4 * h + 5, oStride = 2 * h + 1, tStride = h + 3
+        // Activated gates in (0, 1) for i, f, o and (-1, 1) for g; tanh(c) in (-1, 1).
+        let raw = Self.values(batch * gStride, scale: 1, seed: 3)
+        let gates = raw.enumerated().map { k, v in (k % gStride) / h == 2 ? v : 0.5 * v + 0.5 }
+        let tanhC = Self.values(batch * tStride, scale: 1, seed: 4)
+        let dOut = Self.values(batch * oStride, scale: 1, seed: 5)
+        let prev = Self.values(batch * oStride, scale: 2, seed: 6)
+        let dh = Self.values(batch * h, scale: 1, seed: 7), dcIn = Self.values(batch * h, scale: 1, seed: 8)
+        for isa in Self.levels {
+            for hasPrev in [false, true] {
+                var dc = dcIn
+                var dGates = [Float](repeating: .nan, count: batch * gStride)
+                var hCopy = [Float](repeating: .nan, count: batch * tStride)
+                prev.withUnsafeBufferPointer { pp in
+                    Kernels.lstmBackwardStep(
+                        batch: batch, hidden: h, gates: gates, gatesStride: gStride, tanhC: tanhC, tanhCStride: tStride,
+                        dOut: dOut, dOutStride: oStride, prev: hasPrev ? pp.baseAddress! : nil, prevStride: oStride,
+                        dhCarry: dh, dcCarry: dc.withUnsafeMutableBufferPointer { $0.baseAddress! },
+                        dGates: dGates.withUnsafeMutableBufferPointer { $0.baseAddress! }, dGatesStride: gStride,
+                        hPrevCopy: hCopy.withUnsafeMutableBufferPointer { $0.baseAddress! }, hPrevCopyStride: tStride, isa: isa)
+                }
+                var worst = 0.0
+                for b in 0..<batch {
+                    for j in 0..<h {
+                        let g = { (k: Int) in Double(gates[b * gStride + k * h + j]) }
+                        let (i, f, gg, o) = (g(0), g(1), g(2), g(3))
+                        let t = Double(tanhC[b * tStride + j])
+                        let hp = hasPrev ? Double(prev[b * oStride + j]) : 0, cp = hasPrev ? Double(prev[b * oStride + h + j]) : 0
+                        let dhv = Double(dOut[b * oStride + j]) + Double(dh[b * h + j])
+                        let dcv = Double(dOut[b * oStride + h + j]) + Double(dcIn[b * h + j]) + dhv * o * (1 - t * t)
+                        let expected: [(Double, Float)] = [
+                            (dcv * gg * i * (1 - i), dGates[b * gStride + j]),
+                            (dcv * cp * f * (1 - f), dGates[b * gStride + h + j]),
+                            (dcv * i * (1 - gg * gg), dGates[b * gStride + 2 * h + j]),
+                            (dhv * t * o * (1 - o), dGates[b * gStride + 3 * h + j]),
+                            (dcv * f, dc[b * h + j]), (hp, hCopy[b * tStride + j]),
+                        ]
+                        for (want, got) in expected { worst = max(worst, abs(want - Double(got))) }
+                    }
+                    #expect(dGates[(b * gStride + 4 * h)..<((b + 1) * gStride)].allSatisfy { $0.isNaN })
+                }
+                #expect(worst < 1e-5, "\(isa) hidden \(h) prev \(hasPrev): max abs error \(worst)")
+            }
+        }
+    }
+
+    @Test func levelsAgreeWithinRounding() {
+        // The widest level and the baseline compute the same formulas: outputs agree to float rounding.
+        guard let widest = Self.levels.last, widest != .baseline else { return }
+        let h = 24, batch = 5
+        let pre = Self.values(batch * 4 * h, scale: 8, seed: 9), cPrev = Self.values(batch * h, scale: 3, seed: 10)
+        func run(_ isa: KernelISA) -> [Float] {
+            var gates = pre
+            var out = [Float](repeating: 0, count: batch * 2 * h), tc = [Float](repeating: 0, count: batch * h)
+            Kernels.lstmForwardStep(
+                batch: batch, hidden: h, gates: gates.withUnsafeMutableBufferPointer { $0.baseAddress! }, gatesStride: 4 * h,
+                cPrev: cPrev, cPrevStride: h, out: out.withUnsafeMutableBufferPointer { $0.baseAddress! }, outStride: 2 * h,
+                tanhC: tc.withUnsafeMutableBufferPointer { $0.baseAddress! }, tanhCStride: h, isa: isa)
+            return gates + out + tc
+        }
+        let a = run(.baseline), b = run(widest)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 1e-6, "baseline vs \(widest): \(worst)")
+    }
+
+    @Test func environmentLimitIsParsedStrictly() throws {
+        #expect(try KernelISA.limit(named: nil) == nil)
+        #expect(try KernelISA.limit(named: "baseline") == .baseline)
+        #expect(try KernelISA.limit(named: "avx2") == .avx2)
+        #expect(try KernelISA.limit(named: "avx512") == .avx512)
+        #expect(throws: KernelISAError.unknownLevel("AVX2")) { try KernelISA.limit(named: "AVX2") }
+        #expect(throws: KernelISAError.unknownLevel("")) { try KernelISA.limit(named: "") }
+        #expect(KernelISA.active <= KernelISA.supported)
+    }
+}
