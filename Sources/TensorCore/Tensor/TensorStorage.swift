@@ -4,13 +4,13 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    /// Allocates `count` uninitialised floats (64-byte aligned so kernels vectorise on aligned loads).
+    /// Allocates `count` uninitialised floats (64-byte aligned so kernels vectorise on aligned loads), large
+    /// ones from ``BufferPool/shared``.
     @inlinable
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "negative storage size \(count)")
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = BufferPool.shared.allocate(bytes: Swift.max(count, 1) * MemoryLayout<Float>.stride)
         self.pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
     }
 
@@ -27,5 +27,7 @@ public final class TensorStorage: @unchecked Sendable {
         return s
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: Swift.max(count, 1) * MemoryLayout<Float>.stride)
+    }
 }
