@@ -210,6 +210,32 @@ private func awayFromZero(_ shape: Shape, seed: UInt64) -> Tensor {
         }
     }
 
+    @Test func lstmLayerRepeatedInput() {
+        let x = random([2, 3], seed: 60), wih = random([8, 3], seed: 61), whh = random([8, 2], seed: 62)
+        let bih = random([8], seed: 63), bhh = random([8], seed: 64)
+        gradCheck([x, wih, whh, bih, bhh], "lstmLayer repeated") { v in
+            Variable.lstmLayer(v[0], repeatedFor: 4, weightIH: v[1], weightHH: v[2], biasIH: v[3], biasHH: v[4])
+        }
+    }
+
+    /// A repeated input gives what the same input materialised along the time axis gives: output and every
+    /// gradient, to float rounding.
+    @Test func lstmLayerRepeatedInputEqualsTheMaterialisedRepetition() {
+        let (batch, steps) = (5, 7)
+        let x = random([batch, 6], seed: 65), wih = random([20, 6], seed: 66), whh = random([20, 5], seed: 67)
+        let bih = random([20], seed: 68), bhh = random([20], seed: 69), upstream = random([batch, steps, 10], seed: 70)
+        func run(repeated: Bool) -> [Tensor] {
+            let v = [x, wih, whh, bih, bhh].map { Variable($0, requiresGrad: true) }
+            let input = repeated ? v[0] : v[0].reshaped([batch, 1, 6]).broadcast(to: [batch, steps, 6])
+            let y = Variable.lstmLayer(input, repeatedFor: repeated ? steps : nil, weightIH: v[1], weightHH: v[2],
+                                       biasIH: v[3], biasHH: v[4])
+            (y * Variable(upstream)).sum().backward()
+            return [y.value] + v.map { $0.grad! }
+        }
+        let (a, b) = (run(repeated: true), run(repeated: false))
+        for (k, (p, q)) in zip(a, b).enumerated() { expectClose(p, q, atol: 1e-5, "output/gradient \(k)") }
+    }
+
     @Test(arguments: [[5, 3], [3, 2, 4]])
     func batchNormTrainingAndEvaluation(_ shape: [Int]) {
         let x = random(Shape(shape), seed: 45, low: -2, high: 2), w = random([shape[1]], seed: 46, low: 0.5, high: 1.5)

@@ -60,7 +60,7 @@ public final class LSTMAE: SparseCapable {
         let batch = x.shape[0]
         let h = encoderLSTM(x).h
         let latent = h.slice(axis: 0, (encoderLayers - 1)..<encoderLayers).reshaped([batch, embeddingDim])
-        let repeated = latent.reshaped([batch, 1, embeddingDim]).broadcast(to: [batch, seqLen, embeddingDim])
-        return (latent, fc(decoderLSTM(repeated).output))
+        // numalogic repeats the latent over the steps; the LSTM takes it repeated without materialising it.
+        return (latent, fc(decoderLSTM(repeating: latent, steps: seqLen).output))
     }
 }

@@ -13,23 +13,32 @@ extension Variable {
     ///
     /// Shape: x `(B, L, in)`, weightIH `(4H, in)`, weightHH `(4H, H)`, biases `(4H)` →
     /// `(B, L, 2H)`: the hidden state `h_t` in `[..., 0..<H]` and the cell state `c_t` in `[..., H..<2H]`.
+    /// With `repeatedFor: L`, x is `(B, in)` and is the input at every one of the L steps — the same result
+    /// as passing it repeated along a time axis (the LSTM decoders' repeated latent), with its input
+    /// projection computed once instead of L times and its gradients summed over the steps first.
     public static func lstmLayer(
-        _ x: Variable, weightIH: Variable, weightHH: Variable, biasIH: Variable?, biasHH: Variable?
+        _ x: Variable, repeatedFor steps: Int? = nil,
+        weightIH: Variable, weightHH: Variable, biasIH: Variable?, biasHH: Variable?
     ) -> Variable {
-        precondition(x.rank == 3 && weightIH.rank == 2 && weightHH.rank == 2 && weightIH.shape[1] == x.shape[2]
+        precondition(x.rank == (steps == nil ? 3 : 2) && (steps ?? 1) >= 1 && weightIH.rank == 2 && weightHH.rank == 2
+                     && weightIH.shape[1] == x.shape[x.rank - 1]
                      && weightHH.shape[0] == weightIH.shape[0] && weightHH.shape[0] == 4 * weightHH.shape[1],
-                     "lstmLayer of input \(x.shape) with weights \(weightIH.shape), \(weightHH.shape)")
-        let (batch, length, inF) = (x.shape[0], x.shape[1], x.shape[2])
+                     "lstmLayer of input \(x.shape) (repeated for \(steps.map(String.init) ?? "-") steps) "
+                     + "with weights \(weightIH.shape), \(weightHH.shape)")
+        let (batch, length, inF) = (x.shape[0], steps ?? x.shape[1], x.shape[x.rank - 1])
         let h = weightHH.shape[1], h4 = 4 * h
         let wih = weightIH.value, whh = weightHH.value
-        // Input projections for all steps with both biases folded in; becomes the activated gates in place.
-        var gates = Tensor.matmul(x.value.reshaped([batch * length, inF]), wih, transposeB: true)
+        // Input projections (once per row of x) with both biases folded in; laid out per step, they become
+        // the activated gates in place.
+        let rows = steps == nil ? batch * length : batch
+        var gates = Tensor.matmul(x.value.reshaped([rows, inF]), wih, transposeB: true)
         if biasIH != nil || biasHH != nil {
             var bias = Tensor.zeros([h4])
             if let b = biasIH { bias.addInPlace(b.value) }
             if let b = biasHH { bias.addInPlace(b.value) }
             gates = gates + bias
         }
+        if steps != nil { gates = gates.reshaped([batch, 1, h4]).broadcast(to: [batch, length, h4]) }
         var out = Tensor(uninitializedShape: [batch, length, 2 * h])   // [h | c] per step
         var tanhC = Tensor(uninitializedShape: [batch, length, h])
         let gp = gates.withUnsafeMutableBufferPointer { $0.baseAddress! }
@@ -82,12 +91,14 @@ extension Variable {
                 }
             }
             let dg2 = dGates.reshaped([batch * length, h4])
+            // A repeated input's gradients: the steps' gate gradients summed first, then one product each.
+            let dIn = steps == nil ? dg2 : dGates.sum(alongAxes: [1])
             var grads: [Tensor?] = [
-                nx ? Tensor.matmul(dg2, wih).reshaped([batch, length, inF]) : nil,
-                nih ? Tensor.matmul(dg2, xv.reshaped([batch * length, inF]), transposeA: true) : nil,
+                nx ? Tensor.matmul(dIn, wih).reshaped(xv.shape) : nil,
+                nih ? Tensor.matmul(dIn, xv.reshaped([rows, inF]), transposeA: true) : nil,
                 nhh ? Tensor.matmul(dg2, hShift.reshaped([batch * length, h]), transposeA: true) : nil,
             ]
-            let dBias: Tensor? = nbih || nbhh ? dg2.sum(alongAxes: [0]) : nil
+            let dBias: Tensor? = nbih || nbhh ? dIn.sum(alongAxes: [0]) : nil
             if hasBiasIH { grads.append(nbih ? dBias : nil) }
             if hasBiasHH { grads.append(nbhh ? dBias : nil) }
             return grads

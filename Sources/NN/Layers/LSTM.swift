@@ -52,16 +52,28 @@ public final class LSTM: Module {
     }
 
     /// Runs the sequence; returns the last layer's outputs and the final hidden and cell states.
-    /// Each layer is one fused graph node (``Variable/lstmLayer(_:weightIH:weightHH:biasIH:biasHH:)``).
+    /// Each layer is one fused graph node (``Variable/lstmLayer(_:repeatedFor:weightIH:weightHH:biasIH:biasHH:)``).
     public func callAsFunction(_ x: Variable) -> (output: Variable, h: Variable, c: Variable) {
         precondition(x.rank == 3 && x.shape[2] == inputSize, "LSTM(input: \(inputSize)) of input \(x.shape)")
-        let (batch, length) = (x.shape[0], x.shape[1])
+        return run(x, steps: nil)
+    }
+
+    /// The same as calling the LSTM on `x` `(B, input)` repeated over `steps` time steps, without
+    /// materialising the repetition: the first layer projects each row of `x` once.
+    public func callAsFunction(repeating x: Variable, steps: Int) -> (output: Variable, h: Variable, c: Variable) {
+        precondition(x.rank == 2 && x.shape[1] == inputSize && steps >= 1,
+                     "LSTM(input: \(inputSize)) of input \(x.shape) repeated for \(steps) steps")
+        return run(x, steps: steps)
+    }
+
+    private func run(_ x: Variable, steps: Int?) -> (output: Variable, h: Variable, c: Variable) {
+        let (batch, length) = (x.shape[0], steps ?? x.shape[1])
         let hs = hiddenSize
         var input = x
         var finalH: [Variable] = [], finalC: [Variable] = []
-        for layer in layers {
-            let both = Variable.lstmLayer(input, weightIH: layer.weightIH, weightHH: layer.weightHH,
-                                          biasIH: layer.biasIH, biasHH: layer.biasHH)  // (B, L, 2H)
+        for (k, layer) in layers.enumerated() {
+            let both = Variable.lstmLayer(input, repeatedFor: k == 0 ? steps : nil, weightIH: layer.weightIH,
+                                          weightHH: layer.weightHH, biasIH: layer.biasIH, biasHH: layer.biasHH)  // (B, L, 2H)
             let last = both.slice(axis: 1, (length - 1)..<length).reshaped([batch, 2 * hs])
             finalH.append(last.slice(axis: 1, 0..<hs))
             finalC.append(last.slice(axis: 1, hs..<(2 * hs)))
