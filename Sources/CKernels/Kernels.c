@@ -78,6 +78,9 @@ AEF_INLINE void lstm_forward_body(const aef_lstm_forward_step *s) {
     }
 }
 
+// Adds v to the n floats at p.
+AEF_INLINE void accumulate(float *p, vf v, ptrdiff_t n) { store(p, load(p, n) + v, n); }
+
 AEF_INLINE void lstm_backward_body(const aef_lstm_backward_step *s) {
     const ptrdiff_t h = s->hidden;
     for (ptrdiff_t b = 0; b < s->batch; b++) {
@@ -89,6 +92,8 @@ AEF_INLINE void lstm_backward_body(const aef_lstm_backward_step *s) {
         float *dcc = s->dc_carry + b * h;
         float *dg = s->d_gates + b * s->d_gates_stride;
         float *hcopy = s->h_prev_copy ? s->h_prev_copy + b * s->h_prev_copy_stride : NULL;
+        float *dsum = s->d_gates_sum ? s->d_gates_sum + b * s->d_gates_sum_stride : NULL;
+        float *dbias = s->d_bias;
         for (ptrdiff_t j = 0; j < h; j += W) {
             const ptrdiff_t n = h - j < W ? h - j : W;
             vf ig = load(g + j, n), fg = load(g + h + j, n), gg = load(g + 2 * h + j, n), og = load(g + 3 * h + j, n);
@@ -96,10 +101,15 @@ AEF_INLINE void lstm_backward_body(const aef_lstm_backward_step *s) {
             vf hp = prev ? load(prev + j, n) : (vf)0, cp = prev ? load(prev + h + j, n) : (vf)0;
             vf dh = load(d + j, n) + load(dhc + j, n);
             vf dc = load(d + h + j, n) + load(dcc + j, n) + dh * og * (1.0f - t * t);
-            store(dg + j, dc * gg * ig * (1.0f - ig), n);
-            store(dg + h + j, dc * cp * fg * (1.0f - fg), n);
-            store(dg + 2 * h + j, dc * ig * (1.0f - gg * gg), n);
-            store(dg + 3 * h + j, dh * t * og * (1.0f - og), n);
+            vf gate[4] = {
+                dc * gg * ig * (1.0f - ig), dc * cp * fg * (1.0f - fg),
+                dc * ig * (1.0f - gg * gg), dh * t * og * (1.0f - og),
+            };
+            for (int k = 0; k < 4; k++) {
+                store(dg + k * h + j, gate[k], n);
+                if (dsum) accumulate(dsum + k * h + j, gate[k], n);
+                if (dbias) accumulate(dbias + k * h + j, gate[k], n);
+            }
             store(dcc + j, dc * fg, n);
             if (hcopy) store(hcopy + j, hp, n);
         }

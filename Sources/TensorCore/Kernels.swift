@@ -89,7 +89,8 @@ public enum Kernels {
     /// `dOut` (`[dh | dc]` rows) and the carried `dhCarry` (read) and `dcCarry` (read, then replaced by the
     /// gradient of `c_{t-1}`), both `batch × hidden` contiguous, writes the pre-activation gradients
     /// `dGates`. `prev` holds `[h_{t-1} | c_{t-1}]` rows (nil at t = 0); `hPrevCopy`, when given, receives
-    /// `h_{t-1}` (zeros at t = 0).
+    /// `h_{t-1}` (zeros at t = 0). Each `dGates` row is also added to its row of `dGatesSum` and to
+    /// `dBias` (`4·hidden`) when those are given.
     @inlinable
     public static func lstmBackwardStep(
         batch: Int, hidden: Int,
@@ -100,13 +101,16 @@ public enum Kernels {
         dhCarry: UnsafePointer<Float>, dcCarry: UnsafeMutablePointer<Float>,
         dGates: UnsafeMutablePointer<Float>, dGatesStride: Int,
         hPrevCopy: UnsafeMutablePointer<Float>?, hPrevCopyStride: Int,
+        dGatesSum: UnsafeMutablePointer<Float>? = nil, dGatesSumStride: Int = 0,
+        dBias: UnsafeMutablePointer<Float>? = nil,
         isa: KernelISA = .active
     ) {
         var step = aef_lstm_backward_step(
             batch: batch, hidden: hidden, gates: gates, gates_stride: gatesStride, tanh_c: tanhC,
             tanh_c_stride: tanhCStride, d_out: dOut, d_out_stride: dOutStride, prev: prev, prev_stride: prevStride,
             dh_carry: dhCarry, dc_carry: dcCarry, d_gates: dGates, d_gates_stride: dGatesStride,
-            h_prev_copy: hPrevCopy, h_prev_copy_stride: hPrevCopyStride)
+            h_prev_copy: hPrevCopy, h_prev_copy_stride: hPrevCopyStride, d_gates_sum: dGatesSum,
+            d_gates_sum_stride: dGatesSumStride, d_bias: dBias)
         aef_lstm_backward(Int32(isa.rawValue), &step)
     }
 }

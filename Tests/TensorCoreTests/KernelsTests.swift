@@ -72,6 +72,10 @@ import Glibc
             for hasPrev in [false, true] {
                 var dc = dcIn
                 var dGates = [Float](repeating: .nan, count: batch * gStride)
+                // Accumulators with something in them already: the kernel adds to them.
+                let sumStride = 4 * h + 2
+                var dSum = Self.values(batch * sumStride, scale: 1, seed: 11), dBias = Self.values(4 * h, scale: 1, seed: 12)
+                let (dSumIn, dBiasIn) = (dSum, dBias)
                 var hCopy = [Float](repeating: .nan, count: batch * tStride)
                 prev.withUnsafeBufferPointer { pp in
                     Kernels.lstmBackwardStep(
@@ -79,9 +83,12 @@ import Glibc
                         dOut: dOut, dOutStride: oStride, prev: hasPrev ? pp.baseAddress! : nil, prevStride: oStride,
                         dhCarry: dh, dcCarry: dc.withUnsafeMutableBufferPointer { $0.baseAddress! },
                         dGates: dGates.withUnsafeMutableBufferPointer { $0.baseAddress! }, dGatesStride: gStride,
-                        hPrevCopy: hCopy.withUnsafeMutableBufferPointer { $0.baseAddress! }, hPrevCopyStride: tStride, isa: isa)
+                        hPrevCopy: hCopy.withUnsafeMutableBufferPointer { $0.baseAddress! }, hPrevCopyStride: tStride,
+                        dGatesSum: dSum.withUnsafeMutableBufferPointer { $0.baseAddress! }, dGatesSumStride: sumStride,
+                        dBias: dBias.withUnsafeMutableBufferPointer { $0.baseAddress! }, isa: isa)
                 }
                 var worst = 0.0
+                var biasSum = dBiasIn.map(Double.init)
                 for b in 0..<batch {
                     for j in 0..<h {
                         let g = { (k: Int) in Double(gates[b * gStride + k * h + j]) }
@@ -98,9 +105,17 @@ import Glibc
                             (dcv * f, dc[b * h + j]), (hp, hCopy[b * tStride + j]),
                         ]
                         for (want, got) in expected { worst = max(worst, abs(want - Double(got))) }
+                        for k in 0..<4 {
+                            let gate = [expected[0].0, expected[1].0, expected[2].0, expected[3].0][k]
+                            let at = b * sumStride + k * h + j
+                            worst = max(worst, abs(Double(dSumIn[at]) + gate - Double(dSum[at])))
+                            biasSum[k * h + j] += gate
+                        }
                     }
                     #expect(dGates[(b * gStride + 4 * h)..<((b + 1) * gStride)].allSatisfy { $0.isNaN })
+                    #expect(dSum[(b * sumStride + 4 * h)..<((b + 1) * sumStride)] == dSumIn[(b * sumStride + 4 * h)..<((b + 1) * sumStride)])
                 }
+                for (want, got) in zip(biasSum, dBias) { worst = max(worst, abs(want - Double(got))) }
                 #expect(worst < 1e-5, "\(isa) hidden \(h) prev \(hasPrev): max abs error \(worst)")
             }
         }

@@ -77,13 +77,19 @@ extension Variable {
             scratch.initialize(repeating: 0, count: 2 * batch * h)
             let dhp = scratch, dcp = dhp + batch * h
             let (gStride, oStride, tStride) = (length * h4, length * 2 * h, length * h)
+            // Summed by the kernel as the gate gradients are made: over the steps for a repeated input,
+            // over every row for the biases.
+            var dStepSum: Tensor? = steps == nil ? nil : Tensor.zeros([batch, h4])
+            var dBias: Tensor? = nbih || nbhh ? Tensor.zeros([h4]) : nil
+            let dsp = dStepSum?.withUnsafeMutableBufferPointer { $0.baseAddress! }
+            let dbp = dBias?.withUnsafeMutableBufferPointer { $0.baseAddress! }
             for t in stride(from: length - 1, through: 0, by: -1) {
                 Kernels.lstmBackwardStep(
                     batch: batch, hidden: h, gates: gp + t * h4, gatesStride: gStride, tanhC: tp + t * h,
                     tanhCStride: tStride, dOut: dp + t * 2 * h, dOutStride: oStride,
                     prev: t > 0 ? op + (t - 1) * 2 * h : nil, prevStride: oStride, dhCarry: dhp, dcCarry: dcp,
                     dGates: dgp + t * h4, dGatesStride: gStride, hPrevCopy: nhh ? hsp + t * h : nil,
-                    hPrevCopyStride: tStride)
+                    hPrevCopyStride: tStride, dGatesSum: dsp, dGatesSumStride: h4, dBias: dbp)
                 // dh_{t-1} = dGates_t · W_hh, from the step's strided rows.
                 if t > 0 {
                     BLAS.sgemm(transposeA: false, transposeB: false, m: batch, n: h, k: h4, a: dgp + t * h4, lda: gStride,
@@ -92,13 +98,12 @@ extension Variable {
             }
             let dg2 = dGates.reshaped([batch * length, h4])
             // A repeated input's gradients: the steps' gate gradients summed first, then one product each.
-            let dIn = steps == nil ? dg2 : dGates.sum(alongAxes: [1])
+            let dIn = dStepSum ?? dg2
             var grads: [Tensor?] = [
                 nx ? Tensor.matmul(dIn, wih).reshaped(xv.shape) : nil,
                 nih ? Tensor.matmul(dIn, xv.reshaped([rows, inF]), transposeA: true) : nil,
                 nhh ? Tensor.matmul(dg2, hShift.reshaped([batch * length, h]), transposeA: true) : nil,
             ]
-            let dBias: Tensor? = nbih || nbhh ? dIn.sum(alongAxes: [0]) : nil
             if hasBiasIH { grads.append(nbih ? dBias : nil) }
             if hasBiasHH { grads.append(nbhh ? dBias : nil) }
             return grads

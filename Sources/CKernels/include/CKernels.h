@@ -35,6 +35,8 @@ typedef struct {
 /// `dh_carry`/`dc_carry` (B × H, contiguous) the gradients flowing back from step t+1: dh_carry is read,
 /// dc_carry is read and replaced by the gradient for c_{t-1}. `d_gates` receives the pre-activation gradients.
 /// When h_prev_copy is not NULL, h_{t-1} (zeros for t = 0) is copied there (the weight_hh gradient's input).
+/// When d_gates_sum is not NULL, each row of d_gates is also added to its row there (the sum over steps a
+/// repeated input's gradient needs); when d_bias is not NULL, the rows' sum is added to it (4H).
 typedef struct {
     ptrdiff_t batch, hidden;
     const float *gates; ptrdiff_t gates_stride;    // activated gates of step t
@@ -45,6 +47,8 @@ typedef struct {
     float *dc_carry;
     float *d_gates; ptrdiff_t d_gates_stride;
     float *h_prev_copy; ptrdiff_t h_prev_copy_stride;
+    float *d_gates_sum; ptrdiff_t d_gates_sum_stride;
+    float *d_bias;
 } aef_lstm_backward_step;
 
 void aef_lstm_forward(int isa, const aef_lstm_forward_step *step);
