@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 @testable import TensorCore
 #if canImport(Glibc)
@@ -148,5 +149,57 @@ import Glibc
         #expect(throws: KernelISAError.unknownLevel("AVX2")) { try KernelISA.limit(named: "AVX2") }
         #expect(throws: KernelISAError.unknownLevel("")) { try KernelISA.limit(named: "") }
         #expect(KernelISA.active <= KernelISA.supported)
+    }
+}
+
+/// The AVX-512 matrix kernel against OpenBLAS (`isa: .baseline` forces it) over transposes, strides, tails
+/// of rows and columns, alpha and beta; beta 0 must not read C (NaN there stays out of the result).
+@Suite struct SmallGEMMTests {
+    static let shapes: [(m: Int, n: Int, k: Int)] = [
+        (1, 1, 1), (3, 5, 7), (64, 64, 16), (64, 16, 64), (64, 3, 768), (768, 64, 3), (13, 17, 33),
+        (9, 48, 20), (7, 65, 5), (5, 130, 2), (33, 31, 129),
+    ]
+
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func matchesOpenBLAS(_ transposeA: Bool, _ transposeB: Bool) throws {
+        guard KernelISA.supported == .avx512 else { return }
+        var rng = RandomGenerator(seed: 21)
+        for (m, n, k) in Self.shapes {
+            for (alpha, beta) in [(1, 0), (0.5, 1), (1, -2)] as [(Float, Float)] {
+                let (lda, ldb, ldc) = ((transposeA ? m : k) + 3, (transposeB ? k : n) + 2, n + 5)
+                let a = (0..<((transposeA ? k : m) * lda)).map { _ in Float.random(in: -1..<1, using: &rng) }
+                let b = (0..<((transposeB ? n : k) * ldb)).map { _ in Float.random(in: -1..<1, using: &rng) }
+                let c0 = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float.random(in: -1..<1, using: &rng) }
+                var blas = c0, kernel = c0
+                blas.withUnsafeMutableBufferPointer { cp in
+                    BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc, isa: .baseline)
+                }
+                let taken = kernel.withUnsafeMutableBufferPointer { cp in
+                    aef_sgemm_small(Int32(KernelISA.avx512.rawValue), transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k,
+                                    alpha, a, lda, b, ldb, beta, cp.baseAddress!, ldc)
+                }
+                #expect(taken == 1)
+                var worst: Float = 0
+                for i in 0..<m {
+                    for j in 0..<n { worst = max(worst, abs(kernel[i * ldc + j] - blas[i * ldc + j])) }
+                    // Padding columns of C are untouched.
+                    for j in n..<ldc { #expect(kernel[i * ldc + j].bitPattern == c0[i * ldc + j].bitPattern) }
+                }
+                #expect(worst <= 1e-5 * Float(k).squareRoot(), "\(m)×\(n)×\(k) tA \(transposeA) tB \(transposeB) α \(alpha) β \(beta): \(worst)")
+            }
+        }
+    }
+
+    @Test func declinesBelowAVX512AndForPanelsTooLargeToPack() {
+        // The caller falls back to OpenBLAS; C is left alone.
+        let k = Int(AEF_SGEMM_SMALL_PANEL) / 16 + 1
+        let a = [Float](repeating: 1, count: k), b = [Float](repeating: 1, count: 3 * k)
+        var c: [Float] = [7, 7, 7]
+        let taken = c.withUnsafeMutableBufferPointer { cp in
+            [aef_sgemm_small(Int32(KernelISA.avx2.rawValue), 0, 0, 1, 1, 1, 1, a, 1, b, 1, 0, cp.baseAddress!, 1),
+             aef_sgemm_small(Int32(KernelISA.avx512.rawValue), 0, 1, 1, 3, k, 1, a, k, b, k, 0, cp.baseAddress!, 3)]
+        }
+        #expect(taken == [0, 0] && c == [7, 7, 7])
     }
 }

@@ -1,0 +1,116 @@
+// A register-blocked single-precision matrix product for the small, thin products of recurrent steps and
+// per-layer gradients (m·n·k up to about a million), where OpenBLAS's call, packing and threading overhead
+// is most of the cost. AVX-512 only: on other levels the caller keeps using OpenBLAS.
+//
+// C (m × n) = alpha · op(A) · op(B) + beta · C, row-major. op(B) is used in place when it is k × n rows
+// of whole vectors, otherwise packed (zero-padded to whole vectors) on the stack. Each call to the
+// micro-kernel keeps MR rows × NV vectors of C in registers over the whole k loop.
+#include "CKernels.h"
+
+#pragma clang diagnostic ignored "-Wpsabi"
+
+#define AEF_INLINE static inline __attribute__((always_inline))
+#define W 16
+
+typedef float vf __attribute__((ext_vector_type(W)));
+
+AEF_INLINE vf gload(const float *p, ptrdiff_t n) {
+    vf v = 0;
+    if (n == W) __builtin_memcpy(&v, p, sizeof v);
+    else __builtin_memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+
+AEF_INLINE void gstore(float *p, vf v, ptrdiff_t n) {
+    if (n == W) __builtin_memcpy(p, &v, sizeof v);
+    else __builtin_memcpy(p, &v, (size_t)n * sizeof(float));
+}
+
+// MR rows from `a` (element (r, p) at a[r * ars + p * acs]) times NV vectors of the k × (NV·W) panel `b`
+// (row p at b + p * ldb) into C at `c`; the last vector has `tail` valid columns.
+AEF_INLINE void micro(const int MR, const int NV, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                      const float *b, ptrdiff_t ldb, float alpha, float beta, float *c, ptrdiff_t ldc, ptrdiff_t tail) {
+    vf acc[8][4];
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = 0;
+    for (ptrdiff_t p = 0; p < k; p++) {
+        vf bv[4];
+        for (int v = 0; v < NV; v++) __builtin_memcpy(&bv[v], b + p * ldb + v * W, sizeof(vf));
+        for (int r = 0; r < MR; r++) {
+            const float s = a[r * ars + p * acs];
+            for (int v = 0; v < NV; v++) acc[r][v] += s * bv[v];
+        }
+    }
+    for (int r = 0; r < MR; r++) {
+        for (int v = 0; v < NV; v++) {
+            const ptrdiff_t n = v == NV - 1 ? tail : W;
+            float *cp = c + r * ldc + v * W;
+            vf o = alpha == 1.0f ? acc[r][v] : alpha * acc[r][v];
+            if (beta != 0.0f) o += beta * gload(cp, n);
+            gstore(cp, o, n);
+        }
+    }
+}
+
+// Rows [0, m) of one column block of NV vectors: MR rows at a time, then one at a time.
+#define AEF_ROWS(MR, NV)                                                                                       \
+    do {                                                                                                       \
+        ptrdiff_t i = 0;                                                                                       \
+        for (; i + (MR) <= m; i += (MR))                                                                       \
+            micro((MR), (NV), k, a + i * ars, ars, acs, b, ldb, alpha, beta, c + i * ldc, ldc, tail);          \
+        for (; i < m; i++) micro(1, (NV), k, a + i * ars, ars, acs, b, ldb, alpha, beta, c + i * ldc, ldc, tail); \
+    } while (0)
+
+AEF_INLINE void column_block(int nv, ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                             const float *b, ptrdiff_t ldb, float alpha, float beta, float *c, ptrdiff_t ldc,
+                             ptrdiff_t tail) {
+    switch (nv) {
+    case 4: AEF_ROWS(4, 4); break;
+    case 3: AEF_ROWS(4, 3); break;
+    case 2: AEF_ROWS(6, 2); break;
+    default: AEF_ROWS(8, 1); break;
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+static void sgemm_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                         const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C,
+                         ptrdiff_t ldc) {
+    const ptrdiff_t np = (n + W - 1) / W * W;
+    const float *panel = B;
+    ptrdiff_t ldp = ldb;
+    float packed[(trans_b || n % W) ? k * np : 1] __attribute__((aligned(64)));
+    if (trans_b || n % W) {
+        for (ptrdiff_t p = 0; p < k; p++) {
+            float *row = packed + p * np;
+            if (trans_b) for (ptrdiff_t j = 0; j < n; j++) row[j] = B[j * ldb + p];
+            else __builtin_memcpy(row, B + p * ldb, (size_t)n * sizeof(float));
+            for (ptrdiff_t j = n; j < np; j++) row[j] = 0;
+        }
+        panel = packed;
+        ldp = np;
+    }
+    const ptrdiff_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
+    for (ptrdiff_t j = 0; j < np; j += 4 * W) {
+        const int nv = (int)((np - j) / W < 4 ? (np - j) / W : 4);
+        const ptrdiff_t last = j + (nv - 1) * W;
+        column_block(nv, m, k, A, ars, acs, panel + j, ldp, alpha, beta, C + j, ldc, n - last < W ? n - last : W);
+    }
+}
+#endif
+
+int aef_sgemm_small(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+#if defined(__x86_64__)
+    const int packs = trans_b || n % W;
+    if (isa >= AEF_ISA_AVX512 && aef_isa_supported() >= AEF_ISA_AVX512 && m > 0 && n > 0 && k > 0
+        && (!packs || k * ((n + W - 1) / W * W) <= AEF_SGEMM_SMALL_PANEL)) {
+        sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return 1;
+    }
+#endif
+    (void)isa; (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda;
+    (void)b; (void)ldb; (void)beta; (void)c; (void)ldc;
+    return 0;
+}
