@@ -177,8 +177,9 @@ struct BroadcastPlan {
         return out
     }
 
-    /// Calls `body(row, offsetA, offsetB)` for every innermost row of the output.
-    @usableFromInline @inline(__always)
+    /// Calls `body(row, offsetA, offsetB)` for every innermost row of the output. Inlinable, so the
+    /// elementwise operation inside `body` is inlined into its loops rather than called per element.
+    @inlinable @inline(__always)
     func forEachRow(_ body: (Int, Int, Int) -> Void) {
         let outer = outDims.count <= 1 ? 1 : outDims.dropLast().reduce(1, *)
         if outer == 0 || innerCount == 0 { return }
