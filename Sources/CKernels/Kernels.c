@@ -83,23 +83,21 @@ AEF_INLINE void accumulate(float *p, vf v, ptrdiff_t n) { store(p, load(p, n) + 
 
 AEF_INLINE void lstm_backward_body(const aef_lstm_backward_step *s) {
     const ptrdiff_t h = s->hidden;
-    for (ptrdiff_t b = 0; b < s->batch; b++) {
-        const float *g = s->gates + b * s->gates_stride;
-        const float *tc = s->tanh_c + b * s->tanh_c_stride;
-        const float *d = s->d_out + b * s->d_out_stride;
-        const float *prev = s->prev ? s->prev + b * s->prev_stride : NULL;
-        const float *dhc = s->dh_carry + b * h;
-        float *dcc = s->dc_carry + b * h;
-        float *dg = s->d_gates + b * s->d_gates_stride;
-        float *hcopy = s->h_prev_copy ? s->h_prev_copy + b * s->h_prev_copy_stride : NULL;
-        float *dsum = s->d_gates_sum ? s->d_gates_sum + b * s->d_gates_sum_stride : NULL;
-        float *dbias = s->d_bias;
-        for (ptrdiff_t j = 0; j < h; j += W) {
-            const ptrdiff_t n = h - j < W ? h - j : W;
+    // Column blocks outside, rows inside: the bias gradient of a block is summed in registers over the rows.
+    for (ptrdiff_t j = 0; j < h; j += W) {
+        const ptrdiff_t n = h - j < W ? h - j : W;
+        vf bias[4] = {0, 0, 0, 0};
+        for (ptrdiff_t b = 0; b < s->batch; b++) {
+            const float *g = s->gates + b * s->gates_stride;
+            const float *tc = s->tanh_c + b * s->tanh_c_stride;
+            const float *d = s->d_out + b * s->d_out_stride;
+            const float *prev = s->prev ? s->prev + b * s->prev_stride : NULL;
+            float *dcc = s->dc_carry + b * h;
+            float *dg = s->d_gates + b * s->d_gates_stride;
             vf ig = load(g + j, n), fg = load(g + h + j, n), gg = load(g + 2 * h + j, n), og = load(g + 3 * h + j, n);
             vf t = load(tc + j, n);
-            vf hp = prev ? load(prev + j, n) : (vf)0, cp = prev ? load(prev + h + j, n) : (vf)0;
-            vf dh = load(d + j, n) + load(dhc + j, n);
+            vf cp = prev ? load(prev + h + j, n) : (vf)0;
+            vf dh = load(d + j, n) + load(s->dh_carry + b * h + j, n);
             vf dc = load(d + h + j, n) + load(dcc + j, n) + dh * og * (1.0f - t * t);
             vf gate[4] = {
                 dc * gg * ig * (1.0f - ig), dc * cp * fg * (1.0f - fg),
@@ -107,12 +105,17 @@ AEF_INLINE void lstm_backward_body(const aef_lstm_backward_step *s) {
             };
             for (int k = 0; k < 4; k++) {
                 store(dg + k * h + j, gate[k], n);
-                if (dsum) accumulate(dsum + k * h + j, gate[k], n);
-                if (dbias) accumulate(dbias + k * h + j, gate[k], n);
+                bias[k] += gate[k];
+            }
+            if (s->d_gates_sum) {
+                float *dsum = s->d_gates_sum + b * s->d_gates_sum_stride;
+                for (int k = 0; k < 4; k++) accumulate(dsum + k * h + j, gate[k], n);
             }
             store(dcc + j, dc * fg, n);
-            if (hcopy) store(hcopy + j, hp, n);
+            if (s->h_prev_copy) store(s->h_prev_copy + b * s->h_prev_copy_stride + j, prev ? load(prev + j, n) : (vf)0, n);
         }
+        if (s->d_bias)
+            for (int k = 0; k < 4; k++) accumulate(s->d_bias + k * h + j, bias[k], n);
     }
 }
 
