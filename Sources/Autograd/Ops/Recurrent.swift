@@ -45,12 +45,13 @@ extension Variable {
         let op = out.withUnsafeMutableBufferPointer { $0.baseAddress! }
         let tp = tanhC.withUnsafeMutableBufferPointer { $0.baseAddress! }
         let (gStride, oStride, tStride) = (length * h4, length * 2 * h, length * h)
+        let whhT = length > 1 ? whh.transposed() : whh   // (H, 4H): the steps' products read it in place
         for t in 0..<length {
             if t > 0 {
                 // gates_t += h_{t-1} · W_hhᵀ: h_{t-1} read from the output's step t-1 rows, accumulated
                 // into the gates' step t rows (both strided by the sequence length).
-                BLAS.sgemm(transposeA: false, transposeB: true, m: batch, n: h4, k: h, a: op + (t - 1) * 2 * h,
-                           lda: oStride, b: whh.basePointer, ldb: h, beta: 1, c: gp + t * h4, ldc: gStride)
+                BLAS.sgemm(transposeA: false, transposeB: false, m: batch, n: h4, k: h, a: op + (t - 1) * 2 * h,
+                           lda: oStride, b: whhT.basePointer, ldb: h4, beta: 1, c: gp + t * h4, ldc: gStride)
             }
             Kernels.lstmForwardStep(
                 batch: batch, hidden: h, gates: gp + t * h4, gatesStride: gStride,
