@@ -41,12 +41,13 @@ def engine(args):
 
     print(f"### Engine ({args.threads} thread{'s' if args.threads > 1 else ''}; torch {torch.__version__})\n")
     print("Linear forward+backward at batch 256 (GFLOP/s; forward+backward = 3 GEMMs):\n")
-    print("| in×out | bare sgemm | AEFlow fwd+bwd | AEFlow / sgemm | PyTorch fwd+bwd | AEFlow / PyTorch |")
-    print("|---|---|---|---|---|---|")
+    print("| in×out | OpenBLAS sgemm | BLAS.sgemm as routed | AEFlow fwd+bwd | AEFlow / OpenBLAS | PyTorch fwd+bwd "
+          "| AEFlow / PyTorch |")
+    print("|---|---|---|---|---|---|---|")
     for o, t in zip([r for r in ours if r["bench"] == "linear_fwd_bwd"], [r for r in theirs if r["bench"] == "linear_fwd_bwd"]):
-        print(f"| {o['in']}×{o['out']} | {o['sgemm_gflops']:.1f} | {o['fwd_bwd_gflops']:.1f} | "
-              f"{100 * o['fwd_bwd_gflops'] / o['sgemm_gflops']:.0f} % | {t['fwd_bwd_gflops']:.1f} | "
-              f"{o['fwd_bwd_gflops'] / t['fwd_bwd_gflops']:.2f}× |")
+        print(f"| {o['in']}×{o['out']} | {o['sgemm_gflops']:.1f} | {o['routed_sgemm_gflops']:.1f} ({o['kernel_isa']}) "
+              f"| {o['fwd_bwd_gflops']:.1f} | {100 * o['fwd_bwd_gflops'] / o['sgemm_gflops']:.0f} % "
+              f"| {t['fwd_bwd_gflops']:.1f} | {o['fwd_bwd_gflops'] / t['fwd_bwd_gflops']:.2f}× |")
     o = next(r for r in ours if r["bench"] == "op_overhead")
     t = next(r for r in theirs if r["bench"] == "op_overhead")
     print("\nPer-op cost on 4-element tensors (µs per op, lower is better):\n")

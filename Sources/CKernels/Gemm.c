@@ -3,9 +3,12 @@
 // is most of the cost. AVX-512 only: on other levels the caller keeps using OpenBLAS.
 //
 // C (m × n) = alpha · op(A) · op(B) + beta · C, row-major. op(B) is used in place when it is k × n rows
-// of whole vectors, otherwise packed (zero-padded to whole vectors) on the stack. Each call to the
+// of whole vectors, otherwise packed (zero-padded to whole vectors; on the stack up to 64 KiB, else on the
+// heap). Each call to the
 // micro-kernel keeps MR rows × NV vectors of C in registers over the whole k loop.
 #include "CKernels.h"
+
+#include <stdlib.h>
 
 #pragma clang diagnostic ignored "-Wpsabi"
 
@@ -76,12 +79,11 @@ AEF_INLINE void column_block(int nv, ptrdiff_t m, ptrdiff_t k, const float *a, p
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 static void sgemm_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                          const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C,
-                         ptrdiff_t ldc) {
+                         ptrdiff_t ldc, float *packed) {
     const ptrdiff_t np = (n + W - 1) / W * W;
     const float *panel = B;
     ptrdiff_t ldp = ldb;
-    float packed[(trans_b || n % W) ? k * np : 1] __attribute__((aligned(64)));
-    if (trans_b || n % W) {
+    if (packed) {
         for (ptrdiff_t p = 0; p < k; p++) {
             float *row = packed + p * np;
             if (trans_b) for (ptrdiff_t j = 0; j < n; j++) row[j] = B[j * ldb + p];
@@ -103,14 +105,25 @@ static void sgemm_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptr
 int aef_sgemm_small(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
 #if defined(__x86_64__)
-    const int packs = trans_b || n % W;
-    if (isa >= AEF_ISA_AVX512 && aef_isa_supported() >= AEF_ISA_AVX512 && m > 0 && n > 0 && k > 0
-        && (!packs || k * ((n + W - 1) / W * W) <= AEF_SGEMM_SMALL_PANEL)) {
-        sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return 1;
+    const ptrdiff_t panel = k * ((n + W - 1) / W * W);
+    if (isa < AEF_ISA_AVX512 || aef_isa_supported() < AEF_ISA_AVX512 || m <= 0 || n <= 0 || k <= 0
+        || panel > AEF_SGEMM_SMALL_PANEL)
+        return 0;
+    if (!(trans_b || n % W)) {
+        sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+    } else if (panel <= 16384) {
+        float packed[panel] __attribute__((aligned(64)));
+        sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packed);
+    } else {
+        float *packed = aligned_alloc(64, (size_t)panel * sizeof(float));
+        if (!packed) return 0;
+        sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packed);
+        free(packed);
     }
-#endif
+    return 1;
+#else
     (void)isa; (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda;
     (void)b; (void)ldb; (void)beta; (void)c; (void)ldc;
     return 0;
+#endif
 }

@@ -14,9 +14,9 @@ public enum BLAS {
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    /// The largest op(B), in floats, the AVX-512 kernel takes in place (1 MiB: the core's L2), and the most
-    /// multiply-adds it takes when OpenBLAS runs more than one thread.
-    public static let kernelPanelLimit = 1 << 18
+    /// The largest op(B), in floats padded to whole 16-float rows, the AVX-512 kernel takes (1 MiB: a
+    /// core's L2), and the most multiply-adds it takes when OpenBLAS runs more than one thread.
+    public static let kernelPanelLimit = Int(AEF_SGEMM_SMALL_PANEL)
     public static let kernelWorkLimitThreaded = 1 << 20
 
     /// `C = alpha · op(A) · op(B) + beta · C` with op(X) = Xᵀ when the flag is set; op(A) is m×k, op(B) k×n.

@@ -157,7 +157,7 @@ import Glibc
 @Suite struct SmallGEMMTests {
     static let shapes: [(m: Int, n: Int, k: Int)] = [
         (1, 1, 1), (3, 5, 7), (64, 64, 16), (64, 16, 64), (64, 3, 768), (768, 64, 3), (13, 17, 33),
-        (9, 48, 20), (7, 65, 5), (5, 130, 2), (33, 31, 129),
+        (9, 48, 20), (7, 65, 5), (5, 130, 2), (33, 31, 129), (20, 100, 300),   // the last packs on the heap
     ]
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
@@ -191,7 +191,7 @@ import Glibc
         }
     }
 
-    @Test func declinesBelowAVX512AndForPanelsTooLargeToPack() {
+    @Test func declinesBelowAVX512AndForPanelsBeyondItsLimit() {
         // The caller falls back to OpenBLAS; C is left alone.
         let k = Int(AEF_SGEMM_SMALL_PANEL) / 16 + 1
         let a = [Float](repeating: 1, count: k), b = [Float](repeating: 1, count: 3 * k)

@@ -2,7 +2,8 @@
 //
 //   swift build -c release --product EngineBench && .build/release/EngineBench [--threads N] [--quick]
 //
-// 1. Linear forward+backward at batch 256 versus a bare sgemm of the same size (GFLOP/s).
+// 1. Linear forward+backward at batch 256 versus a bare sgemm of the same size (GFLOP/s): OpenBLAS, and
+//    BLAS.sgemm as routed on this machine (the AVX-512 kernel where it applies).
 // 2. Per-op overhead on tiny tensors: raw Tensor ops, Variable ops under no-grad, and recorded ops.
 // 3. A 2-layer MLP training step (forward, MSE, backward, Adam) at two sizes.
 import Autograd
@@ -61,10 +62,19 @@ for (inF, outF) in [(1024, 1024), (512, 512), (256, 256)] {
     var c = Tensor.zeros([batch, outF])
     let flops = 2.0 * Double(batch * inF * outF)
     let n = iters(inF >= 1024 ? 20 : 100)
+    // The same product through OpenBLAS (isa below AVX-512 forces it) and through BLAS.sgemm as the layers
+    // call it, with op(B) in place (where the AVX-512 kernel takes products that fit its panel limit).
     let gemm = measure(iterations: n) {
         c.withUnsafeMutableBufferPointer { out in
             BLAS.sgemm(transposeA: false, transposeB: true, m: batch, n: outF, k: inF,
-                       a: x.basePointer, lda: inF, b: w.basePointer, ldb: inF, c: out.baseAddress!, ldc: outF)
+                       a: x.basePointer, lda: inF, b: w.basePointer, ldb: inF, c: out.baseAddress!, ldc: outF, isa: .baseline)
+        }
+    }
+    let wt = w.transposed()
+    let routed = measure(iterations: n) {
+        c.withUnsafeMutableBufferPointer { out in
+            BLAS.sgemm(transposeA: false, transposeB: false, m: batch, n: outF, k: inF,
+                       a: x.basePointer, lda: inF, b: wt.basePointer, ldb: outF, c: out.baseAddress!, ldc: outF)
         }
     }
     let layer = Linear(inF, outF, using: &rng)
@@ -76,7 +86,8 @@ for (inF, outF) in [(1024, 1024), (512, 512), (256, 256)] {
         layer(xv).backward(seed: seed)
     }
     emit([("bench", "\"linear_fwd_bwd\""), ("batch", "\(batch)"), ("in", "\(inF)"), ("out", "\(outF)"), ("threads", "\(threads)"),
-          ("sgemm_gflops", "\(flops / gemm / 1e9)"), ("fwd_bwd_gflops", "\(3 * flops / fwdBwd / 1e9)"),
+          ("sgemm_gflops", "\(flops / gemm / 1e9)"), ("routed_sgemm_gflops", "\(flops / routed / 1e9)"),
+          ("kernel_isa", "\"\(KernelISA.active)\""), ("fwd_bwd_gflops", "\(3 * flops / fwdBwd / 1e9)"),
           ("fwd_bwd_ms", "\(fwdBwd * 1e3)")])
 }
 
