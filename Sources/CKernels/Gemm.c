@@ -111,6 +111,8 @@ int aef_sgemm_small(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
         return 0;
     if (!(trans_b || n % W)) {
         sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+    } else if (panel > 16384 && m < 32) {
+        return 0;   // packing a large op(B) for a few rows of A costs more than OpenBLAS's whole call
     } else if (panel <= 16384) {
         float packed[panel] __attribute__((aligned(64)));
         sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packed);

@@ -157,7 +157,7 @@ import Glibc
 @Suite struct SmallGEMMTests {
     static let shapes: [(m: Int, n: Int, k: Int)] = [
         (1, 1, 1), (3, 5, 7), (64, 64, 16), (64, 16, 64), (64, 3, 768), (768, 64, 3), (13, 17, 33),
-        (9, 48, 20), (7, 65, 5), (5, 130, 2), (33, 31, 129), (20, 100, 300),   // the last packs on the heap
+        (9, 48, 20), (7, 65, 5), (5, 130, 2), (33, 31, 129), (40, 100, 300),   // the last packs on the heap
     ]
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
@@ -192,14 +192,16 @@ import Glibc
     }
 
     @Test func declinesBelowAVX512AndForPanelsBeyondItsLimit() {
-        // The caller falls back to OpenBLAS; C is left alone.
+        // The caller falls back to OpenBLAS; C is left alone. Declined: a level below AVX-512, an op(B)
+        // over the panel limit, and a large op(B) to pack for fewer than 32 rows of A.
         let k = Int(AEF_SGEMM_SMALL_PANEL) / 16 + 1
-        let a = [Float](repeating: 1, count: k), b = [Float](repeating: 1, count: 3 * k)
-        var c: [Float] = [7, 7, 7]
+        let a = [Float](repeating: 1, count: 4 * k), b = [Float](repeating: 1, count: 100 * k)
+        var c = [Float](repeating: 7, count: 400)
         let taken = c.withUnsafeMutableBufferPointer { cp in
             [aef_sgemm_small(Int32(KernelISA.avx2.rawValue), 0, 0, 1, 1, 1, 1, a, 1, b, 1, 0, cp.baseAddress!, 1),
-             aef_sgemm_small(Int32(KernelISA.avx512.rawValue), 0, 1, 1, 3, k, 1, a, k, b, k, 0, cp.baseAddress!, 3)]
+             aef_sgemm_small(Int32(KernelISA.avx512.rawValue), 0, 1, 1, 3, k, 1, a, k, b, k, 0, cp.baseAddress!, 3),
+             aef_sgemm_small(Int32(KernelISA.avx512.rawValue), 0, 1, 4, 100, 300, 1, a, 300, b, 300, 0, cp.baseAddress!, 100)]
         }
-        #expect(taken == [0, 0] && c == [7, 7, 7])
+        #expect(taken == [0, 0, 0] && c.allSatisfy { $0 == 7 })
     }
 }

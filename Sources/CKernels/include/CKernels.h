@@ -59,7 +59,8 @@ void aef_lstm_backward(int isa, const aef_lstm_backward_step *step);
 
 /// C = alpha · op(A) · op(B) + beta · C (row-major; op(X) = Xᵀ when trans_x is non-zero; op(A) m × k,
 /// op(B) k × n) with register-blocked AVX-512 code, when isa is AEF_ISA_AVX512, the machine has it and
-/// op(B) fits AEF_SGEMM_SMALL_PANEL: returns 1. Otherwise (or when a panel to pack cannot be allocated)
+/// op(B) fits AEF_SGEMM_SMALL_PANEL: returns 1. Otherwise (also when op(B) needs packing, is over 64 KiB and
+/// A has fewer than 32 rows, or when a panel to pack cannot be allocated)
 /// returns 0 and touches nothing (the caller uses BLAS). C is not read when beta is 0.
 int aef_sgemm_small(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
