@@ -132,4 +132,16 @@ func readScores(_ text: String) -> [[String: String]] {
             .appendingPathComponent("pipelines/default.yaml").path, encoding: .utf8)
         #expect(defaults.status == 0 && defaults.stdout == file)
     }
+
+    /// AEFLOW_KERNELS_ISA is checked before a command does anything: a bad value is a one-line error, a valid
+    /// one lets the command go on (here to its own error about the missing config).
+    @Test func badKernelLevelIsAStartUpError() throws {
+        let dir = try TemporaryDirectory()
+        let args = ["train", "--config", dir.file("missing.yaml"), "--input", dir.file("x.csv"), "--output", dir.file("out.safetensors")]
+        let bad = try Subprocess.run(Subprocess.aeflow, args, environment: ["AEFLOW_KERNELS_ISA": "AVX2"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr == "aeflow: AEFLOW_KERNELS_ISA=AVX2 is not a kernel level (baseline, avx2 or avx512)\n")
+        let good = try Subprocess.run(Subprocess.aeflow, args, environment: ["AEFLOW_KERNELS_ISA": "baseline"])
+        #expect(good.status == 1 && good.stderr.contains("missing.yaml") && !good.stderr.contains("AEFLOW_KERNELS_ISA"))
+    }
 }
