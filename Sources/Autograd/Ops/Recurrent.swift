@@ -3,8 +3,8 @@ import TensorCore
 // One LSTM layer over a whole sequence as a single graph node: the forward saves the activated gates,
 // cell states and tanh(c); the backward runs back-propagation through time with GEMMs for the weight
 // gradients. Composing the cell from slices and pointwise ops costs ~15 nodes and allocations per step.
-// The pointwise work of a step is one fused kernel (TensorCore's Kernels, at the machine's vector width). The per-step
-// GEMMs read and write the strided step rows of the whole-sequence buffers in place (lda/ldc of L rows,
+// The pointwise work of a step is one fused kernel (TensorCore's Kernels, at the machine's vector width).
+// The per-step GEMMs read and write the strided step rows of the whole-sequence buffers in place (lda/ldc of L rows,
 // beta 1), so nothing is gathered or added per step. The gates' sigmoid is computed as ½·tanh(x/2) + ½
 // (absolute error ≤ 2e-7, half the cost of the exp-based sigmoid on these loops).
 

@@ -4,8 +4,9 @@ import Synchronization
 /// (activations, gradients) every iteration; handed back to the C allocator they are unmapped or trimmed
 /// off the heap and the next step pays a page fault per 4 KiB to map them again (a quarter of LSTMAE's
 /// training time before this pool). Buffers of at least ``minimumBytes`` are rounded up to whole pages and
-/// kept on release, up to ``limitBytes`` in all (64 MiB for the shared pool) (oldest dropped first); an allocation takes the most
-/// recently released buffer of exactly its rounded size. Smaller buffers go straight to the allocator.
+/// kept on release, up to ``limitBytes`` in all (64 MiB for the shared pool; oldest dropped first); an
+/// allocation takes the most recently released buffer of exactly its rounded size. Smaller buffers go
+/// straight to the allocator.
 public final class BufferPool: Sendable {
     /// The pool every tensor allocates from.
     public static let shared = BufferPool(limitBytes: 64 << 20)
