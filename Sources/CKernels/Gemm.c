@@ -4,30 +4,11 @@
 //
 // C (m × n) = alpha · op(A) · op(B) + beta · C, row-major. op(B) is used in place when it is k × n rows
 // of whole vectors, otherwise packed (zero-padded to whole vectors; on the stack up to 64 KiB, else on the
-// heap). Each call to the
-// micro-kernel keeps MR rows × NV vectors of C in registers over the whole k loop.
+// heap). Each call to the micro-kernel keeps MR rows × NV vectors of C in registers over the whole k loop.
 #include "CKernels.h"
+#include "Vectors.h"
 
 #include <stdlib.h>
-
-#pragma clang diagnostic ignored "-Wpsabi"
-
-#define AEF_INLINE static inline __attribute__((always_inline))
-#define W 16
-
-typedef float vf __attribute__((ext_vector_type(W)));
-
-AEF_INLINE vf gload(const float *p, ptrdiff_t n) {
-    vf v = 0;
-    if (n == W) __builtin_memcpy(&v, p, sizeof v);
-    else __builtin_memcpy(&v, p, (size_t)n * sizeof(float));
-    return v;
-}
-
-AEF_INLINE void gstore(float *p, vf v, ptrdiff_t n) {
-    if (n == W) __builtin_memcpy(p, &v, sizeof v);
-    else __builtin_memcpy(p, &v, (size_t)n * sizeof(float));
-}
 
 // MR rows from `a` (element (r, p) at a[r * ars + p * acs]) times NV vectors of the k × (NV·W) panel `b`
 // (row p at b + p * ldb) into C at `c`; the last vector has `tail` valid columns.
@@ -38,7 +19,7 @@ AEF_INLINE void micro(const int MR, const int NV, ptrdiff_t k, const float *a, p
         for (int v = 0; v < NV; v++) acc[r][v] = 0;
     for (ptrdiff_t p = 0; p < k; p++) {
         vf bv[4];
-        for (int v = 0; v < NV; v++) __builtin_memcpy(&bv[v], b + p * ldb + v * W, sizeof(vf));
+        for (int v = 0; v < NV; v++) bv[v] = load(b + p * ldb + v * W, W);
         for (int r = 0; r < MR; r++) {
             const float s = a[r * ars + p * acs];
             for (int v = 0; v < NV; v++) acc[r][v] += s * bv[v];
@@ -49,8 +30,8 @@ AEF_INLINE void micro(const int MR, const int NV, ptrdiff_t k, const float *a, p
             const ptrdiff_t n = v == NV - 1 ? tail : W;
             float *cp = c + r * ldc + v * W;
             vf o = alpha == 1.0f ? acc[r][v] : alpha * acc[r][v];
-            if (beta != 0.0f) o += beta * gload(cp, n);
-            gstore(cp, o, n);
+            if (beta != 0.0f) o += beta * load(cp, n);
+            store(cp, o, n);
         }
     }
 }

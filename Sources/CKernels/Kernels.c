@@ -1,31 +1,9 @@
-// Kernels written once against 16-lane generic vectors (lowered to 4 SSE, 2 AVX or 1 AVX-512 register per
-// operation) and instantiated per instruction-set level by inlining the bodies into functions that carry a
-// target attribute. Tails shorter than a vector go through the same code with partial loads and stores.
+// Kernels written once against the generic vectors of Vectors.h and instantiated per instruction-set level
+// by inlining the bodies into functions that carry a target attribute. Tails shorter than a vector go through the same code with partial loads and stores.
 #include "CKernels.h"
+#include "Vectors.h"
 
 #include <stdatomic.h>
-
-// Every vector helper is always_inline, so no vector crosses a call boundary between levels; the warning
-// about the vector ABI of the AVX2 instantiations does not apply.
-#pragma clang diagnostic ignored "-Wpsabi"
-
-#define AEF_INLINE static inline __attribute__((always_inline))
-#define W 16
-
-typedef float vf __attribute__((ext_vector_type(W)));
-typedef int vi __attribute__((ext_vector_type(W)));
-
-AEF_INLINE vf load(const float *p, ptrdiff_t n) {
-    vf v = 0;
-    if (n == W) __builtin_memcpy(&v, p, sizeof v);
-    else __builtin_memcpy(&v, p, (size_t)n * sizeof(float));
-    return v;
-}
-
-AEF_INLINE void store(float *p, vf v, ptrdiff_t n) {
-    if (n == W) __builtin_memcpy(p, &v, sizeof v);
-    else __builtin_memcpy(p, &v, (size_t)n * sizeof(float));
-}
 
 // tanh as the [13/6] rational approximation TensorCore's ScalarMath.fastTanh uses (Eigen's constants):
 // clamped to ±7.9053, exact for |x| < 4e-4.

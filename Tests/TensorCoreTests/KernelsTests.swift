@@ -31,10 +31,10 @@ import Glibc
                 var tanhC = [Float](repeating: .nan, count: batch * tanhStride)
                 cPrev.withUnsafeBufferPointer { cp in
                     Kernels.lstmForwardStep(
-                        batch: batch, hidden: h, gates: gates.withUnsafeMutableBufferPointer { $0.baseAddress! },
+                        batch: batch, hidden: h, gates: &gates,
                         gatesStride: stride, cPrev: hasPrev ? cp.baseAddress! + h : nil, cPrevStride: outStride,
-                        out: out.withUnsafeMutableBufferPointer { $0.baseAddress! }, outStride: outStride,
-                        tanhC: tanhC.withUnsafeMutableBufferPointer { $0.baseAddress! }, tanhCStride: tanhStride, isa: isa)
+                        out: &out, outStride: outStride,
+                        tanhC: &tanhC, tanhCStride: tanhStride, isa: isa)
                 }
                 var worst = 0.0
                 for b in 0..<batch {
@@ -82,11 +82,11 @@ import Glibc
                     Kernels.lstmBackwardStep(
                         batch: batch, hidden: h, gates: gates, gatesStride: gStride, tanhC: tanhC, tanhCStride: tStride,
                         dOut: dOut, dOutStride: oStride, prev: hasPrev ? pp.baseAddress! : nil, prevStride: oStride,
-                        dhCarry: dh, dcCarry: dc.withUnsafeMutableBufferPointer { $0.baseAddress! },
-                        dGates: dGates.withUnsafeMutableBufferPointer { $0.baseAddress! }, dGatesStride: gStride,
-                        hPrevCopy: hCopy.withUnsafeMutableBufferPointer { $0.baseAddress! }, hPrevCopyStride: tStride,
-                        dGatesSum: dSum.withUnsafeMutableBufferPointer { $0.baseAddress! }, dGatesSumStride: sumStride,
-                        dBias: dBias.withUnsafeMutableBufferPointer { $0.baseAddress! }, isa: isa)
+                        dhCarry: dh, dcCarry: &dc,
+                        dGates: &dGates, dGatesStride: gStride,
+                        hPrevCopy: &hCopy, hPrevCopyStride: tStride,
+                        dGatesSum: &dSum, dGatesSumStride: sumStride,
+                        dBias: &dBias, isa: isa)
                 }
                 var worst = 0.0
                 var biasSum = dBiasIn.map(Double.init)
@@ -131,9 +131,9 @@ import Glibc
             var gates = pre
             var out = [Float](repeating: 0, count: batch * 2 * h), tc = [Float](repeating: 0, count: batch * h)
             Kernels.lstmForwardStep(
-                batch: batch, hidden: h, gates: gates.withUnsafeMutableBufferPointer { $0.baseAddress! }, gatesStride: 4 * h,
-                cPrev: cPrev, cPrevStride: h, out: out.withUnsafeMutableBufferPointer { $0.baseAddress! }, outStride: 2 * h,
-                tanhC: tc.withUnsafeMutableBufferPointer { $0.baseAddress! }, tanhCStride: h, isa: isa)
+                batch: batch, hidden: h, gates: &gates, gatesStride: 4 * h,
+                cPrev: cPrev, cPrevStride: h, out: &out, outStride: 2 * h,
+                tanhC: &tc, tanhCStride: h, isa: isa)
             return gates + out + tc
         }
         let a = run(.baseline), b = run(widest)

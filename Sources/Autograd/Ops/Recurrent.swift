@@ -68,16 +68,15 @@ extension Variable {
         return record(out, inputs: inputs) { grad in
             let (gates, out, tanhC) = saved
             var dGates = Tensor(uninitializedShape: [batch, length, h4])  // pre-activation gradients
-            var hShift = Tensor(uninitializedShape: [batch, length, h])   // h_{t-1}
+            var hShift: Tensor? = nhh ? Tensor(uninitializedShape: [batch, length, h]) : nil  // h_{t-1}
             let gp = gates.basePointer, op = out.basePointer, tp = tanhC.basePointer, dp = grad.basePointer
             let dgp = dGates.withUnsafeMutableBufferPointer { $0.baseAddress! }
-            let hsp = hShift.withUnsafeMutableBufferPointer { $0.baseAddress! }
+            let hsp = hShift?.withUnsafeMutableBufferPointer { $0.baseAddress! }
             // Scratch, zeroed: the gradients carried back into step t (dh, dc: B × H each).
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * batch * h)
             defer { scratch.deallocate() }
             scratch.initialize(repeating: 0, count: 2 * batch * h)
             let dhp = scratch, dcp = dhp + batch * h
-            let (gStride, oStride, tStride) = (length * h4, length * 2 * h, length * h)
             // Summed by the kernel as the gate gradients are made: over the steps for a repeated input,
             // over every row for the biases.
             var dStepSum: Tensor? = steps == nil ? nil : Tensor.zeros([batch, h4])
@@ -89,7 +88,7 @@ extension Variable {
                     batch: batch, hidden: h, gates: gp + t * h4, gatesStride: gStride, tanhC: tp + t * h,
                     tanhCStride: tStride, dOut: dp + t * 2 * h, dOutStride: oStride,
                     prev: t > 0 ? op + (t - 1) * 2 * h : nil, prevStride: oStride, dhCarry: dhp, dcCarry: dcp,
-                    dGates: dgp + t * h4, dGatesStride: gStride, hPrevCopy: nhh ? hsp + t * h : nil,
+                    dGates: dgp + t * h4, dGatesStride: gStride, hPrevCopy: hsp.map { $0 + t * h },
                     hPrevCopyStride: tStride, dGatesSum: dsp, dGatesSumStride: h4, dBias: dbp)
                 // dh_{t-1} = dGates_t · W_hh, from the step's strided rows.
                 if t > 0 {
@@ -103,7 +102,7 @@ extension Variable {
             var grads: [Tensor?] = [
                 nx ? Tensor.matmul(dIn, wih).reshaped(xv.shape) : nil,
                 nih ? Tensor.matmul(dIn, xv.reshaped([rows, inF]), transposeA: true) : nil,
-                nhh ? Tensor.matmul(dg2, hShift.reshaped([batch * length, h]), transposeA: true) : nil,
+                hShift.map { Tensor.matmul(dg2, $0.reshaped([batch * length, h]), transposeA: true) },
             ]
             if hasBiasIH { grads.append(nbih ? dBias : nil) }
             if hasBiasHH { grads.append(nbhh ? dBias : nil) }
