@@ -1,4 +1,5 @@
 import Autoencoders
+import Autograd
 import NN
 import TensorCore
 import Training
@@ -94,8 +95,30 @@ public struct PipelineTrainer {
             let perPoint = errors.reshaped([errors.shape[0] * errors.shape[1], f])
             var threshold = try ComponentFactory.threshold(conf.threshold, path: "threshold")
             try threshold.fit(perPoint)
-            let errorMean = perPoint.mean(alongAxes: [0]).scalars
-            let errorStd = perPoint.variance(alongAxes: [0]).sqrt().scalars
+            var scoreStats = ScoreStats()
+            scoreStats.errorMean = perPoint.mean(alongAxes: [0]).scalars
+            scoreStats.errorStd = perPoint.variance(alongAxes: [0]).sqrt().scalars
+            // Absolute residuals of each window's newest row (what the likelihood mode scores) and the raw rows' range.
+            var residuals: [Float] = []
+            residuals.reserveCapacity(all.count * f)
+            model.eval()
+            for indices in AutoencoderTrainer.batches(Array(0..<all.count), size: 1024) {
+                let batch = all.batch(indices)
+                let recon = withNoGrad { model.forward(Variable(batch)).reconstruction.value }
+                let (b, l) = (batch.shape[0], batch.shape[1])
+                batch.withUnsafeBufferPointer { xp in
+                    recon.withUnsafeBufferPointer { yp in
+                        for i in 0..<b { for c in 0..<f { residuals.append(abs(xp[(i * l + l - 1) * f + c] - yp[(i * l + l - 1) * f + c])) } }
+                    }
+                }
+            }
+            let r = Tensor(shape: [residuals.count / f, f], scalars: residuals)
+            scoreStats.residualMean = r.mean(alongAxes: [0]).scalars
+            scoreStats.residualStd = r.variance(alongAxes: [0]).sqrt().scalars
+            let rawKept = Tensor(shape: [keep.count, f], scalars: keep.flatMap { r in values[(r * f)..<(r * f + f)] })
+            scoreStats.dataMin = rawKept.min(alongAxes: [0]).scalars
+            scoreStats.dataMax = rawKept.max(alongAxes: [0]).scalars
+            scoreStats.dataMean = rawKept.mean(alongAxes: [0]).scalars
             var train = JSONObject([
                 ("rows", .int(Int64(keep.count))), ("dropped_rows", .int(Int64(dropped))), ("windows", .int(Int64(all.count))),
                 ("epochs", .int(Int64(summary.epochs.count))), ("train_loss", .double(Double(summary.finalTrainLoss))),
@@ -112,10 +135,10 @@ public struct PipelineTrainer {
                 metrics: metrics, seqLen: model.seqLen, pipelineID: pipelineID, key: key, version: version,
                 createdAt: RFC3339.format(milliseconds: now), train: train, modelState: model.stateDict(),
                 preprocessStats: fitted.map { $0.isStateful ? $0.stats : [] }, thresholdStats: threshold.stats,
-                errorMean: errorMean, errorStd: errorStd)
+                scoreStats: scoreStats)
             let pipeline = try ScoringPipeline(model: model, preprocess: fitted, threshold: threshold,
                                                postprocess: try conf.postprocess.map { try Postprocess.make($0, path: "postprocess") },
-                                               score: conf.score, metrics: metrics, errorMean: errorMean, errorStd: errorStd)
+                                               score: conf.score, metrics: metrics, stats: scoreStats)
             return Result(checkpoint: checkpoint, pipeline: pipeline, summary: summary, droppedRows: dropped)
         } catch let e as PipelineTrainingError {
             throw e

@@ -3,14 +3,34 @@ import Autograd
 import NN
 import TensorCore
 
-/// Per-key scoring state: the adaptive error statistics and the post-processing moving average.
+/// Per-key scoring state: the adaptive error statistics, the post-processing moving average, and the
+/// likelihood mode's recent residuals, long-run statistics, observed range and level.
+///
+/// ``startModel(carry:)`` forgets what belongs to one model and keeps what belongs to the key (its level).
 public struct KeyScoreState: Sendable, Equatable {
     public var adaptiveMean: [Float]?
     public var adaptiveVariance: [Float]?
     public var emaNumerator: Double = 0
     public var emaDenominator: Double = 0
     public var scoredWindows: Int = 0
+    /// Likelihood mode: the last `smoothing` residual levels per feature (ring, row-major `smoothing × F`).
+    public var recent: [Float] = []
+    public var recentCount = 0, recentNext = 0
+    /// Likelihood mode: long-run mean and variance of the smoothed level per feature.
+    public var longMean: [Float] = [], longVariance: [Float] = []
+    /// The key's observed range (range rule) and exponentially weighted level (follow), in metric units.
+    public var rangeLow: [Float] = [], rangeHigh: [Float] = []
+    public var level: [Float] = [], levelBase: [Float] = []
     public init() {}
+
+    /// A new model (or version) starts scoring this key; `carry` keeps the likelihood statistics too.
+    public mutating func startModel(carry: Bool = false) {
+        let kept = (rangeLow, rangeHigh, level)
+        let stats = (recent, recentCount, recentNext, longMean, longVariance, scoredWindows)
+        self = KeyScoreState()
+        (rangeLow, rangeHigh, level) = kept
+        if carry { (recent, recentCount, recentNext, longMean, longVariance, scoredWindows) = stats }
+    }
 }
 
 /// The scores of one window.
@@ -28,6 +48,19 @@ public struct WindowScore: Sendable {
     public var newestErrors: [Float]
     /// The threshold(s) used (`metadata.threshold`).
     public var threshold: [Float]
+    /// Whether `unified` reached the pipeline's alert threshold.
+    public var isAnomaly: Bool = false
+    /// Per metric, the value the model expected for the newest point (its reconstruction in the metric's units);
+    /// nil when the preprocess chain has no inverse.
+    public var expected: [Float]? = nil
+}
+
+/// One model pass over a batch of windows, every tensor `(B, L, F)`: the preprocessed input, its reconstruction
+/// and the element-wise errors.
+public struct ForwardPass: Sendable {
+    public var input: Tensor
+    public var reconstruction: Tensor
+    public var errors: Tensor
 }
 
 /// A loaded checkpoint's components composed into numalogic's scoring recipe:
@@ -44,13 +77,20 @@ public final class ScoringPipeline: @unchecked Sendable {
     public let postprocess: Postprocess?
     public let score: ScoreConfig
     public let metrics: [String]
-    public let errorMean: [Float], errorStd: [Float]
+    public let stats: ScoreStats
+    /// The unified score at which an output is `is_anomaly`.
+    public let alertThreshold: Float
+    /// Per metric: which deviations count and the smallest that does (metric units).
+    public let directions: [ScoreConfig.Direction]
+    public let minDeviations: [Float]
+    /// Whether the preprocess chain can map reconstructions back to metric units.
+    public let invertible: Bool
 
     public var seqLen: Int { model.seqLen }
     public var features: Int { metrics.count }
 
     public init(model: any Autoencoder, preprocess: [any PreprocessTransform], threshold: any ThresholdModel, postprocess: Postprocess?,
-                score: ScoreConfig, metrics: [String], errorMean: [Float], errorStd: [Float]) throws(CheckpointError.Problem) {
+                score: ScoreConfig, metrics: [String], stats: ScoreStats) throws(CheckpointError.Problem) {
         guard model.nFeatures == metrics.count else {
             throw .spec("the model takes \(model.nFeatures) features but \(metrics.count) metrics are named")
         }
@@ -59,7 +99,17 @@ public final class ScoringPipeline: @unchecked Sendable {
         }
         (self.model, self.preprocess, self.threshold, self.postprocess, self.score, self.metrics) =
             (model, preprocess, threshold, postprocess, score, metrics)
-        (self.errorMean, self.errorStd) = (errorMean, errorStd)
+        try stats.validate(features: metrics.count)
+        self.stats = stats
+        for (m, _) in score.direction + score.minDeviation.map({ ($0.0, ScoreConfig.Direction.both) }) where m != "*" && !metrics.contains(m) {
+            throw .spec("score names unknown metric \"\(m)\" (metrics: \(metrics.joined(separator: ", ")))")
+        }
+        directions = ScoreConfig.perMetric(score.direction, metrics: metrics, fallback: .both)
+        minDeviations = ScoreConfig.perMetric(score.minDeviation, metrics: metrics, fallback: 0)
+        alertThreshold = score.alertThreshold ?? ScoreConfig.defaultAlertThreshold(mode: score.mode, postprocess: postprocess)
+        var probe: Tensor? = Tensor.zeros([1, metrics.count])
+        for t in preprocess.reversed() { probe = probe.flatMap { t.inverseTransform($0) } }
+        invertible = probe != nil
         model.eval()
     }
 
@@ -102,7 +152,7 @@ public final class ScoringPipeline: @unchecked Sendable {
             do { post = try Postprocess.make(p, path: "spec.postprocess") } catch { throw .spec(error.description) }
         }
         try self.init(model: model, preprocess: transforms, threshold: thr, postprocess: post, score: c.score, metrics: c.metrics,
-                      errorMean: c.errorMean, errorStd: c.errorStd)
+                      stats: c.scoreStats)
     }
 
     /// Preprocessed windows: transforms that look across rows (differences, moving averages) run per window.
@@ -123,9 +173,22 @@ public final class ScoringPipeline: @unchecked Sendable {
     }
 
     /// Element-wise reconstruction errors `(B, L, F)` of raw windows `(B, L, F)`.
-    public func errors(_ rawWindows: Tensor) -> Tensor {
+    public func errors(_ rawWindows: Tensor) -> Tensor { forward(rawWindows).errors }
+
+    /// The model pass over raw windows `(B, L, F)`.
+    public func forward(_ rawWindows: Tensor) -> ForwardPass {
         let x = Variable(preprocessed(rawWindows))
-        return withNoGrad { model.elementwiseError(x, model.forward(x).reconstruction).value }
+        return withNoGrad {
+            let r = model.forward(x).reconstruction
+            return ForwardPass(input: x.value, reconstruction: r.value, errors: model.elementwiseError(x, r).value)
+        }
+    }
+
+    /// Maps preprocessed rows `(N, F)` back to metric units; nil when a transform has no inverse.
+    public func inverse(_ rows: Tensor) -> Tensor? {
+        var x: Tensor? = rows
+        for t in preprocess.reversed() { x = x.flatMap { t.inverseTransform($0) } }
+        return x
     }
 
     /// Scores one window from its errors `(L, F)` and raw values `(L, F)` (for the static adjustment).
@@ -138,17 +201,35 @@ public final class ScoringPipeline: @unchecked Sendable {
         return s
     }
 
-    /// The scoring recipe on raw memory: `errors` and `raw` point at `length × features` floats (one
-    /// window, row-major). Used by batch scorers to avoid a tensor per window; `errors` of the result is empty.
+    /// Scores window `index` of a forward pass; `raw` points at that window's `length × features` values in metric
+    /// units (as received, before any level shift).
+    public func score(_ pass: ForwardPass, index j: Int, raw: UnsafePointer<Float>, state: inout KeyScoreState) -> WindowScore {
+        let (l, f) = (pass.errors.shape[1], pass.errors.shape[2])
+        let at = j * l * f
+        if score.mode == .likelihood {
+            return scoreLikelihood(errors: pass.errors.basePointer + at, input: pass.input.basePointer + at,
+                                   reconstruction: pass.reconstruction.basePointer + at, raw: raw, length: l, state: &state)
+        }
+        var s = score(errors: pass.errors.basePointer + at, raw: raw, length: l, state: &state)
+        if invertible {
+            let newest = Tensor(shape: [1, f], scalars: Array(UnsafeBufferPointer(start: pass.reconstruction.basePointer + at + (l - 1) * f, count: f)))
+            s.expected = inverse(newest)?.scalars
+        }
+        return s
+    }
+
+    /// numalogic's (or the adaptive) recipe on raw memory: `errors` and `raw` point at `length × features` floats
+    /// (one window, row-major); `errors` of the result is empty.
     public func score(errors e: UnsafePointer<Float>, raw: UnsafePointer<Float>, length l: Int, state: inout KeyScoreState) -> WindowScore {
+        precondition(score.mode != .likelihood, "the likelihood mode scores a forward pass (score(_:index:raw:state:))")
         let f = features
         let newest = Array(UnsafeBufferPointer(start: e + (l - 1) * f, count: f))
         var limits: [Float]? = nil
         var thresholdUsed = threshold.thresholdValues
         if score.mode == .adaptive {
             let k = score.adaptive.stdFactor
-            let mean = state.adaptiveMean ?? errorMean
-            let variance = state.adaptiveVariance ?? errorStd.map { $0 * $0 }
+            let mean = state.adaptiveMean ?? stats.errorMean ?? startingErrorMean
+            let variance = state.adaptiveVariance ?? (stats.errorStd ?? startingErrorStd).map { $0 * $0 }
             let limit = zip(mean, variance).map { max($0 + k * $1.squareRoot(), 1e-6) }
             limits = limit
             thresholdUsed = limit
@@ -200,17 +281,31 @@ public final class ScoringPipeline: @unchecked Sendable {
         }
         state.scoredWindows += 1
         return WindowScore(unified: unified, features: features, rawUnified: rawUnified, rawFeatures: rawFeatures,
-                           errors: Tensor.zeros([0, f]), newestErrors: newest, threshold: thresholdUsed)
+                           errors: Tensor.zeros([0, f]), newestErrors: newest, threshold: thresholdUsed, isAnomaly: unified >= alertThreshold)
+    }
+
+    /// The adaptive mode's start without `score.errormean`/`errorstd`: the threshold's `mean` and `std` statistics
+    /// when it has them (StdDevThreshold), else the threshold itself as the mean with no spread.
+    var startingErrorMean: [Float] {
+        if let m = threshold.stats.first(where: { $0.0 == "mean" })?.1.scalars, m.count == features { return m }
+        let t = threshold.thresholdValues
+        return t.count == features ? t : [Float](repeating: t.first ?? 1, count: features)
+    }
+    var startingErrorStd: [Float] {
+        threshold.stats.first { $0.0 == "std" }.map { $0.1.scalars }.flatMap { $0.count == features ? $0 : nil } ?? [Float](repeating: 0, count: features)
     }
 
     /// Scores raw windows `(B, L, F)` in one model pass; `states[i]` belongs to window `i`'s key.
     public func score(windows raw: Tensor, states: inout [KeyScoreState]) -> [WindowScore] {
         precondition(states.count == raw.shape[0], "\(states.count) states for \(raw.shape[0]) windows")
-        let e = errors(raw)
         let (l, f) = (raw.shape[1], raw.shape[2])
-        return (0..<raw.shape[0]).map { i in
-            score(errors: e.slice(axis: 0, i..<(i + 1)).reshaped([l, f]), raw: raw.slice(axis: 0, i..<(i + 1)).reshaped([l, f]),
-                  state: &states[i])
+        var input = raw
+        input.withUnsafeMutableBufferPointer { p in
+            for i in 0..<raw.shape[0] { shiftForModel(window: p.baseAddress! + i * l * f, length: l, state: &states[i]) }
+        }
+        let pass = forward(input)
+        return raw.withUnsafeBufferPointer { rp in
+            (0..<raw.shape[0]).map { i in score(pass, index: i, raw: rp.baseAddress! + i * l * f, state: &states[i]) }
         }
     }
 

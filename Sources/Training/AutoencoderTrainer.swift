@@ -208,7 +208,7 @@ public final class AutoencoderTrainer {
     }
 
     /// Consecutive chunks of `order`; a trailing chunk of one joins the previous chunk.
-    static func batches(_ order: [Int], size: Int) -> [ArraySlice<Int>] {
+    public static func batches(_ order: [Int], size: Int) -> [ArraySlice<Int>] {
         var out: [ArraySlice<Int>] = []
         var i = 0
         while i < order.count {

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -82,5 +83,43 @@ func writeStandardError(_ s: String) {
         if n < 0 && errno == EINTR { continue }
         if n <= 0 { return }
         done += n
+    }
+}
+
+/// Progress of long work (backtests, evaluations) as one line: redrawn in place (`\r`) when standard error is a
+/// terminal, otherwise a structured log line at most every `interval` seconds and at the end.
+public final class ProgressLine: Sendable {
+    private struct State { var lastLog = -Double.infinity; var lastLength = 0 }
+    private let label: String
+    private let logger: Logger
+    private let onTerminal: Bool
+    private let interval: Double
+    private let state = Mutex(State())
+
+    public init(label: String, interval: Double = 5, logger: Logger = Logger(label: "aeflow.progress"), terminal: Bool? = nil) {
+        (self.label, self.interval, self.logger) = (label, interval, logger)
+        onTerminal = terminal ?? (isatty(STDERR_FILENO) == 1)
+    }
+
+    /// Reports `done` of `total` with extra fields (shown in order).
+    public func update(done: Int, total: Int, _ fields: KeyValuePairs<String, String> = [:]) {
+        state.withLock { s in
+            let percent = total > 0 ? 100 * done / total : 100
+            let finished = done >= total
+            if onTerminal {
+                var line = "\(label) \(done)/\(total) (\(percent)%)"
+                for (k, v) in fields { line += " \(k) \(v)" }
+                let pad = max(0, s.lastLength - line.count)
+                s.lastLength = line.count
+                writeStandardError("\r" + line + String(repeating: " ", count: pad) + (finished ? "\n" : ""))
+            } else {
+                let now = monotonicSeconds()
+                guard finished || now - s.lastLog >= interval else { return }
+                s.lastLog = now
+                var meta: Logger.Metadata = ["done": "\(done)", "total": "\(total)", "percent": "\(percent)"]
+                for (k, v) in fields { meta[k] = "\(v)" }
+                logger.info("progress", metadata: meta.merging(["task": "\(label)"]) { a, _ in a })
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 @testable import Daemon
+import Scoring
 import Testing
 import TensorCore
 

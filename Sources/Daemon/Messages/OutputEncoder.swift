@@ -1,12 +1,5 @@
+import Scoring
 import TensorCore
-
-/// Why a point got the output it got (`metadata.status`).
-public enum ScoreStatus: String, Sendable {
-    case scored
-    case modelNotReady = "model_not_ready"
-    case warmingUp = "warming_up"
-    case staticThreshold = "static_threshold"
-}
 
 /// One output (numalogic's OutputPayload fields, ARCHITECTURE.md §5).
 public struct ScoreOutput: Sendable {
@@ -21,11 +14,16 @@ public struct ScoreOutput: Sendable {
     public var modelVersion: Int?
     public var threshold: [Float]?
     public var status: ScoreStatus
+    /// `metadata.is_anomaly`: the unified score reached the pipeline's alert threshold (scored outputs only).
+    public var isAnomaly: Bool?
+    /// `metadata.expected`: per metric, the value the model expected (its reconstruction in the metric's units).
+    public var expected: [Float]?
 
     public init(uuid: String, configID: String, pipelineID: String, key: [String], timestamp: Int64, unified: Float?, metrics: [String],
-                features: [Float]?, modelVersion: Int?, threshold: [Float]?, status: ScoreStatus) {
+                features: [Float]?, modelVersion: Int?, threshold: [Float]?, status: ScoreStatus, isAnomaly: Bool? = nil, expected: [Float]? = nil) {
         (self.uuid, self.configID, self.pipelineID, self.key, self.timestamp, self.unified) = (uuid, configID, pipelineID, key, timestamp, unified)
         (self.metrics, self.features, self.modelVersion, self.threshold, self.status) = (metrics, features, modelVersion, threshold, status)
+        (self.isAnomaly, self.expected) = (isAnomaly, expected)
     }
 }
 
@@ -92,8 +90,23 @@ public enum OutputEncoder {
             out.append(contentsOf: "null".utf8)
         }
         out.append(contentsOf: ",\"status\":".utf8); appendString(o.status.rawValue, to: &out)
+        appendVerdict(o, metricKeys: nil, to: &out)
         out.append(contentsOf: "}}".utf8)
         return out
+    }
+
+    /// `,"is_anomaly":…,"expected":{"<metric>":…}` when the output has them. `metricKeys` are the metric names
+    /// pre-encoded as `"name":` (the template's), or nil to encode them from `o.metrics`.
+    static func appendVerdict(_ o: ScoreOutput, metricKeys: [[UInt8]]?, to out: inout [UInt8]) {
+        if let a = o.isAnomaly { out.append(contentsOf: (a ? ",\"is_anomaly\":true" : ",\"is_anomaly\":false").utf8) }
+        guard let e = o.expected, e.count == o.metrics.count else { return }
+        out.append(contentsOf: ",\"expected\":{".utf8)
+        for (i, v) in e.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            if let k = metricKeys { out.append(contentsOf: k[i]) } else { appendString(o.metrics[i], to: &out); out.append(0x3A) }
+            appendFloat(v, to: &out)
+        }
+        out.append(0x7D)
     }
 
     /// The train request the daemon sends to the retrain stage.
@@ -170,6 +183,7 @@ public struct OutputTemplate: Sendable {
             out.append(contentsOf: "null".utf8)
         }
         out.append(contentsOf: ",\"status\":".utf8); OutputEncoder.appendString(o.status.rawValue, to: &out)
+        OutputEncoder.appendVerdict(o, metricKeys: metricKeys, to: &out)
         out.append(contentsOf: "}}".utf8)
         return out
     }

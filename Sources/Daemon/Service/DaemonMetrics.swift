@@ -1,3 +1,4 @@
+import Scoring
 import Prometheus
 
 /// The daemon's Prometheus metrics (all prefixed `aeflow_`), served on `/metrics`. Thread-safe.

@@ -163,7 +163,9 @@ public final class ScoringEngine {
                 window.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress!) }
                 if let adjust = conf.score.adjust,
                    let s = adjust.score(raw: Tensor(shape: [length, f], scalars: window), metrics: target.pipeline.metrics) {
-                    out[i] = emission(point, target: target, status: .staticThreshold, unified: s)
+                    let alert = conf.score.alertThreshold ?? ScoreConfig.defaultAlertThreshold(
+                        mode: conf.score.mode, postprocess: conf.postprocess.flatMap { try? Postprocess.make($0, path: "postprocess") })
+                    out[i] = emission(point, target: target, status: .staticThreshold, unified: s, isAnomaly: s >= alert)
                 } else {
                     out[i] = emission(point, target: target, status: .modelNotReady)
                 }
@@ -176,18 +178,26 @@ public final class ScoringEngine {
             let target = pipelines[first.pipeline].target
             let (l, f) = (target.stream.windowSize, target.pipeline.metrics.count)
             let raw = Tensor(shape: [items.count, l, f], scalars: group.windows)
-            let errors = model.errors(raw)
-            let ep = errors.basePointer, rp = raw.basePointer
+            // A new model (or version) starts its own score statistics; the key's range and level carry over.
+            for p in items where pipelines[p.point.pipeline].extras[p.slot].modelVersion != version {
+                pipelines[p.point.pipeline].extras[p.slot].state.startModel(carry: model.score.likelihood.carry)
+                pipelines[p.point.pipeline].extras[p.slot].modelVersion = version
+            }
+            var input = raw
+            if model.score.follow != nil {
+                input.withUnsafeMutableBufferPointer { ip in
+                    for (j, p) in items.enumerated() {
+                        model.shiftForModel(window: ip.baseAddress! + j * l * f, length: l, state: &pipelines[p.point.pipeline].extras[p.slot].state)
+                    }
+                }
+            }
+            let pass = model.forward(input)
+            let rp = raw.basePointer
             for (j, p) in items.enumerated() {
                 let pi = p.point.pipeline
-                if pipelines[pi].extras[p.slot].modelVersion != version {
-                    // A new model (or version) starts its own adaptive statistics.
-                    pipelines[pi].extras[p.slot].state = KeyScoreState()
-                    pipelines[pi].extras[p.slot].modelVersion = version
-                }
-                let s = model.score(errors: ep + j * l * f, raw: rp + j * l * f, length: l, state: &pipelines[pi].extras[p.slot].state)
+                let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[pi].extras[p.slot].state)
                 out[p.index] = emission(p.point, target: target, status: .scored, unified: s.unified, features: s.features,
-                                        version: version, threshold: s.threshold)
+                                        version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected)
             }
         }
         metrics.keys.set(Int64(keyCount))
@@ -195,10 +205,10 @@ public final class ScoringEngine {
     }
 
     func emission(_ p: RoutedPoint, target: PointRouter.Target, status: ScoreStatus, unified: Float? = nil, features: [Float]? = nil,
-                  version: Int? = nil, threshold: [Float]? = nil) -> Emission {
+                  version: Int? = nil, threshold: [Float]? = nil, isAnomaly: Bool? = nil, expected: [Float]? = nil) -> Emission {
         let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
                             timestamp: p.timestamp, unified: unified, metrics: target.pipeline.metrics, features: features,
-                            modelVersion: version, threshold: threshold, status: status)
+                            modelVersion: version, threshold: threshold, status: status, isAnomaly: isAnomaly, expected: expected)
         return .score(key: p.key, body: pipelines[p.pipeline].template.encode(o), arrival: p.arrival, status: status)
     }
 
@@ -228,7 +238,7 @@ public final class ScoringEngine {
                 var state = KeyScoreState()
                 let s = model.score(window: Tensor(shape: [l, metricNames.count], scalars: values), state: &state)
                 emissions.append(emission(point, target: target, status: .scored, unified: s.unified, features: s.features,
-                                          version: version, threshold: s.threshold))
+                                          version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected))
             case .notReady:
                 emissions.append(emission(point, target: target, status: .modelNotReady))
             }

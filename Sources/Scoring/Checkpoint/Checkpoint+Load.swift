@@ -75,7 +75,7 @@ extension Checkpoint {
         var modelState = StateDict()
         var pre: [Int: [(String, Tensor)]] = [:]
         var thr: [(String, Tensor)] = []
-        var errorMean: [Float]?, errorStd: [Float]?
+        var scoreStats = ScoreStats()
         do {
             for name in file.names {
                 let entry = file[name]!
@@ -91,10 +91,9 @@ extension Checkpoint {
                     pre[i, default: []].append((String(parts[2]), try entry.floatTensor(name: name, source: path)))
                 } else if name.hasPrefix("threshold.") {
                     thr.append((String(name.dropFirst(10)), try entry.floatTensor(name: name, source: path)))
-                } else if name == "score.errormean" {
-                    errorMean = try entry.floatTensor(name: name, source: path).scalars
-                } else if name == "score.errorstd" {
-                    errorStd = try entry.floatTensor(name: name, source: path).scalars
+                } else if name.hasPrefix("score."),
+                          scoreStats.set(String(name.dropFirst(6)), try entry.floatTensor(name: name, source: path).scalars) {
+                    continue
                 } else {
                     throw fail(.tensors("unexpected tensor \"\(name)\""))
                 }
@@ -102,15 +101,12 @@ extension Checkpoint {
         } catch let e as CheckpointError { throw e } catch let e as SafeTensorsError {
             throw fail(.tensors(e.description))
         } catch { throw fail(.tensors("\(error)")) }
-        guard let errorMean, let errorStd, errorMean.count == metrics.count, errorStd.count == metrics.count,
-              (errorMean + errorStd).allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-            throw fail(.tensors("score.errormean and score.errorstd must be finite, non-negative, one per metric (\(metrics.count))"))
-        }
+        do { try scoreStats.validate(features: metrics.count) } catch { throw fail(error) }
         let checkpoint = Checkpoint(
             model: model, preprocess: preprocess, threshold: threshold, postprocess: postprocess, score: score, metrics: metrics,
             seqLen: seqLen, pipelineID: pipelineID, key: key, version: version, createdAt: createdAt, train: train,
             modelState: modelState, preprocessStats: (0..<preprocess.count).map { pre[$0] ?? [] }, thresholdStats: thr,
-            errorMean: errorMean, errorStd: errorStd)
+            scoreStats: scoreStats)
         do {
             return (checkpoint, try ScoringPipeline(checkpoint: checkpoint))
         } catch {

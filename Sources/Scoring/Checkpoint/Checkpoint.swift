@@ -4,8 +4,8 @@ import TensorCore
 
 /// Everything needed to score, in one safetensors file (format `aeflow.checkpoint.v1`, ARCHITECTURE.md §3):
 /// the model state (`model.<state_dict key>`), fitted preprocess statistics (`preprocess.<i>.<stat>`), the
-/// fitted threshold (`threshold.<stat>`), and the training-error statistics of each feature
-/// (`score.errormean`, `score.errorstd`, used by the adaptive mode), with the spec and provenance in
+/// fitted threshold (`threshold.<stat>`), and optional training statistics for scoring (`score.<stat>`,
+/// ``ScoreStats``), with the spec and provenance in
 /// `__metadata__` and a SHA-256 of the data section.
 public struct Checkpoint: Sendable {
     public static let format = "aeflow.checkpoint.v1"
@@ -26,18 +26,17 @@ public struct Checkpoint: Sendable {
     public var modelState: StateDict
     public var preprocessStats: [[(String, Tensor)]]
     public var thresholdStats: [(String, Tensor)]
-    public var errorMean: [Float]
-    public var errorStd: [Float]
+    public var scoreStats: ScoreStats
 
     public init(model: ModelSpec, preprocess: [ComponentSpec], threshold: ComponentSpec, postprocess: ComponentSpec?, score: ScoreConfig,
                 metrics: [String], seqLen: Int, pipelineID: String, key: [String], version: Int, createdAt: String, train: JSONObject,
                 modelState: StateDict, preprocessStats: [[(String, Tensor)]], thresholdStats: [(String, Tensor)],
-                errorMean: [Float], errorStd: [Float]) {
+                scoreStats: ScoreStats) {
         (self.model, self.preprocess, self.threshold, self.postprocess, self.score) = (model, preprocess, threshold, postprocess, score)
         (self.metrics, self.seqLen, self.pipelineID, self.key, self.version, self.createdAt, self.train) =
             (metrics, seqLen, pipelineID, key, version, createdAt, train)
-        (self.modelState, self.preprocessStats, self.thresholdStats, self.errorMean, self.errorStd) =
-            (modelState, preprocessStats, thresholdStats, errorMean, errorStd)
+        (self.modelState, self.preprocessStats, self.thresholdStats, self.scoreStats) =
+            (modelState, preprocessStats, thresholdStats, scoreStats)
     }
 
     /// The `spec` metadata entry.
@@ -54,8 +53,7 @@ public struct Checkpoint: Sendable {
         for (name, t) in modelState.safeTensors(prefix: "model.") { f.set(name, t) }
         for (i, stats) in preprocessStats.enumerated() { for (n, t) in stats { f.set("preprocess.\(i).\(n)", t) } }
         for (n, t) in thresholdStats { f.set("threshold.\(n)", t) }
-        f.set("score.errormean", Tensor(errorMean))
-        f.set("score.errorstd", Tensor(errorStd))
+        for (n, t) in scoreStats.tensors { f.set(n, t) }
         var hash = SHA256()
         for n in f.names { hash.update(f[n]!.bytes) }
         f.metadata = [

@@ -7,6 +7,9 @@ public struct TrainerConf: Equatable, Sendable {
     public var trainHours: Double = 192
     public var minTrainSize: Int = 2000
     public var retrainFreqHr: Double = 24
+    /// AEFlow: retrain when a key's usable history has grown to this multiple of the last training's rows
+    /// (0: only by `retrain_freq_hr`). With a short first warm-up, models improve as data arrives.
+    public var retrainGrowth: Double = 2
     public var retrySec: Double = 600
     public var batchSize: Int = 64
     public var dataFreqSec: Double = 60
@@ -34,6 +37,10 @@ public struct TrainerConf: Equatable, Sendable {
         t.trainHours = try r.double("train_hours", default: 192, range: 0.0...1e6)
         t.minTrainSize = try r.int("min_train_size", default: 2000, range: 1...Int(Int32.max))
         t.retrainFreqHr = try r.double("retrain_freq_hr", default: 24, range: 0.0...1e6)
+        t.retrainGrowth = try r.double("retrain_growth", default: 2, range: 0.0...1e6)
+        if t.retrainGrowth > 0 && t.retrainGrowth <= 1 {
+            throw ConfigReadError(path: r.child("retrain_growth"), reason: "must be 0 (off) or greater than 1, got \(t.retrainGrowth)")
+        }
         t.retrySec = try r.double("retry_sec", default: 600, range: 0.0...1e9)
         t.batchSize = try r.int("batch_size", default: 64, range: 1...1_000_000)
         t.dataFreqSec = try r.double("data_freq_sec", default: 60, range: 0.001...1e9)
@@ -59,6 +66,17 @@ public struct TrainerConf: Equatable, Sendable {
         if r.has("seed") { t.seed = UInt64(try r.int("seed", range: 0...Int.max)) }
         try r.finish()
         return t
+    }
+
+    public var schedule: TrainingSchedule {
+        TrainingSchedule(minTrainSize: minTrainSize, trainHours: trainHours, retrainFreqHr: retrainFreqHr, retrainGrowth: retrainGrowth)
+    }
+
+    /// Rows `train_hours` can hold at the stream's cadence (`data_freq_sec`), or nil when that reaches
+    /// `min_train_size`: a configuration whose keys would never train (`aeflow config validate` warns).
+    public var unreachableTrainSize: Int? {
+        let rows = Int((trainHours * 3600 / dataFreqSec).rounded(.down)) + 1
+        return rows < minTrainSize ? rows : nil
     }
 
     public var trainerConfig: TrainerConfig {
@@ -114,5 +132,22 @@ public struct NumalogicConf: Equatable, Sendable {
         let score = try ScoreConfig.read(r.value("score"), path: r.child("score"))
         try r.finish()
         return NumalogicConf(model: modelSpec, preprocess: pre, threshold: threshold, postprocess: post, trainer: trainer, score: score)
+    }
+}
+
+extension NumalogicConf {
+    /// This configuration for `n` metrics: the model's `n_features` set to `n` when its conf has that setting (the
+    /// embedded default run on a CSV's columns, or an evaluation over series of different widths). A model
+    /// without that setting must already take `n` features.
+    public func withFeatures(_ n: Int) throws(ConfigReadError) -> NumalogicConf {
+        var c = self
+        if c.model.conf["n_features"] != nil { c.model.conf["n_features"] = .int(Int64(n)) }
+        var rng = RandomGenerator(seed: 0)
+        let m: any Autoencoder
+        do { m = try ModelFactory.make(c.model, using: &rng) } catch { throw ConfigReadError(path: "model", reason: error.description) }
+        guard m.nFeatures == n else {
+            throw ConfigReadError(path: "model.conf", reason: "\(c.model.name) takes \(m.nFeatures) features, the data has \(n) metrics")
+        }
+        return c
     }
 }

@@ -1,6 +1,6 @@
 import TensorCore
 
-/// numalogic's `ScoreConf` plus AEFlow's `mode`.
+/// numalogic's `ScoreConf` plus AEFlow's `mode`, `alert_threshold` and the likelihood mode's options.
 ///
 /// * `numalogic`: the fitted threshold turns per-point errors into ratios, aggregated over the window
 ///   (`window_agg`) and the features (`feature_agg`), then post-processed.
@@ -8,8 +8,54 @@ import TensorCore
 ///   exponentially weighted statistics of that key's own recent errors (half-life `halflife` points,
 ///   starting from the training errors). A score then means "unusual for this key lately". Updates are
 ///   winsorised at twice the current threshold so a burst of anomalies does not teach itself normal.
+/// * `likelihood`: the newest point's residual (value − reconstruction), filtered by `direction` and
+///   `min_deviation`, smoothed over `likelihood.smoothing` points and compared with the key's own long-run
+///   distribution of that level: the Gaussian tail probability, log-scaled to 0–10 (5 ≈ a 1-in-100,000 level),
+///   combined with the `range` rule; `follow` lets the model's input follow level shifts (``Likelihood``).
 public struct ScoreConfig: Equatable, Sendable {
-    public enum Mode: String, Sendable { case numalogic, adaptive }
+    public enum Mode: String, Sendable, CaseIterable { case numalogic, adaptive, likelihood }
+
+    /// Which deviations count, per metric.
+    public enum Direction: String, Sendable, CaseIterable { case spikes, dips, both }
+
+    /// The likelihood mode's settings (README "What the score means").
+    public struct Likelihood: Equatable, Sendable {
+        /// Which residuals feed the score: the window's newest point, or the window aggregate (`window_agg` of
+        /// every row's absolute residual).
+        public enum Point: String, Sendable, CaseIterable { case newest, window }
+        public var point: Point = .newest
+        /// Points averaged into the recent level (HTM's short window).
+        public var smoothing: Int = 3
+        /// Scored points after a model starts during which the output is neutral (0) while statistics settle.
+        public var learning: Int = 0
+        /// Half-life (points) of the long-run mean and variance of the recent level.
+        public var halflife: Double = 2000
+        /// Floor of the long-run standard deviation, in the preprocessed units of the residual.
+        public var minStd: Float = 0.05
+        /// Long-run updates are capped at μ + `winsorize`·σ, so a burst of anomalies does not teach itself normal.
+        public var winsorize: Float = 4
+        /// The scale the level's distribution is estimated on: `linear`, or `log` (log(level + min_std), for
+        /// heavy-tailed residuals).
+        public enum Scale: String, Sendable, CaseIterable { case linear, log }
+        public var scale: Scale = .linear
+        /// Whether a retrained model continues the key's statistics (true) or starts from its training residuals.
+        public var carry = false
+        public init() {}
+    }
+
+    /// The range rule: a value beyond the key's observed range by `tolerance` of its width scores at least the
+    /// alert threshold (Numenta's spatial anomaly rule).
+    public struct RangeRule: Equatable, Sendable {
+        public var tolerance: Float = 0.05
+        public init(tolerance: Float = 0.05) { self.tolerance = tolerance }
+    }
+
+    /// Level following: the model's input is shifted by (recent level − training mean), the recent level being an
+    /// exponentially weighted mean of the key's values with this half-life (points).
+    public struct Follow: Equatable, Sendable {
+        public var halflife: Double = 288
+        public init(halflife: Double = 288) { self.halflife = halflife }
+    }
 
     public struct Adjust: Equatable, Sendable {
         /// Static upper limit per metric (numalogic's `upper_limits`), scored with a SigmoidThreshold.
@@ -53,8 +99,45 @@ public struct ScoreConfig: Equatable, Sendable {
     public var adjust: Adjust?
     public var mode: Mode = .numalogic
     public var adaptive = Adaptive()
+    /// The unified score at and above which an output is `is_anomaly`; nil: the mode's default
+    /// (``defaultAlertThreshold(postprocess:)``).
+    public var alertThreshold: Float?
+    public var likelihood = Likelihood()
+    /// Per metric (`"*"`: every metric not listed).
+    public var direction: [(String, Direction)] = [("*", .both)]
+    /// Per metric, in the metric's units: smaller deviations from the expected value are never anomalous.
+    public var minDeviation: [(String, Float)] = [("*", 0)]
+    public var range: RangeRule?
+    public var follow: Follow?
 
     public init() {}
+
+    /// The alert threshold when none is configured: 5 in likelihood mode (tail probability 1e-5); otherwise the
+    /// score of a ratio of exactly 1 — an error at the fitted threshold — after post-processing.
+    public static func defaultAlertThreshold(mode: Mode, postprocess: Postprocess?) -> Float {
+        switch mode {
+        case .likelihood: return 5
+        case .numalogic, .adaptive:
+            switch postprocess {
+            case .expMovingAverage?: return Postprocess.tanhNorm(scaleFactor: 10, smoothFactor: 10).apply(1)
+            case let p?: return p.apply(1)
+            case nil: return 1
+            }
+        }
+    }
+
+    /// Resolves a per-metric setting for `metrics` (the `"*"` entry for unlisted metrics).
+    public static func perMetric<T>(_ entries: [(String, T)], metrics: [String], fallback: T) -> [T] {
+        let star = entries.first { $0.0 == "*" }?.1 ?? fallback
+        return metrics.map { m in entries.first { $0.0 == m }?.1 ?? star }
+    }
+
+    public static func == (a: ScoreConfig, b: ScoreConfig) -> Bool {
+        a.windowAgg == b.windowAgg && a.featureAgg == b.featureAgg && a.adjust == b.adjust && a.mode == b.mode && a.adaptive == b.adaptive
+            && a.alertThreshold == b.alertThreshold && a.likelihood == b.likelihood && a.range == b.range && a.follow == b.follow
+            && a.direction.map(\.0) == b.direction.map(\.0) && a.direction.map(\.1) == b.direction.map(\.1)
+            && a.minDeviation.map(\.0) == b.minDeviation.map(\.0) && a.minDeviation.map(\.1) == b.minDeviation.map(\.1)
+    }
 
     public static func read(_ value: JSONValue?, path: String) throws(ConfigReadError) -> ScoreConfig {
         var r = try JSONObjectReader(value, path: path)
@@ -83,19 +166,86 @@ public struct ScoreConfig: Equatable, Sendable {
             s.adjust = adj
         }
         let mode = try r.string("mode", default: "numalogic")
-        guard let m = Mode(rawValue: mode) else { throw ConfigReadError(path: r.child("mode"), reason: "expected numalogic or adaptive, got \"\(mode)\"") }
+        guard let m = Mode(rawValue: mode) else { throw ConfigReadError(path: r.child("mode"), reason: "expected numalogic, adaptive or likelihood, got \"\(mode)\"") }
         s.mode = m
         var ad = try r.object("adaptive")
         s.adaptive.halflife = try ad.double("halflife", default: 1440, range: 1...1e9)
         s.adaptive.stdFactor = try ad.float("std_factor", default: 3, range: 0...1e6)
         try ad.finish()
+        if r.has("alert_threshold") { s.alertThreshold = try r.float("alert_threshold", range: 0...1e6) }
+        var lr = try r.object("likelihood")
+        let point = try lr.string("point", default: "newest")
+        guard let pt = Likelihood.Point(rawValue: point) else { throw ConfigReadError(path: lr.child("point"), reason: "expected newest or window, got \"\(point)\"") }
+        s.likelihood.point = pt
+        s.likelihood.smoothing = try lr.int("smoothing", default: 3, range: 1...1000)
+        s.likelihood.learning = try lr.int("learning", default: 0, range: 0...1_000_000_000)
+        s.likelihood.halflife = try lr.double("halflife", default: 2000, range: 1...1e9)
+        s.likelihood.minStd = try lr.float("min_std", default: 0.05, range: 1e-9...1e9)
+        s.likelihood.winsorize = try lr.float("winsorize", default: 4, range: 0...1e6)
+        let scale = try lr.string("scale", default: "linear")
+        guard let sc = Likelihood.Scale(rawValue: scale) else { throw ConfigReadError(path: lr.child("scale"), reason: "expected linear or log, got \"\(scale)\"") }
+        s.likelihood.scale = sc
+        s.likelihood.carry = try lr.bool("carry", default: false)
+        try lr.finish()
+        s.direction = try perMetricSetting(&r, "direction", default: .both) { (v, path) throws(ConfigReadError) in
+            guard let name = v.stringValue, let d = Direction(rawValue: name) else {
+                throw ConfigReadError(path: path, reason: "expected spikes, dips or both, got \(v.serialized())")
+            }
+            return d
+        }
+        s.minDeviation = try perMetricSetting(&r, "min_deviation", default: 0) { (v, path) throws(ConfigReadError) in
+            guard let x = v.doubleValue, x.isFinite, x >= 0, x <= 3.4e38 else {
+                throw ConfigReadError(path: path, reason: "expected a number ≥ 0, got \(v.serialized())")
+            }
+            return Float(x)
+        }
+        if let rv = r.value("range"), rv != .null {
+            var rr = try JSONObjectReader(rv, path: r.child("range"))
+            s.range = RangeRule(tolerance: try rr.float("tolerance", default: 0.05, range: 0...1e6))
+            try rr.finish()
+        }
+        if let fv = r.value("follow"), fv != .null {
+            var fr = try JSONObjectReader(fv, path: r.child("follow"))
+            s.follow = Follow(halflife: try fr.double("halflife", default: 288, range: 1...1e9))
+            try fr.finish()
+        }
         try r.finish()
         return s
+    }
+
+    /// A setting given once for every metric (`direction: dips`) or per metric (`direction: {cpu: spikes, "*": both}`).
+    static func perMetricSetting<T>(_ r: inout JSONObjectReader, _ key: String, default d: T,
+                                    _ parse: (JSONValue, String) throws(ConfigReadError) -> T) throws(ConfigReadError) -> [(String, T)] {
+        guard let v = r.value(key), v != .null else { return [("*", d)] }
+        if let o = v.objectValue {
+            var out: [(String, T)] = []
+            for k in o.keys { out.append((k, try parse(o[k]!, "\(r.child(key)).\(k)"))) }
+            if !out.contains(where: { $0.0 == "*" }) { out.append(("*", d)) }
+            return out
+        }
+        return [("*", try parse(v, r.child(key)))]
     }
 
     public var json: JSONValue {
         var o = JSONObject([("window_agg", windowAgg.json), ("feature_agg", featureAgg.json), ("mode", .string(mode.rawValue)),
                             ("adaptive", .object(JSONObject([("halflife", .double(adaptive.halflife)), ("std_factor", .double(Double(adaptive.stdFactor)))])))])
+        if let t = alertThreshold { o["alert_threshold"] = .double(Double(t)) }
+        if mode == .likelihood || likelihood != Likelihood() {
+            o["likelihood"] = .object(JSONObject([
+                ("point", .string(likelihood.point.rawValue)), ("smoothing", .int(Int64(likelihood.smoothing))),
+                ("learning", .int(Int64(likelihood.learning))), ("halflife", .double(likelihood.halflife)),
+                ("min_std", .double(Double(likelihood.minStd))), ("winsorize", .double(Double(likelihood.winsorize))),
+                ("scale", .string(likelihood.scale.rawValue)), ("carry", .bool(likelihood.carry)),
+            ]))
+        }
+        if direction.count != 1 || direction[0].1 != .both {
+            o["direction"] = .object(JSONObject(direction.map { ($0.0, JSONValue.string($0.1.rawValue)) }))
+        }
+        if minDeviation.count != 1 || minDeviation[0].1 != 0 {
+            o["min_deviation"] = .object(JSONObject(minDeviation.map { ($0.0, JSONValue.double(Double($0.1))) }))
+        }
+        if let range { o["range"] = .object(JSONObject([("tolerance", .double(Double(range.tolerance)))])) }
+        if let follow { o["follow"] = .object(JSONObject([("halflife", .double(follow.halflife))])) }
         if let a = adjust {
             o["adjust"] = .object(JSONObject([
                 ("upper_limits", .object(JSONObject(a.upperLimits.map { ($0.0, JSONValue.double(Double($0.1))) }))),

@@ -81,6 +81,9 @@ public struct MetricTable: Sendable {
     public var metrics: [String]
     /// The optional label column (0/1), for backtests.
     public var labels: [Int]?
+    /// The timestamp and metric cells as written in the file (`rows` and `rows × F`), so outputs can repeat them.
+    public var timestampText: [String] = []
+    public var valueText: [String] = []
 
     public var rows: Int { timestamps.count }
 
@@ -94,14 +97,15 @@ public struct MetricTable: Sendable {
         if let labelColumn, labelIndex == nil, labelColumn != "label" {
             throw CSVError(source: source, line: 1, reason: "no label column \"\(labelColumn)\"")
         }
-        let names = metrics ?? header.enumerated().filter { $0.offset != tcol && $0.offset != labelIndex }.map(\.element)
+        let names = metrics ?? numericColumns(header: header, rows: rows, excluding: [tcol] + (labelIndex.map { [$0] } ?? []))
+        guard !names.isEmpty else { throw CSVError(source: source, line: 1, reason: "no numeric metric columns besides timestamp/label") }
         let cols = try names.map { (m) throws(CSVError) -> Int in
             guard let i = header.firstIndex(of: m) else {
                 throw CSVError(source: source, line: 1, reason: "no column for metric \"\(m)\" (columns: \(header.joined(separator: ", ")))")
             }
             return i
         }
-        var ts: [Int64] = [], vals: [Float] = [], labels: [Int] = []
+        var ts: [Int64] = [], vals: [Float] = [], labels: [Int] = [], tsText: [String] = [], valText: [String] = []
         ts.reserveCapacity(rows.count)
         vals.reserveCapacity(rows.count * names.count)
         for r in rows {
@@ -109,8 +113,10 @@ public struct MetricTable: Sendable {
                 throw CSVError(source: source, line: r.line, reason: "timestamp \"\(r.fields[tcol])\" is not epoch ms, epoch s or ISO 8601")
             }
             ts.append(t)
+            tsText.append(r.fields[tcol])
             for (k, c) in cols.enumerated() {
                 let f = r.fields[c].trimmingWhitespace()
+                valText.append(f)
                 if f.isEmpty || f.lowercased() == "nan" { vals.append(.nan); continue }
                 guard let v = Float(f), v.isFinite else {
                     throw CSVError(source: source, line: r.line, reason: "\(names[k]) value \"\(f)\" is not a finite number")
@@ -123,8 +129,36 @@ public struct MetricTable: Sendable {
                 labels.append(v > 0 ? 1 : 0)
             }
         }
-        return MetricTable(timestamps: ts, values: Tensor(shape: [ts.count, names.count], scalars: vals), metrics: names,
-                           labels: labelIndex == nil ? nil : labels)
+        var table = MetricTable(timestamps: ts, values: Tensor(shape: [ts.count, names.count], scalars: vals), metrics: names,
+                                labels: labelIndex == nil ? nil : labels)
+        (table.timestampText, table.valueText) = (tsText, valText)
+        return table
+    }
+
+    /// The same rows with only `metrics`, in that order.
+    public func selecting(_ names: [String]) throws(CSVError) -> MetricTable {
+        let cols = try names.map { (m) throws(CSVError) -> Int in
+            guard let i = metrics.firstIndex(of: m) else {
+                throw CSVError(source: "", line: 0, reason: "no column for metric \"\(m)\" (columns: \(metrics.joined(separator: ", ")))")
+            }
+            return i
+        }
+        let f = metrics.count
+        var t = self
+        t.metrics = names
+        t.values = Tensor(shape: [rows, names.count], scalars: (0..<rows).flatMap { r in cols.map { values[r, $0] } })
+        if !valueText.isEmpty { t.valueText = (0..<rows).flatMap { r in cols.map { valueText[r * f + $0] } } }
+        return t
+    }
+
+    /// Columns (other than `excluding`) whose every non-empty cell is a number, in header order.
+    static func numericColumns(header: [String], rows: [(line: Int, fields: [String])], excluding: [Int]) -> [String] {
+        header.indices.filter { c in
+            !excluding.contains(c) && rows.allSatisfy { r in
+                let f = r.fields[c].trimmingWhitespace()
+                return f.isEmpty || f.lowercased() == "nan" || Float(f) != nil
+            }
+        }.map { header[$0] }
     }
 
     public static func load(path: String, metrics: [String]? = nil, labelColumn: String? = nil) throws(CSVError) -> MetricTable {
@@ -162,31 +196,34 @@ public struct MetricTable: Sendable {
     }
 }
 
-/// One output row of `aeflow score` / `aeflow backtest` (ARCHITECTURE.md §7).
-public struct ScoredRow: Sendable {
-    public var timestamp: Int64
-    public var unified: Float?
-    public var features: [Float]?
-    public var errors: [Float]?
-    public var status: String
-    public var modelVersion: Int?
-
-    public init(timestamp: Int64, unified: Float? = nil, features: [Float]? = nil, errors: [Float]? = nil, status: String, modelVersion: Int? = nil) {
-        (self.timestamp, self.unified, self.features, self.errors, self.status, self.modelVersion) = (timestamp, unified, features, errors, status, modelVersion)
-    }
-}
-
-extension ScoredRow {
-    public static func csvHeader(metrics: [String]) -> String {
-        (["timestamp", "unified"] + metrics.map { "\($0)_score" } + metrics.map { "\($0)_error" } + ["status"]).joined(separator: ",")
+/// The CSV that `aeflow score` and `aeflow backtest` write: one row per input row, in input order, repeating the
+/// input's timestamp and metric cells as written, then `status`, `unified` (0–10), `is_anomaly`, and per metric
+/// `<m>_score`, `<m>_expected` (the reconstruction in the metric's units) and `<m>_error` (the row's element-wise
+/// error as the newest point of its window), and `model_version`. Empty cells where a row has no such value.
+public enum ScoreCSV {
+    public static func header(metrics: [String]) -> String {
+        (["timestamp"] + metrics.map(CSV.escape) + ["status", "unified", "is_anomaly"] + metrics.map { CSV.escape("\($0)_score") }
+            + metrics.map { CSV.escape("\($0)_expected") } + metrics.map { CSV.escape("\($0)_error") } + ["model_version"]).joined(separator: ",")
     }
 
-    public func csvLine(features count: Int) -> String {
-        func f(_ x: Float?) -> String { x.map { String($0) } ?? "" }
-        var cells = [String(timestamp), f(unified)]
-        cells += (0..<count).map { i in f(features?[i]) }
-        cells += (0..<count).map { i in f(errors?[i]) }
-        cells.append(status)
+    /// Row `i` of `table` with its backtest output.
+    public static func line(_ table: MetricTable, row i: Int, _ r: BacktestRow) -> String {
+        let f = table.metrics.count
+        func num(_ x: Float?) -> String { x.map { $0.isFinite ? String($0) : "nan" } ?? "" }
+        var cells = [CSV.escape(table.timestampText.isEmpty ? String(table.timestamps[i]) : table.timestampText[i])]
+        for c in 0..<f { cells.append(table.valueText.isEmpty ? num(table.values[i, c]) : CSV.escape(table.valueText[i * f + c])) }
+        cells += [r.outcome.text, num(r.unified), r.isAnomaly.map { $0 ? "true" : "false" } ?? ""]
+        cells += (0..<f).map { num(r.features?[$0]) }
+        cells += (0..<f).map { num(r.expected?[$0]) }
+        cells += (0..<f).map { num(r.errors?[$0]) }
+        cells.append(r.modelVersion.map(String.init) ?? "")
         return cells.joined(separator: ",")
+    }
+
+    public static func document(_ table: MetricTable, _ rows: [BacktestRow]) -> String {
+        precondition(rows.count == table.rows, "\(rows.count) output rows for \(table.rows) input rows")
+        var out = header(metrics: table.metrics) + "\n"
+        for (i, r) in rows.enumerated() { out += line(table, row: i, r) + "\n" }
+        return out
     }
 }

@@ -98,6 +98,15 @@ public struct SeriesChart {
     public var scores: [Float]
     /// Indices of points known to be anomalous (injected).
     public var marked: Set<Int>
+    /// What the model expected at each point (NaN where unknown), drawn under the values.
+    public var expected: [Float]? = nil
+    /// Indices of alarms (`is_anomaly`), drawn as marks under the score panel.
+    public var alarms: Set<Int> = []
+    /// Labelled anomaly windows (row ranges), shaded on both panels.
+    public var windows: [ClosedRange<Int>] = []
+    /// The alert threshold, drawn across the score panel.
+    public var threshold: Float? = nil
+    public var markedLabel = "INJECTED ANOMALY"
     public var width = 1200
     public var height = 520
 
@@ -107,26 +116,50 @@ public struct SeriesChart {
 
     static let ink: Canvas.Color = (40, 40, 40), grid: Canvas.Color = (225, 225, 225), series: Canvas.Color = (31, 119, 180)
     static let score: Canvas.Color = (255, 127, 14), anomaly: Canvas.Color = (214, 39, 40)
+    static let expectedColor: Canvas.Color = (120, 200, 120), window: Canvas.Color = (255, 236, 236), alarm: Canvas.Color = (148, 0, 211)
 
     public func render() -> Canvas {
         var c = Canvas(width: width, height: height)
         let left = 70, right = width - 20
         c.text(title, x: left, y: 10, scale: 2, Self.ink)
         let top = (y: 40, h: (height - 100) * 3 / 5), bottom = (y: 40 + (height - 100) * 3 / 5 + 30, h: (height - 100) * 2 / 5)
-        let finite = values.filter(\.isFinite)
+        let finite = (values + (expected ?? [])).filter(\.isFinite)
         let lo = finite.min() ?? 0, hi = max(finite.max() ?? 1, lo + 1e-6)
-        panel(&c, y: top.y, h: top.h, left: left, right: right, lo: lo, hi: hi, data: values, color: Self.series, label: "VALUE")
+        let n = max(values.count, 2)
+        for w in windows {
+            let x0 = left + (right - left) * w.lowerBound / (n - 1), x1 = left + (right - left) * w.upperBound / (n - 1)
+            c.fill(x: x0, y: top.y, w: max(1, x1 - x0), h: top.h, Self.window)
+            c.fill(x: x0, y: bottom.y, w: max(1, x1 - x0), h: bottom.h, Self.window)
+        }
+        panel(&c, y: top.y, h: top.h, left: left, right: right, lo: lo, hi: hi, data: values, color: Self.series, label: "VALUE",
+              under: expected)
         panel(&c, y: bottom.y, h: bottom.h, left: left, right: right, lo: 0, hi: 10, data: scores, color: Self.score, label: "SCORE")
+        if let threshold {
+            let ty = bottom.y + bottom.h - Int(Float(bottom.h) * min(max(threshold, 0), 10) / 10)
+            var x = left
+            while x < right { c.line(x, ty, min(x + 6, right), ty, Self.anomaly); x += 12 }
+        }
+        for i in alarms where i < values.count { c.fill(x: left + (right - left) * i / (n - 1), y: bottom.y + bottom.h + 3, w: 2, h: 6, Self.alarm) }
         // Legend.
-        let ly = height - 24
-        c.fill(x: left, y: ly + 2, w: 14, h: 3, Self.series); c.text("VALUE", x: left + 20, y: ly, Self.ink)
-        c.fill(x: left + 90, y: ly + 2, w: 14, h: 3, Self.score); c.text("ANOMALY SCORE (0-10)", x: left + 110, y: ly, Self.ink)
-        c.dot(left + 250, ly + 3, radius: 3, Self.anomaly); c.text("INJECTED ANOMALY", x: left + 260, y: ly, Self.ink)
+        let ly = height - 16
+        var lx = left
+        func key(_ color: Canvas.Color, _ text: String, dot: Bool = false) {
+            if dot { c.dot(lx + 6, ly + 3, radius: 3, color) } else { c.fill(x: lx, y: ly + 2, w: 14, h: 3, color) }
+            c.text(text, x: lx + 20, y: ly, Self.ink)
+            lx += 30 + Canvas.textWidth(text)
+        }
+        key(Self.series, "VALUE")
+        if expected != nil { key(Self.expectedColor, "EXPECTED") }
+        key(Self.score, "ANOMALY SCORE (0-10)")
+        if threshold != nil { key(Self.anomaly, "ALERT THRESHOLD") }
+        if !alarms.isEmpty { key(Self.alarm, "ALARM") }
+        if !windows.isEmpty { key(Self.window, "LABELLED WINDOW") }
+        if !marked.isEmpty { key(Self.anomaly, markedLabel, dot: true) }
         return c
     }
 
     private func panel(_ c: inout Canvas, y: Int, h: Int, left: Int, right: Int, lo: Float, hi: Float, data: [Float],
-                       color: Canvas.Color, label: String) {
+                       color: Canvas.Color, label: String, under: [Float]? = nil) {
         let n = max(data.count, 2)
         func px(_ i: Int) -> Int { left + (right - left) * i / (n - 1) }
         func py(_ v: Float) -> Int { y + h - Int(Float(h) * (min(max(v, lo), hi) - lo) / (hi - lo)) }
@@ -140,6 +173,15 @@ public struct SeriesChart {
         c.line(left, y, left, y + h, Self.ink)
         c.line(left, y + h, right, y + h, Self.ink)
         c.text(label, x: left + 4, y: y + 4, Self.ink)
+        if let under {
+            var previous: (Int, Int)?
+            for (i, v) in under.enumerated() {
+                guard v.isFinite else { previous = nil; continue }
+                let p = (px(i), py(v))
+                if let q = previous { c.line(q.0, q.1, p.0, p.1, Self.expectedColor); c.line(q.0, q.1 + 1, p.0, p.1 + 1, Self.expectedColor) }
+                previous = p
+            }
+        }
         var previous: (Int, Int)?
         for (i, v) in data.enumerated() {
             guard v.isFinite else { previous = nil; continue }
