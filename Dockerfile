@@ -8,7 +8,7 @@
 ARG SWIFT_VERSION=6.3
 FROM swift:${SWIFT_VERSION}-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas-dev libzmq3-dev libsqlite3-dev pkg-config \
+ && apt-get install -y --no-install-recommends libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        // zlib (deflate) for compressed PNG charts.
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // C quarantine: each system library is imported by exactly one Swift target.
@@ -52,7 +54,9 @@ let package = Package(
         .target(name: "Training", dependencies: ["Autoencoders", "NN", "Optim", "Autograd", "TensorCore",
                                                 .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
         .target(name: "Scoring", dependencies: ["Training", "Autoencoders", "NN", "Autograd", "TensorCore",
-                                               .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
+                                               .product(name: "Logging", package: "swift-log"),
+                                               .product(name: "CompressNIO", package: "compress-nio"),
+                                               .product(name: "NIOCore", package: "swift-nio")], swiftSettings: optimized),
         .target(name: "ZMQ", dependencies: ["CZeroMQ"]),
         .target(name: "Daemon", dependencies: ["ZMQ", "Scoring", "Training", "Autoencoders", "TensorCore",
                                               .product(name: "Yams", package: "Yams"),

@@ -93,7 +93,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
 
     static func rules(_ conf: NumalogicConf) -> DedupRules {
         DedupRules(retrySec: conf.trainer.retrySec, retrainFreqSec: conf.trainer.retrainFreqHr * 3600,
-                   minTrainSize: conf.trainer.minTrainSize, dataFreqSec: conf.trainer.dataFreqSec)
+                   minTrainSize: conf.trainer.minTrainSize, dataFreqSec: conf.trainer.dataFreqSec, retrainGrowth: conf.trainer.retrainGrowth)
     }
 
     static func wallClock() -> Double { Date().timeIntervalSince1970 }

@@ -10,13 +10,23 @@ public struct ModelRef: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// numalogic's training de-duplication rules (reference §7.4), with times in seconds.
+/// AEFlow adds `retrainGrowth` (``TrainingSchedule``): a model is also due when the key's history has grown to that
+/// multiple of the rows it was trained on, however fresh it is.
 public struct DedupRules: Sendable, Equatable {
     public var retrySec: Double
     public var retrainFreqSec: Double
     public var minTrainSize: Int
     public var dataFreqSec: Double
-    public init(retrySec: Double, retrainFreqSec: Double, minTrainSize: Int, dataFreqSec: Double) {
+    public var retrainGrowth: Double
+    public init(retrySec: Double, retrainFreqSec: Double, minTrainSize: Int, dataFreqSec: Double, retrainGrowth: Double = 0) {
         (self.retrySec, self.retrainFreqSec, self.minTrainSize, self.dataFreqSec) = (retrySec, retrainFreqSec, minTrainSize, dataFreqSec)
+        self.retrainGrowth = retrainGrowth
+    }
+
+    /// Whether `rows` held rows have outgrown a model trained on `trainedRows`.
+    func outgrown(rows: Int?, trainedRows: Int?) -> Bool {
+        guard retrainGrowth > 1, let rows, let trainedRows, trainedRows > 0 else { return false }
+        return Double(rows) >= retrainGrowth * Double(trainedRows)
     }
 }
 
@@ -126,7 +136,10 @@ extension HistoryStore {
                 var reason: SkipReason?
                 try db.inTransaction(.immediate) {
                     let s = try Self.state(db, ref)
-                    reason = Self.skipReason(s, now: now, rules: rules, forced: forced)
+                    let rows = ref.key.isEmpty
+                        ? try Int.fetchOne(db, sql: "SELECT coalesce(sum(rows), 0) FROM series WHERE pipeline = ?", arguments: [ref.pipelineID])
+                        : try Int.fetchOne(db, sql: "SELECT rows FROM series WHERE pipeline = ? AND key = ?", arguments: [ref.pipelineID, Self.keyText(ref.key)])
+                    reason = Self.skipReason(s, now: now, rules: rules, forced: forced, rows: rows)
                     if reason == nil {
                         try db.execute(sql: """
                             INSERT INTO train_state(pipeline, model_key, read_ts, running_since) VALUES (?, ?, ?, ?)
@@ -145,7 +158,7 @@ extension HistoryStore {
 
     /// The rules of numalogic's `ack_read`, in its order, plus "in progress" (a claim younger than
     /// `retry_sec` that has not finished).
-    static func skipReason(_ s: TrainState?, now: Double, rules: DedupRules, forced: Bool) -> SkipReason? {
+    static func skipReason(_ s: TrainState?, now: Double, rules: DedupRules, forced: Bool, rows: Int? = nil) -> SkipReason? {
         guard let s else { return nil }
         if let running = s.runningSince, now - running < rules.retrySec { return .inProgress }
         if !forced, let records = s.trainRecords, let read = s.readTs,
@@ -153,7 +166,10 @@ extension HistoryStore {
             return .insufficientDataBackoff
         }
         if !forced, let read = s.readTs, now - read < rules.retrySec { return .retryBackoff }
-        if !forced, let trained = s.trainTs, now - trained < rules.retrainFreqSec { return .fresh }
+        if !forced, let trained = s.trainTs, now - trained < rules.retrainFreqSec,
+           !(s.lastOutcome == "succeeded" && rules.outgrown(rows: rows, trainedRows: s.trainRecords)) {
+            return .fresh
+        }
         return nil
     }
 
@@ -227,12 +243,14 @@ extension HistoryStore {
                 try String.fetchAll(db, sql: """
                     SELECT s.key FROM series s LEFT JOIN train_state t ON t.pipeline = s.pipeline AND t.model_key = s.key
                     WHERE s.pipeline = ?1 AND s.rows >= ?2
-                      AND (t.train_ts IS NULL OR t.train_ts <= ?3 - ?4)
+                      AND (t.train_ts IS NULL OR t.train_ts <= ?3 - ?4
+                           OR (?8 > 1 AND t.last_outcome = 'succeeded' AND t.train_records > 0 AND s.rows >= ?8 * t.train_records))
                       AND (t.read_ts IS NULL OR t.read_ts <= ?3 - ?5)
                       AND (t.running_since IS NULL OR t.running_since <= ?3 - ?5)
                       AND NOT (t.train_records IS NOT NULL AND t.read_ts IS NOT NULL AND ?3 - t.read_ts < (?2 - t.train_records) * ?6)
                     ORDER BY (t.train_ts IS NOT NULL), t.train_ts, s.id LIMIT ?7
-                    """, arguments: [pipeline, rules.minTrainSize, now, rules.retrainFreqSec, rules.retrySec, rules.dataFreqSec, limit])
+                    """, arguments: [pipeline, rules.minTrainSize, now, rules.retrainFreqSec, rules.retrySec, rules.dataFreqSec, limit,
+                                     rules.retrainGrowth])
                     .compactMap(Self.keyValues)
             }
         } catch {
@@ -246,7 +264,7 @@ extension HistoryStore {
             let total = try pool.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(rows), 0) FROM series WHERE pipeline = ?", arguments: [pipeline]) ?? 0 }
             guard total >= rules.minTrainSize else { return false }
             let s = try state(ModelRef(pipelineID: pipeline, key: []))
-            return Self.skipReason(s, now: now, rules: rules, forced: false) == nil
+            return Self.skipReason(s, now: now, rules: rules, forced: false, rows: total) == nil
         } catch {
             throw (error as? HistoryError) ?? HistoryError("pipeline due \(pipeline)", error)
         }

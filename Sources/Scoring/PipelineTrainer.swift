@@ -116,8 +116,10 @@ public struct PipelineTrainer {
             scoreStats.residualMean = r.mean(alongAxes: [0]).scalars
             scoreStats.residualStd = r.variance(alongAxes: [0]).sqrt().scalars
             let rawKept = Tensor(shape: [keep.count, f], scalars: keep.flatMap { r in values[(r * f)..<(r * f + f)] })
-            scoreStats.dataMin = rawKept.min(alongAxes: [0]).scalars
-            scoreStats.dataMax = rawKept.max(alongAxes: [0]).scalars
+            let q = Double(conf.score.range?.quantile ?? 0)
+            let columns = (0..<f).map { c in (0..<keep.count).map { Double(rawKept[$0, c]) } }
+            scoreStats.dataMin = columns.map { Float(ColumnStats.percentile($0, 100 * q)) }
+            scoreStats.dataMax = columns.map { Float(ColumnStats.percentile($0, 100 * (1 - q))) }
             scoreStats.dataMean = rawKept.mean(alongAxes: [0]).scalars
             var train = JSONObject([
                 ("rows", .int(Int64(keep.count))), ("dropped_rows", .int(Int64(dropped))), ("windows", .int(Int64(all.count))),

@@ -13,8 +13,9 @@ public struct ScoreStats: Sendable, Equatable {
     /// without them it learns from the first scored points).
     public var residualMean: [Float]?
     public var residualStd: [Float]?
-    /// `score.min`, `score.max`, `score.mean`: the training rows' range and mean in metric units (the range rule's
-    /// starting range and the level-following baseline; without them both start from the first scored window).
+    /// `score.min`, `score.max`, `score.mean`: the training rows' range (their `range.quantile` and 1 − quantile
+    /// quantiles) and mean in metric units (the range rule's starting range and the level-following baseline;
+    /// without them both start from the first scored window).
     public var dataMin: [Float]?
     public var dataMax: [Float]?
     public var dataMean: [Float]?

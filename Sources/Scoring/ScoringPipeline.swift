@@ -25,10 +25,10 @@ public struct KeyScoreState: Sendable, Equatable {
 
     /// A new model (or version) starts scoring this key; `carry` keeps the likelihood statistics too.
     public mutating func startModel(carry: Bool = false) {
-        let kept = (rangeLow, rangeHigh, level)
+        let kept = level   // the model's own baseline (levelBase) and starting range come from its training rows
         let stats = (recent, recentCount, recentNext, longMean, longVariance, scoredWindows)
         self = KeyScoreState()
-        (rangeLow, rangeHigh, level) = kept
+        level = kept
         if carry { (recent, recentCount, recentNext, longMean, longVariance, scoredWindows) = stats }
     }
 }
@@ -305,7 +305,11 @@ public final class ScoringPipeline: @unchecked Sendable {
         }
         let pass = forward(input)
         return raw.withUnsafeBufferPointer { rp in
-            (0..<raw.shape[0]).map { i in score(pass, index: i, raw: rp.baseAddress! + i * l * f, state: &states[i]) }
+            (0..<raw.shape[0]).map { i in
+                var s = score(pass, index: i, raw: rp.baseAddress! + i * l * f, state: &states[i])
+                s.errors = pass.errors.slice(axis: 0, i..<(i + 1)).reshaped([l, f])
+                return s
+            }
         }
     }
 

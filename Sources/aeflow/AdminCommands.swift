@@ -65,6 +65,11 @@ struct ConfigCommand: ParsableCommand {
                     for p in s.pipelines {
                         out += "  stream \(s.configID) (window \(s.windowSize), keys \(s.compositeKeys.joined(separator: ","))): pipeline \(p.pipelineID) "
                         out += "\(p.numalogicConf.model.name) on \(p.metrics.joined(separator: ", ")), score mode \(p.numalogicConf.score.mode.rawValue)\n"
+                        let t = p.numalogicConf.trainer
+                        if let rows = t.unreachableTrainSize {
+                            out += "  warning: stream \(s.configID) pipeline \(p.pipelineID): train_hours \(t.trainHours) at data_freq_sec \(t.dataFreqSec) "
+                            out += "holds at most \(rows) rows, below min_train_size \(t.minTrainSize): its keys would never train\n"
+                        }
                     }
                 }
                 if !c.ignoredSections.isEmpty { out += "  ignored numalogic sections: \(c.ignoredSections.joined(separator: ", "))\n" }

@@ -28,7 +28,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Series names (relative paths) containing this text only.") var filter: String?
     @Option(help: "Detectors to run, comma-separated: aeflow, numalogic, zscore.") var detectors = "aeflow,numalogic,zscore"
     @Option(help: "Rolling z-score baseline: window (rows).") var zscoreWindow = 288
-    @Option(help: "Rolling z-score baseline: alert threshold (|z|).") var zscoreThreshold: Float = 4
+    @Option(help: "Rolling z-score baseline: alert threshold (|z|; 8 was its best on the dev half).") var zscoreThreshold: Float = 8
     @Option(help: "Series evaluated at once (threads).") var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {

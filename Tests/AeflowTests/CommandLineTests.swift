@@ -97,7 +97,9 @@ func readScores(_ text: String) -> [[String: String]] {
         #expect(score.status == 0, "\(score.stderr)")
         let rows = readScores(score.stdout)
         #expect(rows.count == 2000)
-        #expect(rows.first!.keys.sorted() == ["cpu_error", "cpu_score", "mem_error", "mem_score", "status", "timestamp", "unified"])
+        #expect(rows.first!.keys.sorted() == ["cpu", "cpu_error", "cpu_expected", "cpu_score", "is_anomaly", "mem", "mem_error", "mem_expected",
+                                              "mem_score", "model_version", "status", "timestamp", "unified"])
+        #expect(rows[1505]["is_anomaly"] == "true" && rows[1200]["is_anomaly"] == "false")
         // The window containing all six spiked points against a calm stretch (numalogic's window mean).
         let spike = Float(rows[1505]["unified"]!)!, calm = (1100..<1300).map { Float(rows[$0]["unified"]!)! }.max()!
         #expect(spike > 2 * calm && spike > 2, "spike \(spike) vs calm maximum \(calm)")
@@ -105,7 +107,7 @@ func readScores(_ text: String) -> [[String: String]] {
         let bt = try Subprocess.aeflow(["backtest", "--config", dir.file("cfg.yaml"), "--input", dir.file("data.csv"),
                                         "--label-column", "label", "--output", dir.file("bt.csv"), "--report", dir.file("report.json")])
         #expect(bt.status == 0, "\(bt.stderr)")
-        #expect(bt.stderr.contains("msg=\"backtest progress\"") && bt.stderr.contains("msg=evaluation"))
+        #expect(bt.stderr.contains("msg=progress") && bt.stderr.contains("task=backtest") && bt.stderr.contains("msg=evaluation"))
         let btRows = readScores(try String(contentsOfFile: dir.file("bt.csv"), encoding: .utf8))
         #expect(btRows.count == 2000)
         #expect(btRows[0]["status"] == "model_not_ready" && btRows[598]["status"] == "model_not_ready" && btRows[599]["status"] == "scored")

@@ -29,8 +29,11 @@ private func error(_ yaml: String) -> String? {
         #expect(c.http.port == 8490 && c.store.keepVersions == 5 && c.history.maxRowsPerKey == 20_000 && c.retrain.concurrency == 1)
         let p = try #require(c.stream("anything")?.pipeline("default"))
         #expect(p.metrics == ["value"] && p.modelScope == .key)
-        #expect(p.numalogicConf.model.name == "VanillaAE" && p.numalogicConf.trainer.minTrainSize == 2000)
-        #expect(p.numalogicConf.trainer.maxEpochs == 50 && p.numalogicConf.score.mode == .numalogic)
+        #expect(p.numalogicConf.model.name == "VanillaAE" && p.numalogicConf.trainer.minTrainSize == 200)
+        #expect(p.numalogicConf.trainer.trainHours == 720 && p.numalogicConf.trainer.retrainGrowth == 2)
+        #expect(p.numalogicConf.trainer.maxEpochs == 50 && p.numalogicConf.score.mode == .likelihood)
+        #expect(p.numalogicConf.score.alertThreshold == 9 && p.numalogicConf.score.range == ScoreConfig.RangeRule(tolerance: 0.05, quantile: 0))
+        #expect(p.numalogicConf.score.follow == ScoreConfig.Follow(halflife: 288) && p.numalogicConf.score.likelihood == ScoreConfig.Likelihood())
         #expect(p.numalogicConf.postprocess?.name == "TanhNorm")
         // An empty file means every default.
         #expect(try load("").streams == c.streams)

@@ -296,6 +296,13 @@ public struct AEFlowConfig: Equatable, Sendable {
                                           reason: "the model takes \(model.nFeatures) features but \(metrics.count) metrics are listed")
                 }
             }
+            let score = nc.score
+            for (m, _) in score.direction where m != "*" && !metrics.contains(m) {
+                throw ConfigReadError(path: "\(mp.child(pid)).numalogic_conf.score.direction.\(m)", reason: "is not one of the pipeline's metrics")
+            }
+            for (m, _) in score.minDeviation where m != "*" && !metrics.contains(m) {
+                throw ConfigReadError(path: "\(mp.child(pid)).numalogic_conf.score.min_deviation.\(m)", reason: "is not one of the pipeline's metrics")
+            }
             pipelines.append(MLPipelineConf(pipelineID: pipelineID, metrics: metrics, modelScope: modelScope, numalogicConf: nc))
         }
         try mp.finish()

@@ -10,8 +10,9 @@ import TensorCore
 ///   winsorised at twice the current threshold so a burst of anomalies does not teach itself normal.
 /// * `likelihood`: the newest point's residual (value − reconstruction), filtered by `direction` and
 ///   `min_deviation`, smoothed over `likelihood.smoothing` points and compared with the key's own long-run
-///   distribution of that level: the Gaussian tail probability, log-scaled to 0–10 (5 ≈ a 1-in-100,000 level),
-///   combined with the `range` rule; `follow` lets the model's input follow level shifts (``Likelihood``).
+///   distribution of that level: the tail probability p, reported as `−log10(p)` clamped to 0–10 (9: a
+///   one-in-a-billion level), combined with the `range` rule; `follow` lets the model's input follow level
+///   shifts. Defaults are the ones `aeflow evaluate` found best (README "What the score means").
 public struct ScoreConfig: Equatable, Sendable {
     public enum Mode: String, Sendable, CaseIterable { case numalogic, adaptive, likelihood }
 
@@ -29,17 +30,20 @@ public struct ScoreConfig: Equatable, Sendable {
         /// Scored points after a model starts during which the output is neutral (0) while statistics settle.
         public var learning: Int = 0
         /// Half-life (points) of the long-run mean and variance of the recent level.
-        public var halflife: Double = 2000
-        /// Floor of the long-run standard deviation, in the preprocessed units of the residual.
-        public var minStd: Float = 0.05
-        /// Long-run updates are capped at μ + `winsorize`·σ, so a burst of anomalies does not teach itself normal.
-        public var winsorize: Float = 4
-        /// The scale the level's distribution is estimated on: `linear`, or `log` (log(level + min_std), for
-        /// heavy-tailed residuals).
+        public var halflife: Double = 4000
+        /// `linear` scale: the floor of the long-run standard deviation (preprocessed units of the residual);
+        /// `log` scale: the offset c in log(level + c).
+        public var minStd: Float = 0.01
+        /// Long-run updates are capped at μ + `winsorize`·σ (0: not capped). Capping made level shifts alarm until
+        /// a retrain in the evaluation, so the default lets anomalies into the statistics.
+        public var winsorize: Float = 0
+        /// The scale the level's distribution is estimated on: `log` (log(level + min_std); residuals are heavy-tailed,
+        /// and a Gaussian on the linear scale alarmed 5–10× more often for the same recall) or `linear`.
         public enum Scale: String, Sendable, CaseIterable { case linear, log }
-        public var scale: Scale = .linear
-        /// Whether a retrained model continues the key's statistics (true) or starts from its training residuals.
-        public var carry = false
+        public var scale: Scale = .log
+        /// Whether a retrained model continues the key's statistics (true) or restarts from its training residuals
+        /// (in-sample residuals are smaller than live ones, so restarting alarmed after every retrain).
+        public var carry = true
         public init() {}
     }
 
@@ -47,7 +51,10 @@ public struct ScoreConfig: Equatable, Sendable {
     /// alert threshold (Numenta's spatial anomaly rule).
     public struct RangeRule: Equatable, Sendable {
         public var tolerance: Float = 0.05
-        public init(tolerance: Float = 0.05) { self.tolerance = tolerance }
+        /// The range a model starts from: the training rows' `quantile` and `1 − quantile` quantiles (0: min and
+        /// max), so a few anomalies in the training history do not widen it.
+        public var quantile: Float = 0
+        public init(tolerance: Float = 0.05, quantile: Float = 0) { (self.tolerance, self.quantile) = (tolerance, quantile) }
     }
 
     /// Level following: the model's input is shifted by (recent level − training mean), the recent level being an
@@ -112,11 +119,11 @@ public struct ScoreConfig: Equatable, Sendable {
 
     public init() {}
 
-    /// The alert threshold when none is configured: 5 in likelihood mode (tail probability 1e-5); otherwise the
+    /// The alert threshold when none is configured: 9 in likelihood mode (tail probability 1e-9); otherwise the
     /// score of a ratio of exactly 1 — an error at the fitted threshold — after post-processing.
     public static func defaultAlertThreshold(mode: Mode, postprocess: Postprocess?) -> Float {
         switch mode {
-        case .likelihood: return 5
+        case .likelihood: return 9
         case .numalogic, .adaptive:
             switch postprocess {
             case .expMovingAverage?: return Postprocess.tanhNorm(scaleFactor: 10, smoothFactor: 10).apply(1)
@@ -179,13 +186,13 @@ public struct ScoreConfig: Equatable, Sendable {
         s.likelihood.point = pt
         s.likelihood.smoothing = try lr.int("smoothing", default: 3, range: 1...1000)
         s.likelihood.learning = try lr.int("learning", default: 0, range: 0...1_000_000_000)
-        s.likelihood.halflife = try lr.double("halflife", default: 2000, range: 1...1e9)
-        s.likelihood.minStd = try lr.float("min_std", default: 0.05, range: 1e-9...1e9)
-        s.likelihood.winsorize = try lr.float("winsorize", default: 4, range: 0...1e6)
-        let scale = try lr.string("scale", default: "linear")
+        s.likelihood.halflife = try lr.double("halflife", default: 4000, range: 1...1e9)
+        s.likelihood.minStd = try lr.float("min_std", default: 0.01, range: 1e-9...1e9)
+        s.likelihood.winsorize = try lr.float("winsorize", default: 0, range: 0...1e6)
+        let scale = try lr.string("scale", default: "log")
         guard let sc = Likelihood.Scale(rawValue: scale) else { throw ConfigReadError(path: lr.child("scale"), reason: "expected linear or log, got \"\(scale)\"") }
         s.likelihood.scale = sc
-        s.likelihood.carry = try lr.bool("carry", default: false)
+        s.likelihood.carry = try lr.bool("carry", default: true)
         try lr.finish()
         s.direction = try perMetricSetting(&r, "direction", default: .both) { (v, path) throws(ConfigReadError) in
             guard let name = v.stringValue, let d = Direction(rawValue: name) else {
@@ -199,15 +206,33 @@ public struct ScoreConfig: Equatable, Sendable {
             }
             return Float(x)
         }
-        if let rv = r.value("range"), rv != .null {
-            var rr = try JSONObjectReader(rv, path: r.child("range"))
-            s.range = RangeRule(tolerance: try rr.float("tolerance", default: 0.05, range: 0...1e6))
-            try rr.finish()
+        // The range rule and level following: on by default in likelihood mode (`null` turns one off), and only
+        // meaningful there, as are direction and min_deviation.
+        if r.has("range") {
+            if let rv = r.value("range"), rv != .null {
+                var rr = try JSONObjectReader(rv, path: r.child("range"))
+                s.range = RangeRule(tolerance: try rr.float("tolerance", default: 0.05, range: 0...1e6),
+                                    quantile: try rr.float("quantile", default: 0, range: 0...0.49))
+                try rr.finish()
+            }
+        } else if m == .likelihood {
+            s.range = RangeRule(tolerance: 0.05, quantile: 0)
         }
-        if let fv = r.value("follow"), fv != .null {
-            var fr = try JSONObjectReader(fv, path: r.child("follow"))
-            s.follow = Follow(halflife: try fr.double("halflife", default: 288, range: 1...1e9))
-            try fr.finish()
+        if r.has("follow") {
+            if let fv = r.value("follow"), fv != .null {
+                var fr = try JSONObjectReader(fv, path: r.child("follow"))
+                s.follow = Follow(halflife: try fr.double("halflife", default: 288, range: 1...1e9))
+                try fr.finish()
+            }
+        } else if m == .likelihood {
+            s.follow = Follow(halflife: 288)
+        }
+        if m != .likelihood {
+            for (key, set) in [("range", s.range != nil), ("follow", s.follow != nil),
+                               ("direction", s.direction.count != 1 || s.direction[0].1 != .both),
+                               ("min_deviation", s.minDeviation.count != 1 || s.minDeviation[0].1 != 0)] where set {
+                throw ConfigReadError(path: r.child(key), reason: "applies to mode likelihood only (mode is \(m.rawValue))")
+            }
         }
         try r.finish()
         return s
@@ -244,8 +269,10 @@ public struct ScoreConfig: Equatable, Sendable {
         if minDeviation.count != 1 || minDeviation[0].1 != 0 {
             o["min_deviation"] = .object(JSONObject(minDeviation.map { ($0.0, JSONValue.double(Double($0.1))) }))
         }
-        if let range { o["range"] = .object(JSONObject([("tolerance", .double(Double(range.tolerance)))])) }
-        if let follow { o["follow"] = .object(JSONObject([("halflife", .double(follow.halflife))])) }
+        if mode == .likelihood {
+            o["range"] = range.map { .object(JSONObject([("tolerance", .double(Double($0.tolerance))), ("quantile", .double(Double($0.quantile)))])) } ?? .null
+            o["follow"] = follow.map { .object(JSONObject([("halflife", .double($0.halflife))])) } ?? .null
+        }
         if let a = adjust {
             o["adjust"] = .object(JSONObject([
                 ("upper_limits", .object(JSONObject(a.upperLimits.map { ($0.0, JSONValue.double(Double($0.1))) }))),

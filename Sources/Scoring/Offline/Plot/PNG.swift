@@ -1,5 +1,8 @@
-/// A minimal PNG writer: 8-bit RGB, no interlacing, the image data zlib-wrapped in stored (uncompressed)
-/// deflate blocks. Enough for charts without an image library; every reader opens it.
+import CompressNIO
+import NIOCore
+
+/// A minimal PNG writer: 8-bit RGB, no interlacing, each scanline filtered with PNG's `Up` filter and the image
+/// data deflated by zlib. Charts (large flat areas) come out at a few tens of KB.
 public enum PNG {
     /// Encodes `width × height` RGB pixels (row-major, 3 bytes each).
     public static func encode(width: Int, height: Int, rgb: [UInt8]) -> [UInt8] {
@@ -10,14 +13,15 @@ public enum PNG {
         header += be32(UInt32(height))
         header += [8, 2, 0, 0, 0]     // bit depth 8, colour type RGB, deflate, adaptive filtering, no interlace
         chunk("IHDR", header, into: &out)
-        // Scanlines, each prefixed with filter type 0 (none).
+        // Scanlines, each prefixed with filter type 2 (Up: the byte minus the byte above it, PNG spec §9.2).
+        let stride = width * 3
         var raw: [UInt8] = []
-        raw.reserveCapacity(height * (width * 3 + 1))
+        raw.reserveCapacity(height * (stride + 1))
         for y in 0..<height {
-            raw.append(0)
-            raw += rgb[(y * width * 3)..<((y + 1) * width * 3)]
+            raw.append(2)
+            for x in 0..<stride { raw.append(rgb[y * stride + x] &- (y > 0 ? rgb[(y - 1) * stride + x] : 0)) }
         }
-        chunk("IDAT", zlibStored(raw), into: &out)
+        chunk("IDAT", zlib(raw), into: &out)
         chunk("IEND", [], into: &out)
         return out
     }
@@ -31,19 +35,16 @@ public enum PNG {
         out += be32(crc32(body))
     }
 
-    /// zlib stream (RFC 1950) of stored deflate blocks (RFC 1951 §3.2.4), at most 65,535 bytes each.
-    static func zlibStored(_ data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [0x78, 0x01]
-        var offset = 0
-        repeat {
-            let n = min(65_535, data.count - offset)
-            let last: UInt8 = offset + n == data.count ? 1 : 0
-            out += [last, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
-            out += data[offset..<(offset + n)]
-            offset += n
-        } while offset < data.count
-        out += be32(adler32(data))
-        return out
+    /// The image data as a zlib stream (RFC 1950), compressed with zlib itself (through compress-nio).
+    static func zlib(_ data: [UInt8]) -> [UInt8] {
+        var input = ByteBuffer(bytes: data)
+        do {
+            var out = try input.compress(with: .zlib())
+            return out.readBytes(length: out.readableBytes) ?? []
+        } catch {
+            // zlib fails only on exhausted memory; there is no meaningful image without it.
+            preconditionFailure("zlib compression failed: \(error)")
+        }
     }
 
     static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
@@ -56,18 +57,5 @@ public enum PNG {
         var c: UInt32 = 0xFFFF_FFFF
         for b in bytes { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
         return c ^ 0xFFFF_FFFF
-    }
-
-    static func adler32(_ bytes: [UInt8]) -> UInt32 {
-        var a: UInt32 = 1, b: UInt32 = 0
-        for chunkStart in stride(from: 0, to: bytes.count, by: 5552) {
-            for x in bytes[chunkStart..<min(chunkStart + 5552, bytes.count)] {
-                a += UInt32(x)
-                b += a
-            }
-            a %= 65_521
-            b %= 65_521
-        }
-        return (b << 16) | a
     }
 }
