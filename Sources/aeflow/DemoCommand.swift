@@ -15,14 +15,15 @@ struct Demo: AsyncParsableCommand {
         abstract: "Daemon + retrain stage + a synthetic publisher, with live scores per key.",
         discussion: """
             Runs the embedded default pipeline (pipelines/default.yaml: VanillaAE over 12-point windows,
-            StandardScaler, StdDevThreshold, TanhNorm, min_train_size 2000) with the retrain stage in the same
+            StandardScaler, the likelihood score with an alert threshold of 9) with the retrain stage in the same
             process, over ipc:// sockets in --dir (so nothing else on the machine is disturbed). A publisher sends
             seasonal series for several keys (Training's synthetic generator): first 2,100 points of history per
             key, fast, then live points at --rate per key per second. Once every key has a model, anomalies are
             injected (Training's anomaly generator) every ~45 points per key; they show in red.
 
-            Stops after --duration (e.g. 20s, 2m) or on Ctrl-C, then prints a summary: points sent and answered,
-            and the scores of injected points against the rest. --plot FILE.png draws each key's series with its
+            Stops after --duration (e.g. 20s, 2m) or on Ctrl-C, then prints a summary per key and in total (the
+            totals are the sums of the key lines): points sent and answered by status, alarms, and the scores of
+            injected points against the rest. --plot FILE.png draws each key's series with its
             scores and the injected anomalies marked.
             """)
 

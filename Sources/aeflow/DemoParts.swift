@@ -24,6 +24,11 @@ final class DemoBoard: @unchecked Sendable {
         var lastScore: Float = .nan
         var lastIndex = -1
         var counts: [String: Int] = [:]
+        /// Outputs received for this key, scored outputs whose score was not a finite number, and alarms
+        /// (`metadata.is_anomaly`), by point index.
+        var outputs = 0
+        var nonFinite = 0
+        var alarms: Set<Int> = []
     }
 
     let lock = NSLock()
@@ -64,12 +69,18 @@ final class DemoBoard: @unchecked Sendable {
         let i = Int((ts - t0) / 60_000)
         lock.lock(); defer { lock.unlock() }
         outputs += 1
+        keys[k].outputs += 1
         keys[k].counts[status, default: 0] += 1
         keys[k].status = status
         if let v = meta["model_version"]?.intValue { keys[k].version = Int(v) }
-        if status == "scored", let s = o["unified_anomaly"]?.doubleValue, i >= 0, i < keys[k].scores.count {
-            keys[k].scores[i] = Float(s)
-            keys[k].lastScore = Float(s)
+        if meta["is_anomaly"]?.boolValue == true { keys[k].alarms.insert(i) }
+        if status == "scored" {
+            if let s = o["unified_anomaly"]?.doubleValue, s.isFinite, i >= 0, i < keys[k].scores.count {
+                keys[k].scores[i] = Float(s)
+                keys[k].lastScore = Float(s)
+            } else {
+                keys[k].nonFinite += 1
+            }
         }
         keys[k].lastIndex = max(keys[k].lastIndex, i)
     }
@@ -79,7 +90,6 @@ final class DemoBoard: @unchecked Sendable {
     // MARK: views
 
     static let bars = Array("▁▂▃▄▅▆▇█")
-    static let flag: Float = 3
 
     func table(header: String, elapsed: Double, limit: Double?, port: Int?) -> String {
         lock.lock(); defer { lock.unlock() }
@@ -94,15 +104,15 @@ final class DemoBoard: @unchecked Sendable {
             let statusColor = k.status == "scored" ? green : (k.status == "-" ? dim : yellow)
             let value = k.values.last.map { String(format: "%9.2f", $0) } ?? "        -"
             let score = k.lastScore.isFinite ? String(format: "%6.2f", k.lastScore) : "     -"
-            let scoreText = k.lastScore >= Self.flag ? "\(red)\(score)\(reset)" : score
+            let scoreText = k.alarms.contains(k.lastIndex) ? "\(red)\(score)\(reset)" : score
             var spark = ""
             let end = k.lastIndex
             for i in max(0, end - 59)...max(0, end) where end >= 0 {
                 let v = i < k.scores.count ? k.scores[i] : .nan
                 let ch: Character = v.isFinite ? Self.bars[min(7, max(0, Int(v / 10 * 8)))] : "·"
-                spark += k.injected.contains(i) ? "\(red)\(ch)\(reset)" : (v >= Self.flag ? "\(yellow)\(ch)\(reset)" : String(ch))
+                spark += k.injected.contains(i) ? "\(red)\(ch)\(reset)" : (k.alarms.contains(i) ? "\(yellow)\(ch)\(reset)" : String(ch))
             }
-            let flagged = k.injected.filter { $0 < k.scores.count && k.scores[$0] >= Self.flag }.count
+            let flagged = k.injected.filter { k.alarms.contains($0) }.count
             s += pad(k.name, 10) + " " + statusColor + pad(k.status, 17) + reset + " " + pad(k.version.map { "v\($0)" } ?? "-", 7)
                 + " " + value + "  " + scoreText + "   " + spark
                 + String(repeating: " ", count: max(0, 60 - min(60, end + 1))) + "  " + pad(String(k.injected.count), 9) + " " + String(flagged) + "\n"
@@ -124,12 +134,15 @@ final class DemoBoard: @unchecked Sendable {
         var text: String
     }
 
-    /// Scores of injected points against points whose window holds no injected point.
+    /// Per key and in total (the totals are the sums of the key lines): points sent, outputs by status, scored
+    /// outputs without a finite score, injected points, how many of them were scored and alarmed, and the mean
+    /// score of injected points against points whose window holds no injected point.
     func summary(sent: Int) -> Summary {
         lock.lock(); defer { lock.unlock() }
         var injectedScores: [Float] = [], normalScores: [Float] = []
         var lines: [String] = []
         var statusTotals: [String: Int] = [:]
+        var (sentTotal, outputTotal, nonFiniteTotal, injectedTotal, injectedAlarmed, alarmTotal) = (0, 0, 0, 0, 0, 0)
         for k in keys {
             var inj: [Float] = [], norm: [Float] = []
             for (i, s) in k.scores.enumerated() where s.isFinite {
@@ -138,16 +151,25 @@ final class DemoBoard: @unchecked Sendable {
             injectedScores += inj
             normalScores += norm
             for (st, n) in k.counts { statusTotals[st, default: 0] += n }
-            lines.append("  \(k.name): sent \(k.values.count), model \(k.version.map { "v\($0)" } ?? "none"), injected \(k.injected.count) "
-                         + "(mean score \(fmt(mean(inj)))), normal mean score \(fmt(mean(norm))), normal max \(fmt(norm.max() ?? .nan))")
+            let alarmedInjected = k.injected.filter { k.alarms.contains($0) }.count
+            (sentTotal, outputTotal, nonFiniteTotal) = (sentTotal + k.values.count, outputTotal + k.outputs, nonFiniteTotal + k.nonFinite)
+            (injectedTotal, injectedAlarmed, alarmTotal) = (injectedTotal + k.injected.count, injectedAlarmed + alarmedInjected, alarmTotal + k.alarms.count)
+            let statuses = k.counts.keys.sorted().map { "\($0)=\(k.counts[$0]!)" }.joined(separator: " ")
+            lines.append("  \(k.name): sent=\(k.values.count) outputs=\(k.outputs) \(statuses) non_finite_scores=\(k.nonFinite) "
+                         + "model=\(k.version.map { "v\($0)" } ?? "none") injected=\(k.injected.count) injected_scored=\(inj.count) "
+                         + "injected_alarmed=\(alarmedInjected) alarms=\(k.alarms.count) injected_mean_score=\(fmt(mean(inj))) "
+                         + "normal_mean_score=\(fmt(mean(norm))) normal_max=\(fmt(norm.max() ?? .nan))")
         }
         let p99 = percentile(normalScores, 0.99)
         let above = injectedScores.filter { $0 > p99 }.count
-        var text = "\ndemo summary: points_sent=\(sent) outputs=\(outputs)"
+        var text = "\ndemo summary: points_sent=\(sentTotal) outputs=\(outputTotal)"
         for st in statusTotals.keys.sorted() { text += " \(st)=\(statusTotals[st]!)" }
-        text += " injected=\(injectedScores.count) injected_mean_score=\(fmt(mean(injectedScores))) normal_mean_score=\(fmt(mean(normalScores)))"
+        text += " non_finite_scores=\(nonFiniteTotal) injected=\(injectedTotal) injected_scored=\(injectedScores.count)"
+        text += " injected_alarmed=\(injectedAlarmed) alarms=\(alarmTotal)"
+        text += " injected_mean_score=\(fmt(mean(injectedScores))) normal_mean_score=\(fmt(mean(normalScores)))"
         text += " normal_p99_score=\(fmt(p99)) injected_above_normal_p99=\(injectedScores.isEmpty ? 0 : 100 * above / injectedScores.count)%\n"
         text += lines.joined(separator: "\n") + "\n"
+        if sentTotal != sent { text += "  (the publisher counted \(sent) points sent)\n" }
         if injectedScores.isEmpty {
             text += "  (no anomaly was scored: models were not ready before the end — run longer, e.g. --duration 30s)\n"
         }
@@ -170,6 +192,7 @@ final class DemoBoard: @unchecked Sendable {
             let marked = Set(k.injected.filter { $0 >= from }.map { $0 - from })
             var c = SeriesChart(title: "\(k.name)  (\(k.values.count - from) newest points, model \(k.version.map { "v\($0)" } ?? "none"))",
                                 values: Array(k.values[from...]), scores: Array(k.scores[from...]), marked: marked)
+            c.alarms = Set(k.alarms.filter { $0 >= from }.map { $0 - from })
             c.height = 340
             return c.render()
         }

@@ -29,6 +29,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Detectors to run, comma-separated: aeflow, numalogic, zscore.") var detectors = "aeflow,numalogic,zscore"
     @Option(help: "Rolling z-score baseline: window (rows).") var zscoreWindow = 288
     @Option(help: "Rolling z-score baseline: alert threshold (|z|; 8 was its best on the dev half).") var zscoreThreshold: Float = 8
+    @Option(help: "Override the pipeline's score.alert_threshold for the aeflow detector.") var alertThreshold: Float?
     @Option(help: "Series evaluated at once (threads).") var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
@@ -64,7 +65,8 @@ struct Evaluate: ParsableCommand {
                 do { _ = try p.numalogicConf.withFeatures(s.table.metrics.count) } catch { throw UserFacingError("\(s.name): \(error)") }
                 prepared.append(s)
             }
-            let conf = p.numalogicConf
+            var conf = p.numalogicConf
+            if let alertThreshold { conf.score.alertThreshold = alertThreshold }
             for d in detectors.split(separator: ",").map(String.init) {
                 switch d {
                 case "aeflow":

@@ -110,11 +110,64 @@ func readScores(_ text: String) -> [[String: String]] {
         #expect(bt.stderr.contains("msg=progress") && bt.stderr.contains("task=backtest") && bt.stderr.contains("msg=evaluation"))
         let btRows = readScores(try String(contentsOfFile: dir.file("bt.csv"), encoding: .utf8))
         #expect(btRows.count == 2000)
-        #expect(btRows[0]["status"] == "model_not_ready" && btRows[598]["status"] == "model_not_ready" && btRows[599]["status"] == "scored")
+        // As the daemon answers: warming_up until the window is full, model_not_ready until min_train_size rows, scored.
+        #expect(btRows[0]["status"] == "warming_up" && btRows[10]["status"] == "warming_up" && btRows[11]["status"] == "model_not_ready")
+        #expect(btRows[598]["status"] == "model_not_ready" && btRows[599]["status"] == "scored")
         let report = try #require(JSONValue.parse(try String(contentsOfFile: dir.file("report.json"), encoding: .utf8)).objectValue)
         #expect(report["trainings"]!.intValue! >= 2)          // first at row 600, then every 12 hours of timestamps
         let (recall, prAUC) = (report["recall"]!.doubleValue!, report["pr_auc"]!.doubleValue!)
         #expect(recall > 0.5 && prAUC > 0.2, "recall \(recall), PR AUC \(prAUC)")
+    }
+
+    /// `train`, `backtest` and `evaluate` without `--config`: the embedded default on the CSV's numeric columns.
+    @Test func offlineCommandsRunTheEmbeddedDefaultOnTheCSVsColumns() throws {
+        let dir = try TemporaryDirectory()
+        // A text column (host) is not a metric; cpu and mem are.
+        let csv = Self.csv().split(separator: "\n").enumerated().map { i, line in
+            i == 0 ? "host," + line : "web-1," + line
+        }.joined(separator: "\n") + "\n"
+        try csv.write(toFile: dir.file("data.csv"), atomically: true, encoding: .utf8)
+        let train = try Subprocess.aeflow(["train", "--input", dir.file("data.csv"), "--output", dir.file("m.safetensors")])
+        #expect(train.status == 0, "\(train.stderr)")
+        let inspect = try Subprocess.aeflow(["checkpoint", "inspect", dir.file("m.safetensors")])
+        #expect(inspect.stdout.contains("metrics: cpu, mem") && inspect.stdout.contains("score.residualstd F32 [2]"))
+        let bt = try Subprocess.aeflow(["backtest", "--input", dir.file("data.csv"), "--output", dir.file("out.csv"), "--plot", dir.file("out.png"),
+                                        "--label-column", "label"])
+        #expect(bt.status == 0, "\(bt.stderr)")
+        let rows = readScores(try String(contentsOfFile: dir.file("out.csv"), encoding: .utf8))
+        #expect(rows.count == 2000 && rows[0]["host"] == nil && rows[0]["cpu"] != nil && rows[0]["mem_expected"] != nil)
+        // The default pipeline trains at 200 rows: from then on every row is scored, and the spike alarms.
+        #expect(rows[198]["status"] == "model_not_ready" && rows[199]["status"] == "scored" && rows[1999]["status"] == "scored")
+        #expect((1500..<1506).contains { rows[$0]["is_anomaly"] == "true" })
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir.file("out.png")))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count < 300_000, "PNG of \(png.count) bytes")
+    }
+
+    /// `aeflow evaluate` on a tiny hand-labelled corpus whose answers are known: the rolling z-score (window 10,
+    /// threshold 5) alarms on the labelled spike (2 rows into its window) and on an unlabelled one.
+    @Test func evaluateReportsKnownAnswersOnATinyCorpus() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("corpus/cat"), withIntermediateDirectories: true)
+        var lines = ["timestamp,value,label"]
+        for i in 0..<100 {
+            let value = i == 60 ? 50.0 : i == 80 ? 40.0 : Double(1 + i % 2)
+            lines.append("\(1_700_000_000 + i * 60),\(value),\((58...62).contains(i) ? 1 : 0)")
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir.file("corpus/cat/s.csv"), atomically: true, encoding: .utf8)
+        let r = try Subprocess.aeflow(["evaluate", "--corpus", dir.file("corpus"), "--zscore-window", "10", "--zscore-threshold", "5",
+                                       "--report", dir.file("r.json"), "--plot-dir", dir.file("plots")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(JSONValue.parse(try String(contentsOfFile: dir.file("r.json"), encoding: .utf8)).objectValue)
+        let summary = try #require(report["summary"]?.arrayValue).compactMap(\.objectValue)
+        let z = try #require(summary.first { $0["detector"]?.stringValue == "zscore" && $0["category"]?.stringValue == "overall" })
+        #expect(z["events"]?.intValue == 1 && z["detected"]?.intValue == 1 && z["false_alarms"]?.intValue == 1)
+        #expect(z["precision"]?.doubleValue == 0.5 && z["recall"]?.doubleValue == 1 && z["median_delay_rows"]?.doubleValue == 2)
+        expectClose(Float(z["f1"]!.doubleValue!), 2.0 / 3, atol: 1e-6)
+        // 100 rows: the default pipeline never reaches min_train_size 200, so it never alarms (and says so).
+        let a = try #require(summary.first { $0["detector"]?.stringValue == "aeflow" && $0["category"]?.stringValue == "overall" })
+        #expect(a["detected"]?.intValue == 0 && a["false_alarms"]?.intValue == 0 && a["trainings"]?.intValue == 0)
+        #expect(r.stdout.contains("overall") && r.stdout.contains("zscore"))
+        #expect(FileManager.default.fileExists(atPath: dir.file("plots/cat__s-zscore.png")))
     }
 
     @Test func userErrorsAreOneLineWithTheirLocation() throws {

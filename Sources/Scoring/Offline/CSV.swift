@@ -97,7 +97,9 @@ public struct MetricTable: Sendable {
         if let labelColumn, labelIndex == nil, labelColumn != "label" {
             throw CSVError(source: source, line: 1, reason: "no label column \"\(labelColumn)\"")
         }
-        let names = metrics ?? numericColumns(header: header, rows: rows, excluding: [tcol] + (labelIndex.map { [$0] } ?? []))
+        // Without a metric list: every numeric column except the timestamp, the label column and any column named `label`.
+        let excluded = [tcol] + [labelIndex, header.firstIndex(of: "label")].compactMap { $0 }
+        let names = metrics ?? numericColumns(header: header, rows: rows, excluding: excluded)
         guard !names.isEmpty else { throw CSVError(source: source, line: 1, reason: "no numeric metric columns besides timestamp/label") }
         let cols = try names.map { (m) throws(CSVError) -> Int in
             guard let i = header.firstIndex(of: m) else {
