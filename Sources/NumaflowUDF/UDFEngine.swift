@@ -61,9 +61,7 @@ public final class UDFEngine: @unchecked Sendable {
         self.idCacheSize = idCacheSize
         metrics = DaemonMetrics()
         models = ModelRegistry(config: config, metrics: metrics, logger: logger)
-        var d = InputDecoder()
-        d.maximumBodyBytes = config.windows.maxMessageBytes
-        decoder = d
+        decoder = InputDecoder(config.windows)
         router = PointRouter(config: config)
     }
 

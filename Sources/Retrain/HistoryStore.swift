@@ -15,7 +15,7 @@ public struct HistoryRow: Sendable, Equatable {
     }
 }
 
-/// A pipeline's retention: rows older than `spanMs` before the pipeline's newest point go (numalogic's
+/// A pipeline's retention: a key's rows older than `spanMs` before that key's newest point go (numalogic's
 /// `train_hours`, measured in event time so that replays and clock skew keep their history).
 public struct Retention: Sendable, Equatable {
     public var spanMs: Int64
@@ -213,7 +213,7 @@ public final class HistoryStore: @unchecked Sendable {
         return n
     }
 
-    /// Applies retention by age per pipeline (rows older than the span before the pipeline's newest point)
+    /// Applies retention by age per key (rows older than the span before the key's own newest point)
     /// and by count, and forgets series left empty. Returns the rows deleted.
     @discardableResult
     public func enforceRetention(_ retention: [String: Retention]) throws(HistoryError) -> Int {
@@ -221,11 +221,14 @@ public final class HistoryStore: @unchecked Sendable {
             let n = try pool.write { db -> Int in
                 var deleted = 0
                 for (pipeline, r) in retention.sorted(by: { $0.key < $1.key }) {
-                    guard let newest = try Int64.fetchOne(db, sql: "SELECT max(newest) FROM series WHERE pipeline = ?", arguments: [pipeline]) else { continue }
-                    let cutoff = newest - r.spanMs
-                    let old = try Row.fetchAll(db, sql: "SELECT id FROM series WHERE pipeline = ?", arguments: [pipeline])
-                    for row in old {
+                    // Per key: one key's points (a far-future timestamp, say) never age out another key's history.
+                    let series = try Row.fetchAll(db, sql: "SELECT id, newest FROM series WHERE pipeline = ? AND newest IS NOT NULL",
+                                                  arguments: [pipeline])
+                    for row in series {
                         let id: Int64 = row[0]
+                        let newest: Int64 = row[1]
+                        let (cutoff, overflow) = newest.subtractingReportingOverflow(r.spanMs)
+                        guard !overflow else { continue }
                         try db.execute(sql: "DELETE FROM points WHERE series = ? AND ts < ?", arguments: [id, cutoff])
                         let c = db.changesCount
                         if c > 0 {

@@ -266,8 +266,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     }
 
     func ingestLoop(_ sockets: [(ZMQSocket, Bool)]) {
-        var decoder = InputDecoder()
-        decoder.maximumBodyBytes = config.windows.maxMessageBytes
+        let decoder = InputDecoder(config.windows)
         var poller = ZMQPoller()
         for (s, _) in sockets { poller.add(s) }
         while !isStopping {

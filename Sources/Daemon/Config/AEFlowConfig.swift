@@ -109,6 +109,8 @@ public struct AEFlowConfig: Equatable, Sendable {
         public var latePolicy: LatePolicy = .drop
         public var missingPolicy: MissingPolicy = .previous
         public var maxMessageBytes: Int = 1 << 20
+        /// Points further ahead of the wall clock than this are rejected as `future`.
+        public var maxFutureSeconds: Double = 86_400
         public init() {}
     }
 
@@ -240,6 +242,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         }
         windows.missingPolicy = m
         windows.maxMessageBytes = try w.int("max_message_bytes", default: 1 << 20, range: 64...(256 << 20))
+        windows.maxFutureSeconds = try w.double("max_future_s", default: 86_400, range: 0...(100 * 365 * 86_400))
         try w.finish()
         var streams: [StreamConf] = []
         if r.has("stream_confs") {
@@ -323,7 +326,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         guard let path else { return try embeddedDefault() }
         let bytes: [UInt8]
         do {
-            bytes = try SafeTensorsFile.readBytes(contentsOf: path)
+            bytes = try SafeTensorsFile.readBytes(contentsOf: path, limit: YAMLDocument.maximumBytes)
         } catch {
             throw ConfigReadError(path: path, reason: "cannot be read: \(error.problem)")
         }
@@ -342,3 +345,12 @@ private func Autoencoders_make(_ spec: ModelSpec, _ rng: inout RandomGenerator) 
     try ModelFactory.make(spec, using: &rng)
 }
 
+
+extension InputDecoder {
+    /// The decoder every entry point uses, with the configuration's limits.
+    public init(_ windows: AEFlowConfig.Windows) {
+        self.init()
+        maximumBodyBytes = windows.maxMessageBytes
+        maximumFutureMs = Int64(windows.maxFutureSeconds * 1000)
+    }
+}

@@ -4,8 +4,20 @@ import Yams
 /// Parses YAML into the strict JSON tree the config readers use: mappings keep their key order and may
 /// not repeat a key, scalars resolve with YAML's core schema (null, booleans, integers, floats, strings),
 /// and every problem names its line.
+///
+/// Bounded (README "Limits"): a document is at most ``maximumBytes``, and expanding it — aliases
+/// included, each use of an anchor counting again — may produce at most ``maximumNodes`` nodes and
+/// ``maximumScalarBytes`` of scalar text, so nested aliases ("billion laughs") are refused in
+/// milliseconds instead of growing without bound.
 public enum YAMLDocument {
+    public static let maximumBytes = 1 << 20
+    public static let maximumNodes = 100_000
+    public static let maximumScalarBytes = 4 << 20
+
     public static func parse(_ text: String, source: String) throws(ConfigReadError) -> JSONValue {
+        guard text.utf8.count <= maximumBytes else {
+            throw ConfigReadError(path: source, reason: "is \(text.utf8.count) bytes; a configuration may be at most \(maximumBytes)")
+        }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -13,7 +25,23 @@ public enum YAMLDocument {
             throw ConfigReadError(path: source, reason: "not valid YAML: \(error)")
         }
         guard let node else { return .object(JSONObject()) }
-        return try convert(node, path: "")
+        var budget = Budget()
+        return try convert(node, path: "", budget: &budget)
+    }
+
+    /// What expanding the document may still produce.
+    struct Budget {
+        var nodes = maximumNodes
+        var scalarBytes = maximumScalarBytes
+
+        mutating func spend(_ node: Node, path: String) throws(ConfigReadError) {
+            nodes -= 1
+            if case .scalar(let s) = node { scalarBytes -= s.string.utf8.count }
+            guard nodes >= 0, scalarBytes >= 0 else {
+                throw ConfigReadError(path: path.isEmpty ? "<document>" : path,
+                                      reason: "expands to more than \(maximumNodes) nodes or \(maximumScalarBytes) bytes of text (aliases count each time they are used)")
+            }
+        }
     }
 
     /// YAML 1.2 core schema for plain scalars: null, booleans, integers (decimal, 0x, 0o), floats, else string.
@@ -44,7 +72,8 @@ public enum YAMLDocument {
         return .string(text)
     }
 
-    static func convert(_ node: Node, path: String) throws(ConfigReadError) -> JSONValue {
+    static func convert(_ node: Node, path: String, budget: inout Budget) throws(ConfigReadError) -> JSONValue {
+        try budget.spend(node, path: path)
         switch node {
         case .scalar(let s):
             // Quoted scalars are strings; plain ones resolve with YAML 1.2's core schema.
@@ -59,12 +88,12 @@ public enum YAMLDocument {
                 guard o[key] == nil else {
                     throw ConfigReadError(path: child, reason: "duplicate key (line \(k.mark.map { String($0.line) } ?? "?"))")
                 }
-                o[key] = try convert(v, path: child)
+                o[key] = try convert(v, path: child, budget: &budget)
             }
             return .object(o)
         case .sequence(let seq):
             var items: [JSONValue] = []
-            for (i, v) in seq.enumerated() { items.append(try convert(v, path: "\(path)[\(i)]")) }
+            for (i, v) in seq.enumerated() { items.append(try convert(v, path: "\(path)[\(i)]", budget: &budget)) }
             return .array(items)
         @unknown default:
             throw ConfigReadError(path: path, reason: "unsupported YAML node")

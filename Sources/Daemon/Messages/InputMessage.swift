@@ -19,6 +19,8 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case late = "late"
     case tooManyPoints = "too_many_points"
     case shortWindow = "short_window"
+    /// A timestamp further ahead of the wall clock than `windows.max_future_s`.
+    case future = "future"
 }
 
 /// A rejection with a human-readable detail (the field, the value's type, …).
@@ -69,8 +71,19 @@ public struct InputDecoder: Sendable {
     public var maximumKeyValues = 16
     public var maximumKeyValueBytes = 256
     public var maximumMetrics = 256
+    /// Points more than this far ahead of the wall clock are rejected as `future` (their event time would
+    /// steer windows and retention); `windows.max_future_s`.
+    public var maximumFutureMs: Int64 = 86_400_000
+    /// Epoch milliseconds now (injected by tests).
+    public var wallClock: @Sendable () -> Int64 = InputDecoder.realtimeMilliseconds
 
     public init() {}
+
+    public static func realtimeMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
 
     public func decode(_ body: [UInt8]) -> Result<InputMessage, Rejection> {
         guard body.count <= maximumBodyBytes else { return .failure(Rejection(.tooLarge, "\(body.count) bytes (limit \(maximumBodyBytes))")) }
@@ -238,11 +251,18 @@ public struct InputDecoder: Sendable {
         let t: Int64
         switch v {
         case .int(let i)?: t = i
-        case .double(let d)? where d == d.rounded(): t = Int64(d)
+        case .double(let d)? where d == d.rounded():
+            // Checked before converting: 1e19 does not fit an Int64 (the conversion would trap).
+            guard d > 0 && d < 10_000_000_000_000 else { return .failure(Rejection(.invalidTimestamp, "\(d) is not plausible epoch milliseconds")) }
+            t = Int64(d)
         case nil: return .failure(Rejection(.missingField, "timestamp"))
         case let other?: return .failure(Rejection(.wrongType, "timestamp is a \(other.typeName), expected epoch milliseconds"))
         }
         guard t > 0 && t < 10_000_000_000_000 else { return .failure(Rejection(.invalidTimestamp, "\(t) is not plausible epoch milliseconds")) }
+        let now = wallClock()
+        guard t <= now + maximumFutureMs else {
+            return .failure(Rejection(.future, "\(t) is \((t - now) / 1000) s ahead of the wall clock (limit \(maximumFutureMs / 1000) s)"))
+        }
         return .success(t)
     }
 
@@ -321,3 +341,7 @@ public struct InputDecoder: Sendable {
         return .success(w)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -52,9 +52,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         models = ModelRegistry(config: config, metrics: metrics, logger: logger)
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
         security = try SocketSecurity.load(config)
-        var d = InputDecoder()
-        d.maximumBodyBytes = config.windows.maxMessageBytes
-        decoder = d
+        decoder = InputDecoder(config.windows)
         router = PointRouter(config: config)
     }
 

@@ -28,7 +28,7 @@ public struct StandardScaler: PreprocessTransform {
     public var stats: [(String, Tensor)] { [("mean", Tensor(mean)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["mean", "scale"], features: features, name)
-        (mean, scale) = (t[0].scalars, t[1].scalars)
+        (mean, scale) = (t[0].scalars, try positive(t[1].scalars, "scale", name))
     }
 }
 
@@ -58,7 +58,7 @@ public struct MinMaxScaler: PreprocessTransform {
     public var stats: [(String, Tensor)] { [("min", Tensor(min)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["min", "scale"], features: features, name)
-        (min, scale) = (t[0].scalars, t[1].scalars)
+        (min, scale) = (t[0].scalars, try positive(t[1].scalars, "scale", name))
     }
 }
 
@@ -79,7 +79,7 @@ public struct MaxAbsScaler: PreprocessTransform {
     public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in v * scale[c] } }
     public var stats: [(String, Tensor)] { [("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
-        scale = try restoreStats(stats, ["scale"], features: features, name)[0].scalars
+        scale = try positive(try restoreStats(stats, ["scale"], features: features, name)[0].scalars, "scale", name)
     }
 }
 
@@ -114,7 +114,7 @@ public struct RobustScaler: PreprocessTransform {
     public var stats: [(String, Tensor)] { [("center", Tensor(center)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["center", "scale"], features: features, name)
-        (center, scale) = (t[0].scalars, t[1].scalars)
+        (center, scale) = (t[0].scalars, try positive(t[1].scalars, "scale", name))
     }
 }
 
@@ -144,7 +144,7 @@ public struct TanhScaler: PreprocessTransform {
     public var stats: [(String, Tensor)] { [("mean", Tensor(mean)), ("std", Tensor(std))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["mean", "std"], features: features, name)
-        (mean, std) = (t[0].scalars, t[1].scalars)
+        (mean, std) = (t[0].scalars, try positive(t[1].scalars, "std", name))
     }
 }
 
@@ -189,4 +189,11 @@ public struct PercentileScaler: PreprocessTransform {
         (dataPthMax, dataPthMin) = (t[0].scalars, t[1].scalars)
         try scaler.restore(["min": t[2], "scale": t[3]], features: features)
     }
+}
+
+/// A fitted divisor must be positive (and was checked finite): a zero or negative scale would turn every
+/// later point into NaN or infinity instead of a score.
+func positive(_ v: [Float], _ stat: String, _ who: String) throws(ScoringError) -> [Float] {
+    guard v.allSatisfy({ $0 > 0 }) else { throw .invalidData("\(who) statistic \(stat) must be positive, got \(v)") }
+    return v
 }

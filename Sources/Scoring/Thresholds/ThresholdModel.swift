@@ -50,6 +50,7 @@ public struct StdDevThreshold: ThresholdModel {
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["mean", "std", "threshold"], features: features, name)
         (mean, std, threshold) = (t[0].scalars, t[1].scalars, t[2].scalars)
+        guard std.allSatisfy({ $0 >= 0 }) else { throw .invalidData("\(name) statistic std must not be negative, got \(std)") }
         guard threshold.allSatisfy({ $0 > 0 }) else { throw .invalidData("\(name) thresholds must be positive, got \(threshold)") }
     }
 }

@@ -14,9 +14,9 @@ extension SafeTensorsFile {
         return try decode(bytes, source: path)
     }
 
-    /// The raw bytes of a file (size-limited, errno reported), for callers that validate more than the container.
-    public static func readBytes(contentsOf path: String) throws(SafeTensorsError) -> [UInt8] {
-        try FileBytes.read(path, limit: maximumFileSize)
+    /// The raw bytes of a file (at most `limit` bytes, errno reported), for callers that validate more than the container.
+    public static func readBytes(contentsOf path: String, limit: Int = maximumFileSize) throws(SafeTensorsError) -> [UInt8] {
+        try FileBytes.read(path, limit: limit)
     }
 
     /// Writes the encoded document to `path` (plain write; durable, atomic replacement is the caller's job).
