@@ -15,6 +15,8 @@ public enum AutoencoderError: Error, Equatable, CustomStringConvertible {
     case unknownModel(String)
     /// A checkpoint that cannot be used for this model (e.g. numalogic's TransformerAE).
     case unsupportedImport(String)
+    /// The conf asks for a model larger than allowed (checked before anything is allocated).
+    case tooLarge(model: String, elements: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -26,6 +28,8 @@ public enum AutoencoderError: Error, Equatable, CustomStringConvertible {
         case .missingConf(let m, let k): "\(m) conf.\(k) is required"
         case .unknownModel(let name): "unknown model \"\(name)\"; known: \(ModelFactory.names.joined(separator: ", "))"
         case .unsupportedImport(let why): why
+        case .tooLarge(let m, let n, let limit):
+            "\(m) of about \(n) parameters exceeds the limit of \(limit) (ModelFactory.maximumParameters; a checkpoint's own tensors bound it further)"
         }
     }
 }

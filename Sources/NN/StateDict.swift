@@ -69,6 +69,9 @@ public struct StateDict: Equatable, Sendable {
         }
     }
 
+    /// Elements over every entry.
+    public var elementCount: Int { keys.reduce(0) { $0 + values[$1]!.shape.dims.reduce(1, *) } }
+
     /// `name: shape` lines, one per entry, in order (for listings and comparisons).
     public var listing: [String] { keys.map { "\($0) \(values[$0]!.shape)" } }
 }

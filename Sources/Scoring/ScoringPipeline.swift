@@ -117,8 +117,11 @@ public final class ScoringPipeline: @unchecked Sendable {
     public convenience init(checkpoint c: Checkpoint) throws(CheckpointError.Problem) {
         var rng = RandomGenerator(seed: 0)
         let model: any Autoencoder
+        // The spec is metadata: before building its model, check it asks for no more than the file's tensors hold
+        // (the estimate is within 2× of a model's size), so a spec of 10^12 units is refused, not allocated.
+        let held = c.modelState.elementCount
         do {
-            model = try ModelFactory.make(c.model, using: &rng)
+            model = try ModelFactory.make(c.model, using: &rng, limit: Swift.min(ModelFactory.maximumParameters, 2 * held + 20_000))
         } catch {
             if case .unsupportedImport(let why) = error { throw .spec(why) }
             throw .spec("model: \(error)")
