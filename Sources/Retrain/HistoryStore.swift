@@ -15,8 +15,9 @@ public struct HistoryRow: Sendable, Equatable {
     }
 }
 
-/// A pipeline's retention: a key's rows older than `spanMs` before that key's newest point go (numalogic's
-/// `train_hours`, measured in event time so that replays and clock skew keep their history).
+/// A pipeline's retention: a key's rows older than `spanMs` before that key's newest point go, and a key whose
+/// newest point is older than `spanMs` before the median key's is forgotten (numalogic's `train_hours`, measured
+/// in event time so that replays and clock skew keep their history; no single key can age out another's).
 public struct Retention: Sendable, Equatable {
     public var spanMs: Int64
     public init(spanMs: Int64) { self.spanMs = spanMs }
@@ -222,13 +223,16 @@ public final class HistoryStore: @unchecked Sendable {
                 var deleted = 0
                 for (pipeline, r) in retention.sorted(by: { $0.key < $1.key }) {
                     // Per key: one key's points (a far-future timestamp, say) never age out another key's history.
+                    // A key that stopped (its newest point older than the span before the pipeline's median key)
+                    // is forgotten; a median cannot be moved by a minority of keys.
                     let series = try Row.fetchAll(db, sql: "SELECT id, newest FROM series WHERE pipeline = ? AND newest IS NOT NULL",
-                                                  arguments: [pipeline])
-                    for row in series {
-                        let id: Int64 = row[0]
-                        let newest: Int64 = row[1]
-                        let (cutoff, overflow) = newest.subtractingReportingOverflow(r.spanMs)
-                        guard !overflow else { continue }
+                                                  arguments: [pipeline]).map { (id: $0[0] as Int64, newest: $0[1] as Int64) }
+                    let newests = series.map(\.newest).sorted()
+                    let median = newests.isEmpty ? Int64.min : newests[(newests.count - 1) / 2]
+                    for (id, newest) in series {
+                        let (own, o1) = newest.subtractingReportingOverflow(r.spanMs)
+                        let (stale, o2) = median.subtractingReportingOverflow(r.spanMs)
+                        let cutoff = newest < (o2 ? Int64.min : stale) ? Int64.max : (o1 ? Int64.min : own)
                         try db.execute(sql: "DELETE FROM points WHERE series = ? AND ts < ?", arguments: [id, cutoff])
                         let c = db.changesCount
                         if c > 0 {

@@ -14,12 +14,14 @@ import TensorCore
 public enum RetrainHTTP {
     public static func router(stage: RetrainStage, token: String?) -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("healthz") { _, _ in text("ok\n") }
-        router.get("readyz") { _, _ in stage.isReady ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
-        router.get("metrics") { request, _ in
-            guard authorized(request, token) else { return text("unauthorized\n", status: .unauthorized) }
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: stage.metrics.exposition())))
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("healthz", method: method) { _, _ in text("ok\n") }
+            router.on("readyz", method: method) { _, _ in stage.isReady ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
+            router.on("metrics", method: method) { request, _ in
+                guard authorized(request, token) else { return text("unauthorized\n", status: .unauthorized) }
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: stage.metrics.exposition())))
+            }
         }
         addAdminRoutes(to: router, stage: stage, token: token)
         return router

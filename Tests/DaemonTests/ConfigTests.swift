@@ -63,6 +63,64 @@ private func error(_ yaml: String) -> String? {
         #expect(error("history: {inputs: [{endpoint: 'tcp://x:1', type: pub}]}")?.hasPrefix("history.inputs[0].type") == true)
     }
 
+    /// The hostile and degenerate configurations an outside test campaign found validating (or hanging): each is
+    /// now a typed error with its key path.
+    @Test func hostileAndDegenerateConfigurationsAreRefused() throws {
+        // Nested aliases ("billion laughs"): 9 levels of 9 references expand to 9^9 nodes.
+        var bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].enumerated() {
+            let prev = ["a", "b", "c", "d", "e", "f", "g", "h"][i]
+            bomb += "\(name): &\(name) [" + Array(repeating: "*\(prev)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        #expect(throws: ConfigReadError.self) { _ = try YAMLDocument.parse(bomb, source: "bomb.yaml") }
+        #expect(error(bomb)?.contains("expands to more than") == true)
+        let big = "# " + String(repeating: "x", count: YAMLDocument.maximumBytes) + "\n"
+        #expect((try? YAMLDocument.parse(big, source: "big.yaml")) == nil)
+        let pipeline = { (body: String) in
+            """
+            stream_confs:
+              s:
+                window_size: 12
+                \(body)
+            """
+        }
+        let model = "numalogic_conf: {model: {name: VanillaAE, conf: {seq_len: 12, n_features: 1}}}"
+        #expect(error(pipeline("ml_pipelines: {p: {metrics: value, \(model)}}"))?.contains("metrics: expected a list of strings") == true)
+        #expect(error(pipeline("ml_pipelines: {p: {metrics: [], \(model)}}"))?.contains("metrics: must list at least 1") == true)
+        #expect(error(pipeline("ml_pipelines: {}"))?.contains("stream_confs.s.ml_pipelines: must define at least one pipeline") == true)
+        #expect(error(pipeline("composite_keys: []\n    ml_pipelines: {p: {metrics: [value], \(model)}}"))?.contains("composite_keys: must list") == true)
+        #expect(error("inputs: []")?.hasPrefix("inputs: must list at least one") == true)
+        #expect(error("http: {bearer_token: \"\"}")?.hasPrefix("http.bearer_token: must not be empty") == true)
+        #expect(error("retrain: {http: {bearer_token: \" \"}}")?.hasPrefix("retrain.http.bearer_token: must not be empty") == true)
+        let huge = pipeline("ml_pipelines: {p: {metrics: [value], numalogic_conf: {model: {name: VanillaAE, conf: {seq_len: 12, n_features: 1, encoder_layersizes: [1000000000000, 8]}}}}}")
+        #expect(error(huge)?.contains("exceeds the limit") == true)
+        #expect(error("windows: {max_future_s: -1}")?.hasPrefix("windows.max_future_s") == true)
+    }
+
+    /// Relative paths in a configuration file resolve against the file's directory; a CURVE key file that does
+    /// not exist is a load error naming its key.
+    @Test func relativePathsFollowTheFileAndKeyFilesMustExist() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("conf"), withIntermediateDirectories: true)
+        try """
+            outputs: {train_requests: {endpoint: "ipc://run/train.ipc", type: push, bind: true}}
+            store: {path: models}
+            history: {path: /abs/history.sqlite}
+            """.write(toFile: dir.file("conf/a.yaml"), atomically: true, encoding: .utf8)
+        let c = try AEFlowConfig.load(path: dir.file("conf/a.yaml"))
+        #expect(c.store.path == dir.file("conf/models") && c.history.path == "/abs/history.sqlite")
+        #expect(c.outputs.trainRequests.endpoint == "ipc://" + dir.file("conf/run/train.ipc"))
+        #expect(c.outputs.history?.endpoint == "ipc://" + dir.file("conf/var/aeflow-history.ipc"), "defaults resolve too")
+        #expect(c.retrain.requests?.endpoint == "ipc://" + dir.file("conf/run/train.ipc"))
+        try "security: {curve: {secret_key_file: keys/missing.key_secret}}".write(toFile: dir.file("conf/b.yaml"), atomically: true, encoding: .utf8)
+        do {
+            _ = try AEFlowConfig.load(path: dir.file("conf/b.yaml"))
+            Issue.record("a missing CURVE key file validated")
+        } catch {
+            #expect(error.description.contains("security.curve.secret_key_file") && error.description.contains("No such file"), "\(error)")
+        }
+    }
+
     @Test func unknownKeysAreRefusedWithTheirPath() {
         #expect(error("htp: {port: 1}")?.hasPrefix("htp: unknown key") == true)
         #expect(error("http: {prot: 1}")?.hasPrefix("http.prot: unknown key") == true)

@@ -109,6 +109,26 @@ import TensorCore
         #expect(w.key == ["a", "b"] && w.timestamps == [1, 2] && w.rows.count == 2)
     }
 
+    /// Timestamps far ahead of the wall clock are `future` (they would steer windows and retention); 1e19 does
+    /// not fit epoch milliseconds and is refused before any conversion; a byte-order mark is not an error.
+    @Test func futureHugeAndBOMTimestamps() {
+        var d = InputDecoder()
+        d.wallClock = { 1_700_000_000_000 }
+        d.maximumFutureMs = 3_600_000
+        func reason(_ text: String, _ bytes: [UInt8] = []) -> RejectReason? {
+            if case .failure(let r) = d.decode(bytes + Array(text.utf8)) { return r.reason }
+            return nil
+        }
+        #expect(reason(#"{"key":"a","timestamp":1700003600000,"metrics":{"x":1}}"#) == nil, "exactly the limit ahead")
+        #expect(reason(#"{"key":"a","timestamp":1700003600001,"metrics":{"x":1}}"#) == .future)
+        #expect(reason(#"{"key":"a","timestamp":9999999999999,"metrics":{"x":1}}"#) == .future)
+        #expect(reason(#"[{"key":"a","timestamp":1,"metrics":{"x":1}},{"key":"b","timestamp":9999999999999,"metrics":{"x":1}}]"#) == .future)
+        #expect(reason(#"{"key":"a","timestamp":1e19,"metrics":{"x":1}}"#) == .invalidTimestamp)
+        #expect(reason(#"{"key":"a","timestamp":-1e19,"metrics":{"x":1}}"#) == .invalidTimestamp)
+        #expect(reason(#"{"key":"a","timestamp":1,"metrics":{"x":1}}"#, [0xEF, 0xBB, 0xBF]) == nil)
+        #expect(reason(#"{"key":"a","timestamp":1,"metrics":{"x":1}}"#, [0xEF, 0xBB]) == .badJSON)
+    }
+
     @Test func rejectionsAreTyped() {
         #expect(reason("{") == .badJSON)
         #expect(reason("\"x\"") == .notAnObject)

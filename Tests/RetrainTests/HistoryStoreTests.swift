@@ -55,10 +55,11 @@ import TestSupport
         #expect(try store.rowCount(pipeline: "p", key: ["a"]) == 100)
     }
 
-    @Test func ageRetentionIsMeasuredFromThePipelinesNewestPointAndDropsDeadKeys() throws {
+    @Test func ageRetentionIsMeasuredPerKeyAndDropsDeadKeys() throws {
         let store = try HistoryStore(path: dir.file("h.sqlite"), maxRowsPerKey: 100_000)
         try store.append(rows(["old"], 0..<10))                 // minutes 0…9
         try store.append(rows(["live"], 0..<600))               // minutes 0…599
+        try store.append(rows(["live2"], 590..<600))
         try store.append(rows(["other"], 0..<10, pipeline: "q"))
         let deleted = try store.enforceRetention(["p": Retention(spanMs: 60 * 60_000), "q": Retention(spanMs: 60 * 60_000)])
         #expect(deleted == 10 + 539)
@@ -66,6 +67,11 @@ import TestSupport
         #expect(live.timestamps.first == 539 * 60_000 && live.count == 61)
         #expect(try store.series(pipeline: "p", key: ["old"], spanMs: nil, limit: 10) == nil, "a key with nothing left is forgotten")
         #expect(try store.rowCount(pipeline: "q") == 10, "each pipeline has its own clock")
+        // One far-future point ages out nobody else's history: each key keeps the span before its own newest point.
+        try store.append(rows(["future"], 9_999_999..<10_000_000))
+        #expect(try store.enforceRetention(["p": Retention(spanMs: 60 * 60_000)]) == 0)
+        #expect(try store.rowCount(pipeline: "p", key: ["live"]) == 61)
+        #expect(try store.rowCount(pipeline: "p", key: ["live2"]) == 10)
         // Reads can narrow to a span too.
         #expect(try store.series(pipeline: "p", key: ["live"], spanMs: 10 * 60_000, limit: 10_000)?.count == 11)
         #expect(try store.series(pipeline: "p", key: ["live"], spanMs: nil, limit: 5)?.timestamps.last == 599 * 60_000)

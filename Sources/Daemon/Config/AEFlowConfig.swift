@@ -151,6 +151,9 @@ public struct AEFlowConfig: Equatable, Sendable {
         let inputDefault = SocketConfig(endpoint: "tcp://127.0.0.1:5555", type: .sub, bind: true)
         let inputs: [SocketConfig]
         if r.has("inputs") {
+            guard r.value("inputs")?.arrayValue?.isEmpty != true else {
+                throw ConfigReadError(path: "inputs", reason: "must list at least one input socket (omit the key for the default)")
+            }
             inputs = try r.array("inputs").enumerated().map { (i, v) throws(ConfigReadError) in
                 try SocketConfig.read(v, path: "inputs[\(i)]", allowed: [.sub, .pull], defaults: inputDefault)
             }
@@ -179,7 +182,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         try o.finish()
         var h = try r.object("http")
         let http = HTTP(address: try h.string("address", default: "127.0.0.1"), port: try h.int("port", default: 8490, range: 0...65535),
-                        bearerToken: try h.optionalString("bearer_token"))
+                        bearerToken: try nonEmptyToken(&h))
         try h.finish()
         var s = try r.object("store")
         let store = Store(path: try s.string("path", default: "var/models"), keepVersions: try s.int("keep_versions", default: 5, range: 1...10_000),
@@ -214,7 +217,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         }
         var rh = try re.object("http")
         retrain.http = HTTP(address: try rh.string("address", default: "127.0.0.1"), port: try rh.int("port", default: 8491, range: 0...65535),
-                            bearerToken: try rh.optionalString("bearer_token") ?? http.bearerToken)
+                            bearerToken: try nonEmptyToken(&rh) ?? http.bearerToken)
         try rh.finish()
         try re.finish()
         var curve: Curve?
@@ -266,18 +269,29 @@ public struct AEFlowConfig: Equatable, Sendable {
         return c
     }
 
+    /// A bearer token, when set, must not be empty (an empty one would lock every client out).
+    static func nonEmptyToken(_ r: inout JSONObjectReader) throws(ConfigReadError) -> String? {
+        let t = try r.optionalString("bearer_token")
+        if let t, t.allSatisfy(\.isWhitespace) {
+            throw ConfigReadError(path: r.child("bearer_token"), reason: "must not be empty (omit it to turn authentication off)")
+        }
+        return t
+    }
+
     static func readStream(_ value: JSONValue?, path: String, id: String) throws(ConfigReadError) -> StreamConf {
         var r = try JSONObjectReader(value, path: path)
         let configID = try r.string("config_id", default: id)
         _ = r.value("source")  // numalogic's data connector choice (druid, prometheus, …): no meaning here
         let window = try r.int("window_size", default: 12, range: 1...100_000)
-        let keys = try r.strings("composite_keys", default: [])
+        // Absent: any number of key values; given: exactly these (an empty list names no key and is refused).
+        let keys = r.has("composite_keys") ? try r.stringList("composite_keys", minimum: 1) : []
         var mp = try r.object("ml_pipelines")
+        guard !mp.object.keys.isEmpty else { throw ConfigReadError(path: r.child("ml_pipelines"), reason: "must define at least one pipeline") }
         var pipelines: [MLPipelineConf] = []
         for pid in mp.object.keys {
             var p = try JSONObjectReader(mp.value(pid), path: mp.child(pid))
             let pipelineID = try p.string("pipeline_id", default: pid)
-            let metrics = try p.strings("metrics")
+            let metrics = try p.stringList("metrics", minimum: 1)
             guard !metrics.isEmpty, Set(metrics).count == metrics.count else {
                 throw ConfigReadError(path: p.child("metrics"), reason: "must list one or more distinct metric names")
             }
@@ -332,9 +346,51 @@ public struct AEFlowConfig: Equatable, Sendable {
         }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw ConfigReadError(path: path, reason: "is not UTF-8 text") }
         do {
-            return try read(try YAMLDocument.parse(text, source: path), source: path)
+            var c = try read(try YAMLDocument.parse(text, source: path), source: path)
+            c.resolvePaths(relativeTo: path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ".")
+            try c.checkKeyFiles()
+            return c
         } catch {
             throw ConfigReadError(path: error.path.isEmpty || error.path == path ? path : "\(path): \(error.path)", reason: error.reason)
+        }
+    }
+
+    /// Relative paths in a configuration file — `store.path`, `history.path`, `ipc://` endpoints and the CURVE key
+    /// files — are relative to the file's own directory (README "Configuration"), so a service finds the same
+    /// files whatever its working directory. Without a file (the embedded default) they are relative to the
+    /// working directory.
+    mutating func resolvePaths(relativeTo base: String) {
+        func path(_ p: String) -> String { p.hasPrefix("/") || base == "." ? p : base + "/" + p }
+        func socket(_ c: inout SocketConfig) {
+            guard c.endpoint.hasPrefix("ipc://") else { return }
+            c.endpoint = "ipc://" + path(String(c.endpoint.dropFirst(6)))
+        }
+        store.path = path(store.path)
+        history.path = path(history.path)
+        for i in inputs.indices { socket(&inputs[i]) }
+        socket(&outputs.scores)
+        socket(&outputs.trainRequests)
+        if outputs.deadLetter != nil { socket(&outputs.deadLetter!) }
+        if outputs.history != nil { socket(&outputs.history!) }
+        for i in history.inputs.indices { socket(&history.inputs[i]) }
+        if retrain.requests != nil { socket(&retrain.requests!) }
+        if var c = curve {
+            c.secretKeyFile = path(c.secretKeyFile)
+            c.allowedClients = c.allowedClients.map(path)
+            c.serverKeyFile = c.serverKeyFile.map(path)
+            curve = c
+        }
+    }
+
+    /// The CURVE key files must exist when the configuration is loaded (so `config validate` finds a typo,
+    /// not the service at its first connection).
+    func checkKeyFiles() throws(ConfigReadError) {
+        guard let c = curve else { return }
+        var files = [("security.curve.secret_key_file", c.secretKeyFile)]
+        files += c.allowedClients.enumerated().map { ("security.curve.allowed_clients[\($0.offset)]", $0.element) }
+        if let s = c.serverKeyFile { files.append(("security.curve.server_key_file", s)) }
+        for (key, file) in files where access(file, R_OK) != 0 {
+            throw ConfigReadError(path: key, reason: "\(file) cannot be read: \(String(cString: strerror(errno)))")
         }
     }
 }
@@ -354,3 +410,7 @@ extension InputDecoder {
         maximumFutureMs = Int64(windows.maxFutureSeconds * 1000)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

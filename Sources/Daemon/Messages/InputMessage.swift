@@ -85,8 +85,10 @@ public struct InputDecoder: Sendable {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    public func decode(_ body: [UInt8]) -> Result<InputMessage, Rejection> {
-        guard body.count <= maximumBodyBytes else { return .failure(Rejection(.tooLarge, "\(body.count) bytes (limit \(maximumBodyBytes))")) }
+    public func decode(_ message: [UInt8]) -> Result<InputMessage, Rejection> {
+        guard message.count <= maximumBodyBytes else { return .failure(Rejection(.tooLarge, "\(message.count) bytes (limit \(maximumBodyBytes))")) }
+        // A UTF-8 byte-order mark before the JSON (some editors and Windows tools write one) is not an error.
+        let body = message.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(message.dropFirst(3)) : message
         if let points = fastPoints(body) { return .success(.points(points)) }
         let value: JSONValue
         do { value = try JSONValue.parse(body) } catch { return .failure(Rejection(.badJSON, error.description)) }

@@ -28,12 +28,15 @@ public enum HTTPServer {
             return request.headers[.authorization] == "Bearer \(token)"
         }
         let unauthorized = text("unauthorized\n", status: .unauthorized)
-        router.get("healthz") { _, _ in text("ok\n") }
-        router.get("readyz") { _, _ in runtime.isReady ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
-        router.get("metrics") { request, _ in
-            guard authorized(request) else { return unauthorized }
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: runtime.metrics.exposition() + (runtime.link?.metricsExposition() ?? []))))
+        // GET, and HEAD with the same status and headers (probes and scrapers that check before reading).
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("healthz", method: method) { _, _ in text("ok\n") }
+            router.on("readyz", method: method) { _, _ in runtime.isReady ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
+            router.on("metrics", method: method) { request, _ in
+                guard authorized(request) else { return unauthorized }
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: runtime.metrics.exposition() + (runtime.link?.metricsExposition() ?? []))))
+            }
         }
         router.get("v1/models") { request, _ in
             guard authorized(request) else { return unauthorized }

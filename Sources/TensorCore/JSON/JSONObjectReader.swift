@@ -104,6 +104,18 @@ public struct JSONObjectReader {
         }
     }
 
+    /// A list of strings, strictly (a single string is refused), with at least `minimum` entries.
+    public mutating func stringList(_ key: String, default d: [String]? = nil, minimum: Int = 0) throws(ConfigReadError) -> [String] {
+        if let v = value(key), v != .null, v.arrayValue == nil {
+            throw ConfigReadError(path: child(key), reason: "expected a list of strings, got \(v.serialized())")
+        }
+        let list = try strings(key, default: d)
+        guard list.count >= minimum else {
+            throw ConfigReadError(path: child(key), reason: "must list at least \(minimum) \(minimum == 1 ? "entry" : "entries")")
+        }
+        return list
+    }
+
     /// A number or a list of numbers (`scalar` true when it was a single number).
     public mutating func floats(_ key: String) throws(ConfigReadError) -> (values: [Float], scalar: Bool)? {
         guard let v = value(key), v != .null else { return nil }
