@@ -193,16 +193,15 @@ public final class UDFEngine: @unchecked Sendable {
             metrics.trainRequests.increment()
             if let trainFeed { do { try trainFeed.send(body, dontWait: true) } catch { metrics.trainRequestsDropped.increment() } }
             return UDFResult(keys: request.keys, value: body, tags: [UDFResult.trainTag])
-        case .rejected(let rejection):
+        case .rejected(let rejection, _, _):
             return deadLetter(rejection, request: request)
         }
     }
 
+    /// A rejection answered on the dead-letter edge with the original message (its first DeadLetter.copyBytes).
     func deadLetter(_ rejection: Rejection, request: UDFRequest) -> UDFResult {
         metrics.rejected(rejection.reason)
-        let body = JSONValue.object(JSONObject([
-            ("error", .string(rejection.reason.rawValue)), ("detail", .string(rejection.detail)), ("id", .string(request.id)),
-        ])).serialized()
-        return UDFResult(keys: request.keys, value: Array(body.utf8), tags: [UDFResult.deadLetterTag])
+        return UDFResult(keys: request.keys, value: DeadLetter.udfBody(rejection, message: request.value, id: request.id),
+                         tags: [UDFResult.deadLetterTag])
     }
 }

@@ -80,6 +80,7 @@ public final class LineProcess: @unchecked Sendable {
     }
 
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    public var pid: Int32 { process.processIdentifier }
 
     /// Waits for the process to exit (up to `timeout` seconds; then kills it) and returns its status.
     @discardableResult

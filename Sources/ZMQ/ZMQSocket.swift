@@ -96,6 +96,8 @@ public final class ZMQSocket {
     public func setReceiveTimeout(_ ms: Int) throws(ZMQError) { try setOption(ZMQ_RCVTIMEO, Int32(ms)) }
     public func setSendTimeout(_ ms: Int) throws(ZMQError) { try setOption(ZMQ_SNDTIMEO, Int32(ms)) }
     public func setLinger(_ ms: Int) throws(ZMQError) { try setOption(ZMQ_LINGER, Int32(ms)) }
+    /// PUB: report a subscriber's full queue as `.wouldBlock` instead of dropping silently (so drops can be counted).
+    public func setPublishNoDrop() throws(ZMQError) { try setOption(ZMQ_XPUB_NODROP, Int32(1)) }
 
     /// The endpoint actually bound (e.g. the port chosen for `tcp://127.0.0.1:0`).
     public var lastEndpoint: String { (try? stringOption(ZMQ_LAST_ENDPOINT)) ?? "" }
@@ -126,6 +128,52 @@ public final class ZMQSocket {
 
     public func send(_ frame: [UInt8], dontWait: Bool = false) throws(ZMQError) { try send([frame], dontWait: dontWait) }
     public func send(_ text: String, dontWait: Bool = false) throws(ZMQError) { try send([Array(text.utf8)], dontWait: dontWait) }
+
+    /// One multipart message received under a size limit (``receive(dontWait:limit:keep:)``).
+    public struct BoundedMessage: Sendable {
+        /// Every frame when the message fits the limit; otherwise its first `keep` bytes (frames cut there).
+        public var frames: [[UInt8]]
+        /// Bytes over all frames, as sent.
+        public var totalBytes: Int
+        public var isOversize: Bool
+    }
+
+    /// Receives one whole multipart message, measuring all of its frames: when they add up to more than `limit`
+    /// bytes only the first `keep` bytes are copied (the rest is received and discarded), so an oversize message
+    /// costs no copy and the messages after it are read as usual. With `dontWait`, nothing pending throws.
+    public func receive(dontWait: Bool = false, limit: Int, keep: Int) throws(ZMQError) -> BoundedMessage {
+        let h = try open("receive")
+        var frames: [[UInt8]] = []
+        var total = 0, kept = 0, oversize = false
+        var more = true
+        while more {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            let flags: Int32 = dontWait && frames.isEmpty && total == 0 ? ZMQ_DONTWAIT : 0
+            let n = Int(try zmqCall("zmq_msg_recv") { zmq_msg_recv(&msg, h, flags) })
+            let data = zmq_msg_data(&msg)
+            total += n
+            if !oversize && total > limit {
+                // From here on, keep at most `keep` bytes of the whole message.
+                oversize = true
+                var budget = keep
+                frames = frames.map { f in
+                    let c = Swift.min(f.count, budget)
+                    budget -= c
+                    return Array(f.prefix(c))
+                }
+                kept = keep - budget
+            }
+            let take = oversize ? Swift.min(n, Swift.max(0, keep - kept)) : n
+            if !oversize || take > 0 {   // past the kept bytes, frames are received and dropped, not listed
+                frames.append(take == 0 || data == nil ? [] : [UInt8](UnsafeRawBufferPointer(start: data, count: take)))
+            }
+            if oversize { kept += take }
+            more = zmq_msg_more(&msg) != 0
+        }
+        return BoundedMessage(frames: frames, totalBytes: total, isOversize: oversize)
+    }
 
     /// Receives one whole multipart message (any size). With `dontWait`, nothing pending throws `.wouldBlock`.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]] {

@@ -84,17 +84,23 @@ final class DaemonHarness {
     /// Sends `messages` with the pyzmq client and returns the outputs it collected (parsed JSON objects).
     var trainRequests: [JSONObject] = []
 
-    func stream(_ messages: [String], expect: Int, timeout: Double = 20, client: ((LineProcess) -> Void)? = nil) throws -> [JSONObject] {
+    /// Dead letters the last `stream` collected (with `--dead-letter`): reason, metadata, copied frame sizes, last frame.
+    var deadLetters: [JSONObject] = []
+
+    func stream(_ messages: [String], expect: Int, timeout: Double = 20, extraArguments: [String] = [],
+                client: ((LineProcess) -> Void)? = nil) throws -> [JSONObject] {
         guard TestPython.isAvailable else { throw HarnessError("no Python with pyzmq at \(TestPython.path); run `make test-deps`") }
         let file = dir.file("messages-\(UUID().uuidString).txt")
         try messages.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
         let c = try LineProcess(TestPython.path, [TestPython.script("stream_client.py"), "--input", endpoints["inputs[0]"]!,
                                                   "--scores", endpoints["outputs.scores"]!, "--send", file, "--expect", String(expect),
-                                                  "--timeout", String(timeout), "--train-requests", endpoints["outputs.train_requests"]!])
+                                                  "--timeout", String(timeout), "--train-requests", endpoints["outputs.train_requests"]!]
+                                                  + extraArguments)
         client?(c)
         let status = c.waitForExit(timeout: timeout + 60)
         guard status == 0 else { throw HarnessError("client exited \(status): \(c.stderrLines.joined(separator: "\n"))") }
         trainRequests += c.stdoutLines.filter { $0.hasPrefix("TRAIN ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))).objectValue }
+        deadLetters = c.stdoutLines.filter { $0.hasPrefix("DEAD ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(5))).objectValue }
         return c.stdoutLines.filter { $0.hasPrefix("{") }.compactMap { try? JSONValue.parse($0).objectValue }
     }
 

@@ -24,6 +24,8 @@ public final class DaemonMetrics: Sendable {
     /// Seconds from a message's arrival to its score being sent.
     public let latency: ValueHistogram
     private let scoredByStatus: [String: Counter]
+    private let droppedByOutput: [String: Counter]
+    public static let outputs = ["scores", "train_requests", "dead_letter", "history"]
     private let rejectedByReason: [String: Counter]
 
     private static func d(_ name: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
@@ -61,7 +63,15 @@ public final class DaemonMetrics: Sendable {
                                                labels: [("reason", reason.rawValue)])
         }
         rejectedByReason = j
+        var o: [String: Counter] = [:]
+        for output in Self.outputs {
+            o[output] = r.makeCounter(descriptor: Self.d("outputs_dropped", "total", "Messages not sent because the output's queue was full (its consumer is not reading) or it had no peer, by output."),
+                                      labels: [("output", output)])
+        }
+        droppedByOutput = o
     }
+
+    public func outputDropped(_ output: String) { droppedByOutput[output]?.increment() }
 
     public func scored(_ status: ScoreStatus) { scoredByStatus[status.rawValue]!.increment() }
     public func rejected(_ reason: RejectReason) { rejectedByReason[reason.rawValue]!.increment() }

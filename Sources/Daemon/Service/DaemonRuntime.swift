@@ -7,8 +7,9 @@ import ZMQ
 /// Work passed from the ingest thread (and the HTTP server) to the scoring thread.
 enum WorkItem {
     case points([RoutedPoint])
-    case window(InputWindow, arrival: Double)
-    case rejected(frames: [[UInt8]], Rejection)
+    case window(InputWindow, arrival: Double, frames: [[UInt8]])
+    /// A rejected message: what was kept of its frames, its size over all frames, the rejected point's index.
+    case rejected(frames: [[UInt8]], Rejection, totalBytes: Int?, point: Int?)
     case request(InputMessage, arrival: Double, reply: @Sendable (Result<[[UInt8]], Rejection>) -> Void)
     case stop
 }
@@ -101,6 +102,9 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     var isStopping: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
 
+    /// libzmq's per-frame backstop: 4× the message limit, at least 64 MiB (README "Limits").
+    static func transportFrameLimit(_ messageLimit: Int) -> Int { Swift.max(64 << 20, 4 * messageLimit) }
+
     /// Submits an HTTP scoring request to the scoring thread.
     public func submit(_ message: InputMessage, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
         queue.push(.request(message, arrival: monotonicNow(), reply: reply))
@@ -108,16 +112,19 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     // MARK: sockets
 
-    func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 1_000_000) throws -> ZMQSocket {
+    /// Output queues are bounded (README "Limits"): beyond `highWaterMark` queued messages a send does not wait,
+    /// the output is dropped and counted (`aeflow_outputs_dropped_total{output}`).
+    func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 100_000) throws -> ZMQSocket {
         let s = try c.open(context, as: c.socketKind, security: security) { s in
             if receiving {
-                try s.setMaximumMessageSize(config.windows.maxMessageBytes + 4096)
+                // AEFlow measures whole messages itself (`windows.max_message_bytes`, every frame counted); libzmq's
+                // own per-frame limit is only a backstop against frames that could not be held in memory at all.
+                try s.setMaximumMessageSize(Self.transportFrameLimit(config.windows.maxMessageBytes))
                 try s.setReceiveHighWaterMark(100_000)
             } else {
                 try s.setSendHighWaterMark(highWaterMark)
                 try s.setLinger(5000)
-                // A PUSH output without a consumer applies back-pressure; bound how long one send may wait.
-                try s.setSendTimeout(30_000)
+                if s.kind == .pub { try s.setPublishNoDrop() }
             }
         }
         let actual = c.bind ? s.lastEndpoint : c.endpoint
@@ -153,31 +160,42 @@ public final class DaemonRuntime: @unchecked Sendable {
             }
             guard !readable.isEmpty else { continue }
             var points: [RoutedPoint] = []
+            let limit = config.windows.maxMessageBytes
             for i in readable {
-                // Everything pending on this socket, in bounded rounds.
-                for _ in 0..<4096 {
-                    let frames: [[UInt8]]
-                    do { frames = try inputs[i].receive(dontWait: true) } catch { break }
+                // Everything pending on this socket, in bounded rounds; a stop ends the round at once.
+                for _ in 0..<4096 where !isStopping {
+                    let message: ZMQSocket.BoundedMessage
+                    // The whole message counts (every frame); an optional topic frame is at most 4 KiB of it.
+                    do { message = try inputs[i].receive(dontWait: true, limit: limit + 4096, keep: DeadLetter.copyBytes) } catch { break }
                     metrics.messagesIn.increment()
+                    let frames = message.frames
                     let arrival = monotonicNow()
+                    if message.isOversize || (frames.last?.count ?? 0) > limit {
+                        queue.push(.rejected(frames: frames, Rejection(.tooLarge, "\(message.totalBytes) bytes in \(frames.count) frame(s) (limit \(limit))"),
+                                             totalBytes: message.totalBytes, point: nil))
+                        continue
+                    }
                     guard let body = frames.last else { continue }
                     let decoded = decoder.decode(body)
                     if case .success(let message) = decoded {
                         // The retrain stage's history: in process, or forwarded verbatim; never blocking.
                         if let link { link.history(message) } else if let history {
-                            do { try history.send(body, dontWait: true) } catch { metrics.historyDropped.increment() }
+                            do { try history.send(body, dontWait: true) } catch {
+                                metrics.historyDropped.increment()
+                                metrics.outputDropped("history")
+                            }
                         }
                     }
                     switch decoded {
                     case .failure(let r):
-                        queue.push(.rejected(frames: frames, r))
+                        queue.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
                     case .success(.window(let w)):
-                        queue.push(.window(w, arrival: arrival))
+                        queue.push(.window(w, arrival: arrival, frames: frames))
                     case .success(.points(let ps)):
-                        for p in ps {
-                            switch router.route(p, arrival: arrival) {
+                        for (k, p) in ps.enumerated() {
+                            switch router.route(p, arrival: arrival, source: frames, index: ps.count > 1 ? k : nil) {
                             case .success(let routed): points += routed
-                            case .failure(let r): queue.push(.rejected(frames: frames, r))
+                            case .failure(let r): queue.push(.rejected(frames: frames, r, totalBytes: nil, point: ps.count > 1 ? k : nil))
                             }
                         }
                     }
@@ -202,8 +220,9 @@ public final class DaemonRuntime: @unchecked Sendable {
         let scores: ZMQSocket, trainRequests: ZMQSocket?, deadLetter: ZMQSocket?
         do {
             scores = try open(config.outputs.scores, role: "outputs.scores", receiving: false)
-            trainRequests = link == nil ? try open(config.outputs.trainRequests, role: "outputs.train_requests", receiving: false) : nil
-            deadLetter = try config.outputs.deadLetter.map { try open($0, role: "outputs.dead_letter", receiving: false) }
+            trainRequests = link == nil ? try open(config.outputs.trainRequests, role: "outputs.train_requests", receiving: false, highWaterMark: 10_000) : nil
+            // Dead letters hold at most DeadLetter.copyBytes of their message: 1,000 of them bound the queue to ~16 MB.
+            deadLetter = try config.outputs.deadLetter.map { try open($0, role: "outputs.dead_letter", receiving: false, highWaterMark: 1_000) }
         } catch {
             startupError = error
             startup.signal()
@@ -221,12 +240,18 @@ public final class DaemonRuntime: @unchecked Sendable {
                 case .score(let key, let body, let arrival, let status):
                     accepted += 1
                     do {
-                        if scores.kind == .pub { try scores.send([Array(key.joined(separator: ":").utf8), body]) } else { try scores.send(body) }
+                        if scores.kind == .pub {
+                            try scores.send([Array(key.joined(separator: ":").utf8), body], dontWait: true)
+                        } else {
+                            try scores.send(body, dontWait: true)
+                        }
                         published += 1
                         metrics.scored(status)
                         metrics.latency.record(monotonicNow() - arrival)
                     } catch {
-                        logger.error("score not sent", metadata: ["error": "\(error)"])
+                        // The consumer is not reading (its queue is at the high-water mark) or none is connected.
+                        metrics.outputDropped("scores")
+                        limiter.log("score not sent", ["reason": "scores_\(error.kind == .wouldBlock ? "full" : "failed")", "error": "\(error)"])
                     }
                 case .trainRequest(let body):
                     if let link {
@@ -239,19 +264,23 @@ public final class DaemonRuntime: @unchecked Sendable {
                         metrics.trainRequests.increment()
                     } catch {
                         metrics.trainRequestsDropped.increment()
+                        metrics.outputDropped("train_requests")
                     }
-                case .rejected(let r):
-                    reject(r, frames: nil)
+                case .rejected(let r, let source, let index):
+                    reject(r, frames: source ?? [], totalBytes: nil, point: index)
                 }
             }
         }
-        func reject(_ r: Rejection, frames: [[UInt8]]?) {
+        func reject(_ r: Rejection, frames: [[UInt8]], totalBytes: Int?, point: Int?) {
             metrics.rejected(r.reason)
             limiter.log("input rejected", ["reason": r.reason.rawValue, "detail": r.detail])
             guard let deadLetter else { return }
-            var out = [Array(r.reason.rawValue.utf8), Array(r.detail.utf8)]
-            out += frames ?? []
-            do { try deadLetter.send(out, dontWait: true) } catch { metrics.deadLettersDropped.increment() }
+            do {
+                try deadLetter.send(DeadLetter.frames(r, original: frames, totalBytes: totalBytes, point: point), dontWait: true)
+            } catch {
+                metrics.deadLettersDropped.increment()
+                metrics.outputDropped("dead_letter")
+            }
         }
         while running {
             let items = queue.popAll(timeout: 0.25)
@@ -265,15 +294,15 @@ public final class DaemonRuntime: @unchecked Sendable {
             for item in items {
                 switch item {
                 case .points(let ps): batch += ps
-                case .window(let w, let arrival):
+                case .window(let w, let arrival, let frames):
                     flush()
                     switch engine.processWindow(w, arrival: arrival, now: now) {
                     case .success(let e): publish(e)
-                    case .failure(let r): reject(r, frames: nil)
+                    case .failure(let r): reject(r, frames: frames, totalBytes: nil, point: nil)
                     }
-                case .rejected(let frames, let r):
+                case .rejected(let frames, let r, let total, let point):
                     flush()
-                    reject(r, frames: frames)
+                    reject(r, frames: frames, totalBytes: total, point: point)
                 case .request(let message, let arrival, let reply):
                     flush()
                     reply(answer(message, arrival: arrival, engine: engine, publish: publish))

@@ -11,6 +11,10 @@ public struct RoutedPoint: Sendable {
     public var configID: String
     /// Monotonic seconds when the message arrived (for the latency histogram).
     public var arrival: Double
+    /// The message it came in (its frames, shared by every point of the message, not copied) and its index there,
+    /// so a point rejected later (late, duplicate) is dead-lettered with the original message.
+    public var source: [[UInt8]]? = nil
+    public var index: Int? = nil
 }
 
 /// Resolves streams and pipelines for input points (numalogic's lookup: `config_id`, falling back to the
@@ -41,7 +45,7 @@ public struct PointRouter: Sendable {
         return nil
     }
 
-    public func route(_ p: InputPoint, arrival: Double) -> Result<[RoutedPoint], Rejection> {
+    public func route(_ p: InputPoint, arrival: Double, source: [[UInt8]]? = nil, index: Int? = nil) -> Result<[RoutedPoint], Rejection> {
         guard let (configID, candidates) = streamTargets(p.configID) else {
             return .failure(Rejection(.unknownStream, "no stream \"\(p.configID ?? "")\" and no default stream"))
         }
@@ -70,7 +74,8 @@ public struct PointRouter: Sendable {
             guard present > 0 else {
                 return .failure(Rejection(.unknownMetricSet, "none of the pipeline's metrics [\(target.pipeline.metrics.joined(separator: ", "))] is present"))
             }
-            out.append(RoutedPoint(pipeline: t, key: p.key, timestamp: p.timestamp, values: values, uuid: p.uuid, configID: configID, arrival: arrival))
+            out.append(RoutedPoint(pipeline: t, key: p.key, timestamp: p.timestamp, values: values, uuid: p.uuid, configID: configID, arrival: arrival,
+                                   source: source, index: index))
         }
         return .success(out)
     }

@@ -7,7 +7,8 @@ public enum Emission: Sendable {
     /// A score message: the key (its values joined by `:` are the PUB topic), JSON body, arrival time, status.
     case score(key: [String], body: [UInt8], arrival: Double, status: ScoreStatus)
     case trainRequest([UInt8])
-    case rejected(Rejection)
+    /// A point rejected by its key's window (late, duplicate), with the message it came in and its index there.
+    case rejected(Rejection, source: [[UInt8]]?, index: Int?)
 }
 
 /// The scoring thread's state and logic: per-key windows, per-key scoring state, model lookup, batched
@@ -117,10 +118,12 @@ public final class ScoringEngine {
             let count: Int
             switch outcome {
             case .rejectedDuplicate:
-                out[i] = .rejected(Rejection(.duplicate, "key \(point.key.joined(separator: ":")) already has timestamp \(point.timestamp)"))
+                out[i] = .rejected(Rejection(.duplicate, "key \(point.key.joined(separator: ":")) already has timestamp \(point.timestamp)"),
+                                   source: point.source, index: point.index)
                 continue
             case .rejectedLate:
-                out[i] = .rejected(Rejection(.late, "key \(point.key.joined(separator: ":")) is past timestamp \(point.timestamp)"))
+                out[i] = .rejected(Rejection(.late, "key \(point.key.joined(separator: ":")) is past timestamp \(point.timestamp)"),
+                                   source: point.source, index: point.index)
                 continue
             case .stored(let c), .replaced(let c):
                 count = c

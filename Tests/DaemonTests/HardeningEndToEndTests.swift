@@ -1,0 +1,127 @@
+import Daemon
+import Foundation
+import Scoring
+import Testing
+import TestSupport
+import TensorCore
+
+/// The daemon (a real process, real sockets, a pyzmq client) against the hostile inputs of an outside test
+/// campaign: every bad message is counted and dead-lettered with its original bytes, no valid point around it is
+/// lost, output queues stay bounded, a bad model on disk costs only its own key, and SIGTERM under load exits
+/// promptly having published everything it accepted.
+@Suite(.serialized) struct HardeningEndToEndTests {
+    static func points(_ key: String, _ range: Range<Int>, seed: UInt64 = 3) -> [String] {
+        var rng = RandomGenerator(seed: seed)
+        return range.map { i in let r = DaemonHarness.row(i, noise: &rng); return point(key, i, cpu: r.cpu, mem: r.mem) }
+    }
+
+    @Test func hostileMessagesAreCountedDeadLetteredAndLoseNothing() throws {
+        let h = try DaemonHarness(extraConfig: "windows: {max_message_bytes: 65536, max_future_s: 3600}") {
+            try DaemonHarness.publishModel(store: $0, key: ["web"])
+        }
+        let future = "{\"key\":\"web\",\"timestamp\":9999999999999,\"metrics\":{\"cpu\":1,\"mem\":2}}"
+        let late = point("web", 3, cpu: 1, mem: 2)
+        var messages = Self.points("web", 0..<30)
+        messages.append("MULTI 200 1000")                     // 200 frames of 1 KB: 200 KB, over the 64 KiB limit
+        messages += Self.points("web", 30..<35)
+        messages.append(late)                                 // older than the key's newest point
+        messages.append(future)                               // 9999999999999: far beyond the wall clock
+        messages.append("BIG 100000")                         // one 100 KB frame
+        messages += Self.points("web", 35..<40)
+        let outputs = try h.stream(messages, expect: 40, extraArguments: ["--dead-letter", h.endpoints["outputs.dead_letter"]!, "--dead-letters", "4"])
+        // Every valid point answered, in order, around the hostile ones.
+        #expect(outputs.count == 40)
+        #expect(outputs.compactMap { $0["timestamp"]?.intValue } == (0..<40).map { DaemonHarness.t0 + Int64($0) * 60_000 })
+        #expect(outputs.suffix(28).allSatisfy { $0["metadata"]?.objectValue?["status"]?.stringValue == "scored" })
+        #expect(outputs.last?["metadata"]?.objectValue?["is_anomaly"]?.boolValue != nil)
+        // Each rejection dead-lettered with its reason and the original message (or its first 16 KiB, flagged).
+        let dead = Dictionary(grouping: h.deadLetters) { $0["reason"]?.stringValue ?? "" }
+        #expect(dead["too_large"]?.count == 2 && dead["late"]?.count == 1 && dead["future"]?.count == 1, "\(h.deadLetters)")
+        let multi = try #require(dead["too_large"]?.first { $0["meta"]?.objectValue?["bytes"]?.intValue == 200_000 })
+        #expect(multi["meta"]?.objectValue?["truncated"]?.boolValue == true)
+        let copied = (multi["frames"]?.arrayValue ?? []).compactMap { (v: JSONValue) in v.intValue }
+        #expect(copied.reduce(0, +) == Int64(DeadLetter.copyBytes) && copied.count < 200, "\(copied.count) frames")
+        #expect(dead["late"]?.first?["last"]?.stringValue == late && dead["late"]?.first?["meta"]?.objectValue?["truncated"]?.boolValue == false)
+        #expect(dead["future"]?.first?["last"]?.stringValue == future)
+        #expect(try h.metric("aeflow_points_rejected_total{reason=\"too_large\"}") == 2)
+        #expect(try h.metric("aeflow_points_rejected_total{reason=\"future\"}") == 1)
+        #expect(try h.metric("aeflow_points_rejected_total{reason=\"late\"}") == 1)
+        #expect(h.stop() == 0)
+    }
+
+    /// A dead-letter consumer that connects and never reads: the daemon's queue for it stays bounded (drops are
+    /// counted), its memory stays flat and every valid point is still answered.
+    @Test func aConsumerThatNeverReadsCostsBoundedMemory() throws {
+        let h = try DaemonHarness { try DaemonHarness.publishModel(store: $0, key: ["web"]) }
+        let bad = "{\"key\":\"web\",\"timestamp\":\"soon\",\"metrics\":{\"cpu\":1},\"pad\":\"" + String(repeating: "x", count: 8000) + "\"}"
+        let messages = Array(repeating: bad, count: 4000) + Self.points("web", 0..<20)
+        let outputs = try h.stream(messages, expect: 20, extraArguments: ["--stall-dead-letter", h.endpoints["outputs.dead_letter"]!])
+        #expect(outputs.count == 20)
+        #expect(try h.metric("aeflow_points_rejected_total{reason=\"wrong_type\"}") == 4000)
+        #expect(try h.metric("aeflow_outputs_dropped_total{output=\"dead_letter\"}") > 0)
+        let status = try String(contentsOfFile: "/proc/\(h.daemon.pid)/status", encoding: .utf8)
+        let rssKB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? .max
+        #expect(rssKB < 400_000, "RSS \(rssKB) kB")
+        #expect(h.stop() == 0)
+    }
+
+    /// A store whose LATEST for one key names a checkpoint with a spec of 10^12 units: the daemon starts, refuses
+    /// and counts it, and serves the other keys.
+    @Test func anOversizedSpecInTheStoreCostsOnlyItsKey() throws {
+        let h = try DaemonHarness { store in
+            try DaemonHarness.publishModel(store: store, key: ["web"])
+            try DaemonHarness.publishModel(store: store, key: ["db"])
+            let dir = store.keyDirectory(pipeline: "default", key: ["db"])
+            var file = try SafeTensorsFile.read(contentsOf: "\(dir)/000001.safetensors")
+            file.metadata["spec"] = file.metadata["spec"]!.replacingOccurrences(of: "\"seq_len\":12", with: "\"seq_len\":1000000000000")
+            try Data(file.encoded()).write(to: URL(fileURLWithPath: "\(dir)/000002.safetensors"))
+            try AtomicFile.write(Array("000002.safetensors\n".utf8), to: "\(dir)/LATEST")
+        }
+        let messages = Self.points("web", 0..<14) + Self.points("db", 0..<14)
+        let outputs = try h.stream(messages, expect: 28)
+        func status(_ key: String, _ i: Int) -> String? {
+            let ts = DaemonHarness.t0 + Int64(i) * 60_000
+            let o = outputs.first { (o: JSONObject) -> Bool in
+                o["composite_keys"]?.arrayValue?.first?.stringValue == key && o["timestamp"]?.intValue == ts
+            }
+            return o?["metadata"]?.objectValue?["status"]?.stringValue
+        }
+        #expect(outputs.count == 28 && status("web", 13) == "scored" && status("db", 13) == "model_not_ready")
+        #expect(try h.metric("aeflow_model_load_failures_total") >= 1)
+        #expect(h.daemon.stderrLines.contains { $0.contains("msg=\"model version refused\"") && $0.contains("exceeds") })
+        #expect(h.stop() == 0)
+    }
+
+    /// SIGTERM under a steady stream of 1,000-point arrays: reading stops at once, everything accepted is scored
+    /// and published, and the process exits well inside a Kubernetes grace period.
+    @Test func sigtermUnderAnArrayStreamExitsPromptlyLosingNothing() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let h = try DaemonHarness { try DaemonHarness.publishModel(store: $0, key: ["web"]) }
+        let c = try LineProcess(TestPython.path, [TestPython.script("stream_client.py"), "--input", h.endpoints["inputs[0]"]!,
+                                                  "--scores", h.endpoints["outputs.scores"]!, "--send", "-", "--expect", "0",
+                                                  "--array-stream", "1000", "--key", "web"])
+        #expect(c.waitForLine(containing: "STREAMING", inStderr: false, timeout: 30) != nil)
+        // Wait until the daemon has scored a good amount (the stream is steady), then stop it.
+        var scored = 0.0
+        for _ in 0..<600 where scored < 20_000 {
+            scored = try h.metric("aeflow_points_in_total")
+            _ = c.waitForLine(containing: "never printed", inStderr: false, timeout: 0.05)
+        }
+        let signalled = Date()
+        h.daemon.signal(SIGTERM)
+        #expect(h.daemon.waitForExit(timeout: 60) == 0)
+        let seconds = Date().timeIntervalSince(signalled)
+        #expect(seconds < 5, "exit took \(seconds) s")
+        c.signal(SIGUSR1)
+        #expect(c.waitForExit(timeout: 30) == 0)
+        let drained = try #require(h.daemon.stderrLines.last { $0.contains("msg=\"scoring drained\"") })
+        let fields = Dictionary(uniqueKeysWithValues: drained.split(separator: " ").compactMap { f -> (String, String)? in
+            let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+            return kv.count == 2 ? (kv[0], kv[1]) : nil
+        })
+        let accepted = try #require(Int(fields["accepted"] ?? ""))
+        #expect(accepted >= 20_000 && fields["published"] == String(accepted), "\(drained)")
+        let received = c.stdoutLines.last { $0.hasPrefix("DONE ") }.flatMap { Int($0.dropFirst(5)) }
+        #expect(received == accepted, "accepted \(accepted), received \(received ?? -1)")
+    }
+}
