@@ -104,7 +104,8 @@ struct Dockerfile {
             #expect(c["lint"] == .array([]), "\(name): lint \(c["lint"]!)")
             #expect(c["invalid"] == .array([]), "\(name): \(c["invalid"]!)")
             #expect(c["notes"] == .bool(true))
-            let v = try Subprocess.aeflow(["config", "validate", dir.file("\(name).yaml")])
+            // The chart's key files live on the cluster: validate everything but their presence here.
+            let v = try Subprocess.aeflow(["config", "validate", "--no-file-checks", dir.file("\(name).yaml")])
             #expect(v.status == 0, "\(name)'s rendered config: \(v.stderr)")
         }
         let kinds = { (n: String) in cases[n]?.objectValue?["kinds"]?.arrayValue?.compactMap(\.stringValue) ?? [] }

@@ -336,7 +336,8 @@ public struct AEFlowConfig: Equatable, Sendable {
     }
 
     /// Loads a YAML file (or the embedded default when `path` is nil).
-    public static func load(path: String?) throws(ConfigReadError) -> AEFlowConfig {
+    /// `checkFiles` false skips checking that referenced files exist (validating a config for another machine).
+    public static func load(path: String?, checkFiles: Bool = true) throws(ConfigReadError) -> AEFlowConfig {
         guard let path else { return try embeddedDefault() }
         let bytes: [UInt8]
         do {
@@ -348,7 +349,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         do {
             var c = try read(try YAMLDocument.parse(text, source: path), source: path)
             c.resolvePaths(relativeTo: path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ".")
-            try c.checkKeyFiles()
+            if checkFiles { try c.checkKeyFiles() }
             return c
         } catch {
             throw ConfigReadError(path: error.path.isEmpty || error.path == path ? path : "\(path): \(error.path)", reason: error.reason)

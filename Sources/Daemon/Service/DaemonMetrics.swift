@@ -1,5 +1,6 @@
-import Scoring
 import Prometheus
+import Scoring
+import ZMQ
 
 /// The daemon's Prometheus metrics (all prefixed `aeflow_`), served on `/metrics`. Thread-safe.
 public final class DaemonMetrics: Sendable {
@@ -18,7 +19,7 @@ public final class DaemonMetrics: Sendable {
     public let trainRequestsDropped: Counter
     public let deadLettersDropped: Counter
     public let historyDropped: Counter
-    public let curveRefused: Counter
+    private let curveRefusedByReason: [String: Counter]
     public let redelivered: Counter
     public let filledValues: Counter
     /// Seconds from a message's arrival to its score being sent.
@@ -47,7 +48,12 @@ public final class DaemonMetrics: Sendable {
         trainRequestsDropped = r.makeCounter(descriptor: Self.d("train_requests_dropped", "total", "Train requests not sent because no retrain stage was ready."))
         deadLettersDropped = r.makeCounter(descriptor: Self.d("dead_letters_dropped", "total", "Rejected messages not forwarded because the dead-letter socket was full."))
         historyDropped = r.makeCounter(descriptor: Self.d("history_forward_dropped", "total", "Input messages not forwarded to the retrain stage's history (no stage connected, or it is behind)."))
-        curveRefused = r.makeCounter(descriptor: Self.d("curve_connections_refused", "total", "Connections refused by the ZAP handler (client key not allowed)."))
+        var cr: [String: Counter] = [:]
+        for reason in HandshakeFailure.allCases {
+            cr[reason.rawValue] = r.makeCounter(descriptor: Self.d("curve_connections_refused", "total", "CURVE connections refused, by reason: plaintext client, wrong server key, key not allowed, other handshake failure."),
+                                                labels: [("reason", reason.rawValue)])
+        }
+        curveRefusedByReason = cr
         redelivered = r.makeCounter(descriptor: Self.d("udf_redelivered", "total", "Numaflow messages answered again from the request-id cache (at-least-once redelivery)."))
         filledValues = r.makeCounter(descriptor: Self.d("filled_values", "total", "Missing metric values filled by the missing-value policy."))
         latency = r.makeValueHistogram(descriptor: Self.d("score_latency", "seconds", "Arrival to publication of a score."),
@@ -72,6 +78,7 @@ public final class DaemonMetrics: Sendable {
     }
 
     public func outputDropped(_ output: String) { droppedByOutput[output]?.increment() }
+    public func curveRefused(_ reason: HandshakeFailure) { curveRefusedByReason[reason.rawValue]!.increment() }
 
     public func scored(_ status: ScoreStatus) { scoredByStatus[status.rawValue]!.increment() }
     public func rejected(_ reason: RejectReason) { rejectedByReason[reason.rawValue]!.increment() }

@@ -42,6 +42,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// CURVE keys when `security.curve` is configured, and the context's ZAP handler.
     let security: SocketSecurity?
     private var zap: ZAPHandler?
+    /// Watches this process's CURVE server sockets for failed handshakes (with `security.curve` only).
+    private var handshakes: HandshakeMonitor?
     /// The retrain stage in this process, if any (then `outputs.history` and `outputs.train_requests` are not opened).
     public let link: RetrainLink?
 
@@ -67,9 +69,16 @@ public final class DaemonRuntime: @unchecked Sendable {
             let metrics = metrics, logger = logger
             let limiter = RateLimitedLogBox(logger: logger)
             zap = try security.startZAP(context) { address, key in
-                metrics.curveRefused.increment()
-                limiter.log("connection refused", ["reason": "curve_key_not_allowed", "address": address, "client_key": key])
+                metrics.curveRefused(.unlistedKey)
+                limiter.log("connection refused", ["reason": HandshakeFailure.unlistedKey.rawValue, "address": address, "client_key": key])
             }
+            // Plain-text clients and clients of another server key fail before ZAP: the socket monitor sees them.
+            let monitor = HandshakeMonitor(context: context)
+            monitor.onFailure = { reason, address in
+                metrics.curveRefused(reason)
+                limiter.log("connection refused", ["reason": reason.rawValue, "address": address])
+            }
+            handshakes = monitor
             logger.info("CURVE on every socket", metadata: ["public_key": "\(security.keys.publicKey)", "allowed_clients": "\(security.allowed.count)"])
         }
         models.start()
@@ -97,6 +106,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         ingestDone.wait()
         scoringDone.wait()
         models.stop()
+        handshakes?.stop()
         zap?.stop()
     }
 
@@ -115,7 +125,9 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// Output queues are bounded (README "Limits"): beyond `highWaterMark` queued messages a send does not wait,
     /// the output is dropped and counted (`aeflow_outputs_dropped_total{output}`).
     func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 100_000) throws -> ZMQSocket {
+        let monitor = c.bind ? handshakes : nil
         let s = try c.open(context, as: c.socketKind, security: security) { s in
+            try monitor?.watch(s)
             if receiving {
                 // AEFlow measures whole messages itself (`windows.max_message_bytes`, every frame counted); libzmq's
                 // own per-frame limit is only a backstop against frames that could not be held in memory at all.
