@@ -46,6 +46,8 @@ import TensorCore
         #expect(try h.metric("aeflow_points_rejected_total{reason=\"too_large\"}") == 2)
         #expect(try h.metric("aeflow_points_rejected_total{reason=\"future\"}") == 1)
         #expect(try h.metric("aeflow_points_rejected_total{reason=\"late\"}") == 1)
+        // HEAD answers like GET on the probe and scrape endpoints.
+        #expect(try h.http("HEAD", "/metrics").0 == 200 && h.http("HEAD", "/healthz").0 == 200)
         #expect(h.stop() == 0)
     }
 

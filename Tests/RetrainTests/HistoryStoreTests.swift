@@ -128,6 +128,23 @@ import TestSupport
         #expect(try store.claim(ref, now: t + 2001 + 24 * 3600, rules: rules, forced: false) == nil, "stale after retrain_freq_hr")
     }
 
+    /// AEFlow's growth rule (TrainingSchedule): a fresh model is retrained once the key's history has grown to
+    /// `retrain_growth` × the rows it was trained on, by a claim and by the periodic scan.
+    @Test func aModelIsRetrainedWhenItsKeysHistoryDoubles() throws {
+        let store = try HistoryStore(path: dir.file("h.sqlite"), maxRowsPerKey: 100_000)
+        let growth = DedupRules(retrySec: 600, retrainFreqSec: 24 * 3600, minTrainSize: 200, dataFreqSec: 60, retrainGrowth: 2)
+        let t: Double = 9_000_000
+        try store.append((0..<250).map { HistoryRow(pipelineID: "p", key: ["web", "eu"], timestamp: Int64($0) * 60_000, values: [1, 2]) })
+        #expect(try store.claim(ref, now: t, rules: growth, forced: false) == nil)
+        try store.finish(ref, now: t + 1, outcome: .succeeded(version: 1, rows: 250))
+        #expect(try store.claim(ref, now: t + 700, rules: growth, forced: false) == .fresh)
+        #expect(try store.dueKeys(pipeline: "p", now: t + 700, rules: growth, limit: 10).isEmpty)
+        try store.append((250..<500).map { HistoryRow(pipelineID: "p", key: ["web", "eu"], timestamp: Int64($0) * 60_000, values: [1, 2]) })
+        #expect(try store.dueKeys(pipeline: "p", now: t + 700, rules: growth, limit: 10) == [["web", "eu"]])
+        #expect(try store.dueKeys(pipeline: "p", now: t + 700, rules: rules, limit: 10).isEmpty, "numalogic's rules: only by age")
+        #expect(try store.claim(ref, now: t + 700, rules: growth, forced: false) == nil)
+    }
+
     @Test func insufficientDataBacksOffInProportionToWhatIsMissing() throws {
         let store = try HistoryStore(path: dir.file("h.sqlite"), maxRowsPerKey: 100)
         let t: Double = 5_000_000
