@@ -1,4 +1,4 @@
-import Daemon
+import Stage
 import Foundation
 import Logging
 import Scoring
@@ -38,7 +38,7 @@ public final class UDFEngine: @unchecked Sendable {
     // @unchecked: the engine, the id cache and the decoder are touched only by the scoring thread; the
     // work queue is a thread-safe BlockingQueue.
     public let config: AEFlowConfig
-    public let metrics: DaemonMetrics
+    public let metrics: ScoringMetrics
     public let models: ModelRegistry
     let logger: Logger
     let decoder: InputDecoder
@@ -59,7 +59,7 @@ public final class UDFEngine: @unchecked Sendable {
         self.config = config
         self.logger = logger
         self.idCacheSize = idCacheSize
-        metrics = DaemonMetrics()
+        metrics = ScoringMetrics()
         models = ModelRegistry(config: config, metrics: metrics, logger: logger)
         decoder = InputDecoder(config.windows)
         router = PointRouter(config: config)

@@ -1,5 +1,5 @@
 import Autoencoders
-import Daemon
+import Stage
 import Foundation
 import Logging
 import Scoring

@@ -1,4 +1,4 @@
-import Daemon
+import Stage
 import Logging
 import Scoring
 import TensorCore

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Daemon
+import Stage
 import Foundation
 import Hummingbird
 import Logging

@@ -1,4 +1,5 @@
 import Daemon
+import Stage
 import Foundation
 import Scoring
 import Testing

@@ -1,5 +1,6 @@
 import Autoencoders
 import Daemon
+import Stage
 import Foundation
 import Scoring
 import Testing

@@ -1,4 +1,5 @@
 @testable import Daemon
+@testable import Stage
 import Scoring
 import Testing
 import TensorCore

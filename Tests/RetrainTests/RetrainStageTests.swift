@@ -1,4 +1,5 @@
 import Daemon
+import Stage
 import Foundation
 import Logging
 import Retrain

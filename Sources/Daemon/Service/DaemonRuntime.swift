@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Scoring
+import Stage
 import TensorCore
 import ZMQ
 
@@ -21,7 +22,7 @@ enum WorkItem {
 public final class DaemonRuntime: @unchecked Sendable {
     // @unchecked: mutable state is confined to its thread (see each member); cross-thread flags use `lock`.
     public let config: AEFlowConfig
-    public let metrics: DaemonMetrics
+    public let metrics: ScoringMetrics
     public let models: ModelRegistry
     let logger: Logger
     let context: ZMQContext
@@ -51,7 +52,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         self.config = config
         self.logger = logger
         self.link = link
-        metrics = DaemonMetrics()
+        metrics = ScoringMetrics()
         models = ModelRegistry(config: config, metrics: metrics, logger: logger)
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
         security = try SocketSecurity.load(config)
@@ -375,61 +376,3 @@ public final class DaemonRuntime: @unchecked Sendable {
     }
 }
 
-/// A `RateLimitedLog` shared across threads (the ZAP handler's refusals).
-final class RateLimitedLogBox: @unchecked Sendable {
-    // @unchecked: `log` is mutated under `lock`.
-    private let lock = NSLock()
-    private var log: RateLimitedLog
-    init(logger: Logger) { log = RateLimitedLog(logger: logger, perSeconds: 10) }
-    func log(_ message: Logger.Message, _ fields: [String: String]) { lock.lock(); log.log(message, fields); lock.unlock() }
-}
-
-/// At most one log line per reason per interval, with a count of what was suppressed.
-struct RateLimitedLog {
-    let logger: Logger
-    let perSeconds: Double
-    var last: [String: (time: Double, suppressed: Int)] = [:]
-
-    mutating func log(_ message: Logger.Message, _ fields: [String: String]) {
-        let reason = fields["reason"] ?? ""
-        let now = monotonicNow()
-        if let l = last[reason], now - l.time < perSeconds {
-            last[reason]!.suppressed += 1
-            return
-        }
-        var meta: Logger.Metadata = fields.mapValues { .string($0) }
-        if let s = last[reason]?.suppressed, s > 0 { meta["suppressed"] = "\(s)" }
-        logger.warning(message, metadata: meta)
-        last[reason] = (now, 0)
-    }
-}
-
-func makeParentDirectory(_ path: String) {
-    guard let slash = path.lastIndex(of: "/") else { return }
-    try? FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
-}
-
-extension SocketConfig {
-    /// The socket kind this configuration names.
-    public var socketKind: ZMQSocket.Kind {
-        switch type { case .sub: .sub; case .pull: .pull; case .pub: .pub; case .push: .push }
-    }
-
-    /// Opens a `kind` socket on this endpoint, the way every AEFlow stage does: CURVE from `security`, the
-    /// caller's options (`configure`), the topic subscriptions of a SUB socket, then bind (creating an ipc
-    /// endpoint's directory) or connect.
-    public func open(_ context: ZMQContext, as kind: ZMQSocket.Kind, security: SocketSecurity?,
-                     configure: (ZMQSocket) throws -> Void = { _ in }) throws -> ZMQSocket {
-        let s = try ZMQSocket(context, kind)
-        try security?.apply(to: s, binds: bind)
-        try configure(s)
-        if kind == .sub { for t in topics { try s.subscribe(t) } }
-        if bind {
-            if endpoint.hasPrefix("ipc://") { makeParentDirectory(String(endpoint.dropFirst(6))) }
-            try s.bind(endpoint)
-        } else {
-            try s.connect(endpoint)
-        }
-        return s
-    }
-}

@@ -3,7 +3,7 @@ import Scoring
 import ZMQ
 
 /// The daemon's Prometheus metrics (all prefixed `aeflow_`), served on `/metrics`. Thread-safe.
-public final class DaemonMetrics: Sendable {
+public final class ScoringMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
 
     public let pointsIn: Counter

@@ -62,7 +62,7 @@ public final class ModelRegistry: @unchecked Sendable {
     public let pollInterval: Double
     let requirements: [String: Requirement]
     let logger: Logger
-    let metrics: DaemonMetrics
+    let metrics: ScoringMetrics
 
     private var cache: [ModelID: (state: State, lastUsed: Double)] = [:] {
         didSet { changed = true }
@@ -81,7 +81,7 @@ public final class ModelRegistry: @unchecked Sendable {
     private let loaderDone = DispatchSemaphore(value: 0)
 
     /// The registry over `config.store`, checking every model against its pipeline's metrics and window.
-    public convenience init(config: AEFlowConfig, metrics: DaemonMetrics, logger: Logger) {
+    public convenience init(config: AEFlowConfig, metrics: ScoringMetrics, logger: Logger) {
         var requirements: [String: Requirement] = [:]
         for s in config.streams { for p in s.pipelines { requirements[p.pipelineID] = .init(metrics: p.metrics, windowSize: s.windowSize) } }
         self.init(store: CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions),
@@ -90,7 +90,7 @@ public final class ModelRegistry: @unchecked Sendable {
     }
 
     public init(store: CheckpointStore, capacity: Int, pollInterval: Double, requirements: [String: Requirement],
-                metrics: DaemonMetrics, logger: Logger) {
+                metrics: ScoringMetrics, logger: Logger) {
         (self.store, self.capacity, self.pollInterval, self.requirements, self.metrics, self.logger) =
             (store, max(1, capacity), pollInterval, requirements, metrics, logger)
     }

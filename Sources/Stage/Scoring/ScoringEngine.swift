@@ -36,12 +36,12 @@ public final class ScoringEngine {
     let router: PointRouter
     var pipelines: [PipelineState]
     public let models: ModelRegistry
-    let metrics: DaemonMetrics
+    let metrics: ScoringMetrics
     let logger: Logger
     var uuids: UUIDGenerator
     var scratch: [Float] = []
 
-    public init(config: AEFlowConfig, models: ModelRegistry, metrics: DaemonMetrics, logger: Logger, seed: UInt64) {
+    public init(config: AEFlowConfig, models: ModelRegistry, metrics: ScoringMetrics, logger: Logger, seed: UInt64) {
         self.config = config
         router = PointRouter(config: config)
         pipelines = router.targets.map {
