@@ -189,8 +189,9 @@ public final class UDFEngine: @unchecked Sendable {
         case .score(let key, let body, _, let status):
             metrics.scored(status)
             return UDFResult(keys: key, value: body, tags: [UDFResult.outputTag])
-        case .trainRequest(let body):
+        case .trainRequest(let train):
             metrics.trainRequests.increment()
+            let body = train.json
             if let trainFeed { do { try trainFeed.send(body, dontWait: true) } catch { metrics.trainRequestsDropped.increment() } }
             return UDFResult(keys: request.keys, value: body, tags: [UDFResult.trainTag])
         case .rejected(let rejection, _, _):

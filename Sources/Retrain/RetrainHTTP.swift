@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Stage
 import TensorCore
 
 /// The retrain stage's HTTP endpoints. As its own process: `GET /healthz`, `GET /readyz`, `GET /metrics`
@@ -40,7 +41,7 @@ public enum RetrainHTTP {
             guard case .object(let o)? = try? JSONValue.parse(String(decoding: body.readableBytesView, as: UTF8.self)) else {
                 return error("bad_json", "expected {\"pipeline_id\": …, \"key\": [...]}", .badRequest)
             }
-            let ref: ModelRef
+            let ref: ModelID
             switch parse(pipeline: o["pipeline_id"]?.stringValue, key: o["key"], stage: stage) {
             case .success(let r): ref = r
             case .failure(let e): return e.response
@@ -53,7 +54,7 @@ public enum RetrainHTTP {
             guard authorized(request, token) else { return text("unauthorized\n", status: .unauthorized) }
             let q = request.uri.queryParameters
             let keyText = q["key"].map(String.init)
-            let ref: ModelRef
+            let ref: ModelID
             switch parse(pipeline: q["pipeline_id"].map(String.init), key: keyText.map { JSONValue.string($0) }, stage: stage, splitColon: true) {
             case .success(let r): ref = r
             case .failure(let e): return e.response
@@ -73,10 +74,10 @@ public enum RetrainHTTP {
 
     /// The model a request names: a configured pipeline and, for a per-key model, a key with the stream's
     /// number of values (a model shared by the pipeline takes no key).
-    static func parse(pipeline: String?, key: JSONValue?, stage: RetrainStage, splitColon: Bool = false) -> Result<ModelRef, HTTPFailure> {
+    static func parse(pipeline: String?, key: JSONValue?, stage: RetrainStage, splitColon: Bool = false) -> Result<ModelID, HTTPFailure> {
         let pid = pipeline ?? "default"
         guard let target = stage.pipelines[pid] else { return .failure(HTTPFailure(error("unknown_pipeline", "no pipeline \"\(pid)\"", .notFound))) }
-        if target.pipeline.modelScope == .pipeline { return .success(ModelRef(pipelineID: pid, key: [])) }
+        if target.pipeline.modelScope == .pipeline { return .success(ModelID(pipelineID: pid, key: [])) }
         var values: [String]
         switch key {
         case .string(let s)?: values = splitColon ? s.split(separator: ":", omittingEmptySubsequences: false).map(String.init) : [s]
@@ -89,7 +90,7 @@ public enum RetrainHTTP {
         guard !values.isEmpty, n == 0 || values.count == n else {
             return .failure(HTTPFailure(error("invalid_key", "the stream's keys are [\(target.stream.compositeKeys.joined(separator: ", "))]", .badRequest)))
         }
-        return .success(ModelRef(pipelineID: pid, key: values))
+        return .success(ModelID(pipelineID: pid, key: values))
     }
 
     struct HTTPFailure: Error { let response: Response; init(_ r: Response) { response = r } }

@@ -30,10 +30,10 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     let pipelines: [String: PointRouter.Target]
 
     private let cond = NSCondition()
-    private var inbox: [(ModelRef, Bool)] = []
-    private var running: Set<ModelRef> = []
+    private var inbox: [(ModelID, Bool)] = []
+    private var running: Set<ModelID> = []
     /// Estimated working bytes of each running (or handed-over) training.
-    private var reserved: [ModelRef: Int] = [:]
+    private var reserved: [ModelID: Int] = [:]
     private var jobs: [Job] = []
     private var stopping = false
     private var wake = false
@@ -54,12 +54,12 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     }
     /// Called after every training's outcome is recorded (on its training thread) and every skip (on the
     /// scheduler thread). Set before `start`.
-    public var observer: (@Sendable (ModelRef, Event) -> Void)?
+    public var observer: (@Sendable (ModelID, Event) -> Void)?
     /// Started and not stopping.
     public var isReady: Bool { cond.lock(); defer { cond.unlock() }; return started && !stopping }
 
     struct Job {
-        let ref: ModelRef
+        let ref: ModelID
         let target: PointRouter.Target
         let forced: Bool
         let estimate: Int
@@ -228,24 +228,23 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         if !writeQueue.tryPush(rows, weight: rows.count) { metrics.historyDropped.increment(by: Int64(rows.count)) }
     }
 
-    /// A train request (§5 JSON) from the daemon.
-    public func trainRequest(_ body: [UInt8]) {
-        guard case .object(let o)? = try? JSONValue.parse(String(decoding: body, as: UTF8.self)),
-              let pid = o["pipeline_id"]?.stringValue, case .array(let k)? = o["composite_keys"] else {
-            metrics.historyRejected.increment()
-            return
+    /// A train request from the daemon in this process.
+    public func trainRequest(_ request: TrainRequest) { enqueueRequest(request.model, forced: false) }
+
+    /// A train request read from the `retrain.requests` socket (another process's daemon).
+    func trainRequest(body: [UInt8]) {
+        switch TrainRequest.decode(body) {
+        case .success(let r): trainRequest(r)
+        case .failure: metrics.historyRejected.increment()
         }
-        let key = k.compactMap(\.stringValue)
-        guard key.count == k.count else { metrics.historyRejected.increment(); return }
-        enqueueRequest(ModelRef(pipelineID: pid, key: key), forced: false)
     }
 
     public func metricsExposition() -> [UInt8] { metrics.exposition() }
 
     /// "Retrain now" (HTTP or command line): trains as soon as a thread is free, whatever the model's age.
-    public func retrainNow(_ ref: ModelRef) { enqueueRequest(ref, forced: true) }
+    public func retrainNow(_ ref: ModelID) { enqueueRequest(ref, forced: true) }
 
-    func enqueueRequest(_ ref: ModelRef, forced: Bool) {
+    func enqueueRequest(_ ref: ModelID, forced: Bool) {
         metrics.trainRequests.increment()
         cond.lock()
         if inbox.count < 100_000 { inbox.append((ref, forced)) }
@@ -280,7 +279,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 for _ in 0..<4096 {
                     guard let frames = try? sockets[i].0.receive(dontWait: true), let body = frames.last else { break }
                     if sockets[i].1 {
-                        trainRequest(body)
+                        trainRequest(body: body)
                         continue
                     }
                     switch decoder.decode(body) {
@@ -409,9 +408,9 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         return config.retrain.concurrency - running.count - jobs.count
     }
 
-    private func isRunning(_ ref: ModelRef) -> Bool { cond.lock(); defer { cond.unlock() }; return running.contains(ref) }
+    private func isRunning(_ ref: ModelID) -> Bool { cond.lock(); defer { cond.unlock() }; return running.contains(ref) }
 
-    func countSkip(_ reason: SkipReason, _ ref: ModelRef) {
+    func countSkip(_ reason: SkipReason, _ ref: ModelID) {
         metrics.skipped(reason)
         cond.lock(); done.skipped += 1; cond.unlock()
         logger.debug("training skipped", metadata: ["model": "\(ref)", "reason": "\(reason.rawValue)"])
@@ -460,7 +459,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             guard free > 0 else { break }
             let rules = Self.rules(target.pipeline.numalogicConf)
             if target.pipeline.modelScope == .pipeline {
-                let ref = ModelRef(pipelineID: pid, key: [])
+                let ref = ModelID(pipelineID: pid, key: [])
                 if !isRunning(ref), (try? history.pipelineDue(pipeline: pid, now: now, rules: rules)) == true {
                     due += 1
                     tryStart(ref, target: target, forced: false, now: now, fromRequest: false)
@@ -471,7 +470,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             due += keys.count
             for key in keys {
                 guard freeSlots > 0 else { break }
-                let ref = ModelRef(pipelineID: pid, key: key)
+                let ref = ModelID(pipelineID: pid, key: key)
                 if isRunning(ref) { continue }
                 tryStart(ref, target: target, forced: false, now: now, fromRequest: false)
             }
@@ -482,7 +481,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     /// Claims a model in the store (numalogic's rules) and hands it to a training thread, if its estimated
     /// memory fits the budget beside the trainings already running (one always may run).
     @discardableResult
-    func tryStart(_ ref: ModelRef, target: PointRouter.Target, forced: Bool, now: Double, fromRequest: Bool) -> Bool {
+    func tryStart(_ ref: ModelID, target: PointRouter.Target, forced: Bool, now: Double, fromRequest: Bool) -> Bool {
         let conf = target.pipeline.numalogicConf
         let rows = min(config.history.maxRowsPerKey, target.pipeline.modelScope == .pipeline
             ? (try? history.rowCount(pipeline: ref.pipelineID)) ?? 0

@@ -1,13 +1,6 @@
 import Foundation
 import GRDB
-
-/// The model a training produces: a pipeline and a key (`[]` for a model shared by the pipeline).
-public struct ModelRef: Hashable, Sendable, CustomStringConvertible {
-    public var pipelineID: String
-    public var key: [String]
-    public init(pipelineID: String, key: [String]) { (self.pipelineID, self.key) = (pipelineID, key) }
-    public var description: String { "\(pipelineID)/\(key.joined(separator: ":"))" }
-}
+import Stage
 
 /// numalogic's training de-duplication rules (reference §7.4), with times in seconds.
 /// AEFlow adds `retrainGrowth` (``TrainingSchedule``): a model is also due when the key's history has grown to that
@@ -85,7 +78,7 @@ public struct TrainState: Sendable, Equatable {
 extension HistoryStore {
     /// Records a request to train (from the daemon, HTTP or the command line). A forced request ("retrain
     /// now") ignores the freshness and back-off rules, never a training in progress.
-    public func request(_ ref: ModelRef, now: Double, forced: Bool) throws(HistoryError) {
+    public func request(_ ref: ModelID, now: Double, forced: Bool) throws(HistoryError) {
         do {
             try pool.write { db in
                 try db.execute(sql: """
@@ -100,14 +93,14 @@ extension HistoryStore {
     }
 
     /// Pending requests, forced first, oldest first.
-    public func pendingRequests(limit: Int = 10_000) throws(HistoryError) -> [(ref: ModelRef, forced: Bool)] {
+    public func pendingRequests(limit: Int = 10_000) throws(HistoryError) -> [(ref: ModelID, forced: Bool)] {
         do {
             return try pool.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT pipeline, model_key, forced FROM train_state WHERE requested_at IS NOT NULL
                     ORDER BY forced DESC, requested_at LIMIT ?
                     """, arguments: [limit]).compactMap { r in
-                    Self.keyValues(r[1]).map { (ModelRef(pipelineID: r[0], key: $0), (r[2] as Int) != 0) }
+                    Self.keyValues(r[1]).map { (ModelID(pipelineID: r[0], key: $0), (r[2] as Int) != 0) }
                 }
             }
         } catch {
@@ -116,7 +109,7 @@ extension HistoryStore {
     }
 
     /// Clears a request without training (it was skipped).
-    public func dropRequest(_ ref: ModelRef) throws(HistoryError) {
+    public func dropRequest(_ ref: ModelID) throws(HistoryError) {
         do {
             try pool.write { db in
                 try db.execute(sql: "UPDATE train_state SET requested_at = NULL, forced = 0 WHERE pipeline = ? AND model_key = ?",
@@ -130,7 +123,7 @@ extension HistoryStore {
     /// numalogic's `ack_read`, atomically (one immediate transaction, so two stages sharing the file
     /// never both claim a model): either the model is claimed (`read_ts` and `running_since` set to `now`,
     /// the request cleared) or the reason it was not.
-    public func claim(_ ref: ModelRef, now: Double, rules: DedupRules, forced: Bool) throws(HistoryError) -> SkipReason? {
+    public func claim(_ ref: ModelID, now: Double, rules: DedupRules, forced: Bool) throws(HistoryError) -> SkipReason? {
         do {
             return try pool.writeWithoutTransaction { db in
                 var reason: SkipReason?
@@ -174,7 +167,7 @@ extension HistoryStore {
     }
 
     /// Records how a claimed training ended (numalogic's `ack_train` on success).
-    public func finish(_ ref: ModelRef, now: Double, outcome: TrainOutcome) throws(HistoryError) {
+    public func finish(_ ref: ModelID, now: Double, outcome: TrainOutcome) throws(HistoryError) {
         let key = Self.keyText(ref.key)
         do {
             try pool.write { db in
@@ -208,7 +201,7 @@ extension HistoryStore {
 
     /// Records that a model already in the model store (trained elsewhere, or before this history file
     /// existed) was trained at `trainedAt`, so that its age counts.
-    public func adopt(_ ref: ModelRef, trainedAt: Double, version: Int) throws(HistoryError) {
+    public func adopt(_ ref: ModelID, trainedAt: Double, version: Int) throws(HistoryError) {
         do {
             try pool.write { db in
                 try db.execute(sql: """
@@ -222,11 +215,11 @@ extension HistoryStore {
         }
     }
 
-    public func state(_ ref: ModelRef) throws(HistoryError) -> TrainState? {
+    public func state(_ ref: ModelID) throws(HistoryError) -> TrainState? {
         do { return try pool.read { db in try Self.state(db, ref) } } catch { throw HistoryError("state \(ref)", error) }
     }
 
-    static func state(_ db: Database, _ ref: ModelRef) throws -> TrainState? {
+    static func state(_ db: Database, _ ref: ModelID) throws -> TrainState? {
         guard let r = try Row.fetchOne(db, sql: """
             SELECT requested_at, forced, read_ts, train_ts, train_records, running_since, last_outcome, last_detail, last_version,
                    trainings, failures FROM train_state WHERE pipeline = ? AND model_key = ?
@@ -263,7 +256,7 @@ extension HistoryStore {
         do {
             let total = try pool.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(rows), 0) FROM series WHERE pipeline = ?", arguments: [pipeline]) ?? 0 }
             guard total >= rules.minTrainSize else { return false }
-            let s = try state(ModelRef(pipelineID: pipeline, key: []))
+            let s = try state(ModelID(pipelineID: pipeline, key: []))
             return Self.skipReason(s, now: now, rules: rules, forced: false, rows: total) == nil
         } catch {
             throw (error as? HistoryError) ?? HistoryError("pipeline due \(pipeline)", error)

@@ -14,7 +14,7 @@ struct TrainingData {
     var rows: Int { timestamps.count }
     var features: Int
 
-    static func load(history: HistoryStore, ref: ModelRef, target: PointRouter.Target, maxRows: Int,
+    static func load(history: HistoryStore, ref: ModelID, target: PointRouter.Target, maxRows: Int,
                      missing: AEFlowConfig.Windows.MissingPolicy) throws(HistoryError) -> TrainingData {
         let conf = target.pipeline.numalogicConf
         let span = Int64(conf.trainer.trainHours * 3_600_000)
@@ -59,7 +59,7 @@ struct Validation {
     var maxLossRatio: Double
     var windows = 2048
 
-    func check(_ result: PipelineTrainer.Result, against store: CheckpointStore, ref: ModelRef, data: TrainingData,
+    func check(_ result: PipelineTrainer.Result, against store: CheckpointStore, ref: ModelID, data: TrainingData,
                logger: Logger) throws(RetrainStage.StageFailure) {
         let c = result.checkpoint
         for name in c.modelState.keys {

@@ -59,7 +59,7 @@ struct RetrainCommand: AsyncParsableCommand {
         }
         do {
             let store = try HistoryStore(path: cfg.history.path, maxRowsPerKey: cfg.history.maxRowsPerKey)
-            try store.request(ModelRef(pipelineID: pipeline, key: key), now: Date().timeIntervalSince1970, forced: true)
+            try store.request(ModelID(pipelineID: pipeline, key: key), now: Date().timeIntervalSince1970, forced: true)
         } catch {
             throw fail("\(error)")
         }

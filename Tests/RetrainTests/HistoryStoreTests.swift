@@ -1,5 +1,6 @@
 import Foundation
 import Retrain
+import Stage
 import Testing
 import TestSupport
 
@@ -108,7 +109,7 @@ import TestSupport
     init() throws { dir = try TemporaryDirectory(prefix: "aeflow-trainstate") }
 
     let rules = DedupRules(retrySec: 600, retrainFreqSec: 24 * 3600, minTrainSize: 2000, dataFreqSec: 60)
-    let ref = ModelRef(pipelineID: "p", key: ["web", "eu"])
+    let ref = ModelID(pipelineID: "p", key: ["web", "eu"])
 
     @Test func oneClaimAtATimeThenRetryBackoffThenFreshness() throws {
         let store = try HistoryStore(path: dir.file("h.sqlite"), maxRowsPerKey: 100)
@@ -162,7 +163,7 @@ import TestSupport
     @Test func twoStoresOnOneFileNeverBothClaim() throws {
         let path = dir.file("h.sqlite")
         let a = try HistoryStore(path: path, maxRowsPerKey: 100), b = try HistoryStore(path: path, maxRowsPerKey: 100)
-        let refs = (0..<50).map { ModelRef(pipelineID: "p", key: ["k\($0)"]) }
+        let refs = (0..<50).map { ModelID(pipelineID: "p", key: ["k\($0)"]) }
         final class Box: @unchecked Sendable { var wins = [Int](repeating: 0, count: 50); let lock = NSLock() }
         let box = Box()
         let rules = self.rules
@@ -177,7 +178,7 @@ import TestSupport
 
     @Test func requestsAreKeptUntilDecidedAndForcedOnesComeFirst() throws {
         let store = try HistoryStore(path: dir.file("h.sqlite"), maxRowsPerKey: 100)
-        let other = ModelRef(pipelineID: "p", key: ["api"])
+        let other = ModelID(pipelineID: "p", key: ["api"])
         try store.request(ref, now: 10, forced: false)
         try store.request(other, now: 20, forced: true)
         try store.request(ref, now: 30, forced: false)
@@ -198,12 +199,12 @@ import TestSupport
         try fill("few", 50); try fill("new", 150); try fill("stale", 150); try fill("fresh", 150); try fill("retrying", 150)
         let now: Double = 10_000_000
         for (k, trained) in [("stale", now - 25 * 3600), ("fresh", now - 3600)] {
-            let m = ModelRef(pipelineID: "p", key: [k])
+            let m = ModelID(pipelineID: "p", key: [k])
             #expect(try store.claim(m, now: trained, rules: r, forced: true) == nil)
             try store.finish(m, now: trained, outcome: .succeeded(version: 1, rows: 150))
         }
-        #expect(try store.claim(ModelRef(pipelineID: "p", key: ["retrying"]), now: now - 10, rules: r, forced: false) == nil)
-        try store.finish(ModelRef(pipelineID: "p", key: ["retrying"]), now: now - 5, outcome: .failed("x"))
+        #expect(try store.claim(ModelID(pipelineID: "p", key: ["retrying"]), now: now - 10, rules: r, forced: false) == nil)
+        try store.finish(ModelID(pipelineID: "p", key: ["retrying"]), now: now - 5, outcome: .failed("x"))
         #expect(try store.dueKeys(pipeline: "p", now: now, rules: r, limit: 10) == [["new"], ["stale"]])
         #expect(try store.dueKeys(pipeline: "p", now: now, rules: r, limit: 1) == [["new"]])
     }

@@ -187,7 +187,7 @@ final class StageHarness {
         let history = try HistoryStore(path: h.dir.file("history.sqlite"), maxRowsPerKey: 5000)
         #expect(try history.integrityCheck() == "ok")
         #expect(try history.totals() == (rows: 400, keys: 1))
-        let ref = ModelRef(pipelineID: "default", key: ["k0"])
+        let ref = ModelID(pipelineID: "default", key: ["k0"])
         #expect(try history.state(ref)?.runningSince != nil, "the dead stage's claim is still recorded")
         let store = CheckpointStore(root: h.dir.file("models"))
         #expect(store.versions(pipeline: "default", key: ["k0"]).isEmpty && store.latest(pipeline: "default", key: ["k0"]) == nil)

@@ -41,9 +41,9 @@ import TensorCore
     /// Collects the stage's events; `wait` blocks until `n` outcomes (or skips) arrived or the deadline passes.
     final class Outcomes: @unchecked Sendable {
         private let cond = NSCondition()
-        private var items: [(ModelRef, TrainOutcome)] = []
-        private var skips: [(ModelRef, SkipReason)] = []
-        func add(_ r: ModelRef, _ e: RetrainStage.Event) {
+        private var items: [(ModelID, TrainOutcome)] = []
+        private var skips: [(ModelID, SkipReason)] = []
+        func add(_ r: ModelID, _ e: RetrainStage.Event) {
             cond.lock()
             switch e {
             case .finished(let o): items.append((r, o))
@@ -52,13 +52,13 @@ import TensorCore
             cond.broadcast()
             cond.unlock()
         }
-        func wait(_ n: Int, timeout: Double = 60) -> [(ModelRef, TrainOutcome)] {
+        func wait(_ n: Int, timeout: Double = 60) -> [(ModelID, TrainOutcome)] {
             let deadline = Date(timeIntervalSinceNow: timeout)
             cond.lock(); defer { cond.unlock() }
             while items.count < n { if !cond.wait(until: deadline) { break } }
             return items
         }
-        func waitSkips(_ n: Int, timeout: Double = 30) -> [(ModelRef, SkipReason)] {
+        func waitSkips(_ n: Int, timeout: Double = 30) -> [(ModelID, SkipReason)] {
             let deadline = Date(timeIntervalSinceNow: timeout)
             cond.lock(); defer { cond.unlock() }
             while skips.count < n { if !cond.wait(until: deadline) { break } }
@@ -108,7 +108,7 @@ import TensorCore
         defer { stage.stop() }
         Self.feed(stage, keys: ["a", "b"], rows: 0..<150)
         // Below min_train_size nothing trains; a request is decided (skipped) and cleared.
-        stage.trainRequest(Array(#"{"header":"request_training","uuid":"u","config_id":"default","pipeline_id":"default","composite_keys":["a"],"metrics":["cpu","mem"]}"#.utf8))
+        stage.trainRequest(TrainRequest(uuid: "u", configID: "default", pipelineID: "default", key: ["a"], metrics: ["cpu", "mem"]))
         Self.feed(stage, keys: ["a", "b", "c"], rows: 150..<260)
         let done = outcomes.wait(2)
         #expect(done.count == 2)
@@ -122,15 +122,15 @@ import TensorCore
         #expect(metric(stage, "aeflow_retrain_trainings_succeeded_total") == 2)
         #expect(metric(stage, "aeflow_retrain_trainings_running_max") <= 2)
         #expect(metric(stage, "aeflow_history_rows_written_total") == 150 * 2 + 110 * 3)
-        #expect(try stage.history.state(ModelRef(pipelineID: "default", key: ["a"]))?.trainTs != nil)
+        #expect(try stage.history.state(ModelID(pipelineID: "default", key: ["a"]))?.trainTs != nil)
     }
 
     @Test func aRequestWithTooLittleHistoryIsSkippedWithItsReason() throws {
         let (stage, outcomes) = try stage(try config())
         defer { stage.stop() }
         Self.feed(stage, keys: ["a"], rows: 0..<50)
-        stage.retrainNow(ModelRef(pipelineID: "default", key: ["a"]))
-        stage.retrainNow(ModelRef(pipelineID: "nope", key: ["a"]))
+        stage.retrainNow(ModelID(pipelineID: "default", key: ["a"]))
+        stage.retrainNow(ModelID(pipelineID: "nope", key: ["a"]))
         let skips = outcomes.waitSkips(2)
         #expect(Set(skips.map(\.1)) == [.insufficientData, .unknownPipeline])
         #expect(metric(stage, "aeflow_retrain_trainings_skipped_total{reason=\"insufficient_data\"}") == 1)
@@ -151,13 +151,13 @@ import TensorCore
         let (stage, outcomes) = try stage(try config(trainer: "min_train_size: 200, retry_sec: 3600, pltrainer_conf: {max_epochs: 1}",
                                                       retrain: "max_loss_ratio: 1.0"))
         defer { stage.stop() }
-        stage.retrainNow(ModelRef(pipelineID: "default", key: ["a"]))
+        stage.retrainNow(ModelID(pipelineID: "default", key: ["a"]))
         let done = outcomes.wait(1)
         guard case .rejected(let why)? = done.first?.1 else { Issue.record("expected a rejection, got \(done)"); return }
         #expect(why.contains("exceeds"))
         #expect(stage.checkpoints.versions(pipeline: "default", key: ["a"]) == [1], "nothing was written")
         #expect(metric(stage, "aeflow_retrain_trainings_failed_total{reason=\"validation\"}") == 1)
-        let s = try #require(try stage.history.state(ModelRef(pipelineID: "default", key: ["a"])))
+        let s = try #require(try stage.history.state(ModelID(pipelineID: "default", key: ["a"])))
         #expect(s.lastOutcome == "rejected" && s.lastVersion == 1 && s.failures == 1)
     }
 
@@ -170,13 +170,13 @@ import TensorCore
         let stage = try RetrainStage(config: cfg, logger: Logger(label: "test.retrain"))
         defer { stage.stop() }
         let o = Outcomes()
-        let a = ModelRef(pipelineID: "default", key: ["a"]), b = ModelRef(pipelineID: "default", key: ["b"])
+        let a = ModelID(pipelineID: "default", key: ["a"]), b = ModelID(pipelineID: "default", key: ["b"])
         let decided = Counter()
         stage.observer = { ref, event in
             // Still inside the job (the model counts as running): request, and let the scheduler decide.
             if case .finished(.succeeded(1, _)) = event {
                 if ref == a { stage.retrainNow(a) } else {
-                    stage.trainRequest(Array(#"{"header":"request_training","uuid":"u","config_id":"default","pipeline_id":"default","composite_keys":["b"],"metrics":["cpu","mem"]}"#.utf8))
+                    stage.trainRequest(TrainRequest(uuid: "u", configID: "default", pipelineID: "default", key: ["b"], metrics: ["cpu", "mem"]))
                 }
                 if stage.waitForSchedulingRounds(2, timeout: 30) { decided.increment() }
             }
@@ -198,7 +198,7 @@ import TensorCore
         Self.feed(stage, keys: ["a", "b", "c"], rows: 0..<100)
         let done = outcomes.wait(1)
         guard case .succeeded(1, 300)? = done.first?.1 else { Issue.record("\(done)"); return }
-        #expect(done.first?.0 == ModelRef(pipelineID: "default", key: []))
+        #expect(done.first?.0 == ModelID(pipelineID: "default", key: []))
         let latest = try #require(stage.checkpoints.latest(pipeline: "default", key: []))
         let (ckpt, _) = try Checkpoint.load(path: latest.path)
         let windows = try #require(ckpt.train["windows"]?.intValue)
@@ -220,6 +220,6 @@ import TensorCore
         #expect(outcomes.waitSkips(1).map(\.1) == [.fresh])
         #expect(metric(stage, "aeflow_retrain_trainings_skipped_total{reason=\"model_fresh\"}") == 1)
         #expect(metric(stage, "aeflow_retrain_trainings_started_total") == 0)
-        #expect(try stage.history.state(ModelRef(pipelineID: "default", key: ["a"]))?.lastVersion == 1)
+        #expect(try stage.history.state(ModelID(pipelineID: "default", key: ["a"]))?.lastVersion == 1)
     }
 }

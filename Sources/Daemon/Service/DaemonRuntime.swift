@@ -266,14 +266,14 @@ public final class DaemonRuntime: @unchecked Sendable {
                         metrics.outputDropped("scores")
                         limiter.log("score not sent", ["reason": "scores_\(error.kind == .wouldBlock ? "full" : "failed")", "error": "\(error)"])
                     }
-                case .trainRequest(let body):
+                case .trainRequest(let request):
                     if let link {
-                        link.trainRequest(body)
+                        link.trainRequest(request)
                         metrics.trainRequests.increment()
                         continue
                     }
                     do {
-                        try trainRequests?.send(body, dontWait: true)
+                        try trainRequests?.send(request.json, dontWait: true)
                         metrics.trainRequests.increment()
                     } catch {
                         metrics.trainRequestsDropped.increment()

@@ -5,8 +5,8 @@
 public protocol RetrainLink: AnyObject, Sendable {
     /// A decoded input message the daemon accepted (on the ingest thread).
     func history(_ message: InputMessage)
-    /// A train request body (the §5 JSON), on the scoring thread.
-    func trainRequest(_ body: [UInt8])
+    /// A train request, on the scoring thread.
+    func trainRequest(_ request: TrainRequest)
     /// The stage's Prometheus metrics, served after the daemon's on its `/metrics`.
     func metricsExposition() -> [UInt8]
 }

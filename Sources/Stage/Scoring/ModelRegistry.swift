@@ -6,15 +6,6 @@ import Scoring
 import Glibc
 #endif
 
-/// Which model scores a point: the pipeline and the model key (the point's composite key for per-key
-/// models, empty for a pipeline-wide model).
-public struct ModelID: Hashable, Sendable, CustomStringConvertible {
-    public let pipelineID: String
-    public let key: [String]
-    public init(pipelineID: String, key: [String]) { (self.pipelineID, self.key) = (pipelineID, key) }
-    public var description: String { "\(pipelineID)/\(key.joined(separator: ":"))" }
-}
-
 /// Loaded models with hot swap over the on-disk store (ARCHITECTURE.md §4).
 ///
 /// The scoring thread owns the cache (``lookup(_:now:)``, ``applyLoaderResults()``); a dedicated loader

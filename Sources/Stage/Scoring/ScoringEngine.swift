@@ -6,7 +6,7 @@ import TensorCore
 public enum Emission: Sendable {
     /// A score message: the key (its values joined by `:` are the PUB topic), JSON body, arrival time, status.
     case score(key: [String], body: [UInt8], arrival: Double, status: ScoreStatus)
-    case trainRequest([UInt8])
+    case trainRequest(TrainRequest)
     /// A point rejected by its key's window (late, duplicate), with the message it came in and its index there.
     case rejected(Rejection, source: [[UInt8]]?, index: Int?)
 }
@@ -158,7 +158,7 @@ public final class ScoringEngine {
                 let conf = target.pipeline.numalogicConf
                 if now - pipelines[pi].extras[slot].lastTrainRequest >= conf.trainer.retrySec {
                     pipelines[pi].extras[slot].lastTrainRequest = now
-                    trainRequests.append(.trainRequest(OutputEncoder.trainRequest(
+                    trainRequests.append(.trainRequest(TrainRequest(
                         uuid: uuids.next(), configID: point.configID, pipelineID: target.pipeline.pipelineID, key: id.key,
                         metrics: target.pipeline.metrics)))
                 }
