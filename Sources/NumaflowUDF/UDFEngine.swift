@@ -116,6 +116,10 @@ public final class UDFEngine: @unchecked Sendable {
         }
         openFeeds()
         let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(monotonicNow() * 1e6))
+        engine.restoreSnapshot()
+        _ = models.waitForPreload(timeout: config.store.preloadTimeoutSeconds)
+        engine.models.applyLoaderResults()
+        defer { engine.writeSnapshot() }
         var nextExpiry = monotonicNow() + 1
         while true {
             let items = queue.popAll(timeout: 0.25)

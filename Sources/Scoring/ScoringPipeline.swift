@@ -33,6 +33,41 @@ public struct KeyScoreState: Sendable, Equatable {
     }
 }
 
+extension KeyScoreState {
+    /// Every field, for window snapshots (a restarted process continues each key's statistics).
+    public var json: JSONValue {
+        func floats(_ v: [Float]) -> JSONValue { .array(v.map { .double(Double($0)) }) }
+        return .object(JSONObject([
+            ("adaptive_mean", adaptiveMean.map(floats) ?? .null), ("adaptive_variance", adaptiveVariance.map(floats) ?? .null),
+            ("ema_numerator", .double(emaNumerator)), ("ema_denominator", .double(emaDenominator)), ("scored", .int(Int64(scoredWindows))),
+            ("recent", floats(recent)), ("recent_count", .int(Int64(recentCount))), ("recent_next", .int(Int64(recentNext))),
+            ("long_mean", floats(longMean)), ("long_variance", floats(longVariance)), ("range_low", floats(rangeLow)),
+            ("range_high", floats(rangeHigh)), ("level", floats(level)), ("level_base", floats(levelBase)),
+        ]))
+    }
+
+    /// Reads ``json``; nil when anything is missing or malformed (the key then starts afresh).
+    public init?(json v: JSONValue) {
+        guard let o = v.objectValue else { return nil }
+        func floats(_ k: String) -> [Float]? {
+            guard let a = o[k]?.arrayValue else { return nil }
+            let out = a.compactMap { $0.doubleValue.map(Float.init) }
+            return out.count == a.count && out.allSatisfy(\.isFinite) ? out : nil
+        }
+        func int(_ k: String) -> Int? { o[k]?.intValue.map(Int.init) }
+        self.init()
+        adaptiveMean = o["adaptive_mean"] == .null ? nil : floats("adaptive_mean")
+        adaptiveVariance = o["adaptive_variance"] == .null ? nil : floats("adaptive_variance")
+        guard let en = o["ema_numerator"]?.doubleValue, let ed = o["ema_denominator"]?.doubleValue, let sc = int("scored"),
+              let r = floats("recent"), let rc = int("recent_count"), let rn = int("recent_next"), let lm = floats("long_mean"),
+              let lv = floats("long_variance"), let lo = floats("range_low"), let hi = floats("range_high"), let le = floats("level"),
+              let lb = floats("level_base"), rc >= 0, rn >= 0, r.isEmpty || rn < r.count else { return nil }
+        (emaNumerator, emaDenominator, scoredWindows) = (en, ed, sc)
+        (recent, recentCount, recentNext, longMean, longVariance) = (r, rc, rn, lm, lv)
+        (rangeLow, rangeHigh, level, levelBase) = (lo, hi, le, lb)
+    }
+}
+
 /// The scores of one window.
 public struct WindowScore: Sendable {
     /// Final unified score (post-processed, adjusted), 0…10 with the default TanhNorm.

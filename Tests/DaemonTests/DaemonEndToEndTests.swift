@@ -91,7 +91,7 @@ import TensorCore
         func scoreOnce() throws -> (Int?, String) {
             let r = DaemonHarness.row(i, noise: &rng)
             i += 1
-            let (code, body) = try h.http("POST", "/v1/score", body: point("web", i, cpu: r.cpu, mem: r.mem))
+            let (code, body) = try h.http("POST", "/v1/score?update=true", body: point("web", i, cpu: r.cpu, mem: r.mem))
             #expect(code == 200, "\(body)")
             let o = try #require(JSONValue.parse(body).arrayValue?.first?.objectValue)
             let meta = o["metadata"]!.objectValue!

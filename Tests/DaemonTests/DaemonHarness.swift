@@ -11,9 +11,9 @@ import Training
 /// A running `aeflow serve` process on ephemeral ports with its own store, plus helpers to drive it.
 final class DaemonHarness {
     let dir: TemporaryDirectory
-    let daemon: LineProcess
-    let endpoints: [String: String]
-    let httpPort: Int
+    private(set) var daemon: LineProcess
+    private(set) var endpoints: [String: String]
+    private(set) var httpPort: Int
     var store: CheckpointStore { CheckpointStore(root: dir.file("models"), keepVersions: 5) }
 
     static func config(store: String, extra: String = "", scoresType: String = "push") -> String {
@@ -67,7 +67,12 @@ final class DaemonHarness {
         dir = try TemporaryDirectory(prefix: "aeflow-daemon")
         try prepare(CheckpointStore(root: dir.file("models"), keepVersions: 5))
         try Self.config(store: dir.file("models"), extra: extraConfig, scoresType: scoresType).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
-        daemon = try LineProcess(Subprocess.aeflow, ["serve", "--config", dir.file("cfg.yaml")])
+        (daemon, endpoints, httpPort) = try Self.launch(dir)
+    }
+
+    /// Starts `aeflow serve` on the directory's config and waits for its ready line (endpoints as bound).
+    static func launch(_ dir: TemporaryDirectory) throws -> (LineProcess, [String: String], Int) {
+        let daemon = try LineProcess(Subprocess.aeflow, ["serve", "--config", dir.file("cfg.yaml")])
         guard let ready = daemon.waitForLine(containing: "msg=\"daemon ready\"", timeout: 60) else {
             throw HarnessError("the daemon did not become ready: \(daemon.stderrLines.suffix(5).joined(separator: "\n"))")
         }
@@ -76,8 +81,15 @@ final class DaemonHarness {
             let kv = field.split(separator: "=", maxSplits: 1).map(String.init)
             if kv.count == 2 { e[kv[0]] = kv[1] }
         }
-        endpoints = e
-        httpPort = Int(e["http_port"] ?? "") ?? -1
+        return (daemon, e, Int(e["http_port"] ?? "") ?? -1)
+    }
+
+    /// Stops the daemon with SIGTERM (its exit status is returned) and starts a new one on the same store and config.
+    @discardableResult
+    func restart() throws -> Int32 {
+        let status = stop()
+        (daemon, endpoints, httpPort) = try Self.launch(dir)
+        return status
     }
 
     struct HarnessError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }

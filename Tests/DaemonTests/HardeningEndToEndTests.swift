@@ -128,3 +128,32 @@ import TensorCore
         #expect(received == accepted, "accepted \(accepted), received \(received ?? -1)")
     }
 }
+
+/// Restarts that lose nothing (a real process restarted on the same store and config).
+@Suite(.serialized) struct RestartEndToEndTests {
+    static let keys = (0..<10).map { "k\($0)" }
+
+    @Test func storedModelsServeAtOnceAndWindowsSurviveARestart() throws {
+        let h = try DaemonHarness { store in for k in Self.keys { try DaemonHarness.publishModel(store: store, key: [k]) } }
+        // A burst right after "ready": every key's full window is scored by its stored model; nothing is requested.
+        var burst: [String] = []
+        for i in 0..<12 { burst += Self.keys.map { k in point(k, i, cpu: 50 + Float(i % 5), mem: 200) } }
+        let first = try h.stream(burst, expect: burst.count)
+        let scored = first.filter { $0["metadata"]?.objectValue?["status"]?.stringValue == "scored" }
+        #expect(scored.count == Self.keys.count, "the 12th point of every key is scored: \(first.count) outputs")
+        #expect(scored.allSatisfy { $0["metadata"]?.objectValue?["model_version"]?.intValue == 1 })
+        #expect(h.trainRequests.isEmpty, "no train request while a model sits in the store")
+        // SIGTERM and restart: the next point of every key is scored, not warming_up.
+        #expect(try h.restart() == 0)
+        #expect(h.daemon.stderrLines.contains { $0.contains("msg=\"windows restored\"") && $0.contains("keys=10") })
+        // A scoring request for k0 (a wild value) leaves its live window alone: k0 and k1 see identical streams and
+        // have identical models, so their next streamed scores must be equal.
+        let (code, _) = try h.http("POST", "/v1/score", body: point("k0", 12, cpu: 5000, mem: 200))
+        #expect(code == 200)
+        let next = try h.stream(Self.keys.map { k in point(k, 12, cpu: 52, mem: 200) }, expect: Self.keys.count)
+        #expect(next.count == 10 && next.allSatisfy { $0["metadata"]?.objectValue?["status"]?.stringValue == "scored" }, "\(next)")
+        let score = { (k: String) in next.first { $0["composite_keys"]?.arrayValue?.first?.stringValue == k }?["unified_anomaly"]?.doubleValue }
+        #expect(score("k0") != nil && score("k0") == score("k1"), "k0 \(score("k0") ?? -1), k1 \(score("k1") ?? -1)")
+        #expect(h.stop() == 0)
+    }
+}

@@ -11,7 +11,7 @@ enum WorkItem {
     case window(InputWindow, arrival: Double, frames: [[UInt8]])
     /// A rejected message: what was kept of its frames, its size over all frames, the rejected point's index.
     case rejected(frames: [[UInt8]], Rejection, totalBytes: Int?, point: Int?)
-    case request(InputMessage, arrival: Double, reply: @Sendable (Result<[[UInt8]], Rejection>) -> Void)
+    case request(InputMessage, arrival: Double, update: Bool, reply: @Sendable (Result<[[UInt8]], Rejection>) -> Void)
     case stop
 }
 
@@ -117,8 +117,10 @@ public final class DaemonRuntime: @unchecked Sendable {
     static func transportFrameLimit(_ messageLimit: Int) -> Int { Swift.max(64 << 20, 4 * messageLimit) }
 
     /// Submits an HTTP scoring request to the scoring thread.
-    public func submit(_ message: InputMessage, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
-        queue.push(.request(message, arrival: monotonicNow(), reply: reply))
+    /// With `update`, the request's points enter their keys' windows like streamed ones; without, they are scored
+    /// on copies and leave the live state as it was.
+    public func submit(_ message: InputMessage, update: Bool = false, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
+        queue.push(.request(message, arrival: monotonicNow(), update: update, reply: reply))
     }
 
     // MARK: sockets
@@ -241,8 +243,15 @@ public final class DaemonRuntime: @unchecked Sendable {
             startup.signal()
             return
         }
-        startup.signal()
         let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(monotonicNow() * 1e6))
+        // Before reporting ready: every key's window from the last shutdown, and the models already in the store.
+        engine.restoreSnapshot()
+        if !models.waitForPreload(timeout: config.store.preloadTimeoutSeconds) {
+            logger.warning("store still loading at start; keys whose model is being read answer model_not_ready meanwhile",
+                           metadata: ["timeout_s": "\(config.store.preloadTimeoutSeconds)"])
+        }
+        engine.models.applyLoaderResults()
+        startup.signal()
         var limiter = RateLimitedLog(logger: logger, perSeconds: 10)
         var nextExpiry = monotonicNow() + 1
         var running = true
@@ -316,9 +325,9 @@ public final class DaemonRuntime: @unchecked Sendable {
                 case .rejected(let frames, let r, let total, let point):
                     flush()
                     reject(r, frames: frames, totalBytes: total, point: point)
-                case .request(let message, let arrival, let reply):
+                case .request(let message, let arrival, let update, let reply):
                     flush()
-                    reply(answer(message, arrival: arrival, engine: engine, publish: publish))
+                    reply(answer(message, arrival: arrival, update: update, engine: engine, publish: publish))
                 case .stop:
                     running = false
                 }
@@ -336,14 +345,16 @@ public final class DaemonRuntime: @unchecked Sendable {
             metrics.queueDepth.set(Int64(queue.depth))
         }
         logger.info("scoring drained", metadata: ["accepted": "\(accepted)", "published": "\(published)"])
+        engine.writeSnapshot()
         scores.close()
         trainRequests?.close()
         deadLetter?.close()
     }
 
-    /// An HTTP request scored on the scoring thread: its points enter the windows like any others; the
-    /// outputs are the HTTP response (not also published on the score socket). Train requests go out as usual.
-    func answer(_ message: InputMessage, arrival: Double, engine: ScoringEngine, publish: ([Emission]) -> Void) -> Result<[[UInt8]], Rejection> {
+    /// An HTTP request scored on the scoring thread. With `update` its points enter the windows like any others
+    /// and train requests go out as usual; without, they are scored on copies of the windows (``ScoringEngine/preview``).
+    /// The outputs are the HTTP response (not also published on the score socket).
+    func answer(_ message: InputMessage, arrival: Double, update: Bool, engine: ScoringEngine, publish: ([Emission]) -> Void) -> Result<[[UInt8]], Rejection> {
         let emissions: [Emission]
         switch message {
         case .window(let w):
@@ -359,7 +370,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                 case .failure(let r): metrics.rejected(r.reason); return .failure(r)
                 }
             }
-            emissions = engine.process(routed, now: monotonicNow())
+            emissions = update ? engine.process(routed, now: monotonicNow()) : engine.preview(routed, now: monotonicNow())
         }
         var bodies: [[UInt8]] = []
         var others: [Emission] = []

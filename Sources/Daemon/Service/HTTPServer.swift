@@ -59,15 +59,27 @@ public enum HTTPServer {
             do { body = try await req.collectBody(upTo: limit) } catch {
                 return json(errorBody(RejectReason.tooLarge.rawValue, "body over \(limit) bytes"), status: .contentTooLarge)
             }
+            // `?update=true`, or `"update": true` in a point or window object: the points also update their keys' live
+            // windows; otherwise scoring leaves the live state untouched.
+            var bytes = Array(body.readableBytesView)
+            var update = request.uri.queryParameters.get("update") == "true"
+            if case .object(var o)? = try? JSONValue.parse(bytes), let flag = o["update"] {
+                guard let b = flag.boolValue else {
+                    return json(errorBody(RejectReason.wrongType.rawValue, "update must be true or false"), status: .badRequest)
+                }
+                update = update || b
+                o["update"] = nil
+                bytes = Array(JSONValue.object(o).serialized().utf8)
+            }
             let message: InputMessage
-            switch runtime.decoder.decode(Array(body.readableBytesView)) {
+            switch runtime.decoder.decode(bytes) {
             case .success(let m): message = m
             case .failure(let r):
                 runtime.metrics.rejected(r.reason)
                 return json(errorBody(r.reason.rawValue, r.detail), status: .badRequest)
             }
             let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[[UInt8]], Rejection>, Never>) in
-                runtime.submit(message) { c.resume(returning: $0) }
+                runtime.submit(message, update: update) { c.resume(returning: $0) }
             }
             switch result {
             case .success(let outputs):

@@ -52,6 +52,9 @@ public struct KeyedWindows<Key: Hashable> {
 
     public func contains(_ key: Key) -> Bool { index[key] != nil }
 
+    /// The slot of `key` if it has one (no side effect: not created, not touched).
+    public func existingSlot(_ key: Key) -> Int? { index[key].map(Int.init) }
+
     /// The slot of `key`, creating it (and evicting the least recently used key if needed).
     /// Returns the slot and the evicted key, if any.
     public mutating func slot(for key: Key, now: Double) -> (slot: Int, evicted: Key?) {

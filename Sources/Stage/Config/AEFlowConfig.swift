@@ -71,7 +71,11 @@ public struct AEFlowConfig: Equatable, Sendable {
         public var history: SocketConfig?
     }
     public struct HTTP: Equatable, Sendable { public var address: String; public var port: Int; public var bearerToken: String? }
-    public struct Store: Equatable, Sendable { public var path: String; public var keepVersions: Int; public var pollIntervalMs: Int; public var maxModels: Int = 10_000 }
+    public struct Store: Equatable, Sendable {
+        public var path: String; public var keepVersions: Int; public var pollIntervalMs: Int; public var maxModels: Int = 10_000
+        /// How long a starting process waits for the models already in the store before it reports ready.
+        public var preloadTimeoutSeconds: Double = 120
+    }
     /// The retrain stage's point history (SQLite).
     public struct History: Equatable, Sendable {
         public var path: String
@@ -111,6 +115,8 @@ public struct AEFlowConfig: Equatable, Sendable {
         public var maxMessageBytes: Int = 1 << 20
         /// Points further ahead of the wall clock than this are rejected as `future`.
         public var maxFutureSeconds: Double = 86_400
+        /// Where every key's window and score statistics are written at shutdown and read back at start (nil: off).
+        public var snapshotPath: String? = "var/windows.snapshot"
         public init() {}
     }
 
@@ -185,9 +191,10 @@ public struct AEFlowConfig: Equatable, Sendable {
                         bearerToken: try nonEmptyToken(&h))
         try h.finish()
         var s = try r.object("store")
-        let store = Store(path: try s.string("path", default: "var/models"), keepVersions: try s.int("keep_versions", default: 5, range: 1...10_000),
+        var store = Store(path: try s.string("path", default: "var/models"), keepVersions: try s.int("keep_versions", default: 5, range: 1...10_000),
                           pollIntervalMs: try s.int("poll_interval_ms", default: 2000, range: 10...3_600_000),
                           maxModels: try s.int("max_models", default: 10_000, range: 1...10_000_000))
+        store.preloadTimeoutSeconds = try s.double("preload_timeout_s", default: 120, range: 0...86_400)
         try s.finish()
         var hi = try r.object("history")
         var history = History(path: try hi.string("path", default: "var/history.sqlite"),
@@ -246,6 +253,9 @@ public struct AEFlowConfig: Equatable, Sendable {
         windows.missingPolicy = m
         windows.maxMessageBytes = try w.int("max_message_bytes", default: 1 << 20, range: 64...(256 << 20))
         windows.maxFutureSeconds = try w.double("max_future_s", default: 86_400, range: 0...(100 * 365 * 86_400))
+        if w.has("snapshot_path") {
+            windows.snapshotPath = try w.value("snapshot_path") == .null ? nil : w.string("snapshot_path")
+        }
         try w.finish()
         var streams: [StreamConf] = []
         if r.has("stream_confs") {
@@ -368,6 +378,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         }
         store.path = path(store.path)
         history.path = path(history.path)
+        windows.snapshotPath = windows.snapshotPath.map(path)
         for i in inputs.indices { socket(&inputs[i]) }
         socket(&outputs.scores)
         socket(&outputs.trainRequests)

@@ -25,7 +25,10 @@ public final class ModelRegistry: @unchecked Sendable {
 
     public enum Lookup {
         case ready(ScoringPipeline, version: Int)
-        case notReady
+        /// Being read from the store (or not yet asked about): no train request.
+        case loading
+        /// The store has no usable model for it: a train request is due.
+        case missing
     }
 
     public struct Listing: Sendable {
@@ -70,6 +73,20 @@ public final class ModelRegistry: @unchecked Sendable {
     private var stopping = false
     private var loaderThread: Thread?
     private let loaderDone = DispatchSemaphore(value: 0)
+    private let preloaded = DispatchSemaphore(value: 0)
+    /// Key directories with a live version the loader has seen in the store (guarded by `lock`), and whether
+    /// the start-up scan is done.
+    private var onDisk: Set<String> = []
+    private var preloadFinished = false
+
+    /// Waits (up to `timeout` seconds) until the models already in the store are read, so a restarted process
+    /// scores its keys' first points with them. True when the preload finished in time.
+    public func waitForPreload(timeout: Double) -> Bool {
+        guard loaderThread != nil else { return true }
+        guard preloaded.wait(timeout: .now() + timeout) == .success else { return false }
+        preloaded.signal()   // later waiters pass too
+        return true
+    }
 
     /// The registry over `config.store`, checking every model against its pipeline's metrics and window.
     public convenience init(config: AEFlowConfig, metrics: ScoringMetrics, logger: Logger) {
@@ -92,13 +109,21 @@ public final class ModelRegistry: @unchecked Sendable {
     public func lookup(_ id: ModelID, now: Double) -> Lookup {
         if let e = cache[id] {
             cache[id]!.lastUsed = now
-            if case .ready(let p, let v, _, _) = e.state { return .ready(p, version: v) }
-            return .notReady
+            switch e.state {
+            case .ready(let p, let v, _, _): return .ready(p, version: v)
+            case .loading: return .loading
+            case .missing: return .missing
+            }
         }
-        cache[id] = (.loading, now)
+        // Not seen yet: a key the store had nothing for at start is missing at once (its train request need not
+        // wait for the loader); otherwise it is being read. Either way the loader now watches its directory.
+        lock.lock()
+        let missing = preloadFinished && !onDisk.contains(store.keyDirectory(pipeline: id.pipelineID, key: id.key))
+        lock.unlock()
+        cache[id] = (missing ? .missing : .loading, now)
         enqueue(id, version: nil)
         evictIfNeeded()
-        return .notReady
+        return missing ? .missing : .loading
     }
 
     /// Swaps in what the loader finished. Returns the ids whose model changed.
@@ -193,6 +218,10 @@ public final class ModelRegistry: @unchecked Sendable {
         defer { loaderDone.signal() }
         var known: [ModelID: Int?] = [:]           // id → version served (nil when none)
         preload(&known)
+        lock.lock()
+        preloadFinished = true
+        lock.unlock()
+        preloaded.signal()
         let watcher = DirectoryWatcher()
         var watchedIDs: [Int32: ModelID] = [:]
         var nextPoll = monotonicNow() + pollInterval
@@ -235,8 +264,14 @@ public final class ModelRegistry: @unchecked Sendable {
         var loaded = 0
         for pipelineID in requirements.keys.sorted() {
             let dir = "\(store.root)/\(CheckpointStore.directoryName([pipelineID]))"
-            for name in CheckpointStore.listDirectory(dir).sorted() where loaded < capacity {
+            for name in CheckpointStore.listDirectory(dir).sorted() {
                 guard let latest = CheckpointStore.latest(in: "\(dir)/\(name)") else { continue }
+                // Every key with a live version counts as on disk (its first point waits for a load, no train request);
+                // up to the cache's capacity they are loaded now.
+                lock.lock()
+                onDisk.insert("\(dir)/\(name)")
+                lock.unlock()
+                guard loaded < capacity else { continue }
                 do {
                     let (c, pipeline) = try Checkpoint.load(path: latest.path)
                     let id = ModelID(pipelineID: pipelineID, key: c.key)
@@ -259,6 +294,9 @@ public final class ModelRegistry: @unchecked Sendable {
             if (known[id] ?? nil) == nil { post(.missing(id)) }
             return
         }
+        lock.lock()
+        onDisk.insert(store.keyDirectory(pipeline: id.pipelineID, key: id.key))
+        lock.unlock()
         if let served = known[id] ?? nil, served == latest.version { return }
         known[id] = .some(latest.version)      // a refused version is not retried until LATEST changes
         do {

@@ -153,10 +153,11 @@ public final class ScoringEngine {
                 groups[oid]!.windows.append(contentsOf: repeatElement(0, count: length * f))
                 groups[oid]!.windows.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress! + at) }
                 groups[oid]!.items.append(Pending(index: i, point: point, slot: slot))
-            case .notReady:
+            case .loading, .missing:
                 let id = modelID(pipelines[pi], key: point.key)
                 let conf = target.pipeline.numalogicConf
-                if now - pipelines[pi].extras[slot].lastTrainRequest >= conf.trainer.retrySec {
+                // Only a model the store does not have is requested; one being read is on its way.
+                if case .missing = lookup, now - pipelines[pi].extras[slot].lastTrainRequest >= conf.trainer.retrySec {
                     pipelines[pi].extras[slot].lastTrainRequest = now
                     trainRequests.append(.trainRequest(TrainRequest(
                         uuid: uuids.next(), configID: point.configID, pipelineID: target.pipeline.pipelineID, key: id.key,
@@ -207,6 +208,38 @@ public final class ScoringEngine {
         return out.map { $0! } + trainRequests
     }
 
+    /// Scores `batch` exactly as ``process(_:now:)`` would, but on copies of its keys' windows and score
+    /// states: the live state is left as it was and no train request is sent (`POST /v1/score` without
+    /// `update`). Points of one key in the batch follow each other in the copy.
+    public func preview(_ batch: [RoutedPoint], now: Double) -> [Emission] {
+        let live = pipelines
+        var copies = live.map { p in
+            PipelineState(target: p.target, windows: KeyedWindows(length: p.windows.length, features: p.windows.features,
+                                                                 capacity: Swift.max(1, batch.count)), template: p.template)
+        }
+        for point in batch where !copies[point.pipeline].windows.contains(point.key) {
+            let pi = point.pipeline
+            let slot = copies[pi].windows.slot(for: point.key, now: now).slot
+            while copies[pi].extras.count <= slot { copies[pi].extras.append(KeyExtra()) }
+            guard let liveSlot = live[pi].windows.existingSlot(point.key) else { continue }
+            let f = live[pi].windows.features
+            var rows = [Float](repeating: 0, count: live[pi].windows.length * f)
+            let n = rows.withUnsafeMutableBufferPointer { live[pi].windows.copyWindow(slot: liveSlot, into: $0.baseAddress!) }
+            for (i, t) in live[pi].windows.timestamps(slot: liveSlot).prefix(n).enumerated() {
+                _ = rows[(i * f)..<((i + 1) * f)].withUnsafeBufferPointer {
+                    copies[pi].windows.append(slot: slot, timestamp: t, row: $0, duplicates: .replace, late: .insert)
+                }
+            }
+            copies[pi].extras[slot] = live[pi].extras[liveSlot]
+        }
+        pipelines = copies
+        defer {
+            pipelines = live
+            metrics.keys.set(Int64(keyCount))
+        }
+        return process(batch, now: now).filter { if case .trainRequest = $0 { false } else { true } }
+    }
+
     func emission(_ p: RoutedPoint, target: PointRouter.Target, status: ScoreStatus, unified: Float? = nil, features: [Float]? = nil,
                   version: Int? = nil, threshold: [Float]? = nil, isAnomaly: Bool? = nil, expected: [Float]? = nil) -> Emission {
         let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
@@ -242,7 +275,7 @@ public final class ScoringEngine {
                 let s = model.score(window: Tensor(shape: [l, metricNames.count], scalars: values), state: &state)
                 emissions.append(emission(point, target: target, status: .scored, unified: s.unified, features: s.features,
                                           version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected))
-            case .notReady:
+            case .loading, .missing:
                 emissions.append(emission(point, target: target, status: .modelNotReady))
             }
         }

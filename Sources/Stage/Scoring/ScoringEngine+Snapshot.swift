@@ -1,0 +1,111 @@
+import Scoring
+import TensorCore
+
+/// Window snapshots: on shutdown every key's window and score statistics are written to
+/// `windows.snapshot_path`; at start they are read back, so the first point after a restart is scored with a
+/// full window instead of `warming_up` (README "Restarts"). A snapshot that does not match the configuration
+/// (another window size or metric list) is skipped per pipeline; an unreadable one is ignored with a warning.
+extension ScoringEngine {
+    public static let snapshotFormat = "aeflow.windows.v1"
+
+    /// The current windows and score states.
+    public func snapshot() -> [UInt8] {
+        var out = JSONObject([("format", .string(Self.snapshotFormat))])
+        out["pipelines"] = .array(pipelines.map { p in
+            let f = p.windows.features
+            var rows = [Float](repeating: 0, count: p.windows.length * f)
+            let keys: [JSONValue] = p.windows.entries.reversed().map { (key, slot) in
+                let n = rows.withUnsafeMutableBufferPointer { p.windows.copyWindow(slot: slot, into: $0.baseAddress!) }
+                let extra = slot < p.extras.count ? p.extras[slot] : KeyExtra()
+                return .object(JSONObject([
+                    ("key", .array(key.map { .string($0) })),
+                    ("timestamps", .array(p.windows.timestamps(slot: slot).map { .int($0) })),
+                    ("values", .array(rows[0..<(n * f)].map { $0.isFinite ? .double(Double($0)) : .null })),
+                    ("model_version", extra.modelVersion.map { .int(Int64($0)) } ?? .null),
+                    ("state", extra.state.json),
+                ]))
+            }
+            return .object(JSONObject([
+                ("config_id", .string(p.target.stream.configID)), ("pipeline_id", .string(p.target.pipeline.pipelineID)),
+                ("window", .int(Int64(p.windows.length))), ("metrics", .array(p.target.pipeline.metrics.map { .string($0) })),
+                ("keys", .array(keys)),
+            ]))
+        })
+        return Array(JSONValue.object(out).serialized().utf8)
+    }
+
+    /// What a restore did.
+    public struct RestoreReport: Sendable, Equatable {
+        public var keys = 0
+        public var skippedPipelines: [String] = []
+    }
+
+    /// Reads a snapshot back into empty windows; returns how many keys were restored.
+    public func restore(_ bytes: [UInt8]) throws(ConfigReadError) -> RestoreReport {
+        let doc: JSONValue
+        do { doc = try JSONValue.parse(bytes) } catch { throw ConfigReadError(path: "snapshot", reason: "is not valid JSON (\(error))") }
+        guard let o = doc.objectValue, o["format"]?.stringValue == Self.snapshotFormat, let list = o["pipelines"]?.arrayValue else {
+            throw ConfigReadError(path: "snapshot", reason: "is not an \(Self.snapshotFormat) document")
+        }
+        var report = RestoreReport()
+        for item in list {
+            guard let p = item.objectValue, let pid = p["pipeline_id"]?.stringValue, let cid = p["config_id"]?.stringValue else { continue }
+            guard let pi = pipelines.firstIndex(where: { $0.target.pipeline.pipelineID == pid && $0.target.stream.configID == cid }),
+                  p["window"]?.intValue == Int64(pipelines[pi].windows.length),
+                  p["metrics"]?.arrayValue?.compactMap(\.stringValue) == pipelines[pi].target.pipeline.metrics,
+                  let keys = p["keys"]?.arrayValue else {
+                report.skippedPipelines.append(pid)
+                continue
+            }
+            let f = pipelines[pi].windows.features
+            for k in keys {
+                guard let e = k.objectValue, let keyValues = e["key"]?.arrayValue?.compactMap(\.stringValue),
+                      let ts = e["timestamps"]?.arrayValue?.compactMap(\.intValue), let vs = e["values"]?.arrayValue,
+                      vs.count == ts.count * f, ts.count <= pipelines[pi].windows.length else { continue }
+                let slot = pipelines[pi].windows.slot(for: keyValues, now: 0).slot
+                while pipelines[pi].extras.count <= slot { pipelines[pi].extras.append(KeyExtra()) }
+                for (r, t) in ts.enumerated() {
+                    let row = (0..<f).map { c in vs[r * f + c].doubleValue.map(Float.init) ?? .nan }
+                    _ = row.withUnsafeBufferPointer {
+                        pipelines[pi].windows.append(slot: slot, timestamp: t, row: $0, duplicates: .replace, late: .insert)
+                    }
+                }
+                var extra = KeyExtra()
+                extra.modelVersion = e["model_version"]?.intValue.map(Int.init)
+                extra.state = e["state"].flatMap { KeyScoreState(json: $0) } ?? KeyScoreState()
+                pipelines[pi].extras[slot] = extra
+                report.keys += 1
+            }
+        }
+        metrics.keys.set(Int64(keyCount))
+        return report
+    }
+}
+
+extension ScoringEngine {
+    /// Restores `config.windows.snapshotPath` when it exists (logging what it did); a bad file is reported and
+    /// ignored, never fatal.
+    public func restoreSnapshot() {
+        guard let path = config.windows.snapshotPath else { return }
+        guard let bytes = try? SafeTensorsFile.readBytes(contentsOf: path) else { return }
+        do {
+            let r = try restore(bytes)
+            logger.info("windows restored", metadata: ["path": "\(path)", "keys": "\(r.keys)",
+                                                       "skipped_pipelines": "\(r.skippedPipelines.joined(separator: ","))"])
+        } catch {
+            logger.warning("window snapshot ignored", metadata: ["path": "\(path)", "reason": "\(error)"])
+        }
+    }
+
+    /// Writes the snapshot atomically to `config.windows.snapshotPath` (when set).
+    public func writeSnapshot() {
+        guard let path = config.windows.snapshotPath else { return }
+        makeParentDirectory(path)
+        do {
+            try AtomicFile.write(snapshot(), to: path)
+            logger.info("windows saved", metadata: ["path": "\(path)", "keys": "\(keyCount)"])
+        } catch {
+            logger.error("window snapshot not written", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+}
