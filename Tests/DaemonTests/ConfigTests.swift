@@ -122,6 +122,32 @@ private func error(_ yaml: String) -> String? {
         }
     }
 
+    /// An unknown key is reported (by its path) before any check across fields: here the model's sizes do not
+    /// match the window and the encoder does not match the decoder, yet the misspelt keys are named first.
+    @Test func unknownKeysComeBeforeCrossFieldChecks() {
+        let yaml = { (extra: String, where_: String) in
+            """
+            stream_confs:
+              s:
+                window_size: 10
+                \(where_ == "stream" ? extra : "")
+                ml_pipelines:
+                  p:
+                    metrics: [a]
+                    \(where_ == "pipeline" ? extra : "")
+                    numalogic_conf:
+                      model: {name: VanillaAE, conf: {seq_len: 12, n_features: 1, encoder_layersizes: [4, 2]}}
+                      \(where_ == "numalogic" ? extra : "")
+                      trainer: {pltrainer_conf: {max_epoch: 3}}
+            """
+        }
+        #expect(error(yaml("", ""))?.hasPrefix("stream_confs.s.ml_pipelines.p.numalogic_conf.trainer.pltrainer_conf.max_epoch: unknown key") == true)
+        #expect(error(yaml("treshold: {name: StdDevThreshold}", "numalogic"))?.hasPrefix("stream_confs.s.ml_pipelines.p.numalogic_conf.treshold: unknown key") == true)
+        #expect(error(yaml("metric: [b]", "pipeline"))?.hasPrefix("stream_confs.s.ml_pipelines.p.metric: unknown key") == true)
+        #expect(error(yaml("windowsize: 12", "stream"))?.hasPrefix("stream_confs.s.windowsize: unknown key") == true)
+        #expect(error("htp: {port: 1}\n" + yaml("", ""))?.hasPrefix("htp: unknown key") == true)
+    }
+
     @Test func unknownKeysAreRefusedWithTheirPath() {
         #expect(error("htp: {port: 1}")?.hasPrefix("htp: unknown key") == true)
         #expect(error("http: {prot: 1}")?.hasPrefix("http.prot: unknown key") == true)

@@ -47,6 +47,9 @@ import TensorCore
         #expect(try h.metric("aeflow_points_rejected_total{reason=\"too_large\"}") == 2)
         #expect(try h.metric("aeflow_points_rejected_total{reason=\"future\"}") == 1)
         #expect(try h.metric("aeflow_points_rejected_total{reason=\"late\"}") == 1)
+        // Outputs by status (only "scored" was scored); the history feed has no retrain stage: unconsumed, not dropped.
+        #expect(try h.metric("aeflow_outputs_total{status=\"scored\"}") == 29 && h.metric("aeflow_outputs_total{status=\"warming_up\"}") == 11)
+        #expect(try h.metric("aeflow_history_forward_unconsumed_total") > 0 && h.metric("aeflow_history_forward_dropped_total") == 0)
         // HEAD answers like GET on the probe and scrape endpoints.
         #expect(try h.http("HEAD", "/metrics").0 == 200 && h.http("HEAD", "/healthz").0 == 200)
         #expect(h.stop() == 0)

@@ -43,8 +43,11 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// CURVE keys when `security.curve` is configured, and the context's ZAP handler.
     let security: SocketSecurity?
     private var zap: ZAPHandler?
-    /// Watches this process's CURVE server sockets for failed handshakes (with `security.curve` only).
-    private var handshakes: HandshakeMonitor?
+    /// Watches this process's sockets: failed CURVE handshakes on server sockets (with `security.curve`) and the
+    /// history feed's consumers.
+    private let monitor: SocketMonitor
+    /// Retrain stages connected to `outputs.history` (a feed nobody reads is not a feed that drops).
+    let historyConsumers = PeerCount()
     /// The retrain stage in this process, if any (then `outputs.history` and `outputs.train_requests` are not opened).
     public let link: RetrainLink?
 
@@ -55,6 +58,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         metrics = ScoringMetrics()
         models = ModelRegistry(config: config, metrics: metrics, logger: logger)
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
+        monitor = SocketMonitor(context: context)
         security = try SocketSecurity.load(config)
         decoder = InputDecoder(config.windows)
         router = PointRouter(config: config)
@@ -74,12 +78,10 @@ public final class DaemonRuntime: @unchecked Sendable {
                 limiter.log("connection refused", ["reason": HandshakeFailure.unlistedKey.rawValue, "address": address, "client_key": key])
             }
             // Plain-text clients and clients of another server key fail before ZAP: the socket monitor sees them.
-            let monitor = HandshakeMonitor(context: context)
             monitor.onFailure = { reason, address in
                 metrics.curveRefused(reason)
                 limiter.log("connection refused", ["reason": reason.rawValue, "address": address])
             }
-            handshakes = monitor
             logger.info("CURVE on every socket", metadata: ["public_key": "\(security.keys.publicKey)", "allowed_clients": "\(security.allowed.count)"])
         }
         models.start()
@@ -107,7 +109,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         ingestDone.wait()
         scoringDone.wait()
         models.stop()
-        handshakes?.stop()
+        monitor.stop()
         zap?.stop()
     }
 
@@ -127,10 +129,10 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     /// Output queues are bounded (README "Limits"): beyond `highWaterMark` queued messages a send does not wait,
     /// the output is dropped and counted (`aeflow_outputs_dropped_total{output}`).
-    func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 100_000) throws -> ZMQSocket {
-        let monitor = c.bind ? handshakes : nil
-        let s = try c.open(context, as: c.socketKind, security: security) { s in
-            try monitor?.watch(s)
+    func open(_ c: SocketConfig, role: String, receiving: Bool, highWaterMark: Int = 100_000, peers: PeerCount? = nil) throws -> ZMQSocket {
+        let watch = (c.bind && security != nil) || peers != nil
+        let s = try c.open(context, as: c.socketKind, security: security) { [monitor] s in
+            if watch { try monitor.watch(s, peers: peers) }
             if receiving {
                 // AEFlow measures whole messages itself (`windows.max_message_bytes`, every frame counted); libzmq's
                 // own per-frame limit is only a backstop against frames that could not be held in memory at all.
@@ -156,7 +158,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         do {
             for (i, c) in config.inputs.enumerated() { inputs.append(try open(c, role: "inputs[\(i)]", receiving: true)) }
             if link == nil, let h = config.outputs.history {
-                history = try open(h, role: "outputs.history", receiving: false, highWaterMark: 100_000)
+                history = try open(h, role: "outputs.history", receiving: false, highWaterMark: 100_000, peers: historyConsumers)
             }
         } catch {
             startupError = error
@@ -196,8 +198,12 @@ public final class DaemonRuntime: @unchecked Sendable {
                         // The retrain stage's history: in process, or forwarded verbatim; never blocking.
                         if let link { link.history(message) } else if let history {
                             do { try history.send(body, dontWait: true) } catch {
-                                metrics.historyDropped.increment()
-                                metrics.outputDropped("history")
+                                if historyConsumers.current == 0 {
+                                    metrics.historyUnconsumed.increment()   // no retrain stage connected: nothing was lost to it
+                                } else {
+                                    metrics.historyDropped.increment()
+                                    metrics.outputDropped("history")
+                                }
                             }
                         }
                     }

@@ -105,32 +105,34 @@ public struct NumalogicConf: Equatable, Sendable {
     /// Reads and validates every component by building it once (so bad names and conf keys fail at load).
     public static func read(_ value: JSONValue?, path: String) throws(ConfigReadError) -> NumalogicConf {
         var r = try JSONObjectReader(value, path: path)
+        try r.expect(["model", "preprocess", "threshold", "postprocess", "trainer", "score"])
+        // Everything is read (unknown keys anywhere reported first), then each component is built once to check it.
         var mr = try r.object("model")
         let modelSpec = ModelSpec(name: try mr.string("name"), conf: try mr.object("conf").object)
         _ = try mr.bool("stateful", default: true)
         try mr.finish()
+        let pre = try r.array("preprocess").enumerated().map { (i, v) throws(ConfigReadError) in
+            try ComponentSpec.read(v, path: "\(r.child("preprocess"))[\(i)]")
+        }
+        let threshold = r.has("threshold") ? try ComponentSpec.read(r.value("threshold"), path: r.child("threshold"))
+            : ComponentSpec(name: "StdDevThreshold")
+        var post: ComponentSpec? = ComponentSpec(name: "TanhNorm", stateful: false)
+        if r.has("postprocess") {
+            let v = r.value("postprocess")
+            post = v == .null ? nil : try ComponentSpec.read(v, path: r.child("postprocess"), defaultStateful: false)
+        }
+        let trainer = try TrainerConf.read(r.value("trainer"), path: r.child("trainer"))
+        let score = try ScoreConfig.read(r.value("score"), path: r.child("score"))
+        try r.finish()
         var rng = RandomGenerator(seed: 0)
         do {
             _ = try ModelFactory.make(modelSpec, using: &rng)
         } catch {
             throw ConfigReadError(path: r.child("model"), reason: error.description)
         }
-        let pre = try r.array("preprocess").enumerated().map { (i, v) throws(ConfigReadError) in
-            try ComponentSpec.read(v, path: "\(r.child("preprocess"))[\(i)]")
-        }
         for (i, p) in pre.enumerated() { _ = try ComponentFactory.preprocess(p, path: "\(r.child("preprocess"))[\(i)]") }
-        let threshold = r.has("threshold") ? try ComponentSpec.read(r.value("threshold"), path: r.child("threshold"))
-            : ComponentSpec(name: "StdDevThreshold")
         _ = try ComponentFactory.threshold(threshold, path: r.child("threshold"))
-        var post: ComponentSpec? = ComponentSpec(name: "TanhNorm", stateful: false)
-        if r.has("postprocess") {
-            let v = r.value("postprocess")
-            post = v == .null ? nil : try ComponentSpec.read(v, path: r.child("postprocess"), defaultStateful: false)
-        }
         if let post { _ = try Postprocess.make(post, path: r.child("postprocess")) }
-        let trainer = try TrainerConf.read(r.value("trainer"), path: r.child("trainer"))
-        let score = try ScoreConfig.read(r.value("score"), path: r.child("score"))
-        try r.finish()
         return NumalogicConf(model: modelSpec, preprocess: pre, threshold: threshold, postprocess: post, trainer: trainer, score: score)
     }
 }

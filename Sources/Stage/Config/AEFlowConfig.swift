@@ -152,8 +152,11 @@ public struct AEFlowConfig: Equatable, Sendable {
         streams.first { $0.configID == configID } ?? streams.first { $0.configID == "default" } ?? (configID == nil ? streams.first : nil)
     }
 
+    static let sections = ["inputs", "outputs", "http", "store", "history", "retrain", "security", "windows", "stream_confs"]
+
     public static func read(_ root: JSONValue, source: String) throws(ConfigReadError) -> AEFlowConfig {
         var r = try JSONObjectReader(root, path: "")
+        try r.expect(sections + ignoredNumalogicSections)
         let inputDefault = SocketConfig(endpoint: "tcp://127.0.0.1:5555", type: .sub, bind: true)
         let inputs: [SocketConfig]
         if r.has("inputs") {
@@ -290,6 +293,7 @@ public struct AEFlowConfig: Equatable, Sendable {
 
     static func readStream(_ value: JSONValue?, path: String, id: String) throws(ConfigReadError) -> StreamConf {
         var r = try JSONObjectReader(value, path: path)
+        try r.expect(["config_id", "source", "window_size", "composite_keys", "ml_pipelines"])
         let configID = try r.string("config_id", default: id)
         _ = r.value("source")  // numalogic's data connector choice (druid, prometheus, …): no meaning here
         let window = try r.int("window_size", default: 12, range: 1...100_000)
@@ -300,6 +304,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         var pipelines: [MLPipelineConf] = []
         for pid in mp.object.keys {
             var p = try JSONObjectReader(mp.value(pid), path: mp.child(pid))
+            try p.expect(["pipeline_id", "metrics", "model_scope", "numalogic_conf"])
             let pipelineID = try p.string("pipeline_id", default: pid)
             let metrics = try p.stringList("metrics", minimum: 1)
             guard !metrics.isEmpty, Set(metrics).count == metrics.count else {

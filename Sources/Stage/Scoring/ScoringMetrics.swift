@@ -19,6 +19,7 @@ public final class ScoringMetrics: Sendable {
     public let trainRequestsDropped: Counter
     public let deadLettersDropped: Counter
     public let historyDropped: Counter
+    public let historyUnconsumed: Counter
     private let curveRefusedByReason: [String: Counter]
     public let redelivered: Counter
     public let filledValues: Counter
@@ -47,7 +48,8 @@ public final class ScoringMetrics: Sendable {
         trainRequests = r.makeCounter(descriptor: Self.d("train_requests", "total", "Train requests sent to the retrain stage."))
         trainRequestsDropped = r.makeCounter(descriptor: Self.d("train_requests_dropped", "total", "Train requests not sent because no retrain stage was ready."))
         deadLettersDropped = r.makeCounter(descriptor: Self.d("dead_letters_dropped", "total", "Rejected messages not forwarded because the dead-letter socket was full."))
-        historyDropped = r.makeCounter(descriptor: Self.d("history_forward_dropped", "total", "Input messages not forwarded to the retrain stage's history (no stage connected, or it is behind)."))
+        historyDropped = r.makeCounter(descriptor: Self.d("history_forward_dropped", "total", "Input messages not forwarded to the retrain stage's history because the connected stage is behind."))
+        historyUnconsumed = r.makeCounter(descriptor: Self.d("history_forward_unconsumed", "total", "Input messages not forwarded to the history feed because no retrain stage is connected to it."))
         var cr: [String: Counter] = [:]
         for reason in HandshakeFailure.allCases {
             cr[reason.rawValue] = r.makeCounter(descriptor: Self.d("curve_connections_refused", "total", "CURVE connections refused, by reason: plaintext client, wrong server key, key not allowed, other handshake failure."),
@@ -60,7 +62,7 @@ public final class ScoringMetrics: Sendable {
                                        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1])
         var s: [String: Counter] = [:]
         for status in [ScoreStatus.scored, .modelNotReady, .warmingUp, .staticThreshold] {
-            s[status.rawValue] = r.makeCounter(descriptor: Self.d("points_scored", "total", "Outputs published, by status."), labels: [("status", status.rawValue)])
+            s[status.rawValue] = r.makeCounter(descriptor: Self.d("outputs", "total", "Outputs published, by status (only status=scored was scored by a model)."), labels: [("status", status.rawValue)])
         }
         scoredByStatus = s
         var j: [String: Counter] = [:]

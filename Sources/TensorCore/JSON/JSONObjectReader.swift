@@ -141,6 +141,13 @@ public struct JSONObjectReader {
         return items
     }
 
+    /// Throws for the first key (in document order) not in `known`, before anything is read: a reader calls it
+    /// first so that an unknown key is reported ahead of any check across fields.
+    public func expect(_ known: [String]) throws(ConfigReadError) {
+        guard let first = object.keys.first(where: { !known.contains($0) }) else { return }
+        throw ConfigReadError(path: child(first), reason: "unknown key (accepted here: \(known.sorted().joined(separator: ", ")))")
+    }
+
     /// Throws for the first key no getter asked for, naming its full path and the known keys.
     public func finish(known: [String]? = nil) throws(ConfigReadError) {
         let unknown = object.keys.filter { !used.contains($0) }
