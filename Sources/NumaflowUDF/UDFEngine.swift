@@ -4,6 +4,7 @@ import Logging
 import Scoring
 import TensorCore
 import ZMQ
+import System
 
 /// One Numaflow message, as the engine sees it.
 public struct UDFRequest: Sendable {
@@ -115,12 +116,12 @@ public final class UDFEngine: @unchecked Sendable {
             finished.signal()
         }
         openFeeds()
-        let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(monotonicNow() * 1e6))
+        let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
         engine.restoreSnapshot()
         _ = models.waitForPreload(timeout: config.store.preloadTimeoutSeconds)
         engine.models.applyLoaderResults()
         defer { engine.writeSnapshot() }
-        var nextExpiry = monotonicNow() + 1
+        var nextExpiry = MonotonicClock.now() + 1
         while true {
             let items = queue.popAll(timeout: 0.25)
             if items.isEmpty { models.applyLoaderResults() }
@@ -132,7 +133,7 @@ public final class UDFEngine: @unchecked Sendable {
                     reply(answer(r, engine: engine))
                 }
             }
-            let now = monotonicNow()
+            let now = MonotonicClock.now()
             if now >= nextExpiry {
                 engine.expire(now: now)
                 nextExpiry = now + 1
@@ -146,7 +147,7 @@ public final class UDFEngine: @unchecked Sendable {
             return previous
         }
         metrics.messagesIn.increment()
-        let now = monotonicNow()
+        let now = MonotonicClock.now()
         var results: [UDFResult] = []
         let decoded = decoder.decode(r.value)
         if case .success = decoded, let historyFeed {

@@ -6,6 +6,7 @@ import Scoring
 import TensorCore
 import Training
 import ZMQ
+import System
 
 /// The retrain stage: keeps the point history, decides which models need training (missing, stale,
 /// requested), trains them on a bounded pool of dedicated threads, validates and publishes checkpoints
@@ -295,7 +296,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     // MARK: history writer
 
     func writerLoop() {
-        var nextRetention = monotonicNow() + 1
+        var nextRetention = MonotonicClock.now() + 1
         var retention: [String: Retention] = [:]
         for (pid, t) in pipelines { retention[pid] = Retention(spanMs: Int64(t.pipeline.numalogicConf.trainer.trainHours * 3_600_000)) }
         var pendingNewKeys = false
@@ -322,7 +323,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 }
             }
             metrics.historyQueue.set(Int64(writeQueue.depth))
-            let now = monotonicNow()
+            let now = MonotonicClock.now()
             if now >= nextRetention {
                 nextRetention = now + 10
                 do {
@@ -345,7 +346,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     // MARK: scheduler
 
     func schedulerLoop() {
-        var lastProgress = monotonicNow()
+        var lastProgress = MonotonicClock.now()
         var lastCount = 0
         while true {
             cond.lock()
@@ -372,8 +373,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             let (r, d, bytes) = (running.count, done, reserved.values.reduce(0, +))
             cond.unlock()
             let ended = d.succeeded + d.failed
-            if ended - lastCount >= 100 || (r > 0 && monotonicNow() - lastProgress >= 10) {
-                lastProgress = monotonicNow()
+            if ended - lastCount >= 100 || (r > 0 && MonotonicClock.now() - lastProgress >= 10) {
+                lastProgress = MonotonicClock.now()
                 lastCount = ended
                 logger.info("retrain progress", metadata: [
                     "running": "\(r)", "succeeded": "\(d.succeeded)", "failed": "\(d.failed)", "skipped": "\(d.skipped)",
@@ -547,7 +548,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     func run(_ job: Job) -> TrainOutcome {
         let ref = job.ref, conf = job.target.pipeline.numalogicConf
         let metricNames = job.target.pipeline.metrics
-        let start = monotonicNow()
+        let start = MonotonicClock.now()
         metrics.started.increment()
         var meta: Logger.Metadata = ["model": "\(ref)", "pipeline_id": "\(ref.pipelineID)", "key": "\(ref.key.joined(separator: ":"))"]
         logger.info("retrain started", metadata: meta)
@@ -589,7 +590,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             outcome = .failed("\(error)")
             failureReason = "training"
         }
-        let seconds = monotonicNow() - start
+        let seconds = MonotonicClock.now() - start
         meta["seconds"] = "\(String(format: "%.3f", seconds))"
         do { try history.finish(ref, now: Self.wallClock(), outcome: outcome) } catch {
             logger.error("training outcome not recorded", metadata: ["model": "\(ref)", "error": "\(error)"])
@@ -620,19 +621,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     }
 
     /// Lowers the calling thread's scheduling priority (on Linux, nice values are per thread).
-    static func lowerPriority() {
-        #if os(Linux)
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)   // who 0: the calling thread on Linux
-        #endif
-    }
+    static func lowerPriority() { ProcessInfoSystem.lowerThreadPriority() }
 
     /// Peak resident memory of the process (VmHWM), in bytes.
-    public static func peakResidentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-            return kb * 1024
-        }
-        return 0
-    }
+    public static func peakResidentBytes() -> Int { ProcessInfoSystem.peakResidentBytes() }
 }

@@ -3,6 +3,7 @@ import Autograd
 import NN
 import TensorCore
 import Training
+import System
 
 /// numalogic's training recipe (reference §3) producing a checkpoint:
 /// trainer transforms (training only) → preprocess `fit_transform` → windows → model training →
@@ -32,7 +33,7 @@ public struct PipelineTrainer {
     /// given, are the row counts of several series laid end to end (a model shared by many keys): windows
     /// never span two of them.
     public func train(_ raw: Tensor, timestamps: [Int64]? = nil, segments: [Int]? = nil, version: Int = 1, now: Int64) throws(PipelineTrainingError) -> Result {
-        let start = monotonicClock()
+        let start = MonotonicClock.now()
         guard raw.rank == 2, raw.shape[1] == metrics.count else {
             throw .data("expected (rows, \(metrics.count)) data for metrics \(metrics), got \(raw.shape)")
         }
@@ -126,7 +127,7 @@ public struct PipelineTrainer {
                 ("epochs", .int(Int64(summary.epochs.count))), ("train_loss", .double(Double(summary.finalTrainLoss))),
                 ("val_loss", summary.lastValLoss.map { .double(Double($0)) } ?? .null),
                 ("stopped_early", .bool(summary.stoppedEarly)),
-                ("seconds", .double(monotonicClock() - start)),
+                ("seconds", .double(MonotonicClock.now() - start)),
             ])
             if let ts = timestamps, let first = keep.first.map({ ts[$0] }), let last = keep.last.map({ ts[$0] }) {
                 train["first_timestamp"] = .int(first)
@@ -177,12 +178,3 @@ public enum PipelineTrainingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-func monotonicClock() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}

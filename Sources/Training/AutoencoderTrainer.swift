@@ -6,6 +6,7 @@ import TensorCore
 
 #if canImport(Glibc)
 import Glibc
+import System
 #endif
 
 /// Early stopping on the validation loss (checked every `checkValEveryNEpoch` epochs).
@@ -124,7 +125,7 @@ public final class AutoencoderTrainer {
                 throw .invalidDataShape("\(model.name) takes windows of \(model.seqLen)×\(model.nFeatures), the data gives \(ds.seqLen)×\(ds.features)")
             }
         }
-        let start = monotonicSeconds()
+        let start = MonotonicClock.now()
         var rng = RandomGenerator(seed: config.seed ?? 0)
         if let seed = config.seed { model.reseedStochasticModules(seed) }
         let optimizer = model.makeOptimizer()
@@ -136,7 +137,7 @@ public final class AutoencoderTrainer {
         var stoppedEarly = false
         var order = Array(0..<train.count)
         for epoch in 1...config.maxEpochs {
-            let epochStart = monotonicSeconds()
+            let epochStart = MonotonicClock.now()
             model.train()
             if config.shuffle { order.shuffle(using: &rng) }
             var total: Double = 0
@@ -167,7 +168,7 @@ public final class AutoencoderTrainer {
                 }
             }
             let metrics = EpochMetrics(epoch: epoch, trainLoss: Float(total / Double(train.count)), valLoss: valLoss,
-                                       seconds: monotonicSeconds() - epochStart, batches: batches.count)
+                                       seconds: MonotonicClock.now() - epochStart, batches: batches.count)
             history.append(metrics)
             for cb in callbacks { cb.epochEnded(metrics, maxEpochs: config.maxEpochs) }
             if stoppedEarly { break }
@@ -177,7 +178,7 @@ public final class AutoencoderTrainer {
         }
         model.eval()
         let summary = TrainingSummary(epochs: history, windows: train.count, stoppedEarly: stoppedEarly,
-                                      bestValLoss: best?.loss, seconds: monotonicSeconds() - start)
+                                      bestValLoss: best?.loss, seconds: MonotonicClock.now() - start)
         for cb in callbacks { cb.trainingEnded(summary) }
         return summary
     }
@@ -224,8 +225,3 @@ public final class AutoencoderTrainer {
     }
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}

@@ -3,6 +3,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import System
 #endif
 
 /// Shows training progress: a redrawn progress bar when standard error is a terminal, otherwise one
@@ -24,7 +25,7 @@ public final class TrainingProgress: TrainerCallback {
         self.every = max(1, logEveryNEpochs)
         self.label = label
         switch style {
-        case .automatic: useBar = isatty(STDERR_FILENO) == 1
+        case .automatic: useBar = Files.isTerminal(STDERR_FILENO)
         case .bar: useBar = true
         case .lines: useBar = false
         }
@@ -45,7 +46,7 @@ public final class TrainingProgress: TrainerCallback {
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             let val = m.valLoss.map { String(format4($0)) }.map { " val_loss \($0)" } ?? ""
             let line = "\r\(label.isEmpty ? model : label) epoch \(m.epoch)/\(maxEpochs) \(bar) train_loss \(format4(m.trainLoss))\(val)"
-            writeStandardError(line)
+            Files.writeStandardError(line)
         } else if m.epoch == 1 || m.epoch % every == 0 || m.epoch == maxEpochs {
             var meta: Logger.Metadata = ["model": "\(model)", "epoch": "\(m.epoch)", "train_loss": "\(format4(m.trainLoss))",
                                          "seconds": "\(format4(Float(m.seconds)))"]
@@ -56,7 +57,7 @@ public final class TrainingProgress: TrainerCallback {
     }
 
     public func trainingEnded(_ s: TrainingSummary) {
-        if useBar { writeStandardError("\n") }
+        if useBar { Files.writeStandardError("\n") }
         logger.info("training finished", metadata: [
             "model": "\(model)", "epochs": "\(s.epochs.count)", "train_loss": "\(format4(s.finalTrainLoss))",
             "val_loss": "\(s.lastValLoss.map(format4) ?? "-")", "stopped_early": "\(s.stoppedEarly)",
@@ -74,17 +75,6 @@ func format4(_ x: Float) -> String {
     return s
 }
 
-/// Writes straight to file descriptor 2 (unbuffered, no shared C `FILE`).
-func writeStandardError(_ s: String) {
-    var bytes = Array(s.utf8)
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + done, $0.count - done) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        done += n
-    }
-}
 
 /// Progress of long work (backtests, evaluations) as one line: redrawn in place (`\r`) when standard error is a
 /// terminal, otherwise a structured log line at most every `interval` seconds and at the end.
@@ -98,7 +88,7 @@ public final class ProgressLine: Sendable {
 
     public init(label: String, interval: Double = 5, logger: Logger = Logger(label: "aeflow.progress"), terminal: Bool? = nil) {
         (self.label, self.interval, self.logger) = (label, interval, logger)
-        onTerminal = terminal ?? (isatty(STDERR_FILENO) == 1)
+        onTerminal = terminal ?? Files.isTerminal(STDERR_FILENO)
     }
 
     /// Reports `done` of `total` with extra fields (shown in order).
@@ -111,9 +101,9 @@ public final class ProgressLine: Sendable {
                 for (k, v) in fields { line += " \(k) \(v)" }
                 let pad = max(0, s.lastLength - line.count)
                 s.lastLength = line.count
-                writeStandardError("\r" + line + String(repeating: " ", count: pad) + (finished ? "\n" : ""))
+                Files.writeStandardError("\r" + line + String(repeating: " ", count: pad) + (finished ? "\n" : ""))
             } else {
-                let now = monotonicSeconds()
+                let now = MonotonicClock.now()
                 guard finished || now - s.lastLog >= interval else { return }
                 s.lastLog = now
                 var meta: Logger.Metadata = ["done": "\(done)", "total": "\(total)", "percent": "\(percent)"]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Stage
 import Logging
+import System
 import TensorCore
 
 @main
@@ -44,20 +45,9 @@ func fail(_ message: String) -> ExitCode {
     return ExitCode(1)
 }
 
-/// Writes all of `s` to the file descriptor `fd`, retrying interrupted writes; stops at a closed pipe.
-func writeAll(_ s: String, to fd: Int32) {
-    let bytes = Array(s.utf8)
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        done += n
-    }
-}
 
 enum FileHandleStandardError {
-    static func write(_ s: String) { writeAll(s, to: 2) }
+    static func write(_ s: String) { Files.writeStandardError(s) }
 }
 
 #if canImport(Glibc)

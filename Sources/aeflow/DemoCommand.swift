@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Stage
 import Foundation
+import System
 import Hummingbird
 import Logging
 import Retrain
@@ -42,7 +43,7 @@ struct Demo: AsyncParsableCommand {
         do { seconds = try duration.map(Self.parseDuration) } catch { throw fail("\(error)") }
         guard (1...26).contains(keys) else { throw fail("--keys must be 1…26") }
         guard rate > 0 && rate <= 10_000 else { throw fail("--rate must be in (0, 10000]") }
-        let tty = !plain && isatty(STDOUT_FILENO) == 1
+        let tty = !plain && Files.isTerminal(STDOUT_FILENO)
         Logfmt.bootstrap(level: verbose || !tty ? .info : .warning)
         BLAS.setThreads(1)
         try AEFlow.checkKernelLevel()
@@ -173,7 +174,7 @@ final class StopFlag: @unchecked Sendable {
 }
 
 enum FileHandleStandardOutput {
-    static func write(_ s: String) { writeAll(s, to: 1) }
+    static func write(_ s: String) { Files.writeStandardOutput(s) }
 }
 
 #if canImport(Glibc)

@@ -8,6 +8,7 @@ import ZMQ
 
 #if canImport(Glibc)
 import Glibc
+import System
 #endif
 
 /// What the demo knows about each key: every value sent, every score received, the injected anomalies.
@@ -274,7 +275,7 @@ final class DemoPublisher: @unchecked Sendable {
         var liveStart: Int?
         var pending: [[Float]] = Array(repeating: [], count: names.count)   // anomalous values still to send per key
         let tick = 1 / rate
-        var next = monotonicNow()
+        var next = MonotonicClock.now()
         while !stopping && i < length {
             if liveStart == nil && board.allScored {
                 liveStart = i
@@ -296,7 +297,7 @@ final class DemoPublisher: @unchecked Sendable {
             }
             i += 1
             next += tick
-            let ahead = next - monotonicNow()
+            let ahead = next - MonotonicClock.now()
             if ahead > 0 {
                 var ts = timespec(tv_sec: Int(ahead), tv_nsec: Int((ahead - Double(Int(ahead))) * 1e9))
                 nanosleep(&ts, nil)
@@ -348,8 +349,8 @@ final class DemoReader: @unchecked Sendable {
 
     /// Waits until `count` outputs arrived (every point sent yields one) or `timeout` seconds pass.
     func waitFor(_ count: Int, timeout: Double) {
-        let deadline = monotonicNow() + timeout
-        while board.received < count && monotonicNow() < deadline {
+        let deadline = MonotonicClock.now() + timeout
+        while board.received < count && MonotonicClock.now() < deadline {
             var ts = timespec(tv_sec: 0, tv_nsec: 20_000_000)
             nanosleep(&ts, nil)
         }

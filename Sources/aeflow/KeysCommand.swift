@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import System
 import ZMQ
 
 struct KeysCommand: ParsableCommand {
@@ -39,14 +40,7 @@ struct KeysCommand: ParsableCommand {
 
         /// Creates the file with its final mode from the start (the secret is never world-readable).
         static func write(_ text: String, to path: String, mode: mode_t) throws {
-            unlink(path)
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-            guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
-            defer { close(fd) }
-            let bytes = Array(text.utf8)
-            guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress!, $0.count) }) == bytes.count, fsync(fd) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-            }
+            try Files.create(Array(text.utf8), at: path, mode: mode)
         }
     }
 }

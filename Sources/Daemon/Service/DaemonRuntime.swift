@@ -4,6 +4,7 @@ import Scoring
 import Stage
 import TensorCore
 import ZMQ
+import System
 
 /// Work passed from the ingest thread (and the HTTP server) to the scoring thread.
 enum WorkItem {
@@ -122,7 +123,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// With `update`, the request's points enter their keys' windows like streamed ones; without, they are scored
     /// on copies and leave the live state as it was.
     public func submit(_ message: InputMessage, update: Bool = false, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
-        queue.push(.request(message, arrival: monotonicNow(), update: update, reply: reply))
+        queue.push(.request(message, arrival: MonotonicClock.now(), update: update, reply: reply))
     }
 
     // MARK: sockets
@@ -186,7 +187,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                     do { message = try inputs[i].receive(dontWait: true, limit: limit + 4096, keep: DeadLetter.copyBytes) } catch { break }
                     metrics.messagesIn.increment()
                     let frames = message.frames
-                    let arrival = monotonicNow()
+                    let arrival = MonotonicClock.now()
                     if message.isOversize || (frames.last?.count ?? 0) > limit {
                         queue.push(.rejected(frames: frames, Rejection(.tooLarge, "\(message.totalBytes) bytes in \(frames.count) frame(s) (limit \(limit))"),
                                              totalBytes: message.totalBytes, point: nil))
@@ -249,7 +250,7 @@ public final class DaemonRuntime: @unchecked Sendable {
             startup.signal()
             return
         }
-        let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(monotonicNow() * 1e6))
+        let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
         // Before reporting ready: every key's window from the last shutdown, and the models already in the store.
         engine.restoreSnapshot()
         if !models.waitForPreload(timeout: config.store.preloadTimeoutSeconds) {
@@ -259,7 +260,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         engine.models.applyLoaderResults()
         startup.signal()
         var limiter = RateLimitedLog(logger: logger, perSeconds: 10)
-        var nextExpiry = monotonicNow() + 1
+        var nextExpiry = MonotonicClock.now() + 1
         var running = true
         var accepted = 0, published = 0
         func publish(_ emissions: [Emission]) {
@@ -275,7 +276,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                         }
                         published += 1
                         metrics.scored(status)
-                        metrics.latency.record(monotonicNow() - arrival)
+                        metrics.latency.record(MonotonicClock.now() - arrival)
                     } catch {
                         // The consumer is not reading (its queue is at the high-water mark) or none is connected.
                         metrics.outputDropped("scores")
@@ -312,7 +313,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         }
         while running {
             let items = queue.popAll(timeout: 0.25)
-            let now = monotonicNow()
+            let now = MonotonicClock.now()
             var batch: [RoutedPoint] = []
             func flush() {
                 guard !batch.isEmpty else { return }
@@ -364,7 +365,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         let emissions: [Emission]
         switch message {
         case .window(let w):
-            switch engine.processWindow(w, arrival: arrival, now: monotonicNow()) {
+            switch engine.processWindow(w, arrival: arrival, now: MonotonicClock.now()) {
             case .success(let e): emissions = e
             case .failure(let r): metrics.rejected(r.reason); return .failure(r)
             }
@@ -376,7 +377,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                 case .failure(let r): metrics.rejected(r.reason); return .failure(r)
                 }
             }
-            emissions = update ? engine.process(routed, now: monotonicNow()) : engine.preview(routed, now: monotonicNow())
+            emissions = update ? engine.process(routed, now: MonotonicClock.now()) : engine.preview(routed, now: MonotonicClock.now())
         }
         var bodies: [[UInt8]] = []
         var others: [Emission] = []

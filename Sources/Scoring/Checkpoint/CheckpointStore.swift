@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import System
 
 /// The on-disk model store (ARCHITECTURE.md §4):
 /// `<root>/<pipeline>/<key-dir>/000001.safetensors … LATEST`, where `LATEST` names the live version.
@@ -74,7 +72,7 @@ public struct CheckpointStore: Sendable {
         let name = text.trimmingWhitespace()
         guard let v = CheckpointStore.version(ofFileName: name), !name.contains("/") else { return nil }
         let path = "\(dir)/\(name)"
-        guard access(path, R_OK) == 0 else { return nil }
+        guard Files.readability(path) == nil else { return nil }
         return (v, path)
     }
 
@@ -83,15 +81,11 @@ public struct CheckpointStore: Sendable {
     public func publish(_ checkpoint: Checkpoint) throws(StoreError) -> (version: Int, path: String) {
         let dir = keyDirectory(pipeline: checkpoint.pipelineID, key: checkpoint.key)
         try CheckpointStore.makeDirectories(dir)
-        let lockFD = open("\(dir)/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lockFD >= 0 else { throw StoreError(path: dir, reason: "cannot open lock file: errno \(errno)") }
-        defer { close(lockFD) }
-        while flock(lockFD, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw StoreError(path: dir, reason: "cannot lock: errno \(errno)") }
-        }
-        defer { flock(lockFD, LOCK_UN) }
+        let lock: FileLock
+        do { lock = try FileLock("\(dir)/.lock") } catch { throw StoreError(path: dir, reason: "cannot lock: \(error)") }
+        defer { lock.unlock() }
         // Under the lock no other writer is active here: any temporary file is a dead writer's leftover.
-        for name in CheckpointStore.listDirectory(dir) where name.hasPrefix("tmp-") { unlink("\(dir)/\(name)") }
+        for name in CheckpointStore.listDirectory(dir) where name.hasPrefix("tmp-") { Files.remove("\(dir)/\(name)") }
         var c = checkpoint
         c.version = (versions(pipeline: c.pipelineID, key: c.key).last ?? 0) + 1
         let name = CheckpointStore.fileName(version: c.version)
@@ -121,40 +115,17 @@ public struct CheckpointStore: Sendable {
     private func prune(dir: String, live: Int) {
         let present = CheckpointStore.listDirectory(dir).compactMap(CheckpointStore.version(ofFileName:)).sorted()
         for v in present.dropLast(keepVersions) where v != live {
-            unlink("\(dir)/\(CheckpointStore.fileName(version: v))")
+            Files.remove("\(dir)/\(CheckpointStore.fileName(version: v))")
         }
     }
 
     static func makeDirectories(_ path: String) throws(StoreError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw StoreError(path: current, reason: "cannot create directory: \(String(cString: strerror(errno)))")
-            }
-        }
+        do { try Files.makeDirectories(path) } catch { throw StoreError(path: error.path ?? path, reason: "cannot create directory: \(error.reason)") }
     }
 
-    public static func listDirectory(_ path: String) -> [String] {
-        guard let d = opendir(path) else { return [] }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    public static func listDirectory(_ path: String) -> [String] { Files.list(path) }
 
-    static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: limit)
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, limit) }
-        guard n >= 0 else { return nil }
-        return String(decoding: buf[0..<n], as: UTF8.self)
-    }
+    static func readSmallFile(_ path: String, limit: Int = 4096) -> String? { Files.readSmallText(path, limit: limit) }
 }
 
 extension String {

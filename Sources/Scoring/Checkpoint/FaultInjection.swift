@@ -1,3 +1,5 @@
+import System
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,9 +20,7 @@ public enum FaultInjection {
 
     /// Announces the point and blocks the calling thread forever (the test kills the process).
     static func stall(_ point: String, _ detail: String) -> Never {
-        let line = "fault injected: \(point) \(detail)\n"
-        let bytes = Array(line.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+        Files.writeStandardError("fault injected: \(point) \(detail)\n")
         while true { pause() }
     }
 }

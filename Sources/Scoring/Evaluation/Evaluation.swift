@@ -1,6 +1,7 @@
 import Dispatch
 import Synchronization
 import TensorCore
+import System
 
 /// A detector `aeflow evaluate` runs over every series: an AEFlow pipeline (streamed through ``Backtest``) or
 /// the rolling z-score baseline.
@@ -38,7 +39,7 @@ public struct Evaluation: Sendable {
 
     /// Scores one series with one detector and judges it.
     public func evaluate(_ s: LabelledSeries, name: String, detector: Detector) -> SeriesResult {
-        let started = monotonicClock()
+        let started = MonotonicClock.now()
         var scores: [Float?]
         var alarms: [Bool]
         var trainings = 0
@@ -59,7 +60,7 @@ public struct Evaluation: Sendable {
         let labels = s.pointLabels
         let ap = averagePrecision(scores: scores[probationRows...].map { $0 ?? 0 }, labels: Array(labels[probationRows...]))
         return SeriesResult(series: s.name, category: s.category, detector: name, counts: counts, prAUC: ap, trainings: trainings,
-                            seconds: monotonicClock() - started, scores: scores, alarms: alarms)
+                            seconds: MonotonicClock.now() - started, scores: scores, alarms: alarms)
     }
 
     /// Every detector on every series; `progress(done, total, current series)` after each (series, detector).

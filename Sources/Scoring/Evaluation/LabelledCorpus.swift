@@ -1,3 +1,4 @@
+import System
 import TensorCore
 
 /// One labelled series of an evaluation corpus.
@@ -128,17 +129,10 @@ public enum LabelledCorpus {
         var out: [String] = []
         for name in CheckpointStore.listDirectory(dir).sorted() where !name.hasPrefix(".") {
             let rel = relative.isEmpty ? name : relative + "/" + name
-            if name.hasSuffix(".csv") { out.append(rel) } else if isDirectory(root + "/" + rel) { out += csvFiles(root, relative: rel) }
+            if name.hasSuffix(".csv") { out.append(rel) } else if Files.isDirectory(root + "/" + rel) { out += csvFiles(root, relative: rel) }
         }
         return out
     }
 
-    static func isDirectory(_ path: String) -> Bool {
-        var s = stat()
-        return stat(path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR
-    }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,5 +1,6 @@
 import TensorCore
 import Training
+import System
 
 /// One output row of a backtest: what the daemon would have answered for that input row.
 public struct BacktestRow: Sendable, Equatable {
@@ -129,7 +130,7 @@ public struct Backtest {
                 let first = lowerBound(historyTimes, now - schedule.spanMilliseconds)
                 let usable = historyTimes.count - first
                 if let reason = schedule.due(rows: usable, now: now, last: last) {
-                    let started = monotonicClock()
+                    let started = MonotonicClock.now()
                     last = TrainingSchedule.LastTraining(at: now, rows: usable)
                     do throws(PipelineTrainingError) {
                         let r = try PipelineTrainer(conf: conf, metrics: table.metrics, pipelineID: pipelineID, callbacks: trainingCallbacks)
@@ -139,10 +140,10 @@ public struct Backtest {
                         version += 1
                         state.startModel(carry: conf.score.likelihood.carry)
                         trainings.append(Training(row: i, timestamp: now, rows: usable, version: version,
-                                                  seconds: monotonicClock() - started, reason: reason))
+                                                  seconds: MonotonicClock.now() - started, reason: reason))
                     } catch {
                         trainings.append(Training(row: i, timestamp: now, rows: usable, version: version,
-                                                  seconds: monotonicClock() - started, reason: reason, failure: error))
+                                                  seconds: MonotonicClock.now() - started, reason: reason, failure: error))
                     }
                 }
                 guard count >= l else { rows.append(BacktestRow(outcome: .output(.warmingUp), modelVersion: pipeline == nil ? nil : version)); continue }

@@ -1,4 +1,5 @@
 import Scoring
+import System
 import TensorCore
 
 /// A ZeroMQ socket in the config: `{endpoint, type, bind, topics}`.
@@ -406,8 +407,8 @@ public struct AEFlowConfig: Equatable, Sendable {
         var files = [("security.curve.secret_key_file", c.secretKeyFile)]
         files += c.allowedClients.enumerated().map { ("security.curve.allowed_clients[\($0.offset)]", $0.element) }
         if let s = c.serverKeyFile { files.append(("security.curve.server_key_file", s)) }
-        for (key, file) in files where access(file, R_OK) != 0 {
-            throw ConfigReadError(path: key, reason: "\(file) cannot be read: \(String(cString: strerror(errno)))")
+        for (key, file) in files {
+            if let e = Files.readability(file) { throw ConfigReadError(path: key, reason: "\(file) cannot be read: \(e.reason)") }
         }
     }
 }

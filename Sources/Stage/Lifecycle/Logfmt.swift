@@ -1,4 +1,5 @@
 import Logging
+import System
 
 #if canImport(Glibc)
 import Glibc
@@ -27,20 +28,11 @@ public struct Logfmt: LogHandler {
 
     public func log(event: LogEvent) {
         let (level, message, explicit) = (event.level, event.message, event.metadata)
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var out = "ts=\(Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000) level=\(level) logger=\(label) msg=\(Logfmt.quote(message.description))"
+        var out = "ts=\(WallClock.milliseconds()) level=\(level) logger=\(label) msg=\(Logfmt.quote(message.description))"
         let merged = metadata.merging(explicit ?? [:]) { _, new in new }
         for k in merged.keys.sorted() { out += " \(k)=\(Logfmt.quote(merged[k]!.description))" }
         out += "\n"
-        var bytes = Array(out.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            done += n
-        }
+        Files.writeStandardError(out)
     }
 
     /// Bare when safe, otherwise a double-quoted string with `"`, `\` and control characters escaped.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import System
 
 /// A `RateLimitedLog` shared across threads (the ZAP handler's refusals).
 public final class RateLimitedLogBox: @unchecked Sendable {
@@ -19,7 +20,7 @@ public struct RateLimitedLog {
 
     public mutating func log(_ message: Logger.Message, _ fields: [String: String]) {
         let reason = fields["reason"] ?? ""
-        let now = monotonicNow()
+        let now = MonotonicClock.now()
         if let l = last[reason], now - l.time < perSeconds {
             last[reason]!.suppressed += 1
             return

@@ -1,3 +1,4 @@
+import System
 import TensorCore
 
 /// Why an input message (or one point of it) was not accepted. Counted per reason, logged rate-limited,
@@ -75,15 +76,10 @@ public struct InputDecoder: Sendable {
     /// steer windows and retention); `windows.max_future_s`.
     public var maximumFutureMs: Int64 = 86_400_000
     /// Epoch milliseconds now (injected by tests).
-    public var wallClock: @Sendable () -> Int64 = InputDecoder.realtimeMilliseconds
+    public var wallClock: @Sendable () -> Int64 = { WallClock.milliseconds() }
 
     public init() {}
 
-    public static func realtimeMilliseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
 
     public func decode(_ message: [UInt8]) -> Result<InputMessage, Rejection> {
         guard message.count <= maximumBodyBytes else { return .failure(Rejection(.tooLarge, "\(message.count) bytes (limit \(maximumBodyBytes))")) }

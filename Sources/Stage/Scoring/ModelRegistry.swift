@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Scoring
+import System
 
 #if canImport(Glibc)
 import Glibc
@@ -49,6 +50,8 @@ public final class ModelRegistry: @unchecked Sendable {
         case loaded(ModelID, ScoringPipeline, version: Int, path: String)
         case missing(ModelID)
         case failed(ModelID, version: Int, reason: String)
+        /// A stored live version the start-up scan could not use (its key unknown until it loads).
+        case refused(path: String, reason: String)
     }
 
     public let store: CheckpointStore
@@ -152,6 +155,9 @@ public final class ModelRegistry: @unchecked Sendable {
                 guard let e = cache[id] else { continue }
                 if case .ready = e.state { continue }   // LATEST vanished: keep serving what we have
                 cache[id] = (.missing, e.lastUsed)
+            case .refused(let path, let reason):
+                metrics.modelLoadFailures.increment()
+                logger.error("model version refused", metadata: ["path": "\(path)", "reason": "\(reason)"])
             case .failed(let id, let v, let reason):
                 metrics.modelLoadFailures.increment()
                 logger.error("model version refused", metadata: ["model": "\(id)", "version": "\(v)", "reason": "\(reason)"])
@@ -224,7 +230,7 @@ public final class ModelRegistry: @unchecked Sendable {
         preloaded.signal()
         let watcher = DirectoryWatcher()
         var watchedIDs: [Int32: ModelID] = [:]
-        var nextPoll = monotonicNow() + pollInterval
+        var nextPoll = MonotonicClock.now() + pollInterval
         while true {
             // A short tick: directory events (inotify) or a request wake it; the full poll runs every pollInterval.
             let events = watcher.isAvailable ? watcher.wait(seconds: 0.05) : []
@@ -247,13 +253,13 @@ public final class ModelRegistry: @unchecked Sendable {
                 check(id, &known)
                 if let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) { watchedIDs[wd] = id }
             }
-            if monotonicNow() >= nextPoll {
+            if MonotonicClock.now() >= nextPoll {
                 for id in known.keys { check(id, &known) }
                 // Directories that did not exist when first asked for may exist now.
                 for id in known.keys where !watchedIDs.values.contains(id) {
                     if let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) { watchedIDs[wd] = id }
                 }
-                nextPoll = monotonicNow() + pollInterval
+                nextPoll = MonotonicClock.now() + pollInterval
             }
         }
     }
@@ -281,7 +287,7 @@ public final class ModelRegistry: @unchecked Sendable {
                     post(.loaded(id, pipeline, version: latest.version, path: latest.path))
                     loaded += 1
                 } catch {
-                    logger.warning("stored model not preloaded", metadata: ["path": "\(latest.path)", "reason": "\(error)"])
+                    post(.refused(path: latest.path, reason: "\(error)"))
                 }
             }
         }
@@ -319,68 +325,5 @@ public final class ModelRegistry: @unchecked Sendable {
         lock.lock()
         results.append(r)
         lock.unlock()
-    }
-}
-
-public func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
-/// inotify on a set of directories (Linux); reports which watches saw a file created, moved in or
-/// closed after writing. Unavailable elsewhere (polling covers it).
-final class DirectoryWatcher {
-    let fd: Int32
-
-    init() {
-        #if os(Linux)
-        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        #else
-        fd = -1
-        #endif
-    }
-
-    deinit { if fd >= 0 { close(fd) } }
-
-    var isAvailable: Bool { fd >= 0 }
-
-    func add(_ directory: String) -> Int32? {
-        #if os(Linux)
-        guard fd >= 0 else { return nil }
-        let wd = inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE))
-        return wd >= 0 ? wd : nil
-        #else
-        return nil
-        #endif
-    }
-
-    func remove(_ wd: Int32) {
-        #if os(Linux)
-        if fd >= 0 { inotify_rm_watch(fd, wd) }
-        #endif
-    }
-
-    /// Waits up to `seconds` for events and returns the watch descriptors that fired.
-    func wait(seconds: Double) -> [Int32] {
-        guard fd >= 0 else { return [] }
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&p, 1, Int32(seconds * 1000)) > 0 else { return [] }
-        var buf = [UInt8](repeating: 0, count: 8192)
-        var fired: [Int32] = []
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            guard n > 0 else { break }
-            var off = 0
-            buf.withUnsafeBytes { raw in
-                while off + 16 <= n {
-                    let wd = raw.loadUnaligned(fromByteOffset: off, as: Int32.self)
-                    let len = Int(raw.loadUnaligned(fromByteOffset: off + 12, as: UInt32.self))
-                    fired.append(wd)
-                    off += 16 + len
-                }
-            }
-        }
-        return Array(Set(fired))
     }
 }

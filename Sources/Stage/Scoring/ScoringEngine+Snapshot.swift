@@ -1,4 +1,5 @@
 import Scoring
+import System
 import TensorCore
 
 /// Window snapshots: on shutdown every key's window and score statistics are written to
@@ -100,7 +101,7 @@ extension ScoringEngine {
     /// Writes the snapshot atomically to `config.windows.snapshotPath` (when set).
     public func writeSnapshot() {
         guard let path = config.windows.snapshotPath else { return }
-        makeParentDirectory(path)
+        Files.makeParentDirectory(path)
         do {
             try AtomicFile.write(snapshot(), to: path)
             logger.info("windows saved", metadata: ["path": "\(path)", "keys": "\(keyCount)"])

@@ -1,10 +1,7 @@
 import Foundation
+import System
 import ZMQ
 
-public func makeParentDirectory(_ path: String) {
-    guard let slash = path.lastIndex(of: "/") else { return }
-    try? FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
-}
 
 extension SocketConfig {
     /// The socket kind this configuration names.
@@ -22,7 +19,7 @@ extension SocketConfig {
         try configure(s)
         if kind == .sub { for t in topics { try s.subscribe(t) } }
         if bind {
-            if endpoint.hasPrefix("ipc://") { makeParentDirectory(String(endpoint.dropFirst(6))) }
+            if endpoint.hasPrefix("ipc://") { Files.makeParentDirectory(String(endpoint.dropFirst(6))) }
             try s.bind(endpoint)
         } else {
             try s.connect(endpoint)

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import System
 
 extension SafeTensorsFile {
     /// Files larger than this are refused before reading.
@@ -25,42 +21,18 @@ extension SafeTensorsFile {
     }
 }
 
-/// Whole-file reads and writes with errno reported, used by the safetensors reader and writer.
+/// Whole-file reads and writes for the safetensors reader and writer, through System's checked funnel.
 enum FileBytes {
     static func read(_ path: String, limit: Int) throws(SafeTensorsError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SafeTensorsError(source: path, .io(operation: "open", errno: errno)) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SafeTensorsError(source: path, .io(operation: "fstat", errno: errno)) }
-        let size = Int(st.st_size)
-        guard size <= limit else { throw SafeTensorsError(source: path, .fileTooLarge(size: size, limit: limit)) }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, size - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SafeTensorsError(source: path, .io(operation: "read", errno: errno))
+        do { return try Files.read(path, limit: limit) } catch {
+            switch error {
+            case .tooLarge(let size, let limit): throw SafeTensorsError(source: path, .fileTooLarge(size: size, limit: limit))
+            case .system(let e): throw SafeTensorsError(source: path, .io(operation: e.operation, errno: e.errno))
             }
-            if n == 0 { break }  // file shrank while reading; validation will report the truncation
-            done += n
         }
-        return done == size ? bytes : Array(bytes[0..<done])
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws(SafeTensorsError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SafeTensorsError(source: path, .io(operation: "open", errno: errno)) }
-        defer { close(fd) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SafeTensorsError(source: path, .io(operation: "write", errno: errno))
-            }
-            done += n
-        }
+        do { try Files.write(bytes, to: path) } catch { throw SafeTensorsError(source: path, .io(operation: error.operation, errno: error.errno)) }
     }
 }
