@@ -18,7 +18,7 @@ import System
 /// de-duplication state lives in the history file (`HistoryStore`), not in memory, so a restarted stage
 /// carries on where the last one stopped.
 public final class RetrainStage: RetrainLink, @unchecked Sendable {
-    // @unchecked: shared mutable state (`inbox`, `running`, `jobs`, `stopping`, `wake`, counters) is
+    // @unchecked: shared mutable state (`inbox`, `scheduler`, `jobs`, `stopping`, `wake`, counters) is
     // guarded by `cond`; the rest is immutable or thread-safe.
     public let config: AEFlowConfig
     public let history: HistoryStore
@@ -32,9 +32,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
 
     private let cond = NSCondition()
     private var inbox: [(ModelID, Bool)] = []
-    private var running: Set<ModelID> = []
-    /// Estimated working bytes of each running (or handed-over) training.
-    private var reserved: [ModelID: Int] = [:]
+    /// Which trainings run: claimed or running models and their memory (a value-type state machine).
+    private var scheduler: TrainingScheduler
     private var jobs: [Job] = []
     private var stopping = false
     private var wake = false
@@ -90,6 +89,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         var p: [String: PointRouter.Target] = [:]
         for t in router.targets where p[t.pipeline.pipelineID] == nil { p[t.pipeline.pipelineID] = t }
         pipelines = p
+        scheduler = TrainingScheduler(limits: .init(concurrency: config.retrain.concurrency, memoryBudgetBytes: config.retrain.memoryBudgetMB << 20))
     }
 
     static func rules(_ conf: NumalogicConf) -> DedupRules {
@@ -174,12 +174,12 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         let already = stopping
         stopping = true
         cond.broadcast()
-        let unfinished = running
+        let unfinished = scheduler.running
         cond.unlock()
         guard !already else { return }
         if finished.wait(timeout: .now() + grace) == .timedOut {
             cond.lock()
-            let left = running
+            let left = scheduler.running
             cond.unlock()
             for ref in left { try? history.finish(ref, now: Self.wallClock(), outcome: .interrupted) }
             logger.warning("retrain stage stopped with trainings unfinished", metadata: ["models": "\(left.map(\.description).sorted())"])
@@ -370,7 +370,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             cond.unlock()
             // Progress: every 100 trainings ended or every 10 s while work is under way.
             cond.lock()
-            let (r, d, bytes) = (running.count, done, reserved.values.reduce(0, +))
+            let (r, d, bytes) = (scheduler.running.count, done, scheduler.reservedBytes)
             cond.unlock()
             let ended = d.succeeded + d.failed
             if ended - lastCount >= 100 || (r > 0 && MonotonicClock.now() - lastProgress >= 10) {
@@ -404,12 +404,9 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         return true
     }
 
-    private var freeSlots: Int {
-        cond.lock(); defer { cond.unlock() }
-        return config.retrain.concurrency - running.count - jobs.count
-    }
+    private var freeSlots: Int { cond.lock(); defer { cond.unlock() }; return scheduler.freeSlots }
 
-    private func isRunning(_ ref: ModelID) -> Bool { cond.lock(); defer { cond.unlock() }; return running.contains(ref) }
+    private func isRunning(_ ref: ModelID) -> Bool { cond.lock(); defer { cond.unlock() }; return scheduler.running.contains(ref) }
 
     func countSkip(_ reason: SkipReason, _ ref: ModelID) {
         metrics.skipped(reason)
@@ -418,8 +415,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         observer?(ref, .skipped(reason))
     }
 
-    /// One scheduling round: pending requests first (forced first), then models that are missing or
-    /// stale, while training threads are free. Everything else stays in the store for the next round.
+    /// One scheduling round: pending requests first (forced first), then models that are missing or stale,
+    /// planned by ``TrainingScheduler`` and carried out here. Everything else stays in the store for the next round.
     private var lastDue = 0
 
     func schedule(now: Double) {
@@ -428,98 +425,79 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         // Requests: each is decided once (trained, or skipped with a reason) and cleared.
         if let pending = try? history.pendingRequests() {
             due += pending.count
-            for (ref, forced) in pending {
-                guard freeSlots > 0 else { break }
-                guard let target = pipelines[ref.pipelineID] else {
-                    try? history.dropRequest(ref)
-                    countSkip(.unknownPipeline, ref)
-                    continue
-                }
-                if isRunning(ref) {
-                    // "Retrain now" during a training waits for it and then trains on the newer history;
-                    // an ordinary request is a duplicate of the training under way (numalogic's rule).
-                    if forced { continue }
-                    try? history.dropRequest(ref)
-                    countSkip(.inProgress, ref)
-                    continue
-                }
-                let rows = target.pipeline.modelScope == .pipeline
-                    ? (try? history.rowCount(pipeline: ref.pipelineID)) ?? 0
-                    : (try? history.rowCount(pipeline: ref.pipelineID, key: ref.key)) ?? 0
-                if rows < target.pipeline.numalogicConf.trainer.minTrainSize {
-                    try? history.dropRequest(ref)
-                    countSkip(.insufficientData, ref)
-                    continue
-                }
-                tryStart(ref, target: target, forced: forced, now: now, fromRequest: true)
-            }
+            execute(plan(pending.map { candidate($0.ref, forced: $0.forced, fromRequest: true) }), now: now)
         }
         // Missing or stale models, per pipeline.
         for (pid, target) in pipelines.sorted(by: { $0.key < $1.key }) {
             let free = freeSlots
             guard free > 0 else { break }
             let rules = Self.rules(target.pipeline.numalogicConf)
+            var ids: [ModelID] = []
             if target.pipeline.modelScope == .pipeline {
                 let ref = ModelID(pipelineID: pid, key: [])
-                if !isRunning(ref), (try? history.pipelineDue(pipeline: pid, now: now, rules: rules)) == true {
-                    due += 1
-                    tryStart(ref, target: target, forced: false, now: now, fromRequest: false)
-                }
-                continue
+                if !isRunning(ref), (try? history.pipelineDue(pipeline: pid, now: now, rules: rules)) == true { ids = [ref] }
+            } else {
+                ids = ((try? history.dueKeys(pipeline: pid, now: now, rules: rules, limit: free + 64)) ?? []).map { ModelID(pipelineID: pid, key: $0) }
             }
-            guard let keys = try? history.dueKeys(pipeline: pid, now: now, rules: rules, limit: free + 64) else { continue }
-            due += keys.count
-            for key in keys {
-                guard freeSlots > 0 else { break }
-                let ref = ModelID(pipelineID: pid, key: key)
-                if isRunning(ref) { continue }
-                tryStart(ref, target: target, forced: false, now: now, fromRequest: false)
-            }
+            due += ids.count
+            execute(plan(ids.map { candidate($0, forced: false, fromRequest: false) }), now: now)
         }
         metrics.queued.set(Int64(due))
     }
 
-    /// Claims a model in the store (numalogic's rules) and hands it to a training thread, if its estimated
-    /// memory fits the budget beside the trainings already running (one always may run).
-    @discardableResult
-    func tryStart(_ ref: ModelID, target: PointRouter.Target, forced: Bool, now: Double, fromRequest: Bool) -> Bool {
-        let conf = target.pipeline.numalogicConf
-        let rows = min(config.history.maxRowsPerKey, target.pipeline.modelScope == .pipeline
+    /// What the scheduler needs to know about a model.
+    func candidate(_ ref: ModelID, forced: Bool, fromRequest: Bool) -> TrainingScheduler.Candidate {
+        guard let target = pipelines[ref.pipelineID] else {
+            return .init(id: ref, forced: forced, fromRequest: fromRequest, knownPipeline: false, rows: 0, minRows: 0, estimatedBytes: 0)
+        }
+        let rows = target.pipeline.modelScope == .pipeline
             ? (try? history.rowCount(pipeline: ref.pipelineID)) ?? 0
-            : (try? history.rowCount(pipeline: ref.pipelineID, key: ref.key)) ?? 0)
-        let estimate = Self.estimatedBytes(rows: rows, target: target)
-        cond.lock()
-        let inUse = reserved.values.reduce(0, +)
-        cond.unlock()
-        if inUse > 0 && inUse + estimate > config.retrain.memoryBudgetMB << 20 { return false }
-        // A model already in the store (trained offline, or before this history existed) counts its age.
-        if (try? history.state(ref))?.trainTs == nil, let live = checkpoints.latest(pipeline: ref.pipelineID, key: ref.key) {
-            var st = stat()
-            let mtime = stat(live.path, &st) == 0 ? Double(st.st_mtim.tv_sec) : now
-            try? history.adopt(ref, trainedAt: mtime, version: live.version)
+            : (try? history.rowCount(pipeline: ref.pipelineID, key: ref.key)) ?? 0
+        return .init(id: ref, forced: forced, fromRequest: fromRequest, rows: rows, minRows: target.pipeline.numalogicConf.trainer.minTrainSize,
+                     estimatedBytes: Self.estimatedBytes(rows: min(config.history.maxRowsPerKey, rows), target: target))
+    }
+
+    func plan(_ candidates: [TrainingScheduler.Candidate]) -> [TrainingScheduler.Action] {
+        cond.lock(); defer { cond.unlock() }
+        return scheduler.plan(candidates)
+    }
+
+    /// Carries out the scheduler's actions: skips are recorded (and their requests cleared); claims go to the
+    /// history file (numalogic's rules, atomic across stages) and, when they hold, to a training thread.
+    func execute(_ actions: [TrainingScheduler.Action], now: Double) {
+        for action in actions {
+            switch action {
+            case .skip(let ref, let reason, let dropRequest):
+                if dropRequest { try? history.dropRequest(ref) }
+                countSkip(reason, ref)
+            case .claim(let ref, let forced, _):
+                guard let target = pipelines[ref.pipelineID] else { continue }
+                // A model already in the store (trained offline, or before this history existed) counts its age.
+                if (try? history.state(ref))?.trainTs == nil, let live = checkpoints.latest(pipeline: ref.pipelineID, key: ref.key) {
+                    try? history.adopt(ref, trainedAt: Files.modificationTime(live.path) ?? now, version: live.version)
+                }
+                let reason: SkipReason?
+                do { reason = try history.claim(ref, now: now, rules: Self.rules(target.pipeline.numalogicConf), forced: forced) } catch {
+                    logger.error("training not claimed", metadata: ["model": "\(ref)", "error": "\(error)"])
+                    cond.lock(); _ = scheduler.claimFailed(ref, reason: .inProgress); scheduler.finished(ref); cond.unlock()
+                    continue
+                }
+                cond.lock()
+                if let reason {
+                    let follow = scheduler.claimFailed(ref, reason: reason)
+                    cond.unlock()
+                    if let follow { execute([follow], now: now) }
+                    continue
+                }
+                scheduler.claimed(ref)
+                runningMax = max(runningMax, scheduler.running.count)
+                metrics.running.set(Int64(scheduler.running.count))
+                metrics.runningMax.set(Int64(runningMax))
+                jobs.append(Job(ref: ref, target: target, forced: forced, estimate: scheduler.reserved[ref] ?? 0))
+                cond.broadcast()
+                cond.unlock()
+            }
         }
-        let reason: SkipReason?
-        do { reason = try history.claim(ref, now: now, rules: Self.rules(conf), forced: forced) } catch {
-            logger.error("training not claimed", metadata: ["model": "\(ref)", "error": "\(error)"])
-            return false
-        }
-        if let reason {
-            // A forced request stays pending while another stage sharing the history trains the model.
-            if forced && reason == .inProgress { return false }
-            if fromRequest { try? history.dropRequest(ref) }
-            countSkip(reason, ref)
-            return false
-        }
-        cond.lock()
-        running.insert(ref)
-        reserved[ref] = estimate
-        runningMax = max(runningMax, running.count)
-        metrics.running.set(Int64(running.count))
-        metrics.runningMax.set(Int64(runningMax))
-        jobs.append(Job(ref: ref, target: target, forced: forced, estimate: estimate))
-        cond.broadcast()
-        cond.unlock()
-        return true
     }
 
     // MARK: training threads
@@ -533,9 +511,8 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             cond.unlock()
             let outcome = run(job)
             cond.lock()
-            running.remove(job.ref)
-            reserved[job.ref] = nil
-            metrics.running.set(Int64(running.count))
+            scheduler.finished(job.ref)
+            metrics.running.set(Int64(scheduler.running.count))
             if case .succeeded = outcome { done.succeeded += 1 } else { done.failed += 1 }
             wake = true
             cond.broadcast()

@@ -57,14 +57,21 @@ struct Demo: AsyncParsableCommand {
         do { config = try AEFlowConfig.embeddedDefault() } catch { throw fail("\(error)") }
         // The embedded pipelines as they are; the demo's own transports and files.
         config.inputs = [SocketConfig(endpoint: "ipc://\(root)/in.ipc", type: .pull, bind: true)]
-        config.outputs.scores = SocketConfig(endpoint: "ipc://\(root)/scores.ipc", type: .push, bind: true)
+        // The reader binds and the daemon connects: a connecting PUSH queues its outputs from the start, so none
+        // is dropped while the reader comes up (the daemon never blocks on an output).
+        config.outputs.scores = SocketConfig(endpoint: "ipc://\(root)/scores.ipc", type: .push, bind: false)
         config.store.path = "\(root)/models"
+        config.windows.snapshotPath = nil   // every demo starts afresh (its synthetic timestamps start over)
         config.history.path = "\(root)/history.sqlite"
         guard let target = PointRouter(config: config).targets.first, target.pipeline.metrics.count == 1 else {
             throw fail("the embedded default pipeline changed: the demo expects one metric")
         }
         let conf = target.pipeline.numalogicConf
 
+        let names = (0..<keys).map { Self.keyNames[$0] }
+        let show = DemoBoard(keys: names, backfill: Self.backfill, window: target.stream.windowSize)
+        let reader = DemoReader(endpoint: config.outputs.scores.endpoint, board: show)
+        reader.start()
         let stage: RetrainStage
         let runtime: DaemonRuntime
         do {
@@ -83,14 +90,10 @@ struct Demo: AsyncParsableCommand {
                                                       logger: Logger(label: "aeflow.http")))
         let http = Task { try await group.run() }
 
-        let names = (0..<keys).map { Self.keyNames[$0] }
-        let show = DemoBoard(keys: names, backfill: Self.backfill, window: target.stream.windowSize)
         let stop = StopFlag()
         let signals = Self.onSignals([SIGINT, SIGTERM]) { stop.set() }
         let feed = DemoPublisher(endpoint: config.inputs[0].endpoint, keys: names, rate: rate, board: show, stop: stop)
-        let reader = DemoReader(endpoint: config.outputs.scores.endpoint, board: show)
         feed.start()
-        reader.start()
 
         let started = Date()
         let header = "AEFlow demo · embedded default pipeline (\(conf.model.name) over \(target.stream.windowSize) points · "

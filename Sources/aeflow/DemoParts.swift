@@ -33,7 +33,7 @@ final class DemoBoard: @unchecked Sendable {
         var alarms: Set<Int> = []
     }
 
-    let lock = NSLock()
+    let lock = NSCondition()
     var keys: [Key]
     let index: [String: Int]
     let backfill: Int
@@ -72,6 +72,7 @@ final class DemoBoard: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         outputs += 1
         keys[k].outputs += 1
+        lock.broadcast()
         keys[k].counts[status, default: 0] += 1
         keys[k].status = status
         if let v = meta["model_version"]?.intValue { keys[k].version = Int(v) }
@@ -88,6 +89,13 @@ final class DemoBoard: @unchecked Sendable {
     }
 
     var received: Int { lock.lock(); defer { lock.unlock() }; return outputs }
+
+    /// Waits until another output arrives or `timeout` seconds pass.
+    func waitForOutputs(timeout: Double) {
+        lock.lock()
+        _ = lock.wait(until: Date(timeIntervalSinceNow: timeout))
+        lock.unlock()
+    }
 
     // MARK: views
 
@@ -324,7 +332,9 @@ final class DemoReader: @unchecked Sendable {
 
     init(endpoint: String, board: DemoBoard) { (self.endpoint, self.board) = (endpoint, board) }
 
+    /// Binds the scores endpoint (the daemon connects to it) and returns once it is bound.
     func start() {
+        let bound = DispatchSemaphore(value: 0)
         let t = Thread { [self] in
             defer { finished.signal() }
             do {
@@ -334,7 +344,9 @@ final class DemoReader: @unchecked Sendable {
                 defer { pull.close() }
                 try pull.setReceiveHighWaterMark(0)
                 try pull.setReceiveTimeout(100)
-                try pull.connect(endpoint)
+                if endpoint.hasPrefix("ipc://") { Files.makeParentDirectory(String(endpoint.dropFirst(6))) }
+                do { try pull.bind(endpoint) } catch { bound.signal(); throw error }
+                bound.signal()
                 while !stopFlag.isSet {
                     guard let frames = try? pull.receive(), let body = frames.last else { continue }
                     board.received(body)
@@ -345,15 +357,13 @@ final class DemoReader: @unchecked Sendable {
         }
         t.name = "aeflow-demo-reader"
         t.start()
+        bound.wait()
     }
 
     /// Waits until `count` outputs arrived (every point sent yields one) or `timeout` seconds pass.
     func waitFor(_ count: Int, timeout: Double) {
         let deadline = MonotonicClock.now() + timeout
-        while board.received < count && MonotonicClock.now() < deadline {
-            var ts = timespec(tv_sec: 0, tv_nsec: 20_000_000)
-            nanosleep(&ts, nil)
-        }
+        while board.received < count && MonotonicClock.now() < deadline { board.waitForOutputs(timeout: 0.1) }
     }
 
     func stop() {
