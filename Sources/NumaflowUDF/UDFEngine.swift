@@ -4,7 +4,7 @@ import Logging
 import Scoring
 import TensorCore
 import ZMQ
-import System
+import SystemCalls
 
 /// One Numaflow message, as the engine sees it.
 public struct UDFRequest: Sendable {

@@ -24,10 +24,8 @@ public final class RetrainMetrics: Sendable {
     public let historyKeys: Gauge
     public let trainRequests: Counter
     public let peakResidentBytes: Gauge
-    private let failedByReason: [String: Counter]
+    private let failedByReason: [TrainingFailure: Counter]
     private let skippedByReason: [String: Counter]
-
-    static let failureReasons = ["training", "data", "config", "validation", "store", "history"]
 
     private static func d(_ name: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "aeflow", metricName: name, unitName: unit, helpText: help)
@@ -43,7 +41,7 @@ public final class RetrainMetrics: Sendable {
         queued = r.makeGauge(descriptor: Self.d("retrain_models_due", "", "Models found due at the last scan (missing, stale or requested)."))
         duration = r.makeValueHistogram(descriptor: Self.d("retrain_training_duration", "seconds", "Training time, data load to published checkpoint."),
                                         buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800])
-        rowsUsed = r.makeValueHistogram(descriptor: Self.d("retrain_training_rows", "", "History rows used per training."),
+        rowsUsed = r.makeValueHistogram(descriptor: Self.d("retrain_training_rows", "", "History rows each published version was trained on."),
                                         buckets: [100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 500_000])
         historyRows = r.makeCounter(descriptor: Self.d("history_rows_written", "total", "Points written to the history."))
         historyReplaced = r.makeCounter(descriptor: Self.d("history_rows_replaced", "total", "Points that replaced one at the same key and time."))
@@ -55,10 +53,10 @@ public final class RetrainMetrics: Sendable {
         historyKeys = r.makeGauge(descriptor: Self.d("history_keys", "", "Keys with history."))
         trainRequests = r.makeCounter(descriptor: Self.d("retrain_requests", "total", "Train requests received (daemon, HTTP, command line)."))
         peakResidentBytes = r.makeGauge(descriptor: Self.d("retrain_peak_resident", "bytes", "The process's peak resident memory (VmHWM)."))
-        var f: [String: Counter] = [:]
-        for reason in Self.failureReasons {
+        var f: [TrainingFailure: Counter] = [:]
+        for reason in TrainingFailure.allCases {
             f[reason] = r.makeCounter(descriptor: Self.d("retrain_trainings_failed", "total", "Trainings that ended without a new version, by reason."),
-                                      labels: [("reason", reason)])
+                                      labels: [("reason", reason.rawValue)])
         }
         failedByReason = f
         var s: [String: Counter] = [:]
@@ -69,7 +67,7 @@ public final class RetrainMetrics: Sendable {
         skippedByReason = s
     }
 
-    public func failed(_ reason: String) { (failedByReason[reason] ?? failedByReason["training"]!).increment() }
+    public func failed(_ reason: TrainingFailure) { failedByReason[reason]!.increment() }
     public func skipped(_ reason: SkipReason) { skippedByReason[reason.rawValue]!.increment() }
 
     public func exposition() -> [UInt8] { registry.emitToBuffer() }

@@ -6,7 +6,7 @@ import Scoring
 import TensorCore
 import Training
 import ZMQ
-import System
+import SystemCalls
 
 /// The retrain stage: keeps the point history, decides which models need training (missing, stale,
 /// requested), trains them on a bounded pool of dedicated threads, validates and publishes checkpoints
@@ -26,7 +26,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     public let checkpoints: CheckpointStore
     let router: PointRouter
     let logger: Logger
-    let writeQueue: BlockingQueue<[HistoryRow]>
+    let writer: HistoryWriter
     /// Pipelines by id, with the stream they belong to.
     let pipelines: [String: PointRouter.Target]
 
@@ -34,7 +34,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     private var inbox: [(ModelID, Bool)] = []
     /// Which trainings run: claimed or running models and their memory (a value-type state machine).
     private var scheduler: TrainingScheduler
-    private var jobs: [Job] = []
+    private var jobs: [TrainingJob] = []
     private var stopping = false
     private var wake = false
     private var runningMax = 0
@@ -58,13 +58,6 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     /// Started and not stopping.
     public var isReady: Bool { cond.lock(); defer { cond.unlock() }; return started && !stopping }
 
-    struct Job {
-        let ref: ModelID
-        let target: PointRouter.Target
-        let forced: Bool
-        let estimate: Int
-    }
-
     /// The working memory a training of `rows` rows is expected to need: the rows and their preprocessed
     /// copy, the element-wise errors of every window (`rows × L × F`, the largest part), a batch, and the
     /// model with its gradients and Adam's two moments.
@@ -85,10 +78,12 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         history = try HistoryStore(path: config.history.path, maxRowsPerKey: config.history.maxRowsPerKey)
         checkpoints = CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions)
         router = PointRouter(config: config)
-        writeQueue = BlockingQueue(capacity: config.history.queueCapacity)
         var p: [String: PointRouter.Target] = [:]
         for t in router.targets where p[t.pipeline.pipelineID] == nil { p[t.pipeline.pipelineID] = t }
         pipelines = p
+        writer = HistoryWriter(history: history, capacity: config.history.queueCapacity,
+                               retention: p.mapValues { Retention(spanMs: Int64($0.pipeline.numalogicConf.trainer.trainHours * 3_600_000)) },
+                               metrics: metrics, logger: logger)
         scheduler = TrainingScheduler(limits: .init(concurrency: config.retrain.concurrency, memoryBudgetBytes: config.retrain.memoryBudgetMB << 20))
     }
 
@@ -137,7 +132,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         // History writing and training yield the CPU to scoring when both want it (nice 10 per thread).
         spawn("aeflow-history-writer") { [self] in
             Self.lowerPriority()
-            writerLoop()
+            writer.run(isStopping: { isStopping }, onNewRows: { poke() })
         }
         spawn("aeflow-retrain-scheduler") { [self] in schedulerLoop() }
         for i in 0..<config.retrain.concurrency {
@@ -226,7 +221,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             }
         }
         guard !rows.isEmpty else { return }
-        if !writeQueue.tryPush(rows, weight: rows.count) { metrics.historyDropped.increment(by: Int64(rows.count)) }
+        writer.submit(rows)
     }
 
     /// A train request from the daemon in this process.
@@ -291,56 +286,6 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             }
         }
         for (s, _) in sockets { s.close() }
-    }
-
-    // MARK: history writer
-
-    func writerLoop() {
-        var nextRetention = MonotonicClock.now() + 1
-        var retention: [String: Retention] = [:]
-        for (pid, t) in pipelines { retention[pid] = Retention(spanMs: Int64(t.pipeline.numalogicConf.trainer.trainHours * 3_600_000)) }
-        var pendingNewKeys = false
-        while true {
-            let stoppingNow = isStopping
-            let batches = writeQueue.popAll(timeout: 0.2)
-            var rows: [HistoryRow] = []
-            for b in batches { rows += b }
-            var offset = 0
-            while offset < rows.count {
-                let chunk = Array(rows[offset..<min(offset + 50_000, rows.count)])
-                offset += chunk.count
-                do {
-                    let r = try history.append(chunk)
-                    metrics.historyRows.increment(by: Int64(r.inserted))
-                    metrics.historyReplaced.increment(by: Int64(r.replaced))
-                    metrics.historyTrimmed.increment(by: Int64(r.trimmed))
-                    pendingNewKeys = true
-                } catch {
-                    metrics.historyWriteErrors.increment()
-                    logger.error("history write failed", metadata: ["error": "\(error)", "rows": "\(chunk.count)"])
-                    // One retry (a busy file, say); then the points are dropped and counted.
-                    if (try? history.append(chunk)) == nil { metrics.historyDropped.increment(by: Int64(chunk.count)) }
-                }
-            }
-            metrics.historyQueue.set(Int64(writeQueue.depth))
-            let now = MonotonicClock.now()
-            if now >= nextRetention {
-                nextRetention = now + 10
-                do {
-                    let n = try history.enforceRetention(retention)
-                    metrics.historyTrimmed.increment(by: Int64(n))
-                } catch {
-                    logger.error("history retention failed", metadata: ["error": "\(error)"])
-                }
-                if let (_, keys) = try? history.totals() { metrics.historyKeys.set(Int64(keys)) }
-            }
-            // New rows can make a model due: let the scheduler look (at most every 0.2 s).
-            if pendingNewKeys {
-                pendingNewKeys = false
-                poke()
-            }
-            if stoppingNow && writeQueue.depth == 0 { break }
-        }
     }
 
     // MARK: scheduler
@@ -493,7 +438,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 runningMax = max(runningMax, scheduler.running.count)
                 metrics.running.set(Int64(scheduler.running.count))
                 metrics.runningMax.set(Int64(runningMax))
-                jobs.append(Job(ref: ref, target: target, forced: forced, estimate: scheduler.reserved[ref] ?? 0))
+                jobs.append(TrainingJob(ref: ref, target: target, forced: forced, estimate: scheduler.reserved[ref] ?? 0))
                 cond.broadcast()
                 cond.unlock()
             }
@@ -520,81 +465,41 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         }
     }
 
-    /// Trains one model: history → numalogic's recipe → validation gate → atomic checkpoint, and records
-    /// the outcome in the store.
-    func run(_ job: Job) -> TrainOutcome {
-        let ref = job.ref, conf = job.target.pipeline.numalogicConf
-        let metricNames = job.target.pipeline.metrics
+    /// Runs one claimed training and records its outcome in the store, the metrics and the log.
+    func run(_ job: TrainingJob) -> TrainOutcome {
+        let ref = job.ref
         let start = MonotonicClock.now()
         metrics.started.increment()
         var meta: Logger.Metadata = ["model": "\(ref)", "pipeline_id": "\(ref.pipelineID)", "key": "\(ref.key.joined(separator: ":"))"]
         logger.info("retrain started", metadata: meta)
-        let outcome: TrainOutcome
-        let failureReason: String
-        do {
-            let data = try TrainingData.load(history: history, ref: ref, target: job.target, maxRows: config.history.maxRowsPerKey,
-                                             missing: config.windows.missingPolicy)
-            meta["rows"] = "\(data.rows)"
-            metrics.rowsUsed.record(Int64(data.rows))
-            guard data.rows >= conf.trainer.minTrainSize else { throw PipelineTrainingError.insufficientData(rows: data.rows, needed: conf.trainer.minTrainSize) }
-            let progress = TrainingProgress(style: .lines, logEveryNEpochs: 10, label: ref.description, logger: logger)
-            let trainer = PipelineTrainer(conf: conf, metrics: metricNames, pipelineID: ref.pipelineID, key: ref.key, callbacks: [progress])
-            let result = try trainer.train(data.tensor, timestamps: data.timestamps, segments: data.segments,
-                                           now: Int64(Self.wallClock() * 1000))
-            try Validation(maxLossRatio: config.retrain.maxLossRatio).check(result, against: checkpoints, ref: ref, data: data, logger: logger)
-            let published: (version: Int, path: String)
-            do { published = try checkpoints.publish(result.checkpoint) } catch { throw StageFailure.store("\(error)") }
-            outcome = .succeeded(version: published.version, rows: data.rows)
-            failureReason = ""
-            meta["version"] = "\(published.version)"
-        } catch let e as PipelineTrainingError {
-            if case .insufficientData(let rows, _) = e {
-                outcome = .insufficientData(rows: rows)
-                failureReason = ""
-            } else {
-                outcome = .failed(e.description)
-                failureReason = switch e { case .data: "data"; case .config: "config"; default: "training" }
-            }
-        } catch let e as StageFailure {
-            switch e {
-            case .validation(let d): outcome = .rejected(d); failureReason = "validation"
-            case .store(let d): outcome = .failed(d); failureReason = "store"
-            }
-        } catch let e as HistoryError {
-            outcome = .failed(e.description)
-            failureReason = "history"
-        } catch {
-            outcome = .failed("\(error)")
-            failureReason = "training"
-        }
+        let context = TrainingJob.Context(history: history, checkpoints: checkpoints, maxRows: config.history.maxRowsPerKey,
+                                          missing: config.windows.missingPolicy, maxLossRatio: config.retrain.maxLossRatio,
+                                          logger: logger, now: { Self.wallClock() })
+        let outcome = job.run(in: context, metadata: &meta)
         let seconds = MonotonicClock.now() - start
         meta["seconds"] = "\(String(format: "%.3f", seconds))"
         do { try history.finish(ref, now: Self.wallClock(), outcome: outcome) } catch {
             logger.error("training outcome not recorded", metadata: ["model": "\(ref)", "error": "\(error)"])
         }
         switch outcome {
-        case .succeeded:
+        case .succeeded(_, let rows):
             metrics.succeeded.increment()
+            metrics.rowsUsed.record(Int64(rows))
             metrics.duration.record(seconds)
             logger.info("retrain succeeded", metadata: meta)
         case .insufficientData(let rows):
             metrics.skipped(.insufficientData)
             cond.lock(); done.skipped += 1; cond.unlock()
             logger.info("retrain skipped", metadata: meta.merging(["reason": "insufficient_data", "rows": "\(rows)"]) { $1 })
-        case .failed(let d), .rejected(let d):
-            metrics.failed(failureReason)
+        case .failed(let failure, let detail):
+            metrics.failed(failure)
             metrics.duration.record(seconds)
-            logger.warning("retrain failed", metadata: meta.merging(["reason": "\(failureReason)", "error": "\(d)"]) { $1 })
+            logger.warning("retrain failed", metadata: meta.merging(["reason": "\(failure.rawValue)", "error": "\(detail)"]) { $1 })
         case .interrupted:
             break
         }
         observer?(ref, .finished(outcome))
         return outcome
-    }
-
-    enum StageFailure: Error {
-        case validation(String)
-        case store(String)
     }
 
     /// Lowers the calling thread's scheduling priority (on Linux, nice values are per thread).

@@ -60,15 +60,15 @@ struct Validation {
     var windows = 2048
 
     func check(_ result: PipelineTrainer.Result, against store: CheckpointStore, ref: ModelID, data: TrainingData,
-               logger: Logger) throws(RetrainStage.StageFailure) {
+               logger: Logger) throws(TrainingError) {
         let c = result.checkpoint
         for name in c.modelState.keys {
-            if case .float(let t)? = c.modelState[name], !t.isFinite { throw .validation("weight \(name) is not finite") }
+            if case .float(let t)? = c.modelState[name], !t.isFinite { throw TrainingError(.validation, "weight \(name) is not finite") }
         }
         for (i, stats) in c.preprocessStats.enumerated() {
-            for (name, t) in stats where !t.isFinite { throw .validation("preprocess[\(i)] \(name) is not finite") }
+            for (name, t) in stats where !t.isFinite { throw TrainingError(.validation, "preprocess[\(i)] \(name) is not finite") }
         }
-        for (name, t) in c.thresholdStats where !t.isFinite { throw .validation("threshold \(name) is not finite") }
+        for (name, t) in c.thresholdStats where !t.isFinite { throw TrainingError(.validation, "threshold \(name) is not finite") }
         guard let live = store.latest(pipeline: ref.pipelineID, key: ref.key) else { return }
         let previous: ScoringPipeline
         do { previous = try Checkpoint.load(path: live.path).pipeline } catch {
@@ -91,9 +91,9 @@ struct Validation {
         let raw = Tensor(shape: [n, l, f], scalars: buf)
         let newLoss = Double(result.pipeline.errors(raw).mean().scalar)
         let oldLoss = Double(previous.errors(raw).mean().scalar)
-        guard newLoss.isFinite else { throw .validation("the new version's loss is not finite") }
+        guard newLoss.isFinite else { throw TrainingError(.validation, "the new version's loss is not finite") }
         if oldLoss.isFinite, newLoss > maxLossRatio * oldLoss + 1e-12 {
-            throw .validation("loss \(newLoss) exceeds \(maxLossRatio) × the live version \(live.version)'s \(oldLoss) on the same windows")
+            throw TrainingError(.validation, "loss \(newLoss) exceeds \(maxLossRatio) × the live version \(live.version)'s \(oldLoss) on the same windows")
         }
     }
 }

@@ -3,7 +3,7 @@ import Autograd
 import NN
 import TensorCore
 import Training
-import System
+import SystemCalls
 
 /// numalogic's training recipe (reference §3) producing a checkpoint:
 /// trainer transforms (training only) → preprocess `fit_transform` → windows → model training →

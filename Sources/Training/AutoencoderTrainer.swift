@@ -6,7 +6,7 @@ import TensorCore
 
 #if canImport(Glibc)
 import Glibc
-import System
+import SystemCalls
 #endif
 
 /// Early stopping on the validation loss (checked every `checkValEveryNEpoch` epochs).

@@ -3,7 +3,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
-import System
+import SystemCalls
 #endif
 
 /// Shows training progress: a redrawn progress bar when standard error is a terminal, otherwise one

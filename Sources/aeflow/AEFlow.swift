@@ -2,7 +2,7 @@ import ArgumentParser
 import Daemon
 import Stage
 import Logging
-import System
+import SystemCalls
 import TensorCore
 
 @main

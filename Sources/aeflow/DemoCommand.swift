@@ -2,12 +2,13 @@ import ArgumentParser
 import Daemon
 import Stage
 import Foundation
-import System
+import SystemCalls
 import Hummingbird
 import Logging
 import Retrain
 import ServiceLifecycle
 import Scoring
+import Offline
 import TensorCore
 import Training
 import ZMQ

@@ -2,13 +2,14 @@ import Daemon
 import Stage
 import Foundation
 import Scoring
+import Offline
 import TensorCore
 import Training
 import ZMQ
 
 #if canImport(Glibc)
 import Glibc
-import System
+import SystemCalls
 #endif
 
 /// What the demo knows about each key: every value sent, every score received, the injected anomalies.

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Daemon
 import Stage
 import Foundation
 import Logging
 import Scoring
+import Offline
 import TensorCore
 import Training
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import System
+import SystemCalls
 import ZMQ
 
 struct KeysCommand: ParsableCommand {

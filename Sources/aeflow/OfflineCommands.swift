@@ -1,9 +1,9 @@
 import ArgumentParser
-import Daemon
 import Stage
 import Foundation
 import Logging
 import Scoring
+import Offline
 import TensorCore
 import Training
 
@@ -202,7 +202,7 @@ struct Backtest: ParsableCommand {
                     "min_train_size": "\(conf.trainer.minTrainSize)"])
             }
             let line = ProgressLine(label: "backtest")
-            let bt = Scoring.Backtest(conf: conf, windowSize: o.stream.windowSize, pipelineID: o.pipeline.pipelineID,
+            let bt = Offline.Backtest(conf: conf, windowSize: o.stream.windowSize, pipelineID: o.pipeline.pipelineID,
                                       duplicates: o.config.windows.duplicatePolicy, late: o.config.windows.latePolicy,
                                       progress: { done, total, trainings in line.update(done: done, total: total, ["trainings": "\(trainings)"]) })
             let result = bt.run(o.table)

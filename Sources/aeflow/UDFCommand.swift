@@ -1,5 +1,4 @@
 import ArgumentParser
-import Daemon
 import Stage
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import Foundation
 import Scoring
+import Offline
 import Testing
 import TestSupport
 import TensorCore

@@ -154,7 +154,7 @@ import TestSupport
         // 10 rows missing at 60 s each: 600 s from the claim.
         #expect(try store.claim(ref, now: t + 599, rules: rules, forced: false) == .insufficientDataBackoff)
         #expect(try store.claim(ref, now: t + 601, rules: rules, forced: false) == nil)
-        try store.finish(ref, now: t + 602, outcome: .failed("boom"))
+        try store.finish(ref, now: t + 602, outcome: .failed(.training, "boom"))
         let s = try #require(try store.state(ref))
         #expect(s.failures == 1 && s.lastOutcome == "failed" && s.lastDetail == "boom")
         #expect(try store.claim(ref, now: t + 700, rules: rules, forced: false) == .insufficientDataBackoff)
@@ -204,7 +204,7 @@ import TestSupport
             try store.finish(m, now: trained, outcome: .succeeded(version: 1, rows: 150))
         }
         #expect(try store.claim(ModelID(pipelineID: "p", key: ["retrying"]), now: now - 10, rules: r, forced: false) == nil)
-        try store.finish(ModelID(pipelineID: "p", key: ["retrying"]), now: now - 5, outcome: .failed("x"))
+        try store.finish(ModelID(pipelineID: "p", key: ["retrying"]), now: now - 5, outcome: .failed(.training, "x"))
         #expect(try store.dueKeys(pipeline: "p", now: now, rules: r, limit: 10) == [["new"], ["stale"]])
         #expect(try store.dueKeys(pipeline: "p", now: now, rules: r, limit: 1) == [["new"]])
     }

@@ -153,7 +153,7 @@ import TensorCore
         defer { stage.stop() }
         stage.retrainNow(ModelID(pipelineID: "default", key: ["a"]))
         let done = outcomes.wait(1)
-        guard case .rejected(let why)? = done.first?.1 else { Issue.record("expected a rejection, got \(done)"); return }
+        guard case .failed(.validation, let why)? = done.first?.1 else { Issue.record("expected a rejection, got \(done)"); return }
         #expect(why.contains("exceeds"))
         #expect(stage.checkpoints.versions(pipeline: "default", key: ["a"]) == [1], "nothing was written")
         #expect(metric(stage, "aeflow_retrain_trainings_failed_total{reason=\"validation\"}") == 1)

@@ -4,7 +4,7 @@ import Scoring
 import Stage
 import TensorCore
 import ZMQ
-import System
+import SystemCalls
 
 /// Work passed from the ingest thread (and the HTTP server) to the scoring thread.
 enum WorkItem {

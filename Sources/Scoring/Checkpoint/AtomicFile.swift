@@ -1,4 +1,4 @@
-import System
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc

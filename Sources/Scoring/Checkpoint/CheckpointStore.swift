@@ -1,4 +1,4 @@
-import System
+import SystemCalls
 
 /// The on-disk model store (ARCHITECTURE.md §4):
 /// `<root>/<pipeline>/<key-dir>/000001.safetensors … LATEST`, where `LATEST` names the live version.
@@ -129,7 +129,8 @@ public struct CheckpointStore: Sendable {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    /// The string without leading and trailing whitespace (no Foundation needed).
+    public func trimmingWhitespace() -> String {
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s.removeFirst() }
         while let l = s.last, l.isWhitespace { s.removeLast() }

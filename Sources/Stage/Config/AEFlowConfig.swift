@@ -1,5 +1,5 @@
 import Scoring
-import System
+import SystemCalls
 import TensorCore
 
 /// A ZeroMQ socket in the config: `{endpoint, type, bind, topics}`.

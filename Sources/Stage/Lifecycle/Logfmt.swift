@@ -1,5 +1,5 @@
 import Logging
-import System
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import System
+import SystemCalls
 
 /// A `RateLimitedLog` shared across threads (the ZAP handler's refusals).
 public final class RateLimitedLogBox: @unchecked Sendable {

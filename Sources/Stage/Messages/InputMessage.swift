@@ -1,4 +1,4 @@
-import System
+import SystemCalls
 import TensorCore
 
 /// Why an input message (or one point of it) was not accepted. Counted per reason, logged rate-limited,

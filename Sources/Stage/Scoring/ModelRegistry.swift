@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Scoring
-import System
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import Scoring
-import System
+import SystemCalls
 import TensorCore
 
 /// Window snapshots: on shutdown every key's window and score statistics are written to

@@ -1,4 +1,4 @@
-import System
+import SystemCalls
 
 extension SafeTensorsFile {
     /// Files larger than this are refused before reading.

@@ -1,7 +1,8 @@
+import Scoring
 import Dispatch
 import Synchronization
 import TensorCore
-import System
+import SystemCalls
 
 /// A detector `aeflow evaluate` runs over every series: an AEFlow pipeline (streamed through ``Backtest``) or
 /// the rolling z-score baseline.

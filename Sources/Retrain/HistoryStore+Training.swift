@@ -43,9 +43,8 @@ public enum SkipReason: String, Sendable, CaseIterable {
 public enum TrainOutcome: Sendable, Equatable {
     case succeeded(version: Int, rows: Int)
     case insufficientData(rows: Int)
-    case failed(String)
-    /// Trained, but refused by the validation gate (the live version keeps serving).
-    case rejected(String)
+    /// Ended without a new version; `.validation` means trained but refused by the gate (the live version keeps serving).
+    case failed(TrainingFailure, String)
     /// The stage stopped before the training ended: the claim is released, so a restarted stage retries at once.
     case interrupted
 
@@ -53,8 +52,8 @@ public enum TrainOutcome: Sendable, Equatable {
         switch self {
         case .succeeded: "succeeded"
         case .insufficientData: "insufficient_data"
+        case .failed(.validation, _): "rejected"
         case .failed: "failed"
-        case .rejected: "rejected"
         case .interrupted: "interrupted"
         }
     }
@@ -187,7 +186,7 @@ extension HistoryStore {
                         UPDATE train_state SET running_since = NULL, read_ts = NULL, last_outcome = 'interrupted'
                         WHERE pipeline = ? AND model_key = ?
                         """, arguments: [ref.pipelineID, key])
-                case .failed(let detail), .rejected(let detail):
+                case .failed(_, let detail):
                     try db.execute(sql: """
                         UPDATE train_state SET running_since = NULL, last_outcome = ?, last_detail = ?, failures = failures + 1
                         WHERE pipeline = ? AND model_key = ?

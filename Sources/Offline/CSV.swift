@@ -1,3 +1,4 @@
+import Scoring
 import TensorCore
 
 /// A CSV file that cannot be used, with the line (1-based) and column where reading stopped.

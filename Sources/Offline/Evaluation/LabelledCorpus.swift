@@ -1,4 +1,5 @@
-import System
+import Scoring
+import SystemCalls
 import TensorCore
 
 /// One labelled series of an evaluation corpus.

@@ -1,6 +1,7 @@
+import Scoring
 import TensorCore
 import Training
-import System
+import SystemCalls
 
 /// One output row of a backtest: what the daemon would have answered for that input row.
 public struct BacktestRow: Sendable, Equatable {
