@@ -42,8 +42,8 @@ public final class UDFEngine: @unchecked Sendable {
     public let metrics: ScoringMetrics
     public let models: ModelRegistry
     let logger: Logger
-    let decoder: InputDecoder
-    let router: PointRouter
+    /// The one way in (decoding and routing).
+    let ingest: Ingest
     private let queue = BlockingQueue<Work>(capacity: 65_536)
     private let finished = DispatchSemaphore(value: 0)
     private var answered: [String: [UDFResult]] = [:]
@@ -62,8 +62,7 @@ public final class UDFEngine: @unchecked Sendable {
         self.idCacheSize = idCacheSize
         metrics = ScoringMetrics()
         models = ModelRegistry(config: config, metrics: metrics, logger: logger)
-        decoder = InputDecoder(config.windows)
-        router = PointRouter(config: config)
+        ingest = Ingest(config: config)
     }
 
     /// Starts the model loader and the scoring thread.
@@ -116,7 +115,7 @@ public final class UDFEngine: @unchecked Sendable {
             finished.signal()
         }
         openFeeds()
-        let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
+        let engine = ScoringEngine(config: config, router: ingest.router, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
         engine.restoreSnapshot()
         _ = models.waitForPreload(timeout: config.store.preloadTimeoutSeconds)
         engine.models.applyLoaderResults()
@@ -149,26 +148,20 @@ public final class UDFEngine: @unchecked Sendable {
         metrics.messagesIn.increment()
         let now = MonotonicClock.now()
         var results: [UDFResult] = []
-        let decoded = decoder.decode(r.value)
-        if case .success = decoded, let historyFeed {
+        let outcome = ingest(r.value, arrival: now)
+        if outcome.decoded, let historyFeed {
             do { try historyFeed.send(r.value, dontWait: true) } catch { metrics.historyDropped.increment() }
         }
-        switch decoded {
-        case .failure(let rejection):
+        switch outcome {
+        case .rejected(let rejection):
             results.append(deadLetter(rejection, request: r))
-        case .success(.window(let w)):
+        case .window(let w):
             switch engine.processWindow(w, arrival: now, now: now) {
             case .success(let emissions): results = emissions.map { result($0, request: r) }
             case .failure(let rejection): results.append(deadLetter(rejection, request: r))
             }
-        case .success(.points(let points)):
-            var routed: [RoutedPoint] = []
-            for p in points {
-                switch router.route(p, arrival: now) {
-                case .success(let rs): routed += rs
-                case .failure(let rejection): results.append(deadLetter(rejection, request: r))
-                }
-            }
+        case .points(let routed, let refused):
+            for f in refused { results.append(deadLetter(f.rejection, request: r)) }
             if !routed.isEmpty { results += engine.process(routed, now: now).map { result($0, request: r) } }
         }
         remember(r.id, results)

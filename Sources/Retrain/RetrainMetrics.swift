@@ -47,7 +47,7 @@ public final class RetrainMetrics: Sendable {
         historyReplaced = r.makeCounter(descriptor: Self.d("history_rows_replaced", "total", "Points that replaced one at the same key and time."))
         historyTrimmed = r.makeCounter(descriptor: Self.d("history_rows_deleted", "total", "Points deleted by retention (age or row count)."))
         historyDropped = r.makeCounter(descriptor: Self.d("history_rows_dropped", "total", "Points not written because the write queue was full."))
-        historyRejected = r.makeCounter(descriptor: Self.d("history_messages_rejected", "total", "History feed messages that did not decode or route."))
+        historyRejected = r.makeCounter(descriptor: Self.d("history_messages_rejected", "total", "History feed messages that did not decode, and points that did not route."))
         historyWriteErrors = r.makeCounter(descriptor: Self.d("history_write_errors", "total", "Failed history transactions (their points are retried once, then dropped)."))
         historyQueue = r.makeGauge(descriptor: Self.d("history_queue_depth", "", "Points waiting to be written."))
         historyKeys = r.makeGauge(descriptor: Self.d("history_keys", "", "Keys with history."))

@@ -71,15 +71,16 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         return 4 * (rows * f * (2 * l + 6) + conf.trainer.batchSize * l * f * 8 + params * 4) + (1 << 20)
     }
 
-    public init(config: AEFlowConfig, logger: Logger, metrics: RetrainMetrics = RetrainMetrics()) throws(HistoryError) {
+    /// `router`: the process's one router, shared with an in-process daemon (built from `config` when nil).
+    public init(config: AEFlowConfig, router: PointRouter? = nil, logger: Logger, metrics: RetrainMetrics = RetrainMetrics()) throws(HistoryError) {
         self.config = config
         self.logger = logger
         self.metrics = metrics
         history = try HistoryStore(path: config.history.path, maxRowsPerKey: config.history.maxRowsPerKey)
         checkpoints = CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions)
-        router = PointRouter(config: config)
+        self.router = router ?? PointRouter(config: config)
         var p: [String: PointRouter.Target] = [:]
-        for t in router.targets where p[t.pipeline.pipelineID] == nil { p[t.pipeline.pipelineID] = t }
+        for t in self.router.targets where p[t.pipeline.pipelineID] == nil { p[t.pipeline.pipelineID] = t }
         pipelines = p
         writer = HistoryWriter(history: history, capacity: config.history.queueCapacity,
                                retention: p.mapValues { Retention(spanMs: Int64($0.pipeline.numalogicConf.trainer.trainHours * 3_600_000)) },
@@ -197,17 +198,18 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
 
     // MARK: feed (RetrainLink)
 
-    /// A decoded input message: its points (per pipeline) go to the history write queue; never blocks.
-    public func history(_ message: InputMessage) {
+    /// A decoded and routed message: its points (per pipeline) go to the history write queue; never blocks.
+    public func history(_ accepted: Ingest.Outcome) {
         var rows: [HistoryRow] = []
-        switch message {
-        case .points(let ps):
-            for p in ps {
-                guard case .success(let routed) = router.route(p, arrival: 0) else { metrics.historyRejected.increment(); continue }
-                for r in routed {
-                    rows.append(HistoryRow(pipelineID: router.targets[r.pipeline].pipeline.pipelineID, key: r.key, timestamp: r.timestamp,
-                                           values: r.values.map { $0 ?? .nan }))
-                }
+        switch accepted {
+        case .rejected:
+            metrics.historyRejected.increment()
+        case .points(let routed, let refused):
+            if !refused.isEmpty { metrics.historyRejected.increment(by: Int64(refused.count)) }
+            rows.reserveCapacity(routed.count)
+            for r in routed {
+                rows.append(HistoryRow(pipelineID: router.targets[r.pipeline].pipeline.pipelineID, key: r.key, timestamp: r.timestamp,
+                                       values: r.values.map { $0 ?? .nan }))
             }
         case .window(let w):
             guard let (_, candidates) = router.streamTargets(w.configID) else { metrics.historyRejected.increment(); return }
@@ -261,7 +263,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     }
 
     func ingestLoop(_ sockets: [(ZMQSocket, Bool)]) {
-        let decoder = InputDecoder(config.windows)
+        let ingest = Ingest(config: config, router: router)
         var poller = ZMQPoller()
         for (s, _) in sockets { poller.add(s) }
         while !isStopping {
@@ -278,10 +280,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                         trainRequest(body: body)
                         continue
                     }
-                    switch decoder.decode(body) {
-                    case .success(let m): history(m)
-                    case .failure: metrics.historyRejected.increment()
-                    }
+                    history(ingest(body, arrival: 0))
                 }
             }
         }

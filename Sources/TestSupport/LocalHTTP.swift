@@ -32,4 +32,16 @@ public enum LocalHTTP {
     public static func metric(port: Int, _ name: String) throws -> Double {
         sample(name, in: try request(port: port, "GET", "/metrics").1)
     }
+
+    /// For counters fed by asynchronous events (socket monitor reports): reads `name` until it reaches
+    /// `atLeast` or `within` seconds pass, and returns the last value read.
+    public static func metric(port: Int, _ name: String, reaching atLeast: Double, within: Double) throws -> Double {
+        let deadline = Date().addingTimeInterval(within)
+        var value = try metric(port: port, name)
+        while value < atLeast, Date() < deadline {
+            _ = DispatchSemaphore(value: 0).wait(timeout: .now() + .milliseconds(50))
+            value = try metric(port: port, name)
+        }
+        return value
+    }
 }

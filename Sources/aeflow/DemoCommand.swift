@@ -64,7 +64,8 @@ struct Demo: AsyncParsableCommand {
         config.store.path = "\(root)/models"
         config.windows.snapshotPath = nil   // every demo starts afresh (its synthetic timestamps start over)
         config.history.path = "\(root)/history.sqlite"
-        guard let target = PointRouter(config: config).targets.first, target.pipeline.metrics.count == 1 else {
+        let pointRouter = PointRouter(config: config)
+        guard let target = pointRouter.targets.first, target.pipeline.metrics.count == 1 else {
             throw fail("the embedded default pipeline changed: the demo expects one metric")
         }
         let conf = target.pipeline.numalogicConf
@@ -76,8 +77,8 @@ struct Demo: AsyncParsableCommand {
         let stage: RetrainStage
         let runtime: DaemonRuntime
         do {
-            stage = try RetrainStage(config: config, logger: Logger(label: "aeflow.retrain"))
-            runtime = try DaemonRuntime(config: config, logger: Logger(label: "aeflow.serve"), link: stage)
+            stage = try RetrainStage(config: config, router: pointRouter, logger: Logger(label: "aeflow.retrain"))
+            runtime = try DaemonRuntime(config: config, logger: Logger(label: "aeflow.serve"), link: stage, router: pointRouter)
             try stage.start(sockets: false)
             try runtime.start()
         } catch {

@@ -239,26 +239,9 @@ struct Backtest: ParsableCommand {
                 throw UserFacingError("--report needs --label-column")
             }
             if let plot {
-                let chart = backtestChart(title: input, table: o.table, rows: result.rows, threshold: result.alertThreshold, windows: windows ?? [])
+                let chart = Canvas.backtest(title: input, table: o.table, rows: result.rows, threshold: result.alertThreshold, windows: windows ?? [])
                 try writeBytes(chart.png(), to: plot)
             }
         }
     }
-}
-
-/// One chart per metric, stacked: values with expected values, the unified score with the alert threshold,
-/// alarms, and labelled windows when known.
-func backtestChart(title: String, table: MetricTable, rows: [BacktestRow], threshold: Float, windows: [LabelledWindow]) -> Canvas {
-    let f = table.metrics.count
-    let parts = (0..<f).map { c -> Canvas in
-        var chart = SeriesChart(title: f == 1 ? title : "\(title) - \(table.metrics[c])",
-                                values: (0..<table.rows).map { table.values[$0, c] },
-                                scores: rows.map { $0.unified ?? .nan }, marked: [])
-        chart.expected = rows.map { $0.expected?[c] ?? .nan }
-        chart.alarms = Set(rows.indices.filter { rows[$0].isAnomaly == true })
-        chart.threshold = threshold
-        chart.windows = windows.map { $0.first...$0.last }
-        return chart.render()
-    }
-    return Canvas.stack(parts)
 }

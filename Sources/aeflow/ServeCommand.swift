@@ -25,12 +25,14 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "aeflow.serve")
         let cfg: AEFlowConfig
         do { cfg = try AEFlowConfig.load(path: config) } catch { throw fail("configuration: \(error)") }
+        // One router per process: the daemon's scoring and the in-process stage's history route alike.
+        let pointRouter = PointRouter(config: cfg)
         var stage: RetrainStage?
         if withRetrain {
-            do { stage = try RetrainStage(config: cfg, logger: Logger(label: "aeflow.retrain")) } catch { throw fail("\(error)") }
+            do { stage = try RetrainStage(config: cfg, router: pointRouter, logger: Logger(label: "aeflow.retrain")) } catch { throw fail("\(error)") }
         }
         let runtime: DaemonRuntime
-        do { runtime = try DaemonRuntime(config: cfg, logger: logger, link: stage) } catch { throw fail("\(error)") }
+        do { runtime = try DaemonRuntime(config: cfg, logger: logger, link: stage, router: pointRouter) } catch { throw fail("\(error)") }
         let ready = ReadyLine(logger: logger, message: "daemon ready", components: stage == nil ? 1 : 2, endpoints: { runtime.endpoints })
         let router = HTTPServer.router(runtime: runtime)
         // Services stop in reverse order: the daemon drains first, then the stage writes the last history.

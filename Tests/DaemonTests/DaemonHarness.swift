@@ -49,7 +49,9 @@ final class DaemonHarness {
 
     /// Trains a model on normal data and publishes it for `key` (returns its version).
     @discardableResult
-    static func publishModel(store: CheckpointStore, key: [String], seed: UInt64 = 1) throws -> Int {
+    /// Trains and publishes a model for `key`. Without `scoreStatistics` its checkpoint carries no `score.*` tensors,
+    /// as ARCHITECTURE.md §3 writes it (and numalogic's artifacts have none).
+    static func publishModel(store: CheckpointStore, key: [String], seed: UInt64 = 1, scoreStatistics: Bool = true) throws -> Int {
         var rng = RandomGenerator(seed: seed)
         var values: [Float] = []
         for i in 0..<600 { let r = row(i, noise: &rng); values += [r.cpu, r.mem] }
@@ -60,7 +62,9 @@ final class DaemonHarness {
         let conf = NumalogicConf(model: ModelSpec(name: "VanillaAE", conf: JSONObject([("seq_len", .int(12)), ("n_features", .int(2))])), trainer: t)
         let r = try PipelineTrainer(conf: conf, metrics: ["cpu", "mem"], pipelineID: "default", key: key)
             .train(Tensor(shape: [600, 2], scalars: values), now: t0)
-        return try store.publish(r.checkpoint).version
+        var c = r.checkpoint
+        if !scoreStatistics { c.scoreStats = ScoreStats() }
+        return try store.publish(c).version
     }
 
     init(extraConfig: String = "", scoresType: String = "push", prepare: (CheckpointStore) throws -> Void = { _ in }) throws {
@@ -122,6 +126,9 @@ final class DaemonHarness {
     }
 
     func metric(_ name: String) throws -> Double { try LocalHTTP.metric(port: httpPort, name) }
+    func metric(_ name: String, reaching atLeast: Double, within: Double = 10) throws -> Double {
+        try LocalHTTP.metric(port: httpPort, name, reaching: atLeast, within: within)
+    }
 
     func stop() -> Int32 {
         daemon.signal(SIGTERM)

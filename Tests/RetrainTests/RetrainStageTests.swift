@@ -94,7 +94,7 @@ import TensorCore
             }
             body += "]"
             guard case .success(let m) = decoder.decode(Array(body.utf8)) else { Issue.record("bad test body"); return }
-            stage.history(m)
+            stage.history(Ingest(config: stage.config).route(m, arrival: 0))
         }
     }
 

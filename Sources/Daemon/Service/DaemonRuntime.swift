@@ -12,7 +12,7 @@ enum WorkItem {
     case window(InputWindow, arrival: Double, frames: [[UInt8]])
     /// A rejected message: what was kept of its frames, its size over all frames, the rejected point's index.
     case rejected(frames: [[UInt8]], Rejection, totalBytes: Int?, point: Int?)
-    case request(InputMessage, arrival: Double, update: Bool, reply: @Sendable (Result<[[UInt8]], Rejection>) -> Void)
+    case request(Ingest.Outcome, arrival: Double, update: Bool, reply: @Sendable (Result<[[UInt8]], Rejection>) -> Void)
     case stop
 }
 
@@ -28,8 +28,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     let logger: Logger
     let context: ZMQContext
     let queue = BlockingQueue<WorkItem>(capacity: 65_536)
-    let decoder: InputDecoder
-    let router: PointRouter
+    /// The one way in (decoding and routing), shared by the sockets and HTTP.
+    public let ingest: Ingest
 
     private let lock = NSLock()
     private var stopping = false
@@ -52,7 +52,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// The retrain stage in this process, if any (then `outputs.history` and `outputs.train_requests` are not opened).
     public let link: RetrainLink?
 
-    public init(config: AEFlowConfig, logger: Logger, link: RetrainLink? = nil) throws {
+    /// `router`: the process's one router, shared with an in-process retrain stage (built from `config` when nil).
+    public init(config: AEFlowConfig, logger: Logger, link: RetrainLink? = nil, router: PointRouter? = nil) throws {
         self.config = config
         self.logger = logger
         self.link = link
@@ -61,8 +62,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
         monitor = SocketMonitor(context: context)
         security = try SocketSecurity.load(config)
-        decoder = InputDecoder(config.windows)
-        router = PointRouter(config: config)
+        ingest = Ingest(config: config, router: router)
     }
 
     public var isReady: Bool { lock.lock(); defer { lock.unlock() }; return ready }
@@ -122,8 +122,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// Submits an HTTP scoring request to the scoring thread.
     /// With `update`, the request's points enter their keys' windows like streamed ones; without, they are scored
     /// on copies and leave the live state as it was.
-    public func submit(_ message: InputMessage, update: Bool = false, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
-        queue.push(.request(message, arrival: MonotonicClock.now(), update: update, reply: reply))
+    public func submit(_ message: Ingest.Outcome, arrival: Double, update: Bool = false, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
+        queue.push(.request(message, arrival: arrival, update: update, reply: reply))
     }
 
     // MARK: sockets
@@ -194,10 +194,10 @@ public final class DaemonRuntime: @unchecked Sendable {
                         continue
                     }
                     guard let body = frames.last else { continue }
-                    let decoded = decoder.decode(body)
-                    if case .success(let message) = decoded {
-                        // The retrain stage's history: in process, or forwarded verbatim; never blocking.
-                        if let link { link.history(message) } else if let history {
+                    let outcome = ingest(body, arrival: arrival, source: frames)
+                    if outcome.decoded {
+                        // The retrain stage's history: in process (the routed points), or forwarded verbatim; never blocking.
+                        if let link { link.history(outcome) } else if let history {
                             do { try history.send(body, dontWait: true) } catch {
                                 if historyConsumers.current == 0 {
                                     metrics.historyUnconsumed.increment()   // no retrain stage connected: nothing was lost to it
@@ -208,18 +208,14 @@ public final class DaemonRuntime: @unchecked Sendable {
                             }
                         }
                     }
-                    switch decoded {
-                    case .failure(let r):
+                    switch outcome {
+                    case .rejected(let r):
                         queue.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
-                    case .success(.window(let w)):
+                    case .window(let w):
                         queue.push(.window(w, arrival: arrival, frames: frames))
-                    case .success(.points(let ps)):
-                        for (k, p) in ps.enumerated() {
-                            switch router.route(p, arrival: arrival, source: frames, index: ps.count > 1 ? k : nil) {
-                            case .success(let routed): points += routed
-                            case .failure(let r): queue.push(.rejected(frames: frames, r, totalBytes: nil, point: ps.count > 1 ? k : nil))
-                            }
-                        }
+                    case .points(let routed, let refused):
+                        points += routed
+                        for f in refused { queue.push(.rejected(frames: frames, f.rejection, totalBytes: nil, point: f.index)) }
                     }
                     if points.count >= 4096 {
                         queue.push(.points(points), weight: points.count)
@@ -250,7 +246,7 @@ public final class DaemonRuntime: @unchecked Sendable {
             startup.signal()
             return
         }
-        let engine = ScoringEngine(config: config, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
+        let engine = ScoringEngine(config: config, router: ingest.router, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
         // Before reporting ready: every key's window from the last shutdown, and the models already in the store.
         engine.restoreSnapshot()
         if !models.waitForPreload(timeout: config.store.preloadTimeoutSeconds) {
@@ -361,22 +357,20 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// An HTTP request scored on the scoring thread. With `update` its points enter the windows like any others
     /// and train requests go out as usual; without, they are scored on copies of the windows (``ScoringEngine/preview``).
     /// The outputs are the HTTP response (not also published on the score socket).
-    func answer(_ message: InputMessage, arrival: Double, update: Bool, engine: ScoringEngine, publish: ([Emission]) -> Void) -> Result<[[UInt8]], Rejection> {
+    /// A request is answered whole or refused whole: one point that does not route refuses it.
+    func answer(_ message: Ingest.Outcome, arrival: Double, update: Bool, engine: ScoringEngine, publish: ([Emission]) -> Void) -> Result<[[UInt8]], Rejection> {
         let emissions: [Emission]
         switch message {
+        case .rejected(let r):
+            metrics.rejected(r.reason)
+            return .failure(r)
         case .window(let w):
             switch engine.processWindow(w, arrival: arrival, now: MonotonicClock.now()) {
             case .success(let e): emissions = e
             case .failure(let r): metrics.rejected(r.reason); return .failure(r)
             }
-        case .points(let ps):
-            var routed: [RoutedPoint] = []
-            for p in ps {
-                switch router.route(p, arrival: arrival) {
-                case .success(let r): routed += r
-                case .failure(let r): metrics.rejected(r.reason); return .failure(r)
-                }
-            }
+        case .points(let routed, let refused):
+            if let first = refused.first { metrics.rejected(first.rejection.reason); return .failure(first.rejection) }
             emissions = update ? engine.process(routed, now: MonotonicClock.now()) : engine.preview(routed, now: MonotonicClock.now())
         }
         var bodies: [[UInt8]] = []

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Stage
 import ServiceLifecycle
+import SystemCalls
 import TensorCore
 
 /// The daemon's HTTP endpoints (Hummingbird):
@@ -71,15 +72,14 @@ public enum HTTPServer {
                 o["update"] = nil
                 bytes = Array(JSONValue.object(o).serialized().utf8)
             }
-            let message: InputMessage
-            switch runtime.decoder.decode(bytes) {
-            case .success(let m): message = m
-            case .failure(let r):
+            let arrival = MonotonicClock.now()
+            let message = runtime.ingest(bytes, arrival: arrival)
+            if case .rejected(let r) = message {
                 runtime.metrics.rejected(r.reason)
                 return json(errorBody(r.reason.rawValue, r.detail), status: .badRequest)
             }
             let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[[UInt8]], Rejection>, Never>) in
-                runtime.submit(message, update: update) { c.resume(returning: $0) }
+                runtime.submit(message, arrival: arrival, update: update) { c.resume(returning: $0) }
             }
             switch result {
             case .success(let outputs):

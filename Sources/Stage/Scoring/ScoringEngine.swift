@@ -41,9 +41,10 @@ public final class ScoringEngine {
     var uuids: UUIDGenerator
     var scratch: [Float] = []
 
-    public init(config: AEFlowConfig, models: ModelRegistry, metrics: ScoringMetrics, logger: Logger, seed: UInt64) {
+    /// `router` is the process's one router (built from `config`).
+    public init(config: AEFlowConfig, router: PointRouter, models: ModelRegistry, metrics: ScoringMetrics, logger: Logger, seed: UInt64) {
         self.config = config
-        router = PointRouter(config: config)
+        self.router = router
         pipelines = router.targets.map {
             PipelineState(target: $0, windows: KeyedWindows(length: $0.stream.windowSize, features: $0.pipeline.metrics.count,
                                                             capacity: config.windows.maxKeys),
