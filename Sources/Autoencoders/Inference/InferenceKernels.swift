@@ -1,0 +1,207 @@
+import TensorCore
+
+/// An activation fused into the kernel that produces its input (same formulas as the autograd ops).
+public enum Activation: Sendable, Equatable {
+    case identity, relu, tanh, sigmoid
+
+    @inline(__always)
+    func apply(_ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch self {
+        case .identity: break
+        case .relu: for i in 0..<n { y[i] = Swift.max(y[i], 0) }
+        case .tanh: for i in 0..<n { y[i] = ScalarMath.fastTanh(y[i]) }
+        case .sigmoid: for i in 0..<n { y[i] = ScalarMath.fastSigmoid(y[i]) }
+        }
+    }
+}
+
+/// A fully connected layer packed for inference: the weight transposed to `(in, out)` so that a row's product
+/// is a sum of scaled weight rows (a loop the compiler vectorises), any BatchNorm that follows folded in, and
+/// the activation fused. Products of many rows go to BLAS.
+struct DenseKernel: Sendable {
+    let inputs: Int, outputs: Int
+    let weightT: [Float]    // in × out
+    let bias: [Float]       // out
+    let activation: Activation
+
+    /// `weight` `(out, in)` as PyTorch stores it; `scale`/`shift` (per output) are a folded BatchNorm.
+    init(weight: Tensor, bias: Tensor?, scale: [Float]? = nil, shift: [Float]? = nil, activation: Activation = .identity) {
+        precondition(weight.rank == 2, "dense weight \(weight.shape)")
+        let (o, i) = (weight.shape[0], weight.shape[1])
+        var wt = [Float](repeating: 0, count: i * o)
+        var b = bias?.scalars ?? [Float](repeating: 0, count: o)
+        let w = weight.scalars
+        for r in 0..<o {
+            let s = scale?[r] ?? 1
+            for c in 0..<i { wt[c * o + r] = w[r * i + c] * s }
+            b[r] = b[r] * s + (shift?[r] ?? 0)
+        }
+        (inputs, outputs, weightT, self.bias, self.activation) = (i, o, wt, b, activation)
+    }
+
+    /// `y[r] = act(x[r] · W + b)` for `rows` rows of `inputs` floats (strides: the row widths).
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
+        let (ni, no) = (inputs, outputs)
+        weightT.withUnsafeBufferPointer { wp in
+            bias.withUnsafeBufferPointer { bp in
+                let w = wp.baseAddress!, b = bp.baseAddress!
+                if rows >= 8 && ni * no >= 256 {
+                    for r in 0..<rows { (y + r * no).update(from: b, count: no) }
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: no, k: ni, a: x, lda: ni, b: w, ldb: no,
+                               beta: 1, c: y, ldc: no)
+                } else {
+                    for r in 0..<rows {
+                        let out = y + r * no, xr = x + r * ni
+                        out.update(from: b, count: no)
+                        for c in 0..<ni {
+                            let v = xr[c], wr = w + c * no
+                            for j in 0..<no { out[j] += v * wr[j] }
+                        }
+                    }
+                }
+            }
+        }
+        activation.apply(y, rows * no)
+    }
+}
+
+/// BatchNorm1d in evaluation as a per-channel affine map: `scale = γ/√(var+eps)`, `shift = β − mean·scale`.
+func foldedBatchNorm(weight: Tensor, bias: Tensor, mean: Tensor, variance: Tensor, eps: Float) -> (scale: [Float], shift: [Float]) {
+    let (g, b, m, v) = (weight.scalars, bias.scalars, mean.scalars, variance.scalars)
+    var scale = [Float](repeating: 0, count: g.count), shift = scale
+    for c in 0..<g.count {
+        scale[c] = g[c] / (v[c] + eps).squareRoot()
+        shift[c] = b[c] - m[c] * scale[c]
+    }
+    return (scale, shift)
+}
+
+/// `Conv1d` (or, with `transposed`, `ConvTranspose1d`) on one item `(Cin, Lin)` → `(Cout, Lout)`, with a folded
+/// BatchNorm and a fused activation. Padding may differ before and after (the causal blocks pad only before).
+struct ConvKernel: Sendable {
+    let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, dilation: Int
+    let padBefore: Int, padAfter: Int, outputPadding: Int
+    let transposed: Bool
+    let weight: [Float]    // (Cout, Cin, k) for both kinds (a transposed weight is repacked)
+    let bias: [Float]
+    let activation: Activation
+
+    init(conv weight: Tensor, bias: Tensor?, stride: Int, padBefore: Int, padAfter: Int, dilation: Int,
+         scale: [Float]? = nil, shift: [Float]? = nil, activation: Activation) {
+        (outChannels, inChannels, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
+        (self.stride, self.dilation, self.padBefore, self.padAfter, outputPadding, transposed) = (stride, dilation, padBefore, padAfter, 0, false)
+        (self.weight, self.bias) = ConvKernel.fold(weight.scalars, bias?.scalars, outChannels, inChannels * kernel, scale, shift)
+        self.activation = activation
+    }
+
+    init(transposed weight: Tensor, bias: Tensor?, stride: Int, padding: Int, outputPadding: Int, dilation: Int,
+         scale: [Float]? = nil, shift: [Float]? = nil, activation: Activation) {
+        (inChannels, outChannels, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
+        (self.stride, self.dilation, padBefore, padAfter, self.outputPadding, transposed) = (stride, dilation, padding, padding, outputPadding, true)
+        let w = weight.scalars
+        var packed = [Float](repeating: 0, count: w.count)
+        for ci in 0..<inChannels { for co in 0..<outChannels { for j in 0..<kernel {
+            packed[(co * inChannels + ci) * kernel + j] = w[(ci * outChannels + co) * kernel + j]
+        } } }
+        (self.weight, self.bias) = ConvKernel.fold(packed, bias?.scalars, outChannels, inChannels * kernel, scale, shift)
+        self.activation = activation
+    }
+
+    static func fold(_ w: [Float], _ b: [Float]?, _ cout: Int, _ per: Int, _ scale: [Float]?, _ shift: [Float]?) -> ([Float], [Float]) {
+        var w = w, b = b ?? [Float](repeating: 0, count: cout)
+        guard let scale else { return (w, b) }
+        for co in 0..<cout {
+            for i in 0..<per { w[co * per + i] *= scale[co] }
+            b[co] = b[co] * scale[co] + (shift?[co] ?? 0)
+        }
+        return (w, b)
+    }
+
+    func outputLength(_ lin: Int) -> Int {
+        transposed ? (lin - 1) * stride - 2 * padBefore + dilation * (kernel - 1) + outputPadding + 1
+            : (lin + padBefore + padAfter - dilation * (kernel - 1) - 1) / stride + 1
+    }
+
+    /// One item: `x` `(Cin, lin)` → `y` `(Cout, outputLength(lin))`.
+    func run(_ x: UnsafePointer<Float>, length lin: Int, _ y: UnsafeMutablePointer<Float>) {
+        let lout = outputLength(lin)
+        weight.withUnsafeBufferPointer { wp in
+            let w = wp.baseAddress!
+            for co in 0..<outChannels {
+                let out = y + co * lout
+                out.update(repeating: bias[co], count: lout)
+                for ci in 0..<inChannels {
+                    let xr = x + ci * lin, wr = w + (co * inChannels + ci) * kernel
+                    for j in 0..<kernel {
+                        let wj = wr[j]
+                        if transposed {
+                            // out[t·s − p + j·d] += w · x[t]
+                            for t in 0..<lin {
+                                let o = t * stride - padBefore + j * dilation
+                                if o >= 0 && o < lout { out[o] += wj * xr[t] }
+                            }
+                        } else {
+                            for o in 0..<lout {
+                                let t = o * stride - padBefore + j * dilation
+                                if t >= 0 && t < lin { out[o] += wj * xr[t] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        activation.apply(y, outChannels * lout)
+    }
+}
+
+/// Small element-wise and shape kernels over raw rows.
+enum InferenceOps {
+    /// Per item: `(rows, cols)` → `(cols, rows)`.
+    static func transpose(_ x: UnsafePointer<Float>, items: Int, rows: Int, cols: Int, _ y: UnsafeMutablePointer<Float>) {
+        let n = rows * cols
+        for b in 0..<items {
+            let xi = x + b * n, yi = y + b * n
+            for r in 0..<rows { for c in 0..<cols { yi[c * rows + r] = xi[r * cols + c] } }
+        }
+    }
+
+    /// `MaxPool1d(k, stride k)` over `rows` rows of `length` → `length / k` each.
+    static func maxPool(_ x: UnsafePointer<Float>, rows: Int, length: Int, kernel: Int, _ y: UnsafeMutablePointer<Float>) {
+        let lout = (length - kernel) / kernel + 1
+        for r in 0..<rows {
+            for o in 0..<lout {
+                var m = -Float.infinity
+                for j in 0..<kernel { let v = x[r * length + o * kernel + j]; m = v > m || v.isNaN ? v : m }
+                y[r * lout + o] = m
+            }
+        }
+    }
+
+    /// `Upsample(scale, linear, align_corners false)` over `rows` rows.
+    static func upsampleLinear(_ x: UnsafePointer<Float>, rows: Int, length: Int, scale: Float, _ y: UnsafeMutablePointer<Float>) {
+        let lout = Int((Float(length) * scale).rounded(.down))
+        let ratio = 1 / scale
+        for i in 0..<lout {
+            let src = Swift.max(0, ratio * (Float(i) + 0.5) - 0.5)
+            let i0 = Swift.min(Int(src), length - 1)
+            let i1 = i0 < length - 1 ? i0 + 1 : i0
+            let w1 = src - Float(i0)
+            for r in 0..<rows { y[r * lout + i] = (1 - w1) * x[r * length + i0] + w1 * x[r * length + i1] }
+        }
+    }
+
+    /// LayerNorm over rows of `width` (biased variance), in place.
+    static func layerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, weight: [Float], bias: [Float], eps: Float) {
+        for r in 0..<rows {
+            let row = x + r * width
+            var mean: Float = 0
+            for i in 0..<width { mean += row[i] }
+            mean /= Float(width)
+            var variance: Float = 0
+            for i in 0..<width { let d = row[i] - mean; variance += d * d }
+            variance /= Float(width)
+            let inv = 1 / (variance + eps).squareRoot()
+            for i in 0..<width { row[i] = (row[i] - mean) * inv * weight[i] + bias[i] }
+        }
+    }
+}
