@@ -37,6 +37,7 @@ def main():
     logging.getLogger("lightning").setLevel(logging.ERROR)
     torch.set_num_threads(args.threads)
     import numalogic.models.autoencoder.variants as V
+    import numalogic.models.vae.variants as VAE
     from numalogic.tools.data import StreamingDataset
     from numalogic.tools.trainer import TimeseriesTrainer
     from torch.utils.data import DataLoader
@@ -45,7 +46,7 @@ def main():
     configs = json.load(open(args.configs))
     for name, conf in configs.items():
         torch.manual_seed(1)
-        model = getattr(V, name)(**conf)
+        model = (getattr(V, name, None) or getattr(VAE, name))(**conf)
         ds = StreamingDataset(train, conf["seq_len"])
         loader = DataLoader(ds, batch_size=args.batch)
         trainer = TimeseriesTrainer(max_epochs=args.epochs, enable_progress_bar=False, logger=False, accelerator="cpu",
@@ -66,7 +67,7 @@ def main():
                     return model.criterion(x, recon, reduction="none")
                 return model.predict_step(x, 0)
 
-        single = median(500 if name == "TransformerAE" else 2000, lambda: errors(one))
+        single = median(500 if name == "TransformerAE" else 2000, lambda: errors(one))  # Conv1dVAE: numalogic samples z
         per_batch = median(1 if name == "TransformerAE" else 3, lambda: errors(big), repeats=5)
         print(json.dumps({"bench": "model", "model": name, "windows": len(ds), "epochs": args.epochs, "batch": args.batch,
                           "threads": args.threads, "train_seconds": train_seconds, "single_window_us": single * 1e6,

@@ -102,6 +102,17 @@ def models(args):
               f"| {o['single_window_us']:.1f} µs | {t['single_window_us']:.1f} µs | {t['single_window_us'] / o['single_window_us']:.1f}× "
               f"| {o['batch4096_windows_per_s'] / 1e3:.0f} k/s | {t['batch4096_windows_per_s'] / 1e3:.0f} k/s "
               f"| {o['batch4096_windows_per_s'] / t['batch4096_windows_per_s']:.1f}× |")
+    print("\nInference as the daemon scores (compiled plan: packed weights, folded BatchNorm, fused activations, reused "
+          "scratch) next to the autograd engine and numalogic, same run:\n")
+    print("| model | 1 window plan | 1 window autograd | 1 window numalogic | plan vs numalogic "
+          "| batch 4096 plan | batch 4096 autograd | batch 4096 numalogic |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in ours:
+        o, t = ours[name], theirs[name]
+        print(f"| {name} | {o['single_window_plan_us']:.2f} µs | {o['single_window_us']:.1f} µs | {t['single_window_us']:.1f} µs "
+              f"| {t['single_window_us'] / o['single_window_plan_us']:.0f}× "
+              f"| {o['batch4096_plan_windows_per_s'] / 1e3:.0f} k/s | {o['batch4096_windows_per_s'] / 1e3:.0f} k/s "
+              f"| {t['batch4096_windows_per_s'] / 1e3:.0f} k/s |")
     print()
 
 

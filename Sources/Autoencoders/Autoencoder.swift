@@ -75,9 +75,26 @@ public protocol Autoencoder: Module {
 
     /// Element-wise reconstruction error `(B, L, F)` (numalogic's `predict_step`).
     func elementwiseError(_ x: Variable, _ reconstruction: Variable) -> Variable
+
+    /// Whether "mse" means numalogic's half squared error in ``elementwiseError(_:_:)`` (the AE family) rather
+    /// than the plain squared error (Conv1dVAE).
+    var halvesMSE: Bool { get }
 }
 
 extension Autoencoder {
+    public var halvesMSE: Bool { true }
+
+    /// ``elementwiseError(_:_:)`` of one input value `x` and its reconstruction `r`, without tensors.
+    @inlinable
+    public func elementwiseError(_ x: Float, _ r: Float) -> Float {
+        let d = r - x
+        switch settings.lossFn {
+        case .huber: let a = Swift.abs(d); return a < 1 ? 0.5 * d * d : a - 0.5
+        case .l1: return Swift.abs(d)
+        case .mse: return halvesMSE ? d * d * 0.5 : d * d
+        }
+    }
+
     public func trainingLoss(_ x: Variable) -> Variable { settings.lossFn(x, forward(x).reconstruction) }
     public func validationLoss(_ x: Variable) -> Variable { settings.lossFn(x, forward(x).reconstruction) }
     public func elementwiseError(_ x: Variable, _ reconstruction: Variable) -> Variable {

@@ -1,4 +1,5 @@
 import Autoencoders
+import Foundation
 import Autograd
 import NN
 import TensorCore
@@ -120,6 +121,10 @@ public final class ScoringPipeline: @unchecked Sendable {
     public let minDeviations: [Float]
     /// Whether the preprocess chain can map reconstructions back to metric units.
     public let invertible: Bool
+    /// The model compiled for inference (every family has a compiler); `inferenceFallback` says why not when nil,
+    /// and scoring then runs the autograd path.
+    public let plan: (any InferencePlan)?
+    public let inferenceFallback: InferenceCompileError?
 
     public var seqLen: Int { model.seqLen }
     public var features: Int { metrics.count }
@@ -146,6 +151,15 @@ public final class ScoringPipeline: @unchecked Sendable {
         for t in preprocess.reversed() { probe = probe.flatMap { t.inverseTransform($0) } }
         invertible = probe != nil
         model.eval()
+        do throws(InferenceCompileError) {
+            if ScoringPipeline.autogradRequested {
+                throw InferenceCompileError(model: model.name, reason: "\(ScoringPipeline.inferenceVariable)=autograd")
+            }
+            plan = try InferenceCompiler.compile(model)
+            inferenceFallback = nil
+        } catch {
+            (plan, inferenceFallback) = (nil, error)
+        }
     }
 
     /// Builds every component of `checkpoint` and restores its state (all mismatches are reported).
@@ -213,8 +227,31 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// Element-wise reconstruction errors `(B, L, F)` of raw windows `(B, L, F)`.
     public func errors(_ rawWindows: Tensor) -> Tensor { forward(rawWindows).errors }
 
-    /// The model pass over raw windows `(B, L, F)`.
-    public func forward(_ rawWindows: Tensor) -> ForwardPass {
+    /// The model pass over raw windows `(B, L, F)`, through the compiled plan with `scratch` (the caller's, reused
+    /// across calls on its thread; a fresh one when nil).
+    public func forward(_ rawWindows: Tensor, scratch: InferenceScratch? = nil) -> ForwardPass {
+        guard let plan else { return autogradForward(rawWindows) }
+        let x = preprocessed(rawWindows)
+        var r = Tensor(uninitializedShape: x.shape), e = Tensor(uninitializedShape: x.shape)
+        let n = x.shape.elementCount
+        x.withUnsafeBufferPointer { xp in
+            r.withUnsafeMutableBufferPointer { rp in
+                plan.reconstruct(xp.baseAddress!, batch: x.shape[0], into: rp.baseAddress!, scratch: scratch ?? InferenceScratch())
+                e.withUnsafeMutableBufferPointer { ep in
+                    for i in 0..<n { ep[i] = model.elementwiseError(xp[i], rp[i]) }
+                }
+            }
+        }
+        return ForwardPass(input: x, reconstruction: r, errors: e)
+    }
+
+    /// `AEFLOW_INFERENCE=autograd` scores through the autograd engine instead of the compiled plans (for
+    /// comparison, and as a way out should a plan ever be in doubt); each model load then logs why.
+    public static let inferenceVariable = "AEFLOW_INFERENCE"
+    static let autogradRequested = ProcessInfo.processInfo.environment[inferenceVariable] == "autograd"
+
+    /// The model pass through the autograd engine (the reference the compiled plan is tested against).
+    public func autogradForward(_ rawWindows: Tensor) -> ForwardPass {
         let x = Variable(preprocessed(rawWindows))
         return withNoGrad {
             let r = model.forward(x).reconstruction

@@ -4,7 +4,12 @@
 //   swift build -c release && .build/release/LoadGen [--keys 1,10000,1000000] [--rates 50000,100000,150000,200000,0]
 //                                                    [--seconds 5] [--warmup-seconds 1] [--probe-seconds 5]
 //                                                    [--points-per-message 1] [--quick] [--with-retrain] [--curve]
-//                                                    [--dump-latencies PREFIX]
+//                                                    [--dump-latencies PREFIX] [--scope pipeline|key] [--max-models N]
+//
+// --scope key gives every key its own model (numalogic's default and most users' way): `model_scope: key`, and
+// the trained checkpoint published once per key before the daemon starts (keys under 1M only), so a batch of
+// points is scored by as many models as it has keys. --scope pipeline (the default) uses one model for all.
+// --max-models sets `store.max_models` (default: the key count, at least 10,000).
 //
 // Before anything starts, --probe-seconds (default 5) of 50 µs sleeps measure the idle machine's own
 // scheduling gaps (a thread that asked to sleep 50 µs and woke more than 1 ms later): a floor under any
@@ -35,6 +40,7 @@ func now() -> Double {
 
 var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
 var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
+var perKeyModels = false, maxModels: Int?
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -48,6 +54,13 @@ while let a = args.next() {
     case "--with-retrain": withRetrain = true
     case "--curve": curve = true
     case "--dump-latencies": dumpPrefix = args.next()!   // PREFIX-<keys>-<rate>.txt: send offset and latency (s) per point
+    case "--scope":
+        switch args.next() {
+        case "key": perKeyModels = true
+        case "pipeline": perKeyModels = false
+        case let v: fatalError("--scope takes pipeline or key, got \(v ?? "nothing")")
+        }
+    case "--max-models": maxModels = Int(args.next()!)!
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -82,7 +95,19 @@ trainer.minTrainSize = 1000
 trainer.maxEpochs = 10
 let conf = NumalogicConf(model: ModelSpec(name: "VanillaAE", conf: JSONObject([("seq_len", .int(12)), ("n_features", .int(3))])), trainer: trainer)
 let trained = try PipelineTrainer(conf: conf, metrics: ["a", "b", "c"], pipelineID: "load", key: []).train(series.values, now: 0)
-try CheckpointStore(root: "\(dir)/models").publish(trained.checkpoint)
+let store = CheckpointStore(root: "\(dir)/models")
+if perKeyModels {
+    let publishStart = now()
+    let most = keySets.filter { $0 < 1_000_000 }.max() ?? 0
+    for i in 0..<most {
+        var c = trained.checkpoint
+        c.key = ["k\(i)"]
+        try store.publish(c)
+    }
+    emit("{\"bench\": \"publish\", \"models\": \(most), \"seconds\": \(now() - publishStart)}")
+} else {
+    try store.publish(trained.checkpoint)
+}
 let means = series.values.mean(alongAxes: [0]).scalars
 
 // CURVE: a server identity for the daemon and an allowed client identity for the generator.
@@ -92,6 +117,7 @@ if curve {
     try "\(serverKeys.secretKey)\n".write(toFile: "\(dir)/server.key_secret", atomically: true, encoding: .utf8)
     try "\(clientKeys.publicKey)\n".write(toFile: "\(dir)/clients/loadgen.key", atomically: true, encoding: .utf8)
 }
+let keyScope = perKeyModels, modelLimit = maxModels
 let security = curve ? "security: {curve: {secret_key_file: \"\(dir)/server.key_secret\", allowed_clients: [\"\(dir)/clients\"]}}" : ""
 
 func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
@@ -102,7 +128,7 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
       train_requests: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
       history: null
     http: {port: 0}
-    store: {path: "\(dir)/models"}
+    store: {path: "\(dir)/models", max_models: \(modelLimit ?? max(maxKeys, 10_000)), preload_timeout_s: 600}
     history: {path: "\(dir)/history.sqlite", max_rows_per_key: 1000}
     \(security)
     windows: {max_keys: \(maxKeys)}
@@ -112,7 +138,7 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
         ml_pipelines:
           load:
             metrics: [a, b, c]
-            model_scope: pipeline
+            model_scope: \(keyScope ? "key" : "pipeline")
             numalogic_conf:
               model: {name: VanillaAE, conf: {seq_len: 12, n_features: 3}}
     """
@@ -203,8 +229,12 @@ let metricsByPhase: [String] = (0..<120).map { step in
     return "\"metrics\":{\"a\":\(Double(means[0]) + 10 * sin(phase)),\"b\":\(Double(means[1]) + 10 * cos(phase)),\"c\":\(means[2])}}"
 }
 
+/// Timestamps start five years back and advance 10 s a step, so that no run reaches the daemon's
+/// `windows.max_future_s` (a far-future point is rejected, not scored).
+let firstTimestamp = (Int64(Date().timeIntervalSince1970) - 5 * 365 * 86_400) * 1000
+
 func point(key: Int, step: Int, sent: Double) -> String {
-    "{\"key\":\"k\(key)\",\"timestamp\":\(1_700_000_000_000 + Int64(step) * 60_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[step % 120])"
+    "{\"key\":\"k\(key)\",\"timestamp\":\(firstTimestamp + Int64(step) * 10_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[step % 120])"
 }
 
 /// The bytes after the first `"name":"` in `body`, up to the closing quote (no String, no Foundation search).
@@ -233,6 +263,8 @@ for keys in keySets {
     let pull = try ZMQSocket(ctx, .pull)
     if curve { try pull.makeCurveClient(serverKey: serverKeys.publicKey, keys: clientKeys) }
     try pull.setReceiveHighWaterMark(0)
+    // A row ends early (and says how many outputs the daemon dropped) when nothing arrives for 10 s.
+    try pull.setReceiveTimeout(10_000)
     try pull.connect(e["outputs.scores"]!)
     var step = 0
     // Warm-up: fill every key's window once (not for the churn case, where windows are evicted anyway).
@@ -328,8 +360,15 @@ for keys in keySets {
                 + "\"history_catch_up_s\": \(now() - sendEnd)"
         }
         if curve { history += ", \"curve\": true" }
+        if results.received < total {
+            history += ", \"missing_outputs\": \(total - results.received), \"daemon_outputs_dropped_total\": "
+                + "\(metric(port: e["http_port"]!, "aeflow_outputs_dropped_total{output=\"scores\"}")), "
+                + "\"daemon_points_in_total\": \(metric(port: e["http_port"]!, "aeflow_points_in_total")), "
+                + "\"daemon_messages_in_total\": \(metric(port: e["http_port"]!, "aeflow_messages_in_total")), "
+                + "\"daemon_scored_total\": \(metric(port: e["http_port"]!, "aeflow_outputs_total{status=\"scored\"}"))"
+        }
         let statuses = results.statuses.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-        emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
+        emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"scope\": \"\(perKeyModels ? "key" : "pipeline")\", \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
               + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
               + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "

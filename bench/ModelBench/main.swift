@@ -4,7 +4,9 @@
 //                             [--batch-repeats 5] [--train-only]
 //
 // Per model (configs shared with the Python side): training wall time for the given epochs, single-window
-// inference latency (reconstruction errors of one (1, L, F) window), and batch-4096 inference throughput.
+// inference latency (reconstruction errors of one (1, L, F) window), and batch-4096 inference throughput, each
+// through the autograd engine (`reconstructionErrors`) and through the compiled inference plan the daemon
+// scores with (plan reconstruction plus the element-wise criterion, scratch reused as on a scoring thread).
 import Autoencoders
 import Foundation
 import TensorCore
@@ -58,14 +60,29 @@ for (name, conf) in configs {
         continue
     }
     let one = ds.batch([0])
-    let single = median(iterations: name == "TransformerAE" ? 500 : 5000) { _ = model.reconstructionErrors(one) }
+    let single = median(iterations: name.contains("Transformer") ? 500 : 5000) { _ = model.reconstructionErrors(one) }
     let big = ds.batch((0..<4096).map { $0 % ds.count })
     let perBatch = median(repeats: batchRepeats, iterations: name == "TransformerAE" ? 1 : 3) { _ = model.reconstructionErrors(big) }
+    let plan = try InferenceCompiler.compile(model)
+    let scratch = InferenceScratch()
+    var reconstruction = [Float](repeating: 0, count: big.shape.elementCount), errors = reconstruction
+    func planErrors(_ x: Tensor) {
+        let n = x.shape.elementCount
+        x.withUnsafeBufferPointer { xp in
+            reconstruction.withUnsafeMutableBufferPointer { rp in
+                plan.reconstruct(xp.baseAddress!, batch: x.shape[0], into: rp.baseAddress!, scratch: scratch)
+                errors.withUnsafeMutableBufferPointer { ep in for i in 0..<n { ep[i] = model.elementwiseError(xp[i], rp[i]) } }
+            }
+        }
+    }
+    let singlePlan = median(iterations: name.contains("Transformer") ? 2000 : 50_000) { planErrors(one) }
+    let perBatchPlan = median(repeats: batchRepeats, iterations: name.contains("Transformer") ? 1 : 3) { planErrors(big) }
     let fields: [(String, String)] = [
         ("bench", "\"model\""), ("model", "\"\(name)\""), ("windows", "\(ds.count)"), ("epochs", "\(epochs)"),
         ("batch", "\(batch)"), ("threads", "\(threads)"), ("train_seconds", "\(trainSeconds)"),
         ("final_train_loss", "\(summary.finalTrainLoss)"), ("single_window_us", "\(single * 1e6)"),
-        ("batch4096_windows_per_s", "\(4096 / perBatch)"),
+        ("batch4096_windows_per_s", "\(4096 / perBatch)"), ("single_window_plan_us", "\(singlePlan * 1e6)"),
+        ("batch4096_plan_windows_per_s", "\(4096 / perBatchPlan)"),
     ]
     print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
 }

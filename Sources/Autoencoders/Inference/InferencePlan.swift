@@ -47,6 +47,7 @@ extension InferencePlan {
 /// Why a model has no compiled plan.
 public struct InferenceCompileError: Error, CustomStringConvertible, Sendable {
     public let model: String, reason: String
+    public init(model: String, reason: String) { (self.model, self.reason) = (model, reason) }
     public var description: String { "\(model): no compiled inference plan (\(reason))" }
 }
 

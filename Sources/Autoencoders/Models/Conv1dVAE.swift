@@ -138,7 +138,9 @@ public final class Conv1dVAE: Autoencoder, StochasticModule {
         settings.lossFn(x, forward(x).reconstruction, reduction: .sum, halfMSE: false)
     }
 
+    public var halvesMSE: Bool { false }
+
     public func elementwiseError(_ x: Variable, _ reconstruction: Variable) -> Variable {
-        settings.lossFn(x, reconstruction, reduction: .none, halfMSE: false)
+        settings.lossFn(x, reconstruction, reduction: .none, halfMSE: halvesMSE)
     }
 }

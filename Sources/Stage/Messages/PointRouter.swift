@@ -21,27 +21,31 @@ public struct RoutedPoint: Sendable {
 /// `default` stream; a point without `pipeline_id` goes to every pipeline of its stream). Pure: used by
 /// the ingest thread.
 public struct PointRouter: Sendable {
-    public struct Target: Sendable {
+    /// A stream's pipeline. A class: the hot path hands targets around per point, and a reference costs one
+    /// retain where a copy of both configurations costs one per field.
+    public final class Target: Sendable {
         public let stream: StreamConf
         public let pipeline: MLPipelineConf
+        init(stream: StreamConf, pipeline: MLPipelineConf) { (self.stream, self.pipeline) = (stream, pipeline) }
     }
 
     public let targets: [Target]
     public let missingPolicy: AEFlowConfig.Windows.MissingPolicy
+    /// Target indices by stream `config_id`, built once.
+    private let byStream: [String: [Int]]
 
     public init(config: AEFlowConfig) {
         targets = config.streams.flatMap { s in s.pipelines.map { Target(stream: s, pipeline: $0) } }
         missingPolicy = config.windows.missingPolicy
+        var streams: [String: [Int]] = [:]
+        for (i, t) in targets.enumerated() { streams[t.stream.configID, default: []].append(i) }
+        byStream = streams
     }
 
     public func streamTargets(_ configID: String?) -> (String, [Int])? {
-        let byID = targets.indices.filter { targets[$0].stream.configID == configID }
-        if !byID.isEmpty { return (configID!, byID) }
-        let fallback = targets.indices.filter { targets[$0].stream.configID == "default" }
-        if !fallback.isEmpty { return ("default", fallback) }
-        if configID == nil, let first = targets.first {
-            return (first.stream.configID, targets.indices.filter { targets[$0].stream.configID == first.stream.configID })
-        }
+        if let configID, let byID = byStream[configID] { return (configID, byID) }
+        if let fallback = byStream["default"] { return ("default", fallback) }
+        if configID == nil, let first = targets.first { return (first.stream.configID, byStream[first.stream.configID]!) }
         return nil
     }
 

@@ -148,6 +148,9 @@ public final class ModelRegistry: @unchecked Sendable {
                 } else {
                     logger.info("model loaded", metadata: ["model": "\(id)", "version": "\(v)"])
                 }
+                if let why = p.inferenceFallback {
+                    logger.warning("model scores through the autograd engine", metadata: ["model": "\(id)", "reason": "\(why)"])
+                }
                 cache[id] = (.ready(p, version: v, loadedAt: Date().timeIntervalSince1970, path: path), e.lastUsed)
                 changed.append(id)
                 generation += 1
@@ -186,9 +189,13 @@ public final class ModelRegistry: @unchecked Sendable {
         }.sorted { $0.id.description < $1.id.description }
     }
 
+    /// Over capacity, the least recently used entries go, down to 15/16 of the capacity at once: one sort per
+    /// capacity/16 new keys rather than one per key, so churn through far more keys than `store.max_models`
+    /// costs O(log n) per new key (LoadGen --scope key with 100k keys over max_models 10k).
     private func evictIfNeeded() {
         guard cache.count > capacity else { return }
-        let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(cache.count - capacity).map(\.key)
+        let keep = capacity >= 16 ? capacity - capacity / 16 : capacity
+        let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(cache.count - keep).map(\.key)
         for v in victims { cache[v] = nil }
         generation += 1
         lock.lock()

@@ -1,3 +1,4 @@
+import Autoencoders
 import Logging
 import Scoring
 import TensorCore
@@ -40,6 +41,8 @@ public final class ScoringEngine {
     let logger: Logger
     var uuids: UUIDGenerator
     var scratch: [Float] = []
+    /// The compiled plans' working memory on this engine's thread.
+    let inference = InferenceScratch()
 
     /// `router` is the process's one router (built from `config`).
     public init(config: AEFlowConfig, router: PointRouter, models: ModelRegistry, metrics: ScoringMetrics, logger: Logger, seed: UInt64) {
@@ -71,8 +74,8 @@ public final class ScoringEngine {
     }
 
     struct Pending {
-        let index: Int          // output position
-        let point: RoutedPoint
+        let index: Int          // the point's position in the batch (and of its output)
+        let pipeline: Int       // its pipeline (two streams may share a pipeline id, and so a model)
         let slot: Int
     }
 
@@ -153,7 +156,7 @@ public final class ScoringEngine {
                 let at = groups[oid]!.windows.count
                 groups[oid]!.windows.append(contentsOf: repeatElement(0, count: length * f))
                 groups[oid]!.windows.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress! + at) }
-                groups[oid]!.items.append(Pending(index: i, point: point, slot: slot))
+                groups[oid]!.items.append(Pending(index: i, pipeline: pi, slot: slot))
             case .loading, .missing:
                 let id = modelID(pipelines[pi], key: point.key)
                 let conf = target.pipeline.numalogicConf
@@ -179,29 +182,28 @@ public final class ScoringEngine {
         for oid in order {
             let group = groups.removeValue(forKey: oid)!
             let (model, version, items) = (group.model, group.version, group.items)
-            let first = items[0].point
+            let first = batch[items[0].index]
             let target = pipelines[first.pipeline].target
             let (l, f) = (target.stream.windowSize, target.pipeline.metrics.count)
             let raw = Tensor(shape: [items.count, l, f], scalars: group.windows)
             // A new model (or version) starts its own score statistics; the key's range and level carry over.
-            for p in items where pipelines[p.point.pipeline].extras[p.slot].modelVersion != version {
-                pipelines[p.point.pipeline].extras[p.slot].state.startModel(carry: model.score.likelihood.carry)
-                pipelines[p.point.pipeline].extras[p.slot].modelVersion = version
+            for p in items where pipelines[p.pipeline].extras[p.slot].modelVersion != version {
+                pipelines[p.pipeline].extras[p.slot].state.startModel(carry: model.score.likelihood.carry)
+                pipelines[p.pipeline].extras[p.slot].modelVersion = version
             }
             var input = raw
             if model.score.follow != nil {
                 input.withUnsafeMutableBufferPointer { ip in
                     for (j, p) in items.enumerated() {
-                        model.shiftForModel(window: ip.baseAddress! + j * l * f, length: l, state: &pipelines[p.point.pipeline].extras[p.slot].state)
+                        model.shiftForModel(window: ip.baseAddress! + j * l * f, length: l, state: &pipelines[p.pipeline].extras[p.slot].state)
                     }
                 }
             }
-            let pass = model.forward(input)
+            let pass = model.forward(input, scratch: inference)
             let rp = raw.basePointer
             for (j, p) in items.enumerated() {
-                let pi = p.point.pipeline
-                let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[pi].extras[p.slot].state)
-                out[p.index] = emission(p.point, target: target, status: .scored, unified: s.unified, features: s.features,
+                let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[p.pipeline].extras[p.slot].state)
+                out[p.index] = emission(batch[p.index], target: target, status: .scored, unified: s.unified, features: s.features,
                                         version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected)
             }
         }
