@@ -84,14 +84,17 @@ public protocol Autoencoder: Module {
 extension Autoencoder {
     public var halvesMSE: Bool { true }
 
-    /// ``elementwiseError(_:_:)`` of one input value `x` and its reconstruction `r`, without tensors.
-    @inlinable
-    public func elementwiseError(_ x: Float, _ r: Float) -> Float {
-        let d = r - x
+    /// ``elementwiseError(_:_:)`` over `count` raw values: `e[i] = criterion(x[i], r[i])` without tensors (the
+    /// criterion resolved once, not per element).
+    public func elementwiseErrors(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>, into e: UnsafeMutablePointer<Float>, count n: Int) {
         switch settings.lossFn {
-        case .huber: let a = Swift.abs(d); return a < 1 ? 0.5 * d * d : a - 0.5
-        case .l1: return Swift.abs(d)
-        case .mse: return halvesMSE ? d * d * 0.5 : d * d
+        case .huber:
+            for i in 0..<n { let d = r[i] - x[i], a = Swift.abs(d); e[i] = a < 1 ? 0.5 * d * d : a - 0.5 }
+        case .l1:
+            for i in 0..<n { e[i] = Swift.abs(r[i] - x[i]) }
+        case .mse:
+            let h: Float = halvesMSE ? 0.5 : 1
+            for i in 0..<n { let d = r[i] - x[i]; e[i] = d * d * h }
         }
     }
 

@@ -269,9 +269,13 @@ for keys in keySets {
     var step = 0
     // Warm-up: fill every key's window once (not for the churn case, where windows are evicted anyway).
     if keys < 1_000_000 {
+        // In chunks well under the daemon's output high-water mark (100k), which a send beyond drops.
         let warm = keys * 12
-        for i in 0..<warm { try push.send(point(key: i % keys, step: i / keys, sent: now())) }
-        for _ in 0..<warm { _ = try pull.receive() }
+        for chunk in stride(from: 0, to: warm, by: 10_000) {
+            let end = min(warm, chunk + 10_000)
+            for i in chunk..<end { try push.send(point(key: i % keys, step: i / keys, sent: now())) }
+            for _ in chunk..<end { _ = try pull.receive() }
+        }
         step = 12
     }
     for rate in rates {

@@ -71,7 +71,7 @@ for (name, conf) in configs {
         x.withUnsafeBufferPointer { xp in
             reconstruction.withUnsafeMutableBufferPointer { rp in
                 plan.reconstruct(xp.baseAddress!, batch: x.shape[0], into: rp.baseAddress!, scratch: scratch)
-                errors.withUnsafeMutableBufferPointer { ep in for i in 0..<n { ep[i] = model.elementwiseError(xp[i], rp[i]) } }
+                errors.withUnsafeMutableBufferPointer { model.elementwiseErrors(xp.baseAddress!, rp.baseAddress!, into: $0.baseAddress!, count: n) }
             }
         }
     }
