@@ -17,8 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release")
 
 
-def json_lines(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+def json_lines(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, **env} if env else None).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
@@ -237,7 +238,27 @@ def curve(args):
     print()
 
 
-SUITES = {"engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+def per_key(args):
+    """A model per key (LoadGen --scope key): the daemon scoring through the compiled plans, then with
+    AEFLOW_INFERENCE=autograd (the engine), same load; each key count in its own LoadGen run."""
+    seconds = "2" if args.quick else "3"
+    print("### Per-key models (bench/LoadGen --scope key, VanillaAE(12, 3) per key, tcp loopback)\n")
+    print("| keys | offered points/s | inference | sustained outputs/s | p50 | p99 | RSS | statuses |")
+    print("|---|---|---|---|---|---|---|---|")
+    for keys in ["100", "10000"]:
+        for label, env in (("compiled plans", {}), ("autograd engine", {"AEFLOW_INFERENCE": "autograd"})):
+            cmd = [os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", keys, "--rates", "100000,200000,0",
+                   "--seconds", seconds, "--probe-seconds", "0"]
+            for r in (r for r in json_lines(cmd, env=env) if r["bench"] == "daemon"):
+                off = "max" if r["offered_per_s"] == 0 else f"{r['offered_per_s']:,}"
+                st = ", ".join(f"{k} {v:,}" for k, v in sorted(r["statuses"].items()))
+                missing = f", {r['missing_outputs']:,} missing" if "missing_outputs" in r else ""
+                print(f"| {r['keys']:,} | {off} | {label} | {r['scored_per_s']:,.0f} | {r['p50_us'] / 1000:.2f} ms | "
+                      f"{r['p99_us'] / 1000:.2f} ms | {r['rss_mb']:.0f} MB | {st}{missing} |")
+    print()
+
+
+SUITES = {"per-key": per_key, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():
