@@ -95,39 +95,41 @@ public final class ScoringEngine {
         // Points grouped by the model that scores them: one inference call per model per batch.
         var groups: [ObjectIdentifier: Group] = [:]
         var order: [ObjectIdentifier] = []
-        for (i, point) in batch.enumerated() {
-            let pi = point.pipeline
-            let (slot, evicted) = pipelines[pi].windows.slot(for: point.key, now: now)
+        // Points are read in place (a copy of a point retains its key, values, uuid, stream id and source).
+        batch.withUnsafeBufferPointer { bp in
+        for i in bp.indices {
+            let pi = bp[i].pipeline
+            let (slot, evicted) = pipelines[pi].windows.slot(for: bp[i].key, now: now)
             if evicted != nil { metrics.keysEvicted.increment() }
             if slot >= pipelines[pi].extras.count {
                 pipelines[pi].extras.append(contentsOf: repeatElement(KeyExtra(), count: slot + 1 - pipelines[pi].extras.count))
             }
             if evicted != nil || pipelines[pi].windows.rowCount(slot: slot) == 0 { pipelines[pi].extras[slot] = KeyExtra() }
             // Missing values: previous value of the key (or zero), per policy.
-            var row = [Float](repeating: 0, count: point.values.count)
+            var row = [Float](repeating: 0, count: bp[i].values.count)
             var filled = 0
-            for (c, v) in point.values.enumerated() {
+            for (c, v) in bp[i].values.enumerated() {
                 if let v { row[c] = v } else { filled += 1 }
             }
             if filled > 0 {
                 metrics.filledValues.increment(by: Int64(filled))
                 if config.windows.missingPolicy == .previous, let previous = pipelines[pi].windows.newestRow(slot: slot) {
-                    for (c, v) in point.values.enumerated() where v == nil { row[c] = previous[c] }
+                    for (c, v) in bp[i].values.enumerated() where v == nil { row[c] = previous[c] }
                 }
             }
             let outcome = row.withUnsafeBufferPointer {
-                pipelines[pi].windows.append(slot: slot, timestamp: point.timestamp, row: $0,
+                pipelines[pi].windows.append(slot: slot, timestamp: bp[i].timestamp, row: $0,
                                              duplicates: config.windows.duplicatePolicy, late: config.windows.latePolicy)
             }
             let count: Int
             switch outcome {
             case .rejectedDuplicate:
-                out[i] = .rejected(Rejection(.duplicate, "key \(point.key.joined(separator: ":")) already has timestamp \(point.timestamp)"),
-                                   source: point.source, index: point.index)
+                out[i] = .rejected(Rejection(.duplicate, "key \(bp[i].key.joined(separator: ":")) already has timestamp \(bp[i].timestamp)"),
+                                   source: bp[i].source, index: bp[i].index)
                 continue
             case .rejectedLate:
-                out[i] = .rejected(Rejection(.late, "key \(point.key.joined(separator: ":")) is past timestamp \(point.timestamp)"),
-                                   source: point.source, index: point.index)
+                out[i] = .rejected(Rejection(.late, "key \(bp[i].key.joined(separator: ":")) is past timestamp \(bp[i].timestamp)"),
+                                   source: bp[i].source, index: bp[i].index)
                 continue
             case .stored(let c), .replaced(let c):
                 count = c
@@ -136,14 +138,14 @@ public final class ScoringEngine {
             let target = pipelines[pi].target
             let length = target.stream.windowSize, f = target.pipeline.metrics.count
             if count < length {
-                out[i] = emission(point, target: target, status: .warmingUp)
+                out[i] = emission(bp[i], target: target, status: .warmingUp)
                 continue
             }
             let lookup: ModelRegistry.Lookup
             if pipelines[pi].extras[slot].cachedGeneration == models.generation, let (m, v) = pipelines[pi].extras[slot].cachedModel {
                 lookup = .ready(m, version: v)
             } else {
-                lookup = models.lookup(modelID(pipelines[pi], key: point.key), now: now)
+                lookup = models.lookup(modelID(pipelines[pi], key: bp[i].key), now: now)
                 if case .ready(let m, let v) = lookup {
                     pipelines[pi].extras[slot].cachedModel = (m, v)
                     pipelines[pi].extras[slot].cachedGeneration = models.generation
@@ -158,13 +160,13 @@ public final class ScoringEngine {
                 groups[oid]!.windows.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress! + at) }
                 groups[oid]!.items.append(Pending(index: i, pipeline: pi, slot: slot))
             case .loading, .missing:
-                let id = modelID(pipelines[pi], key: point.key)
+                let id = modelID(pipelines[pi], key: bp[i].key)
                 let conf = target.pipeline.numalogicConf
                 // Only a model the store does not have is requested; one being read is on its way.
                 if case .missing = lookup, now - pipelines[pi].extras[slot].lastTrainRequest >= conf.trainer.retrySec {
                     pipelines[pi].extras[slot].lastTrainRequest = now
                     trainRequests.append(.trainRequest(TrainRequest(
-                        uuid: uuids.next(), configID: point.configID, pipelineID: target.pipeline.pipelineID, key: id.key,
+                        uuid: uuids.next(), configID: bp[i].configID, pipelineID: target.pipeline.pipelineID, key: id.key,
                         metrics: target.pipeline.metrics)))
                 }
                 var window = [Float](repeating: 0, count: length * f)
@@ -173,11 +175,12 @@ public final class ScoringEngine {
                    let s = adjust.score(raw: Tensor(shape: [length, f], scalars: window), metrics: target.pipeline.metrics) {
                     let alert = conf.score.alertThreshold ?? ScoreConfig.defaultAlertThreshold(
                         mode: conf.score.mode, postprocess: conf.postprocess.flatMap { try? Postprocess.make($0, path: "postprocess") })
-                    out[i] = emission(point, target: target, status: .staticThreshold, unified: s, isAnomaly: s >= alert)
+                    out[i] = emission(bp[i], target: target, status: .staticThreshold, unified: s, isAnomaly: s >= alert)
                 } else {
-                    out[i] = emission(point, target: target, status: .modelNotReady)
+                    out[i] = emission(bp[i], target: target, status: .modelNotReady)
                 }
             }
+        }
         }
         for oid in order {
             let group = groups.removeValue(forKey: oid)!
@@ -208,7 +211,11 @@ public final class ScoringEngine {
             }
         }
         metrics.keys.set(Int64(keyCount))
-        return out.map { $0! } + trainRequests
+        var result: [Emission] = []
+        result.reserveCapacity(out.count + trainRequests.count)
+        for i in out.indices { result.append(out[i].take()!) }   // moved, not copied
+        result.append(contentsOf: trainRequests)
+        return result
     }
 
     /// Scores `batch` exactly as ``process(_:now:)`` would, but on copies of its keys' windows and score
