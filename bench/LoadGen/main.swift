@@ -141,7 +141,7 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
     store: {path: "\(dir)/models", max_models: \(modelLimit ?? max(maxKeys, 10_000)), preload_timeout_s: 600}
     history: {path: "\(dir)/history.sqlite", max_rows_per_key: 1000}
     \(security)
-    windows: {max_keys: \(maxKeys)}
+    windows: {max_keys: \(maxKeys), snapshot_path: null}   # each daemon of a run starts with empty windows
     stream_confs:
       s:
         window_size: 12
