@@ -1,6 +1,6 @@
 # AEFlow — see README.md. Every target installs what it needs first (Debian/Ubuntu).
 SWIFT      ?= swift
-APT_DEPS   := libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev pkg-config
+APT_DEPS   := libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev libjemalloc-dev pkg-config
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python

@@ -97,7 +97,11 @@ let package = Package(
                                                          .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                          .product(name: "Logging", package: "swift-log")],
-                          swiftSettings: optimized),
+                          swiftSettings: optimized,
+                          // jemalloc (Debian's libjemalloc) in place of glibc's malloc: points are allocated on the
+                          // ingest thread and freed on the scoring thread, which glibc serves with arena locks and
+                          // consolidation (16 % of the scoring thread); BENCHMARKS.md P8 measures the difference.
+                          linkerSettings: [.linkedLibrary("jemalloc")]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autograd", "NN"]),
 
         .executableTarget(
