@@ -22,6 +22,7 @@ import TensorCore
         ("SparseConv1dAE", #"{"seq_len": 8, "in_channels": 1, "enc_channels": [4, 2], "dec_activation": "tanh", "pool_kernel_size": 2}"#),
         ("Conv1dVAE", #"{"seq_len": 12, "n_features": 3, "latent_dim": 4}"#),
         ("Conv1dVAE", #"{"seq_len": 20, "n_features": 2, "latent_dim": 3, "conv_channels": [8, 4, 3]}"#),
+        ("Conv1dVAE", #"{"seq_len": 4, "n_features": 1, "latent_dim": 300, "conv_channels": [2]}"#),   // latent wider than any activation
         ("LSTMAE", #"{"seq_len": 12, "no_features": 3, "embedding_dim": 8}"#),
         ("LSTMAE", #"{"seq_len": 5, "no_features": 2, "embedding_dim": 4, "encoder_layers": 2, "decoder_layers": 3}"#),
         ("SparseLSTMAE", #"{"seq_len": 6, "no_features": 1, "embedding_dim": 5}"#),

@@ -346,7 +346,7 @@ struct ConvVAEPlan: InferencePlan {
         decoderChannels = m.convChannels[0]
         var (ch, l) = (features, seqLen), w = ch * l
         for b in blocks { (ch, l) = (b.outChannels, b.outputLength(l)); w = Swift.max(w, ch * l) }
-        widest = Swift.max(w, encoderFC.outputs, decoderFC.outputs, features * 12, features * seqLen)
+        widest = Swift.max(w, encoderFC.outputs, mu.outputs, decoderFC.outputs, features * 12, features * seqLen)
     }
 
     func reconstruct(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>, scratch: InferenceScratch) {
