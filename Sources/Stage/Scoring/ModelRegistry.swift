@@ -237,6 +237,12 @@ public final class ModelRegistry: @unchecked Sendable {
         preloaded.signal()
         let watcher = DirectoryWatcher()
         var watchedIDs: [Int32: ModelID] = [:]
+        var watchOf: [ModelID: Int32] = [:]          // the reverse of watchedIDs (the poll asks per id)
+        func watch(_ id: ModelID) {
+            guard watchOf[id] == nil, let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) else { return }
+            watchedIDs[wd] = id
+            watchOf[id] = wd
+        }
         var nextPoll = MonotonicClock.now() + pollInterval
         while true {
             // A short tick: directory events (inotify) or a request wake it; the full poll runs every pollInterval.
@@ -253,19 +259,18 @@ public final class ModelRegistry: @unchecked Sendable {
             if stop { return }
             for id in gone {
                 known[id] = nil
-                if let wd = watchedIDs.first(where: { $0.value == id })?.key { watcher.remove(wd); watchedIDs[wd] = nil }
+                if let wd = watchOf.removeValue(forKey: id) { watcher.remove(wd); watchedIDs[wd] = nil }
             }
             for (id, _) in newRequests {
                 if known[id] == nil { known[id] = .some(nil) }
                 check(id, &known)
-                if let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) { watchedIDs[wd] = id }
+                watch(id)
             }
             if MonotonicClock.now() >= nextPoll {
                 for id in known.keys { check(id, &known) }
-                // Directories that did not exist when first asked for may exist now.
-                for id in known.keys where !watchedIDs.values.contains(id) {
-                    if let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) { watchedIDs[wd] = id }
-                }
+                // Directories that did not exist when first asked for may exist now (a lookup per id: this ran a
+                // linear search per id, quadratic in the keys, every poll).
+                for id in known.keys where watchOf[id] == nil { watch(id) }
                 nextPoll = MonotonicClock.now() + pollInterval
             }
         }
