@@ -84,7 +84,7 @@ struct ConvKernel: Sendable {
     let transposed: Bool
     let weight: [Float]    // (Cout, Cin, k) for both kinds (a transposed weight is repacked)
     let bias: [Float]
-    let activation: Activation
+    var activation: Activation
 
     init(conv weight: Tensor, bias: Tensor?, stride: Int, padBefore: Int, padAfter: Int, dilation: Int,
          scale: [Float]? = nil, shift: [Float]? = nil, activation: Activation) {

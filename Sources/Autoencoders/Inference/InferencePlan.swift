@@ -192,21 +192,14 @@ public enum InferenceCompiler {
             case let u as Upsample:
                 steps.append(.upsample(u.scaleFactor))
             default:
-                guard let a = activation(layer), case .conv(let k)? = steps.last, k.activation == .identity else {
+                guard let a = activation(layer), case .conv(var k)? = steps.last, k.activation == .identity else {
                     throw InferenceCompileError(model: model, reason: "unexpected \(type(of: layer)) in a convolution stack")
                 }
-                steps[steps.count - 1] = .conv(ConvKernel(replacing: k, activation: a))
+                k.activation = a
+                steps[steps.count - 1] = .conv(k)
             }
         }
         return steps
-    }
-}
-
-extension ConvKernel {
-    init(replacing k: ConvKernel, activation: Activation) {
-        (inChannels, outChannels, kernel, stride, dilation) = (k.inChannels, k.outChannels, k.kernel, k.stride, k.dilation)
-        (padBefore, padAfter, outputPadding, transposed, weight, bias) = (k.padBefore, k.padAfter, k.outputPadding, k.transposed, k.weight, k.bias)
-        self.activation = activation
     }
 }
 
@@ -375,7 +368,7 @@ struct ConvVAEPlan: InferencePlan {
 struct LSTMStack: Sendable {
     struct Layer: Sendable {
         let input: DenseKernel       // W_ih with both biases
-        let recurrentT: [Float]      // W_hhᵀ (H, 4H)
+        let recurrent: DenseKernel   // W_hh without bias; its packed weightᵀ (H, 4H) is added step by step
     }
     let hidden: Int
     let layers: [Layer]
@@ -385,11 +378,8 @@ struct LSTMStack: Sendable {
         layers = lstm.layers.map { w in
             var bias = w.biasIH?.value.scalars ?? [Float](repeating: 0, count: 4 * lstm.hiddenSize)
             if let hh = w.biasHH?.value.scalars { for i in bias.indices { bias[i] += hh[i] } }
-            let (r, c) = (w.weightHH.shape[0], w.weightHH.shape[1])
-            let hh = w.weightHH.value.scalars
-            var t = [Float](repeating: 0, count: r * c)
-            for i in 0..<r { for j in 0..<c { t[j * r + i] = hh[i * c + j] } }
-            return Layer(input: DenseKernel(weight: w.weightIH.value, bias: Tensor(shape: [4 * lstm.hiddenSize], scalars: bias)), recurrentT: t)
+            return Layer(input: DenseKernel(weight: w.weightIH.value, bias: Tensor(shape: [4 * lstm.hiddenSize], scalars: bias)),
+                         recurrent: DenseKernel(weight: w.weightHH.value, bias: nil))
         }
     }
 
@@ -410,7 +400,7 @@ struct LSTMStack: Sendable {
                 layer.input.run(layerInput, rows: steps, pre)
             }
             let dst = k == layers.count - 1 ? out : scratch.buffer(base + 5 + (k % 2), steps * h)
-            layer.recurrentT.withUnsafeBufferPointer { wp in
+            layer.recurrent.weightT.withUnsafeBufferPointer { wp in
                 let w = wp.baseAddress!
                 for t in 0..<steps {
                     gates.update(from: pre + (inputRepeated ? 0 : t * g4), count: g4)
