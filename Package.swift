@@ -57,7 +57,7 @@ let package = Package(
                                                 .product(name: "Logging", package: "swift-log")], swiftSettings: optimized),
         .target(name: "Scoring", dependencies: ["Training", "Autoencoders", "NN", "Autograd", "TensorCore", "SystemCalls"], swiftSettings: optimized),
         // Offline work on files: backtests, CSV, evaluation on labelled corpora, PNG charts (no stage code).
-        .target(name: "Offline", dependencies: ["Scoring", "Training", "TensorCore", "SystemCalls",
+        .target(name: "Offline", dependencies: ["Autoencoders", "Scoring", "Training", "TensorCore", "SystemCalls",
                                                .product(name: "CompressNIO", package: "compress-nio"),
                                                .product(name: "NIOCore", package: "swift-nio")], swiftSettings: optimized),
         .target(name: "ZMQ", dependencies: ["CZeroMQ"]),

@@ -1,3 +1,4 @@
+import Autoencoders
 import Scoring
 import TensorCore
 import Training
@@ -89,6 +90,7 @@ public struct Backtest {
         var version = 0
         var last: TrainingSchedule.LastTraining?
         var state = KeyScoreState()
+        let scratch = InferenceScratch()   // the compiled plans' working memory, reused row after row
         var filled = 0
         var nextReport = 0
         let alert = conf.score.alertThreshold ?? ScoreConfig.defaultAlertThreshold(
@@ -157,9 +159,7 @@ public struct Backtest {
                     }
                     continue
                 }
-                var states = [state]
-                let s = p.score(windows: Tensor(shape: [1, l, f], scalars: window), states: &states)[0]
-                state = states[0]
+                let s = p.score(window: Tensor(shape: [l, f], scalars: window), state: &state, scratch: scratch)
                 rows.append(BacktestRow(outcome: .output(.scored), unified: s.unified, features: s.features, errors: s.newestErrors,
                                         expected: s.expected, isAnomaly: s.isAnomaly, modelVersion: version))
             }

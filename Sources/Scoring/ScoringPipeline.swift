@@ -370,14 +370,15 @@ public final class ScoringPipeline: @unchecked Sendable {
     }
 
     /// Scores raw windows `(B, L, F)` in one model pass; `states[i]` belongs to window `i`'s key.
-    public func score(windows raw: Tensor, states: inout [KeyScoreState]) -> [WindowScore] {
+    /// `scratch`: the caller's working memory for the compiled plan, reused across calls on its thread.
+    public func score(windows raw: Tensor, states: inout [KeyScoreState], scratch: InferenceScratch? = nil) -> [WindowScore] {
         precondition(states.count == raw.shape[0], "\(states.count) states for \(raw.shape[0]) windows")
         let (l, f) = (raw.shape[1], raw.shape[2])
         var input = raw
         input.withUnsafeMutableBufferPointer { p in
             for i in 0..<raw.shape[0] { shiftForModel(window: p.baseAddress! + i * l * f, length: l, state: &states[i]) }
         }
-        let pass = forward(input)
+        let pass = forward(input, scratch: scratch)
         return raw.withUnsafeBufferPointer { rp in
             (0..<raw.shape[0]).map { i in
                 var s = score(pass, index: i, raw: rp.baseAddress! + i * l * f, state: &states[i])
@@ -388,9 +389,9 @@ public final class ScoringPipeline: @unchecked Sendable {
     }
 
     /// Scores one raw window `(L, F)`.
-    public func score(window raw: Tensor, state: inout KeyScoreState) -> WindowScore {
+    public func score(window raw: Tensor, state: inout KeyScoreState, scratch: InferenceScratch? = nil) -> WindowScore {
         var states = [state]
-        let s = score(windows: raw.reshaped([1, raw.shape[0], raw.shape[1]]), states: &states)[0]
+        let s = score(windows: raw.reshaped([1, raw.shape[0], raw.shape[1]]), states: &states, scratch: scratch)[0]
         state = states[0]
         return s
     }

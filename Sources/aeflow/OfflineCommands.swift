@@ -148,9 +148,7 @@ struct Score: ParsableCommand {
             var rows = (0..<min(n, l - 1)).map { _ in BacktestRow(outcome: .output(.warmingUp), modelVersion: c.version) }
             var state = KeyScoreState()
             for k in max(0, l - 1)..<n {
-                var states = [state]
-                let s = pipeline.score(windows: table.values.slice(axis: 0, (k - l + 1)..<(k + 1)).reshaped([1, l, f]), states: &states)[0]
-                state = states[0]
+                let s = pipeline.score(window: table.values.slice(axis: 0, (k - l + 1)..<(k + 1)).reshaped([l, f]), state: &state)
                 rows.append(BacktestRow(outcome: .output(.scored), unified: s.unified, features: s.features, errors: s.newestErrors,
                                         expected: s.expected, isAnomaly: s.isAnomaly, modelVersion: c.version))
             }
