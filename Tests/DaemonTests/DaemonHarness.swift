@@ -67,6 +67,19 @@ final class DaemonHarness {
         return try store.publish(c).version
     }
 
+    /// Trains one model and publishes it for every key in `keys` (version 1 each): many keys with a model
+    /// for the price of one training.
+    static func publishModel(store: CheckpointStore, keys: [[String]], seed: UInt64 = 1) throws {
+        guard let first = keys.first else { return }
+        _ = try publishModel(store: store, key: first, seed: seed)
+        let (c, _) = try Checkpoint.load(path: try #require(store.latest(pipeline: "default", key: first)).path)
+        for key in keys.dropFirst() {
+            var copy = c
+            copy.key = key
+            _ = try store.publish(copy)
+        }
+    }
+
     init(extraConfig: String = "", scoresType: String = "push", prepare: (CheckpointStore) throws -> Void = { _ in }) throws {
         dir = try TemporaryDirectory(prefix: "aeflow-daemon")
         try prepare(CheckpointStore(root: dir.file("models"), keepVersions: 5))

@@ -6,38 +6,72 @@ import TensorCore
 import ZMQ
 import SystemCalls
 
-/// Work passed from the ingest thread (and the HTTP server) to the scoring thread.
+/// Work passed from the ingest thread (and the HTTP server) to a scoring worker.
 enum WorkItem {
     case points([RoutedPoint])
     case window(InputWindow, arrival: Double, frames: [[UInt8]])
-    /// A rejected message: what was kept of its frames, its size over all frames, the rejected point's index.
-    case rejected(frames: [[UInt8]], Rejection, totalBytes: Int?, point: Int?)
-    case request(Ingest.Outcome, arrival: Double, update: Bool, reply: @Sendable (Result<[[UInt8]], Rejection>) -> Void)
+    /// A worker's share of an HTTP request.
+    case request(RequestShare, update: Bool, gather: RequestGather)
     case stop
 }
 
-/// The running daemon: an ingest thread that owns the input sockets (receive, decode, validate, route),
-/// a scoring thread that owns the windows, the models and the output sockets (score, publish, train
-/// requests, dead letters), and the model loader thread. `stop()` drains: inputs close first, everything
-/// already accepted is scored and published, then the outputs are flushed and closed.
+/// The part of an HTTP request one worker answers: the points of its keys (with their positions in the
+/// request), or the request's window.
+enum RequestShare {
+    case points([RoutedPoint], positions: [Int])
+    case window(InputWindow, arrival: Double)
+}
+
+/// Work passed from the workers (and the ingest thread's rejections) to the publisher thread.
+enum PublishItem {
+    case emissions([Emission])
+    /// A rejected message: what was kept of its frames, its size over all frames, the rejected point's index.
+    case rejected(frames: [[UInt8]], Rejection, totalBytes: Int?, point: Int?)
+    /// A worker has drained: its engine, for the shutdown snapshot.
+    case stopped(ScoringEngine)
+}
+
+/// One scoring worker: a thread that owns a share of the keys (``KeyShard``), with their windows, score states
+/// and model cache (its own ``ModelRegistry`` and loader thread). It scores what is routed to it in order, so
+/// outputs of one key keep their order.
+final class ScoringWorker: @unchecked Sendable {
+    // @unchecked: the queue is thread-safe; the registry's cache is touched only by this worker's thread.
+    let shard: KeyShard
+    let queue: BlockingQueue<WorkItem>
+    let models: ModelRegistry
+    let done = DispatchSemaphore(value: 0)
+
+    init(shard: KeyShard, queueCapacity: Int, models: ModelRegistry) {
+        (self.shard, self.models) = (shard, models)
+        queue = BlockingQueue(capacity: queueCapacity)
+    }
+}
+
+/// The running daemon: an ingest thread that owns the input sockets (receive, decode, validate, route to the
+/// worker that owns each key), `windows.workers` scoring workers (windows, models, inference, output encoding),
+/// a publisher thread that owns the output sockets (scores, train requests, dead letters), and a model loader
+/// per worker. `stop()` drains: inputs close first, everything already accepted is scored and published, then
+/// the outputs are flushed and closed.
 public final class DaemonRuntime: @unchecked Sendable {
     // @unchecked: mutable state is confined to its thread (see each member); cross-thread flags use `lock`.
     public let config: AEFlowConfig
     public let metrics: ScoringMetrics
-    public let models: ModelRegistry
     let logger: Logger
     let context: ZMQContext
-    let queue = BlockingQueue<WorkItem>(capacity: 65_536)
+    let workers: [ScoringWorker]
+    /// Encoded outputs on their way to the sockets (bounded: workers wait when the publisher is behind).
+    let outputs = BlockingQueue<PublishItem>(capacity: 65_536)
     /// The one way in (decoding and routing), shared by the sockets and HTTP.
     public let ingest: Ingest
 
-    private let lock = NSLock()
+    let lock = NSLock()
     private var stopping = false
     private var ready = false
-    private var snapshot: [ModelRegistry.Listing] = []
-    private let ingestDone = DispatchSemaphore(value: 0), scoringDone = DispatchSemaphore(value: 0)
-    private let startup = DispatchSemaphore(value: 0)
-    private var startupError: Error?
+    /// Each worker's `/v1/models` entries (guarded by `lock`).
+    var listings: [[ModelRegistry.Listing]]
+    let ingestDone = DispatchSemaphore(value: 0), publisherDone = DispatchSemaphore(value: 0)
+    let startup = DispatchSemaphore(value: 0)
+    var startupError: Error?
     /// Endpoints actually bound (port 0 resolved), by config role.
     public private(set) var endpoints: [String: String] = [:]
 
@@ -57,8 +91,15 @@ public final class DaemonRuntime: @unchecked Sendable {
         self.config = config
         self.logger = logger
         self.link = link
-        metrics = ScoringMetrics()
-        models = ModelRegistry(config: config, metrics: metrics, logger: logger)
+        let metrics = ScoringMetrics()
+        self.metrics = metrics
+        let n = config.windows.resolvedWorkers
+        workers = (0..<n).map { i in
+            let shard = KeyShard(index: i, count: n)
+            return ScoringWorker(shard: shard, queueCapacity: max(4096, 65_536 / n),
+                                 models: ModelRegistry(config: config, metrics: metrics, logger: logger, shard: shard))
+        }
+        listings = Array(repeating: [], count: n)
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)
         monitor = SocketMonitor(context: context)
         security = try SocketSecurity.load(config)
@@ -66,7 +107,16 @@ public final class DaemonRuntime: @unchecked Sendable {
     }
 
     public var isReady: Bool { lock.lock(); defer { lock.unlock() }; return ready }
-    public var modelListing: [ModelRegistry.Listing] { lock.lock(); defer { lock.unlock() }; return snapshot }
+    /// Every worker's models, for `/v1/models`.
+    public var modelListing: [ModelRegistry.Listing] {
+        lock.lock()
+        let all = listings
+        lock.unlock()
+        return all.count == 1 ? all[0] : all.joined().sorted { $0.id.description < $1.id.description }
+    }
+
+    /// Accepted points waiting to be scored, over every worker.
+    var queuedPoints: Int { workers.reduce(0) { $0 + $1.queue.depth } }
 
     /// Binds/connects every socket and starts the threads; throws if a socket cannot be set up.
     public func start() throws {
@@ -85,12 +135,20 @@ public final class DaemonRuntime: @unchecked Sendable {
             }
             logger.info("CURVE on every socket", metadata: ["public_key": "\(security.keys.publicKey)", "allowed_clients": "\(security.allowed.count)"])
         }
-        models.start()
-        let scoring = Thread { [self] in scoringLoop() }
-        scoring.name = "aeflow-scoring"
-        scoring.start()
+        let publisher = Thread { [self] in publishLoop() }
+        publisher.name = "aeflow-publish"
+        publisher.start()
         startup.wait()
         if let e = startupError { throw e }
+        let seed = UInt64(MonotonicClock.now() * 1e6)
+        for w in workers {
+            w.models.start()
+            let t = Thread { [self] in workerLoop(w, seed: seed) }
+            t.name = workers.count == 1 ? "aeflow-scoring" : "aeflow-scoring-\(w.shard.index)"
+            t.start()
+        }
+        for _ in workers { startup.wait() }
+        logger.info("scoring workers started", metadata: ["workers": "\(workers.count)"])
         let ingest = Thread { [self] in ingestLoop() }
         ingest.name = "aeflow-ingest"
         ingest.start()
@@ -108,8 +166,9 @@ public final class DaemonRuntime: @unchecked Sendable {
         lock.unlock()
         guard !wasStopping else { return }
         ingestDone.wait()
-        scoringDone.wait()
-        models.stop()
+        for w in workers { w.done.wait() }
+        publisherDone.wait()
+        for w in workers { w.models.stop() }
         monitor.stop()
         zap?.stop()
     }
@@ -119,11 +178,38 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// libzmq's per-frame backstop: 4× the message limit, at least 64 MiB (README "Limits").
     static func transportFrameLimit(_ messageLimit: Int) -> Int { Swift.max(64 << 20, 4 * messageLimit) }
 
-    /// Submits an HTTP scoring request to the scoring thread.
+    /// Submits an HTTP scoring request to the workers that own its keys; `reply` is called once, from the last
+    /// of them (or at once when the request does not decode or route).
     /// With `update`, the request's points enter their keys' windows like streamed ones; without, they are scored
-    /// on copies and leave the live state as it was.
+    /// on copies and leave the live state as it was. A request is answered whole or refused whole.
     public func submit(_ message: Ingest.Outcome, arrival: Double, update: Bool = false, reply: @escaping @Sendable (Result<[[UInt8]], Rejection>) -> Void) {
-        queue.push(.request(message, arrival: arrival, update: update, reply: reply))
+        switch message {
+        case .rejected(let r):
+            metrics.rejected(r.reason)
+            reply(.failure(r))
+        case .points(let routed, let refused):
+            if let first = refused.first {
+                metrics.rejected(first.rejection.reason)
+                reply(.failure(first.rejection))
+                return
+            }
+            var shares = [(points: [RoutedPoint], positions: [Int])](repeating: ([], []), count: workers.count)
+            for (i, p) in routed.enumerated() {
+                let w = KeyShard.of(p.key, count: workers.count)
+                shares[w].points.append(p)
+                shares[w].positions.append(i)
+            }
+            let busy = shares.indices.filter { !shares[$0].points.isEmpty }
+            guard !busy.isEmpty else { reply(.success([])); return }
+            let gather = RequestGather(shares: busy.count, reply: reply)
+            for w in busy {
+                workers[w].queue.push(.request(.points(shares[w].points, positions: shares[w].positions), update: update, gather: gather),
+                                      weight: shares[w].points.count)
+            }
+        case .window(let w):
+            workers[KeyShard.of(w.key, count: workers.count)].queue.push(
+                .request(.window(w, arrival: arrival), update: update, gather: RequestGather(shares: 1, reply: reply)))
+        }
     }
 
     // MARK: sockets
@@ -164,9 +250,11 @@ public final class DaemonRuntime: @unchecked Sendable {
         } catch {
             startupError = error
             startup.signal()
+            for w in workers { w.queue.push(.stop) }   // the workers and the publisher wind down
             return
         }
         startup.signal()
+        let n = workers.count
         var poller = ZMQPoller()
         for s in inputs { poller.add(s) }
         while !isStopping {
@@ -177,7 +265,12 @@ public final class DaemonRuntime: @unchecked Sendable {
                 continue
             }
             guard !readable.isEmpty else { continue }
-            var points: [RoutedPoint] = []
+            // Each worker's share of this round's points, in arrival order.
+            var shares = [[RoutedPoint]](repeating: [], count: n)
+            func hand(_ w: Int) {
+                workers[w].queue.push(.points(shares[w]), weight: shares[w].count)
+                shares[w].removeAll(keepingCapacity: true)
+            }
             let limit = config.windows.maxMessageBytes
             for i in readable {
                 // Everything pending on this socket, in bounded rounds; a stop ends the round at once.
@@ -189,7 +282,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                     let frames = message.frames
                     let arrival = MonotonicClock.now()
                     if message.isOversize || (frames.last?.count ?? 0) > limit {
-                        queue.push(.rejected(frames: frames, Rejection(.tooLarge, "\(message.totalBytes) bytes in \(frames.count) frame(s) (limit \(limit))"),
+                        outputs.push(.rejected(frames: frames, Rejection(.tooLarge, "\(message.totalBytes) bytes in \(frames.count) frame(s) (limit \(limit))"),
                                              totalBytes: message.totalBytes, point: nil))
                         continue
                     }
@@ -210,181 +303,25 @@ public final class DaemonRuntime: @unchecked Sendable {
                     }
                     switch outcome {
                     case .rejected(let r):
-                        queue.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
+                        outputs.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
                     case .window(let w):
-                        queue.push(.window(w, arrival: arrival, frames: frames))
+                        workers[KeyShard.of(w.key, count: n)].queue.push(.window(w, arrival: arrival, frames: frames))
                     case .points(let routed, let refused):
-                        points += routed
-                        for f in refused { queue.push(.rejected(frames: frames, f.rejection, totalBytes: nil, point: f.index)) }
+                        if n == 1 {
+                            shares[0] += routed
+                        } else {
+                            for p in routed { shares[KeyShard.of(p.key, count: n)].append(p) }
+                        }
+                        for f in refused { outputs.push(.rejected(frames: frames, f.rejection, totalBytes: nil, point: f.index)) }
                     }
-                    if points.count >= 4096 {
-                        queue.push(.points(points), weight: points.count)
-                        points.removeAll(keepingCapacity: true)
-                    }
+                    for w in 0..<n where shares[w].count >= 4096 { hand(w) }
                 }
             }
-            if !points.isEmpty { queue.push(.points(points), weight: points.count) }
-            metrics.queueDepth.set(Int64(queue.depth))
+            for w in 0..<n where !shares[w].isEmpty { hand(w) }
+            metrics.queueDepth.set(Int64(queuedPoints))
         }
         for s in inputs { s.close() }
         history?.close()
-        queue.push(.stop)
-    }
-
-    // MARK: scoring thread
-
-    func scoringLoop() {
-        defer { scoringDone.signal() }
-        let scores: ZMQSocket, trainRequests: ZMQSocket?, deadLetter: ZMQSocket?
-        do {
-            scores = try open(config.outputs.scores, role: "outputs.scores", receiving: false)
-            trainRequests = link == nil ? try open(config.outputs.trainRequests, role: "outputs.train_requests", receiving: false, highWaterMark: 10_000) : nil
-            // Dead letters hold at most DeadLetter.copyBytes of their message: 1,000 of them bound the queue to ~16 MB.
-            deadLetter = try config.outputs.deadLetter.map { try open($0, role: "outputs.dead_letter", receiving: false, highWaterMark: 1_000) }
-        } catch {
-            startupError = error
-            startup.signal()
-            return
-        }
-        let engine = ScoringEngine(config: config, router: ingest.router, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
-        // Before reporting ready: every key's window from the last shutdown, and the models already in the store.
-        engine.restoreSnapshot()
-        if !models.waitForPreload(timeout: config.store.preloadTimeoutSeconds) {
-            logger.warning("store still loading at start; keys whose model is being read answer model_not_ready meanwhile",
-                           metadata: ["timeout_s": "\(config.store.preloadTimeoutSeconds)"])
-        }
-        engine.models.applyLoaderResults()
-        startup.signal()
-        var limiter = RateLimitedLog(logger: logger, perSeconds: 10)
-        var nextExpiry = MonotonicClock.now() + 1
-        var running = true
-        var accepted = 0, published = 0
-        func publish(_ emissions: [Emission]) {
-            for e in emissions {
-                switch e {
-                case .score(let key, let body, let arrival, let status):
-                    accepted += 1
-                    do {
-                        if scores.kind == .pub {
-                            try scores.send([Array(key.joined(separator: ":").utf8), body], dontWait: true)
-                        } else {
-                            try scores.send(body, dontWait: true)
-                        }
-                        published += 1
-                        metrics.scored(status)
-                        metrics.latency.record(MonotonicClock.now() - arrival)
-                    } catch {
-                        // The consumer is not reading (its queue is at the high-water mark) or none is connected.
-                        metrics.outputDropped("scores")
-                        limiter.log("score not sent", ["reason": "scores_\(error.kind == .wouldBlock ? "full" : "failed")", "error": "\(error)"])
-                    }
-                case .trainRequest(let request):
-                    if let link {
-                        link.trainRequest(request)
-                        metrics.trainRequests.increment()
-                        continue
-                    }
-                    do {
-                        try trainRequests?.send(request.json, dontWait: true)
-                        metrics.trainRequests.increment()
-                    } catch {
-                        metrics.trainRequestsDropped.increment()
-                        metrics.outputDropped("train_requests")
-                    }
-                case .rejected(let r, let source, let index):
-                    reject(r, frames: source ?? [], totalBytes: nil, point: index)
-                }
-            }
-        }
-        func reject(_ r: Rejection, frames: [[UInt8]], totalBytes: Int?, point: Int?) {
-            metrics.rejected(r.reason)
-            limiter.log("input rejected", ["reason": r.reason.rawValue, "detail": r.detail])
-            guard let deadLetter else { return }
-            do {
-                try deadLetter.send(DeadLetter.frames(r, original: frames, totalBytes: totalBytes, point: point), dontWait: true)
-            } catch {
-                metrics.deadLettersDropped.increment()
-                metrics.outputDropped("dead_letter")
-            }
-        }
-        while running {
-            let items = queue.popAll(timeout: 0.25)
-            let now = MonotonicClock.now()
-            var batch: [RoutedPoint] = []
-            func flush() {
-                guard !batch.isEmpty else { return }
-                publish(engine.process(batch, now: now))
-                batch.removeAll(keepingCapacity: true)
-            }
-            for item in items {
-                switch item {
-                case .points(let ps): batch += ps
-                case .window(let w, let arrival, let frames):
-                    flush()
-                    switch engine.processWindow(w, arrival: arrival, now: now) {
-                    case .success(let e): publish(e)
-                    case .failure(let r): reject(r, frames: frames, totalBytes: nil, point: nil)
-                    }
-                case .rejected(let frames, let r, let total, let point):
-                    flush()
-                    reject(r, frames: frames, totalBytes: total, point: point)
-                case .request(let message, let arrival, let update, let reply):
-                    flush()
-                    reply(answer(message, arrival: arrival, update: update, engine: engine, publish: publish))
-                case .stop:
-                    running = false
-                }
-            }
-            flush()
-            if items.isEmpty { engine.models.applyLoaderResults() }
-            if now >= nextExpiry || !running {
-                engine.expire(now: now)
-                nextExpiry = now + 1
-            }
-            if engine.models.takeChanges() {
-                let listing = engine.models.listing()
-                lock.lock(); snapshot = listing; lock.unlock()
-            }
-            metrics.queueDepth.set(Int64(queue.depth))
-        }
-        logger.info("scoring drained", metadata: ["accepted": "\(accepted)", "published": "\(published)"])
-        engine.writeSnapshot()
-        scores.close()
-        trainRequests?.close()
-        deadLetter?.close()
-    }
-
-    /// An HTTP request scored on the scoring thread. With `update` its points enter the windows like any others
-    /// and train requests go out as usual; without, they are scored on copies of the windows (``ScoringEngine/preview``).
-    /// The outputs are the HTTP response (not also published on the score socket).
-    /// A request is answered whole or refused whole: one point that does not route refuses it.
-    func answer(_ message: Ingest.Outcome, arrival: Double, update: Bool, engine: ScoringEngine, publish: ([Emission]) -> Void) -> Result<[[UInt8]], Rejection> {
-        let emissions: [Emission]
-        switch message {
-        case .rejected(let r):
-            metrics.rejected(r.reason)
-            return .failure(r)
-        case .window(let w):
-            switch engine.processWindow(w, arrival: arrival, now: MonotonicClock.now()) {
-            case .success(let e): emissions = e
-            case .failure(let r): metrics.rejected(r.reason); return .failure(r)
-            }
-        case .points(let routed, let refused):
-            if let first = refused.first { metrics.rejected(first.rejection.reason); return .failure(first.rejection) }
-            emissions = update ? engine.process(routed, now: MonotonicClock.now()) : engine.preview(routed, now: MonotonicClock.now())
-        }
-        var bodies: [[UInt8]] = []
-        var others: [Emission] = []
-        for e in emissions {
-            if case .score(_, let body, _, let status) = e {
-                bodies.append(body)
-                metrics.scored(status)
-            } else {
-                others.append(e)
-            }
-        }
-        publish(others)
-        return .success(bodies)
+        for w in workers { w.queue.push(.stop) }
     }
 }
-

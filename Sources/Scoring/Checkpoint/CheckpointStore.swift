@@ -38,6 +38,32 @@ public struct CheckpointStore: Sendable {
         return String(encoded.prefix(160)) + "~" + digest
     }
 
+    /// The key a ``directoryName(_:)`` stands for, or nil when the name is not one it makes or was cut and
+    /// hashed (a key longer than 200 encoded bytes: read it from the checkpoint).
+    public static func key(fromDirectoryName name: String) -> [String]? {
+        if name == "%%" { return [] }
+        guard !name.contains("~") else { return nil }
+        var key: [String] = []
+        for part in name.split(separator: "+", omittingEmptySubsequences: false) {
+            if part == "%" { key.append(""); continue }
+            var bytes: [UInt8] = []
+            var u = Array(part.utf8)[...]
+            while let b = u.first {
+                u = u.dropFirst()
+                if b == UInt8(ascii: "%") {
+                    guard u.count >= 2, let v = UInt8(String(decoding: u.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+                    bytes.append(v)
+                    u = u.dropFirst(2)
+                } else {
+                    bytes.append(b)
+                }
+            }
+            guard !bytes.isEmpty, let value = String(validating: bytes, as: UTF8.self) else { return nil }
+            key.append(value)
+        }
+        return directoryName(key) == name ? key : nil
+    }
+
     public func keyDirectory(pipeline: String, key: [String]) -> String {
         "\(root)/\(CheckpointStore.directoryName([pipeline]))/\(CheckpointStore.directoryName(key))"
     }

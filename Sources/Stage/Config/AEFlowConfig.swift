@@ -1,3 +1,4 @@
+import Foundation
 import Scoring
 import SystemCalls
 import TensorCore
@@ -118,7 +119,12 @@ public struct AEFlowConfig: Equatable, Sendable {
         public var maxFutureSeconds: Double = 86_400
         /// Where every key's window and score statistics are written at shutdown and read back at start (nil: off).
         public var snapshotPath: String? = "var/windows.snapshot"
+        /// Scoring workers, each owning a share of the keys (by key hash) with their windows and models; 0: one per core.
+        public var workers: Int = 0
         public init() {}
+
+        /// `workers` resolved: 0 means the cores this process may run on.
+        public var resolvedWorkers: Int { workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount) }
     }
 
     /// CURVE on every ZeroMQ socket (AEFlow's own section): file paths, read when sockets are opened.
@@ -260,6 +266,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         if w.has("snapshot_path") {
             windows.snapshotPath = try w.value("snapshot_path") == .null ? nil : w.string("snapshot_path")
         }
+        windows.workers = try w.int("workers", default: 0, range: 0...256)
         try w.finish()
         var streams: [StreamConf] = []
         if r.has("stream_confs") {

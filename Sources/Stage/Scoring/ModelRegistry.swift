@@ -57,6 +57,8 @@ public final class ModelRegistry: @unchecked Sendable {
     public let store: CheckpointStore
     public let capacity: Int
     public let pollInterval: Double
+    /// The keys whose models this registry holds: one scoring worker's share (and every pipeline-wide model).
+    public let shard: KeyShard
     let requirements: [String: Requirement]
     let logger: Logger
     let metrics: ScoringMetrics
@@ -91,19 +93,21 @@ public final class ModelRegistry: @unchecked Sendable {
         return true
     }
 
-    /// The registry over `config.store`, checking every model against its pipeline's metrics and window.
-    public convenience init(config: AEFlowConfig, metrics: ScoringMetrics, logger: Logger) {
+    /// The registry over `config.store`, checking every model against its pipeline's metrics and window. With
+    /// several scoring workers each has its own registry for its shard of the keys, holding its share of
+    /// `store.max_models`.
+    public convenience init(config: AEFlowConfig, metrics: ScoringMetrics, logger: Logger, shard: KeyShard = .whole) {
         var requirements: [String: Requirement] = [:]
         for s in config.streams { for p in s.pipelines { requirements[p.pipelineID] = .init(metrics: p.metrics, windowSize: s.windowSize) } }
         self.init(store: CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions),
-                  capacity: config.store.maxModels, pollInterval: Double(config.store.pollIntervalMs) / 1000,
-                  requirements: requirements, metrics: metrics, logger: logger)
+                  capacity: (config.store.maxModels + shard.count - 1) / shard.count, pollInterval: Double(config.store.pollIntervalMs) / 1000,
+                  requirements: requirements, metrics: metrics, logger: logger, shard: shard)
     }
 
     public init(store: CheckpointStore, capacity: Int, pollInterval: Double, requirements: [String: Requirement],
-                metrics: ScoringMetrics, logger: Logger) {
-        (self.store, self.capacity, self.pollInterval, self.requirements, self.metrics, self.logger) =
-            (store, max(1, capacity), pollInterval, requirements, metrics, logger)
+                metrics: ScoringMetrics, logger: Logger, shard: KeyShard = .whole) {
+        (self.store, self.capacity, self.pollInterval, self.requirements, self.metrics, self.logger, self.shard) =
+            (store, max(1, capacity), pollInterval, requirements, metrics, logger, shard)
     }
 
     // MARK: scoring thread
@@ -137,6 +141,7 @@ public final class ModelRegistry: @unchecked Sendable {
         results.removeAll()
         lock.unlock()
         var changed: [ModelID] = []
+        guard !done.isEmpty else { return changed }   // called per batch: nothing to count again
         for r in done {
             switch r {
             case .loaded(let id, let p, let v, let path):
@@ -168,7 +173,7 @@ public final class ModelRegistry: @unchecked Sendable {
                 if case .loading = e.state { cache[id] = (.missing, e.lastUsed) }
             }
         }
-        metrics.modelsLoaded.set(Int64(cache.values.filter { if case .ready = $0.state { return true } else { return false } }.count))
+        reportLoaded()
         return changed
     }
 
@@ -192,12 +197,17 @@ public final class ModelRegistry: @unchecked Sendable {
     /// Over capacity, the least recently used entries go, down to 15/16 of the capacity at once: one sort per
     /// capacity/16 new keys rather than one per key, so churn through far more keys than `store.max_models`
     /// costs O(log n) per new key (LoadGen --scope key with 100k keys over max_models 10k).
+    private func reportLoaded() {
+        metrics.setModelsLoaded(cache.values.filter { if case .ready = $0.state { return true } else { return false } }.count, shard: shard)
+    }
+
     private func evictIfNeeded() {
         guard cache.count > capacity else { return }
         let keep = capacity >= 16 ? capacity - capacity / 16 : capacity
         let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(cache.count - keep).map(\.key)
         for v in victims { cache[v] = nil }
         generation += 1
+        reportLoaded()
         lock.lock()
         forgotten += victims
         lock.unlock()
@@ -283,6 +293,8 @@ public final class ModelRegistry: @unchecked Sendable {
         for pipelineID in requirements.keys.sorted() {
             let dir = "\(store.root)/\(CheckpointStore.directoryName([pipelineID]))"
             for name in CheckpointStore.listDirectory(dir).sorted() {
+                // Another worker's key (when the name says which) is that worker's to load.
+                if let key = CheckpointStore.key(fromDirectoryName: name), !shard.holdsModel(of: key) { continue }
                 guard let latest = CheckpointStore.latest(in: "\(dir)/\(name)") else { continue }
                 // Every key with a live version counts as on disk (its first point waits for a load, no train request);
                 // up to the cache's capacity they are loaded now.
@@ -293,6 +305,7 @@ public final class ModelRegistry: @unchecked Sendable {
                 do {
                     let (c, pipeline) = try Checkpoint.load(path: latest.path)
                     let id = ModelID(pipelineID: pipelineID, key: c.key)
+                    guard shard.holdsModel(of: c.key) else { continue }   // a hashed directory name of another worker's key
                     guard store.keyDirectory(pipeline: pipelineID, key: c.key) == "\(dir)/\(name)", c.pipelineID == pipelineID else { continue }
                     guard let req = requirements[pipelineID], c.metrics == req.metrics, c.seqLen == req.windowSize else { continue }
                     known[id] = .some(latest.version)

@@ -10,22 +10,16 @@ extension ScoringEngine {
     public static let snapshotFormat = "aeflow.windows.v1"
 
     /// The current windows and score states.
-    public func snapshot() -> [UInt8] {
+    public func snapshot() -> [UInt8] { Self.snapshot(of: [self]) }
+
+    /// One document for the windows and score states of every worker's engine (each owns a share of the keys;
+    /// all were built from the same configuration). Read only once the workers have stopped.
+    public static func snapshot(of engines: [ScoringEngine]) -> [UInt8] {
         var out = JSONObject([("format", .string(Self.snapshotFormat))])
-        out["pipelines"] = .array(pipelines.map { p in
-            let f = p.windows.features
-            var rows = [Float](repeating: 0, count: p.windows.length * f)
-            let keys: [JSONValue] = p.windows.entries.reversed().map { (key, slot) in
-                let n = rows.withUnsafeMutableBufferPointer { p.windows.copyWindow(slot: slot, into: $0.baseAddress!) }
-                let extra = slot < p.extras.count ? p.extras[slot] : KeyExtra()
-                return .object(JSONObject([
-                    ("key", .array(key.map { .string($0) })),
-                    ("timestamps", .array(p.windows.timestamps(slot: slot).map { .int($0) })),
-                    ("values", .array(rows[0..<(n * f)].map { $0.isFinite ? .double(Double($0)) : .null })),
-                    ("model_version", extra.modelVersion.map { .int(Int64($0)) } ?? .null),
-                    ("state", extra.state.json),
-                ]))
-            }
+        guard let first = engines.first else { return Array(JSONValue.object(out).serialized().utf8) }
+        out["pipelines"] = .array(first.pipelines.indices.map { pi in
+            let p = first.pipelines[pi]
+            let keys = engines.flatMap { $0.snapshotKeys(pipeline: pi) }
             return .object(JSONObject([
                 ("config_id", .string(p.target.stream.configID)), ("pipeline_id", .string(p.target.pipeline.pipelineID)),
                 ("window", .int(Int64(p.windows.length))), ("metrics", .array(p.target.pipeline.metrics.map { .string($0) })),
@@ -35,13 +29,33 @@ extension ScoringEngine {
         return Array(JSONValue.object(out).serialized().utf8)
     }
 
+    /// Pipeline `pi`'s keys, least recently used first.
+    func snapshotKeys(pipeline pi: Int) -> [JSONValue] {
+        let p = pipelines[pi]
+        let f = p.windows.features
+        var rows = [Float](repeating: 0, count: p.windows.length * f)
+        return p.windows.entries.reversed().map { (key, slot) in
+            let n = rows.withUnsafeMutableBufferPointer { p.windows.copyWindow(slot: slot, into: $0.baseAddress!) }
+            let extra = slot < p.extras.count ? p.extras[slot] : KeyExtra()
+            return .object(JSONObject([
+                ("key", .array(key.map { .string($0) })),
+                ("timestamps", .array(p.windows.timestamps(slot: slot).map { .int($0) })),
+                ("values", .array(rows[0..<(n * f)].map { $0.isFinite ? .double(Double($0)) : .null })),
+                ("model_version", extra.modelVersion.map { .int(Int64($0)) } ?? .null),
+                ("state", extra.state.json),
+            ]))
+        }
+    }
+
     /// What a restore did.
     public struct RestoreReport: Sendable, Equatable {
         public var keys = 0
+        /// Keys in the snapshot that belong to another worker (`windows.workers` > 1): that worker restores them.
+        public var otherWorkers = 0
         public var skippedPipelines: [String] = []
     }
 
-    /// Reads a snapshot back into empty windows; returns how many keys were restored.
+    /// Reads a snapshot back into empty windows (the keys this engine's shard owns); returns how many keys were restored.
     public func restore(_ bytes: [UInt8]) throws(ConfigReadError) -> RestoreReport {
         let doc: JSONValue
         do { doc = try JSONValue.parse(bytes) } catch { throw ConfigReadError(path: "snapshot", reason: "is not valid JSON (\(error))") }
@@ -63,6 +77,7 @@ extension ScoringEngine {
                 guard let e = k.objectValue, let keyValues = e["key"]?.arrayValue?.compactMap(\.stringValue),
                       let ts = e["timestamps"]?.arrayValue?.compactMap(\.intValue), let vs = e["values"]?.arrayValue,
                       vs.count == ts.count * f, ts.count <= pipelines[pi].windows.length else { continue }
+                guard shard.owns(keyValues) else { report.otherWorkers += 1; continue }
                 let slot = pipelines[pi].windows.slot(for: keyValues, now: 0).slot
                 while pipelines[pi].extras.count <= slot { pipelines[pi].extras.append(KeyExtra()) }
                 for (r, t) in ts.enumerated() {
@@ -78,7 +93,7 @@ extension ScoringEngine {
                 report.keys += 1
             }
         }
-        metrics.keys.set(Int64(keyCount))
+        metrics.setKeys(keyCount, shard: shard)
         return report
     }
 }
@@ -91,7 +106,7 @@ extension ScoringEngine {
         guard let bytes = try? SafeTensorsFile.readBytes(contentsOf: path) else { return }
         do {
             let r = try restore(bytes)
-            logger.info("windows restored", metadata: ["path": "\(path)", "keys": "\(r.keys)",
+            logger.info("windows restored", metadata: ["path": "\(path)", "keys": "\(r.keys)", "worker": "\(shard)",
                                                        "skipped_pipelines": "\(r.skippedPipelines.joined(separator: ","))"])
         } catch {
             logger.warning("window snapshot ignored", metadata: ["path": "\(path)", "reason": "\(error)"])
@@ -99,14 +114,17 @@ extension ScoringEngine {
     }
 
     /// Writes the snapshot atomically to `config.windows.snapshotPath` (when set).
-    public func writeSnapshot() {
-        guard let path = config.windows.snapshotPath else { return }
+    public func writeSnapshot() { Self.writeSnapshot(of: [self]) }
+
+    /// Writes one snapshot of every worker's engine atomically to their `config.windows.snapshotPath` (when set).
+    public static func writeSnapshot(of engines: [ScoringEngine]) {
+        guard let first = engines.first, let path = first.config.windows.snapshotPath else { return }
         Files.makeParentDirectory(path)
         do {
-            try AtomicFile.write(snapshot(), to: path)
-            logger.info("windows saved", metadata: ["path": "\(path)", "keys": "\(keyCount)"])
+            try AtomicFile.write(snapshot(of: engines), to: path)
+            first.logger.info("windows saved", metadata: ["path": "\(path)", "keys": "\(engines.reduce(0) { $0 + $1.keyCount })"])
         } catch {
-            logger.error("window snapshot not written", metadata: ["path": "\(path)", "error": "\(error)"])
+            first.logger.error("window snapshot not written", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 }

@@ -39,18 +39,25 @@ public final class ScoringEngine {
     public let models: ModelRegistry
     let metrics: ScoringMetrics
     let logger: Logger
+    /// The keys this engine owns (one scoring worker's share).
+    public let shard: KeyShard
     var uuids: UUIDGenerator
     var scratch: [Float] = []
     /// The compiled plans' working memory on this engine's thread.
     let inference = InferenceScratch()
 
-    /// `router` is the process's one router (built from `config`).
-    public init(config: AEFlowConfig, router: PointRouter, models: ModelRegistry, metrics: ScoringMetrics, logger: Logger, seed: UInt64) {
+    /// `router` is the process's one router (built from `config`); `shard` the keys this engine owns (it is
+    /// given only those; a snapshot restores only those).
+    public init(config: AEFlowConfig, router: PointRouter, models: ModelRegistry, metrics: ScoringMetrics, logger: Logger, seed: UInt64,
+                shard: KeyShard = .whole) {
         self.config = config
+        self.shard = shard
+        // `windows.max_keys` is shared out among the workers.
+        let maxKeys = (config.windows.maxKeys + shard.count - 1) / shard.count
         self.router = router
         pipelines = router.targets.map {
             PipelineState(target: $0, windows: KeyedWindows(length: $0.stream.windowSize, features: $0.pipeline.metrics.count,
-                                                            capacity: config.windows.maxKeys),
+                                                            capacity: maxKeys),
                           template: OutputTemplate(pipelineID: $0.pipeline.pipelineID, metrics: $0.pipeline.metrics))
         }
         (self.models, self.metrics, self.logger) = (models, metrics, logger)
@@ -69,7 +76,7 @@ public final class ScoringEngine {
         var n = 0
         for i in pipelines.indices { n += pipelines[i].windows.expire(idleSince: now - config.windows.idleTimeoutSeconds).count }
         if n > 0 { metrics.keysExpired.increment(by: Int64(n)) }
-        metrics.keys.set(Int64(keyCount))
+        metrics.setKeys(keyCount, shard: shard)
         return n
     }
 
@@ -210,7 +217,7 @@ public final class ScoringEngine {
                                         version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected)
             }
         }
-        metrics.keys.set(Int64(keyCount))
+        metrics.setKeys(keyCount, shard: shard)
         var result: [Emission] = []
         result.reserveCapacity(out.count + trainRequests.count)
         for i in out.indices { result.append(out[i].take()!) }   // moved, not copied
@@ -245,7 +252,7 @@ public final class ScoringEngine {
         pipelines = copies
         defer {
             pipelines = live
-            metrics.keys.set(Int64(keyCount))
+            metrics.setKeys(keyCount, shard: shard)
         }
         return process(batch, now: now).filter { if case .trainRequest = $0 { false } else { true } }
     }

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 import Scoring
 import ZMQ
 
@@ -10,8 +11,11 @@ public final class ScoringMetrics: Sendable {
     public let messagesIn: Counter
     public let modelSwaps: Counter
     public let modelLoadFailures: Counter
-    public let modelsLoaded: Gauge
-    public let keys: Gauge
+    private let modelsLoaded: Gauge
+    private let keys: Gauge
+    /// Per scoring worker (`windows.workers`): the gauges show the sums.
+    private let keysByWorker = Mutex<[Int: Int]>([:])
+    private let modelsByWorker = Mutex<[Int: Int]>([:])
     public let keysEvicted: Counter
     public let keysExpired: Counter
     public let queueDepth: Gauge
@@ -77,6 +81,16 @@ public final class ScoringMetrics: Sendable {
                                       labels: [("output", output)])
         }
         droppedByOutput = o
+    }
+
+    /// Keys with a window on worker `shard.index`; `aeflow_keys` is the sum over workers.
+    public func setKeys(_ count: Int, shard: KeyShard) {
+        keys.set(Int64(keysByWorker.withLock { $0[shard.index] = count; return $0.values.reduce(0, +) }))
+    }
+
+    /// Models loaded on worker `shard.index`; `aeflow_models_loaded` is the sum over workers.
+    public func setModelsLoaded(_ count: Int, shard: KeyShard) {
+        modelsLoaded.set(Int64(modelsByWorker.withLock { $0[shard.index] = count; return $0.values.reduce(0, +) }))
     }
 
     public func outputDropped(_ output: String) { droppedByOutput[output]?.increment() }

@@ -1,0 +1,103 @@
+import Foundation
+import Scoring
+import Stage
+import SystemCalls
+
+// MARK: scoring workers
+
+extension DaemonRuntime {
+    /// One worker's thread: its engine (the keys of its shard), restored from the snapshot and with the store's
+    /// models read before it reports ready; then it scores what it is given, in order, and hands the encoded
+    /// outputs to the publisher. On `.stop` (after everything queued before it) its engine goes to the
+    /// publisher for the shutdown snapshot.
+    func workerLoop(_ w: ScoringWorker, seed: UInt64) {
+        defer { w.done.signal() }
+        let engine = ScoringEngine(config: config, router: ingest.router, models: w.models, metrics: metrics, logger: logger,
+                                   seed: seed &+ UInt64(w.shard.index) &* 0x9E37_79B9_7F4A_7C15, shard: w.shard)
+        // Before reporting ready: this worker's keys' windows from the last shutdown, and the models already in the store.
+        engine.restoreSnapshot()
+        if !w.models.waitForPreload(timeout: config.store.preloadTimeoutSeconds) {
+            logger.warning("store still loading at start; keys whose model is being read answer model_not_ready meanwhile",
+                           metadata: ["timeout_s": "\(config.store.preloadTimeoutSeconds)", "worker": "\(w.shard)"])
+        }
+        w.models.applyLoaderResults()
+        startup.signal()
+        var nextExpiry = MonotonicClock.now() + 1
+        var nextListing = 0.0
+        var running = true
+        while running {
+            let items = w.queue.popAll(timeout: 0.25)
+            let now = MonotonicClock.now()
+            var batch: [RoutedPoint] = []
+            func flush() {
+                guard !batch.isEmpty else { return }
+                outputs.push(.emissions(engine.process(batch, now: now)), weight: batch.count)
+                batch.removeAll(keepingCapacity: true)
+            }
+            for item in items {
+                switch item {
+                case .points(let ps):
+                    if batch.isEmpty { batch = ps } else { batch += ps }
+                case .window(let window, let arrival, let frames):
+                    flush()
+                    switch engine.processWindow(window, arrival: arrival, now: now) {
+                    case .success(let e): outputs.push(.emissions(e), weight: e.count)
+                    case .failure(let r): outputs.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
+                    }
+                case .request(let share, let update, let gather):
+                    flush()
+                    gather.complete(answer(share, update: update, engine: engine))
+                case .stop:
+                    running = false
+                }
+            }
+            flush()
+            if items.isEmpty { w.models.applyLoaderResults() }
+            if now >= nextExpiry || !running {
+                engine.expire(now: now)
+                nextExpiry = now + 1
+            }
+            // `/v1/models` at most every 0.2 s: under key churn the cache changes on every batch.
+            if now >= nextListing, w.models.takeChanges() {
+                let listing = w.models.listing()
+                lock.lock(); listings[w.shard.index] = listing; lock.unlock()
+                nextListing = now + 0.2
+            }
+            metrics.queueDepth.set(Int64(queuedPoints))
+        }
+        outputs.push(.stopped(engine))
+    }
+
+    /// A worker's share of an HTTP request, scored on its thread. With `update` its points enter the windows like
+    /// any others and train requests go out as usual; without, they are scored on copies of the windows
+    /// (``ScoringEngine/preview``). The scores are the HTTP response (not also published on the score socket);
+    /// train requests and points the windows refuse (late, duplicate) go to the publisher.
+    func answer(_ share: RequestShare, update: Bool, engine: ScoringEngine) -> Result<[(position: Int, body: [UInt8])], Rejection> {
+        let emissions: [Emission]
+        let positions: [Int]
+        switch share {
+        case .window(let window, let arrival):
+            switch engine.processWindow(window, arrival: arrival, now: MonotonicClock.now()) {
+            case .success(let e): (emissions, positions) = (e, Array(e.indices))
+            case .failure(let r): metrics.rejected(r.reason); return .failure(r)
+            }
+        case .points(let routed, let at):
+            let now = MonotonicClock.now()
+            // The first `routed.count` emissions answer the points, in order; train requests follow.
+            emissions = update ? engine.process(routed, now: now) : engine.preview(routed, now: now)
+            positions = at
+        }
+        var bodies: [(position: Int, body: [UInt8])] = []
+        var others: [Emission] = []
+        for (i, e) in emissions.enumerated() {
+            if case .score(_, let body, _, let status) = e {
+                bodies.append((positions[i], body))
+                metrics.scored(status)
+            } else {
+                others.append(e)
+            }
+        }
+        if !others.isEmpty { outputs.push(.emissions(others), weight: others.count) }
+        return .success(bodies)
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import Scoring
+import Stage
+import Testing
+import TestSupport
+import TensorCore
+
+/// `windows.workers`: keys are sharded over scoring workers by a stable hash; each worker owns its keys'
+/// windows and models. What the daemon answers does not depend on the worker count, except that keys on
+/// different workers interleave (each key keeps its order).
+@Suite struct ScoringWorkersTests {
+    @Test func keysHashStablyAndEvenly() {
+        // Pinned: a publisher or a tool may compute the same shard (FNV-1a + fmix64; README "Scaling").
+        let pinned: [Int] = [KeyShard.of(["web"], count: 7), KeyShard.of(["a", "b"], count: 7), KeyShard.of(["ab"], count: 7),
+                             KeyShard.of(["é"], count: 7), KeyShard.of([], count: 7)]
+        #expect(pinned == [6, 5, 0, 3, 1])
+        var counts = [0, 0, 0, 0]
+        for i in 0..<10_000 { counts[KeyShard.of(["k\(i)"], count: 4)] += 1 }
+        #expect(counts.allSatisfy { (2_300...2_700).contains($0) }, "\(counts)")
+        #expect((0..<100).allSatisfy { KeyShard.of(["k\($0)"], count: 1) == 0 })
+        let shard = KeyShard(index: KeyShard.of(["web"], count: 3), count: 3)
+        #expect(shard.owns(["web"]) && shard.holdsModel(of: ["web"]) && shard.holdsModel(of: []))
+        let other = KeyShard(index: (shard.index + 1) % 3, count: 3)
+        #expect(!other.owns(["web"]) && !other.holdsModel(of: ["web"]) && other.holdsModel(of: []))
+    }
+
+    @Test func storeDirectoryNamesGiveTheirKeysBack() {
+        for key: [String] in [["web"], ["a b", "c/d"], ["", "x"], ["../etc"], ["é+%"], [], ["%"], ["+"], ["a", ""]] {
+            #expect(CheckpointStore.key(fromDirectoryName: CheckpointStore.directoryName(key)) == key, "\(key)")
+        }
+        // Cut and hashed names, and names the encoder never makes, give no key.
+        #expect(CheckpointStore.key(fromDirectoryName: CheckpointStore.directoryName([String(repeating: "x", count: 300)])) == nil)
+        for name in ["a%zz", "a%4", "%41", "a.b", "%FF", ""] { #expect(CheckpointStore.key(fromDirectoryName: name) == nil, "\(name)") }
+    }
+
+    static func config(workers: Int) throws -> AEFlowConfig {
+        let yaml = DaemonHarness.config(store: "/nonexistent-store", extra: "windows: {workers: \(workers), snapshot_path: null}")
+        return try AEFlowConfig.read(try YAMLDocument.parse(yaml, source: "test.yaml"), source: "test.yaml")
+    }
+
+    static func engines(_ config: AEFlowConfig, count: Int) -> [ScoringEngine] {
+        let metrics = ScoringMetrics(), router = PointRouter(config: config)
+        return (0..<count).map {
+            let shard = KeyShard(index: $0, count: count)
+            return ScoringEngine(config: config, router: router, models: ModelRegistry(config: config, metrics: metrics, logger: Logger(label: "t"), shard: shard),
+                                 metrics: metrics, logger: Logger(label: "t"), seed: 1, shard: shard)
+        }
+    }
+
+    /// A snapshot written by two workers is read back whole by one worker and by three: every key lands on
+    /// the worker that owns it under the new count, with its full window.
+    @Test func snapshotsMoveBetweenWorkerCounts() throws {
+        let config = try Self.config(workers: 2)
+        let ingest = Ingest(config: config)
+        func routed(_ key: [String], _ i: Int) throws -> [RoutedPoint] {
+            guard case .points(let r, let refused) = ingest(Array(point(key[0], i, cpu: 1, mem: Float(i)).utf8), arrival: 0), refused.isEmpty else {
+                throw DaemonHarness.HarnessError("\(key) did not route")
+            }
+            return r
+        }
+        let two = Self.engines(config, count: 2)
+        let keys = (0..<50).map { ["h\($0)"] }
+        for i in 0..<12 {
+            var shares: [[RoutedPoint]] = [[], []]
+            for key in keys {
+                shares[KeyShard.of(key, count: 2)] += try routed(key, i)
+            }
+            for w in 0..<2 { _ = two[w].process(shares[w], now: 1) }
+        }
+        #expect(two[0].keyCount > 0 && two[1].keyCount > 0 && two[0].keyCount + two[1].keyCount == 50)
+        let bytes = ScoringEngine.snapshot(of: two)
+        let one = Self.engines(config, count: 1)[0]
+        #expect(try one.restore(bytes).keys == 50)
+        let three = Self.engines(config, count: 3)
+        let reports = try three.map { try $0.restore(bytes) }
+        #expect(reports.map(\.keys).reduce(0, +) == 50 && reports.allSatisfy { $0.keys + $0.otherWorkers == 50 })
+        for (w, e) in three.enumerated() { #expect(e.keyCount == keys.filter { KeyShard.of($0, count: 3) == w }.count) }
+        // The next point of every key finds its whole window (no model: model_not_ready, not warming_up).
+        for key in keys {
+            let e = three[KeyShard.of(key, count: 3)].process(try routed(key, 12), now: 2)
+            guard case .score(_, _, _, let status) = e.first else { Issue.record("no score for \(key)"); continue }
+            #expect(status == .modelNotReady, "\(key)")
+        }
+    }
+
+    /// Each worker's registry reads only its own keys' models from the store (and every pipeline-wide one),
+    /// including a key whose directory name is hashed (it learns the key from the checkpoint).
+    @Test func eachWorkerPreloadsItsOwnKeysModels() throws {
+        let dir = try TemporaryDirectory(prefix: "aeflow-shard-preload")
+        let store = CheckpointStore(root: dir.file("models"), keepVersions: 5)
+        let keys = (0..<6).map { ["h\($0)"] } + [[String(repeating: "long", count: 80)], []]
+        try DaemonHarness.publishModel(store: store, keys: keys)
+        var config = try Self.config(workers: 2)
+        config.store.path = store.root
+        let metrics = ScoringMetrics()
+        var held: [Set<ModelID>] = []
+        for w in 0..<2 {
+            let registry = ModelRegistry(config: config, metrics: metrics, logger: Logger(label: "t"), shard: KeyShard(index: w, count: 2))
+            registry.start()
+            #expect(registry.waitForPreload(timeout: 60))
+            registry.applyLoaderResults()
+            held.append(Set(registry.listing().filter { $0.status == "ready" }.map(\.id)))
+            registry.stop()
+        }
+        for w in 0..<2 {
+            let expected = Set(keys.filter { $0.isEmpty || KeyShard.of($0, count: 2) == w }.map { ModelID(pipelineID: "default", key: $0) })
+            #expect(held[w] == expected, "worker \(w)")
+        }
+        #expect(LocalHTTP.sample("aeflow_models_loaded", in: String(decoding: metrics.exposition(), as: UTF8.self)) == Double(held[0].count + held[1].count))
+    }
+
+    /// The same stream through one worker and through three: per key the same statuses and scores in the same
+    /// order, every point answered once; an HTTP request over keys of every worker is answered in its own order.
+    @Test func theWorkerCountChangesNoAnswer() throws {
+        let modelKeys = (0..<6).map { ["m\($0)"] }
+        var rng = RandomGenerator(seed: 11)
+        var messages: [String] = []
+        for i in 0..<30 {
+            let r = DaemonHarness.row(i, noise: &rng)
+            for k in 0..<8 { messages.append(point(k < 6 ? "m\(k)" : "cold\(k)", i, cpu: r.cpu + Float(k), mem: r.mem)) }
+        }
+        let preview = "[" + (0..<8).map { point($0 < 6 ? "m\($0)" : "cold\($0)", 30, cpu: 80, mem: 150) }.joined(separator: ",") + "]"
+        #expect(Set(modelKeys.map { KeyShard.of($0, count: 3) }).count == 3, "the keys span every worker")
+        func run(workers: Int) throws -> (perKey: [String: [String]], preview: [String], models: Int) {
+            let h = try DaemonHarness(extraConfig: "windows: {workers: \(workers)}") { try DaemonHarness.publishModel(store: $0, keys: modelKeys) }
+            #expect(h.daemon.waitForLine(containing: "workers=\(workers)", timeout: 10) != nil)
+            let outputs = try h.stream(messages, expect: messages.count)
+            #expect(outputs.count == messages.count)
+            var perKey: [String: [String]] = [:]
+            for o in outputs {
+                let meta = o["metadata"]!.objectValue!
+                let line = "\(o["timestamp"]!.intValue!) \(meta["status"]!.stringValue!) \(o["unified_anomaly"]?.doubleValue ?? -1)"
+                perKey[o["composite_keys"]!.arrayValue![0].stringValue!, default: []].append(line)
+            }
+            let (code, body) = try h.http("POST", "/v1/score", body: preview)
+            #expect(code == 200, "\(body)")
+            let answered = try JSONValue.parse(body).arrayValue ?? []
+            let previewKeys = answered.map { $0.objectValue!["composite_keys"]!.arrayValue![0].stringValue! + " " + $0.objectValue!["metadata"]!.objectValue!["status"]!.stringValue! }
+            let models = Int(try h.metric("aeflow_models_loaded"))
+            #expect(try h.metric("aeflow_keys") == 8)
+            let (_, listing) = try h.http("GET", "/v1/models")
+            #expect(modelKeys.allSatisfy { listing.contains("\"\($0[0])\"") }, "\(listing)")
+            #expect(h.stop() == 0)
+            return (perKey, previewKeys, models)
+        }
+        let one = try run(workers: 1), three = try run(workers: 3)
+        #expect(one.perKey.count == 8 && one.perKey.values.allSatisfy { $0.count == 30 })
+        for (key, lines) in one.perKey {
+            #expect(three.perKey[key] == lines, "\(key)")
+            let times = lines.map { Int64($0.split(separator: " ")[0])! }
+            #expect(times == times.sorted(), "\(key) in order")
+        }
+        #expect(one.perKey["m0"]!.last!.contains(" scored "))
+        #expect(one.preview == (0..<8).map { $0 < 6 ? "m\($0) scored" : "cold\($0) model_not_ready" })
+        #expect(three.preview == one.preview)
+        #expect(one.models == 6 && three.models == 6)
+    }
+}
