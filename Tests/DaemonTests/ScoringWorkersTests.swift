@@ -34,18 +34,41 @@ import TensorCore
         for name in ["a%zz", "a%4", "%41", "a.b", "%FF", ""] { #expect(CheckpointStore.key(fromDirectoryName: name) == nil, "\(name)") }
     }
 
-    static func config(workers: Int) throws -> AEFlowConfig {
-        let yaml = DaemonHarness.config(store: "/nonexistent-store", extra: "windows: {workers: \(workers), snapshot_path: null}")
+    static func config(workers: Int, maxKeys: Int = 100_000) throws -> AEFlowConfig {
+        let yaml = DaemonHarness.config(store: "/nonexistent-store", extra: "windows: {workers: \(workers), snapshot_path: null, max_keys: \(maxKeys)}")
         return try AEFlowConfig.read(try YAMLDocument.parse(yaml, source: "test.yaml"), source: "test.yaml")
     }
 
     static func engines(_ config: AEFlowConfig, count: Int) -> [ScoringEngine] {
         let metrics = ScoringMetrics(), router = PointRouter(config: config)
+        let budget = KeyBudget(limit: config.windows.maxKeys, pipelines: router.targets.count)
         return (0..<count).map {
             let shard = KeyShard(index: $0, count: count)
             return ScoringEngine(config: config, router: router, models: ModelRegistry(config: config, metrics: metrics, logger: Logger(label: "t"), shard: shard),
-                                 metrics: metrics, logger: Logger(label: "t"), seed: 1, shard: shard)
+                                 metrics: metrics, logger: Logger(label: "t"), seed: 1, shard: shard, keyBudget: budget)
         }
+    }
+
+    /// `windows.max_keys` holds over all workers together, and a worker that owns more of the live keys holds more.
+    @Test func maxKeysIsSharedByTheWorkers() throws {
+        let config = try Self.config(workers: 2, maxKeys: 10)
+        let ingest = Ingest(config: config)
+        let two = Self.engines(config, count: 2)
+        func feed(_ key: String) throws {
+            guard case .points(let r, _) = ingest(Array(point(key, 0, cpu: 1, mem: 1).utf8), arrival: 0) else { throw DaemonHarness.HarnessError(key) }
+            _ = two[KeyShard.of([key], count: 2)].process(r, now: 1)
+        }
+        for i in 0..<500 { try feed("k\(i)") }
+        #expect(two[0].keyCount + two[1].keyCount == 10, "\(two[0].keyCount) + \(two[1].keyCount)")
+        // Only keys of worker 0 from now on: it ends up with all ten.
+        for key in (500..<5_000).map({ "k\($0)" }).filter({ KeyShard.of([$0], count: 2) == 0 }).prefix(50) { try feed(key) }
+        #expect(two[0].keyCount == 10 - two[1].keyCount || two[0].keyCount + two[1].keyCount == 10)
+        #expect(two[0].keyCount >= 5)
+        // Idle keys expire and give their room back.
+        for e in two { e.expire(now: 1e9) }
+        #expect(two[0].keyCount + two[1].keyCount == 0)
+        for i in 0..<10 { try feed("n\(i)") }
+        #expect(two[0].keyCount + two[1].keyCount == 10)
     }
 
     /// A snapshot written by two workers is read back whole by one worker and by three: every key lands on
@@ -110,8 +133,8 @@ import TensorCore
         #expect(LocalHTTP.sample("aeflow_models_loaded", in: String(decoding: metrics.exposition(), as: UTF8.self)) == Double(held[0].count + held[1].count))
     }
 
-    /// The same stream through one worker and through three: per key the same statuses and scores in the same
-    /// order, every point answered once; an HTTP request over keys of every worker is answered in its own order.
+    /// The same stream through one worker and through three: per key the same statuses and scores (within
+    /// float rounding: a batch's size changes its summation order) in the same order, every point answered once; an HTTP request over keys of every worker is answered in its own order.
     @Test func theWorkerCountChangesNoAnswer() throws {
         let modelKeys = (0..<6).map { ["m\($0)"] }
         var rng = RandomGenerator(seed: 11)
@@ -146,10 +169,15 @@ import TensorCore
         }
         let one = try run(workers: 1), three = try run(workers: 3)
         #expect(one.perKey.count == 8 && one.perKey.values.allSatisfy { $0.count == 30 })
+        func fields(_ lines: [String]?) -> [(time: Int64, status: String, score: Double)] {
+            (lines ?? []).map { let f = $0.split(separator: " "); return (Int64(f[0])!, String(f[1]), Double(f[2])!) }
+        }
         for (key, lines) in one.perKey {
-            #expect(three.perKey[key] == lines, "\(key)")
-            let times = lines.map { Int64($0.split(separator: " ")[0])! }
-            #expect(times == times.sorted(), "\(key) in order")
+            let a = fields(lines), b = fields(three.perKey[key])
+            #expect(a.map(\.time) == b.map(\.time) && a.map(\.status) == b.map(\.status), "\(key)")
+            #expect(zip(a, b).allSatisfy { abs($0.score - $1.score) <= 1e-5 * max(1, abs($0.score)) }, "\(key)")
+            #expect(a.map(\.time) == a.map(\.time).sorted(), "\(key) in order")
+            #expect(b.map(\.time) == b.map(\.time).sorted(), "\(key) in order")
         }
         #expect(one.perKey["m0"]!.last!.contains(" scored "))
         #expect(one.preview == (0..<8).map { $0 < 6 ? "m\($0) scored" : "cold\($0) model_not_ready" })

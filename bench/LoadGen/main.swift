@@ -40,7 +40,7 @@ func now() -> Double {
 
 var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
 var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
-var perKeyModels = false, maxModels: Int?
+var perKeyModels = false, maxModels: Int?, workers = 0
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -61,6 +61,7 @@ while let a = args.next() {
         case let v: fatalError("--scope takes pipeline or key, got \(v ?? "nothing")")
         }
     case "--max-models": maxModels = Int(args.next()!)!
+    case "--workers": workers = Int(args.next()!)!   // windows.workers (0: one per core, the default)
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -127,7 +128,7 @@ if curve {
     try "\(serverKeys.secretKey)\n".write(toFile: "\(dir)/server.key_secret", atomically: true, encoding: .utf8)
     try "\(clientKeys.publicKey)\n".write(toFile: "\(dir)/clients/loadgen.key", atomically: true, encoding: .utf8)
 }
-let keyScope = perKeyModels, modelLimit = maxModels
+let keyScope = perKeyModels, modelLimit = maxModels, workerCount = workers
 let security = curve ? "security: {curve: {secret_key_file: \"\(dir)/server.key_secret\", allowed_clients: [\"\(dir)/clients\"]}}" : ""
 
 func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
@@ -141,7 +142,7 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
     store: {path: "\(dir)/models", max_models: \(modelLimit ?? max(maxKeys, 10_000)), preload_timeout_s: 600}
     history: {path: "\(dir)/history.sqlite", max_rows_per_key: 1000}
     \(security)
-    windows: {max_keys: \(maxKeys), snapshot_path: null}   # each daemon of a run starts with empty windows
+    windows: {max_keys: \(maxKeys), snapshot_path: null, workers: \(workerCount)}   # each daemon of a run starts with empty windows
     stream_confs:
       s:
         window_size: 12

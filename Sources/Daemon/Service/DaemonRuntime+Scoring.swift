@@ -13,7 +13,7 @@ extension DaemonRuntime {
     func workerLoop(_ w: ScoringWorker, seed: UInt64) {
         defer { w.done.signal() }
         let engine = ScoringEngine(config: config, router: ingest.router, models: w.models, metrics: metrics, logger: logger,
-                                   seed: seed &+ UInt64(w.shard.index) &* 0x9E37_79B9_7F4A_7C15, shard: w.shard)
+                                   seed: seed &+ UInt64(w.shard.index) &* 0x9E37_79B9_7F4A_7C15, shard: w.shard, keyBudget: keyBudget)
         // Before reporting ready: this worker's keys' windows from the last shutdown, and the models already in the store.
         engine.restoreSnapshot()
         if !w.models.waitForPreload(timeout: config.store.preloadTimeoutSeconds) {

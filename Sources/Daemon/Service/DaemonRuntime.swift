@@ -63,6 +63,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     let outputs = BlockingQueue<PublishItem>(capacity: 65_536)
     /// The one way in (decoding and routing), shared by the sockets and HTTP.
     public let ingest: Ingest
+    /// `windows.max_keys`, shared by the workers.
+    let keyBudget: KeyBudget
 
     let lock = NSLock()
     private var stopping = false
@@ -104,6 +106,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         monitor = SocketMonitor(context: context)
         security = try SocketSecurity.load(config)
         ingest = Ingest(config: config, router: router)
+        keyBudget = KeyBudget(limit: config.windows.maxKeys, pipelines: ingest.router.targets.count)
     }
 
     public var isReady: Bool { lock.lock(); defer { lock.unlock() }; return ready }

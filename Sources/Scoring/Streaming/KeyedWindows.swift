@@ -58,11 +58,25 @@ public struct KeyedWindows<Key: Hashable> {
     /// The slot of `key`, creating it (and evicting the least recently used key if needed).
     /// Returns the slot and the evicted key, if any.
     public mutating func slot(for key: Key, now: Double) -> (slot: Int, evicted: Key?) {
+        slot(for: key, now: now, admit: { true })
+    }
+
+    /// As ``slot(for:now:)``, for a store that shares a key limit with others (scoring workers): a new key
+    /// asks `admit` whether the shared limit has room; when it has not, this store's least recently used key
+    /// makes room (an empty store takes the key anyway).
+    public mutating func slot(for key: Key, now: Double, admit: () -> Bool) -> (slot: Int, evicted: Key?) {
         if let s = index[key] {
             touch(s, now: now)
             return (Int(s), nil)
         }
         var evicted: Key?
+        if !admit(), lru >= 0 {
+            let victim = lru
+            evicted = keys[Int(victim)]
+            remove(slot: victim)
+            free.append(victim)
+            evictions += 1
+        }
         let s: Int32
         if let f = free.popLast() {
             s = f

@@ -78,7 +78,7 @@ extension ScoringEngine {
                       let ts = e["timestamps"]?.arrayValue?.compactMap(\.intValue), let vs = e["values"]?.arrayValue,
                       vs.count == ts.count * f, ts.count <= pipelines[pi].windows.length else { continue }
                 guard shard.owns(keyValues) else { report.otherWorkers += 1; continue }
-                let slot = pipelines[pi].windows.slot(for: keyValues, now: 0).slot
+                let slot = keySlot(pi, keyValues, now: 0).slot
                 while pipelines[pi].extras.count <= slot { pipelines[pi].extras.append(KeyExtra()) }
                 for (r, t) in ts.enumerated() {
                     let row = (0..<f).map { c in vs[r * f + c].doubleValue.map(Float.init) ?? .nan }

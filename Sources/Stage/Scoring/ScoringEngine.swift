@@ -46,22 +46,40 @@ public final class ScoringEngine {
     /// The compiled plans' working memory on this engine's thread.
     let inference = InferenceScratch()
 
+    /// `windows.max_keys`, shared with the other workers' engines.
+    let keyBudget: KeyBudget
+
     /// `router` is the process's one router (built from `config`); `shard` the keys this engine owns (it is
-    /// given only those; a snapshot restores only those).
+    /// given only those; a snapshot restores only those); `keyBudget` the `windows.max_keys` it shares with the
+    /// other workers' engines (its own when nil).
     public init(config: AEFlowConfig, router: PointRouter, models: ModelRegistry, metrics: ScoringMetrics, logger: Logger, seed: UInt64,
-                shard: KeyShard = .whole) {
+                shard: KeyShard = .whole, keyBudget: KeyBudget? = nil) {
         self.config = config
-        self.shard = shard
-        // `windows.max_keys` is shared out among the workers.
-        let maxKeys = (config.windows.maxKeys + shard.count - 1) / shard.count
         self.router = router
+        self.shard = shard
+        self.keyBudget = keyBudget ?? KeyBudget(limit: config.windows.maxKeys, pipelines: router.targets.count)
         pipelines = router.targets.map {
             PipelineState(target: $0, windows: KeyedWindows(length: $0.stream.windowSize, features: $0.pipeline.metrics.count,
-                                                            capacity: maxKeys),
+                                                            capacity: config.windows.maxKeys),
                           template: OutputTemplate(pipelineID: $0.pipeline.pipelineID, metrics: $0.pipeline.metrics))
         }
         (self.models, self.metrics, self.logger) = (models, metrics, logger)
         uuids = UUIDGenerator(seed: seed)
+    }
+
+    /// The window slot of `key` in pipeline `pi`, creating it within the shared `windows.max_keys` (beyond it
+    /// this engine's least recently used key of the pipeline goes).
+    func keySlot(_ pi: Int, _ key: [String], now: Double) -> (slot: Int, evicted: [String]?) {
+        let budget = keyBudget
+        let empty = pipelines[pi].windows.count == 0
+        var admitted = false
+        let r = pipelines[pi].windows.slot(for: key, now: now) {
+            admitted = budget.take(pi)
+            if !admitted && empty { budget.force(pi); admitted = true }
+            return admitted
+        }
+        if admitted && r.evicted != nil { budget.release(pi, 1) }   // this engine's own capacity made the room
+        return r
     }
 
     public var keyCount: Int { pipelines.reduce(0) { $0 + $1.windows.count } }
@@ -74,7 +92,11 @@ public final class ScoringEngine {
     @discardableResult
     public func expire(now: Double) -> Int {
         var n = 0
-        for i in pipelines.indices { n += pipelines[i].windows.expire(idleSince: now - config.windows.idleTimeoutSeconds).count }
+        for i in pipelines.indices {
+            let gone = pipelines[i].windows.expire(idleSince: now - config.windows.idleTimeoutSeconds).count
+            keyBudget.release(i, gone)
+            n += gone
+        }
         if n > 0 { metrics.keysExpired.increment(by: Int64(n)) }
         metrics.setKeys(keyCount, shard: shard)
         return n
@@ -106,7 +128,7 @@ public final class ScoringEngine {
         batch.withUnsafeBufferPointer { bp in
         for i in bp.indices {
             let pi = bp[i].pipeline
-            let (slot, evicted) = pipelines[pi].windows.slot(for: bp[i].key, now: now)
+            let (slot, evicted) = keySlot(pi, bp[i].key, now: now)
             if evicted != nil { metrics.keysEvicted.increment() }
             if slot >= pipelines[pi].extras.count {
                 pipelines[pi].extras.append(contentsOf: repeatElement(KeyExtra(), count: slot + 1 - pipelines[pi].extras.count))
