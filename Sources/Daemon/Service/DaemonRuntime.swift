@@ -96,10 +96,11 @@ public final class DaemonRuntime: @unchecked Sendable {
         let metrics = ScoringMetrics()
         self.metrics = metrics
         let n = config.windows.resolvedWorkers
+        let modelBudget = KeyBudget(limit: max(1, config.store.maxModels), pipelines: 1)   // store.max_models over every worker
         workers = (0..<n).map { i in
             let shard = KeyShard(index: i, count: n)
             return ScoringWorker(shard: shard, queueCapacity: max(4096, 65_536 / n),
-                                 models: ModelRegistry(config: config, metrics: metrics, logger: logger, shard: shard))
+                                 models: ModelRegistry(config: config, metrics: metrics, logger: logger, shard: shard, budget: modelBudget))
         }
         listings = Array(repeating: [], count: n)
         context = try ZMQContext(ioThreads: 1, flushOnTerminate: true)

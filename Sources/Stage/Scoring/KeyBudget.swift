@@ -1,7 +1,7 @@
 import Synchronization
 
-/// `windows.max_keys` shared by the scoring workers of a process: each pipeline's keys over all workers stay
-/// within it, while a worker that happens to own more keys than another may hold more of them. A worker whose
+/// A limit shared by the scoring workers of a process: `windows.max_keys` (per pipeline) for their windows,
+/// `store.max_models` for their model caches. Each pipeline's keys over all workers stay within it, while a worker that happens to own more keys than another may hold more of them. A worker whose
 /// new key finds no room evicts its own least recently used key (KeyedWindows.slot(for:now:admit:)). Asked
 /// only for new keys, so one lock is cheap.
 public final class KeyBudget: Sendable {

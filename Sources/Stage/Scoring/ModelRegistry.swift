@@ -13,7 +13,8 @@ import Glibc
 /// thread reads `LATEST`, loads and fully validates new versions off the hot path, and watches known key
 /// directories (inotify where available, polling every `pollInterval` as well). Results are swapped in by
 /// the scoring thread between batches; a bad new file is logged and counted while the previous version
-/// keeps serving. The cache holds at most `capacity` models (least recently used evicted).
+/// keeps serving. The cache holds at most `capacity` models (least recently used evicted); the registries of
+/// several scoring workers share that capacity (`budget`), each evicting its own least recently used.
 public final class ModelRegistry: @unchecked Sendable {
     // @unchecked: `cache` and `order` are touched only by the scoring thread; the request and result
     // queues are guarded by `lock`; the loader's own state is touched only by the loader thread.
@@ -56,6 +57,8 @@ public final class ModelRegistry: @unchecked Sendable {
 
     public let store: CheckpointStore
     public let capacity: Int
+    /// Entries over every registry sharing `capacity` (this one's alone unless given).
+    let budget: KeyBudget
     public let pollInterval: Double
     /// The keys whose models this registry holds: one scoring worker's share (and every pipeline-wide model).
     public let shard: KeyShard
@@ -94,20 +97,22 @@ public final class ModelRegistry: @unchecked Sendable {
     }
 
     /// The registry over `config.store`, checking every model against its pipeline's metrics and window. With
-    /// several scoring workers each has its own registry for its shard of the keys, holding its share of
-    /// `store.max_models`.
-    public convenience init(config: AEFlowConfig, metrics: ScoringMetrics, logger: Logger, shard: KeyShard = .whole) {
+    /// several scoring workers each has its own registry for its shard of the keys, and they share
+    /// `store.max_models` through `budget`.
+    public convenience init(config: AEFlowConfig, metrics: ScoringMetrics, logger: Logger, shard: KeyShard = .whole, budget: KeyBudget? = nil) {
         var requirements: [String: Requirement] = [:]
         for s in config.streams { for p in s.pipelines { requirements[p.pipelineID] = .init(metrics: p.metrics, windowSize: s.windowSize) } }
         self.init(store: CheckpointStore(root: config.store.path, keepVersions: config.store.keepVersions),
-                  capacity: (config.store.maxModels + shard.count - 1) / shard.count, pollInterval: Double(config.store.pollIntervalMs) / 1000,
-                  requirements: requirements, metrics: metrics, logger: logger, shard: shard)
+                  capacity: config.store.maxModels, pollInterval: Double(config.store.pollIntervalMs) / 1000,
+                  requirements: requirements, metrics: metrics, logger: logger, shard: shard, budget: budget)
     }
 
+    /// `budget`: shared with the other workers' registries (limit `capacity`); its own when nil.
     public init(store: CheckpointStore, capacity: Int, pollInterval: Double, requirements: [String: Requirement],
-                metrics: ScoringMetrics, logger: Logger, shard: KeyShard = .whole) {
+                metrics: ScoringMetrics, logger: Logger, shard: KeyShard = .whole, budget: KeyBudget? = nil) {
         (self.store, self.capacity, self.pollInterval, self.requirements, self.metrics, self.logger, self.shard) =
             (store, max(1, capacity), pollInterval, requirements, metrics, logger, shard)
+        self.budget = budget ?? KeyBudget(limit: max(1, capacity), pipelines: 1)
     }
 
     // MARK: scoring thread
@@ -128,6 +133,7 @@ public final class ModelRegistry: @unchecked Sendable {
         let missing = preloadFinished && !onDisk.contains(store.keyDirectory(pipeline: id.pipelineID, key: id.key))
         lock.unlock()
         cache[id] = (missing ? .missing : .loading, now)
+        budget.force(0)
         enqueue(id, version: nil)
         evictIfNeeded()
         return missing ? .missing : .loading
@@ -146,7 +152,7 @@ public final class ModelRegistry: @unchecked Sendable {
             switch r {
             case .loaded(let id, let p, let v, let path):
                 // Unknown ids come from the start-up preload; take them while there is room.
-                guard let e = cache[id] ?? (cache.count < capacity ? (state: State.loading, lastUsed: 0) : nil) else { continue }
+                guard let e = cache[id] ?? (budget.take(0) ? (state: State.loading, lastUsed: 0) : nil) else { continue }
                 if case .ready(_, let old, _, _) = e.state {
                     metrics.modelSwaps.increment()
                     logger.info("model swapped", metadata: ["model": "\(id)", "from_version": "\(old)", "to_version": "\(v)"])
@@ -194,18 +200,21 @@ public final class ModelRegistry: @unchecked Sendable {
         }.sorted { $0.id.description < $1.id.description }
     }
 
-    /// Over capacity, the least recently used entries go, down to 15/16 of the capacity at once: one sort per
-    /// capacity/16 new keys rather than one per key, so churn through far more keys than `store.max_models`
-    /// costs O(log n) per new key (LoadGen --scope key with 100k keys over max_models 10k).
+    /// Over capacity (over every registry sharing it), this registry's least recently used entries go, down to
+    /// 15/16 of the capacity at once: one sort per capacity/16 new keys rather than one per key, so churn through
+    /// far more keys than `store.max_models` costs O(log n) per new key (LoadGen --scope key with 100k keys over
+    /// max_models 10k).
     private func reportLoaded() {
         metrics.setModelsLoaded(cache.values.filter { if case .ready = $0.state { return true } else { return false } }.count, shard: shard)
     }
 
     private func evictIfNeeded() {
-        guard cache.count > capacity else { return }
+        let used = budget.used(0)
+        guard used > capacity else { return }
         let keep = capacity >= 16 ? capacity - capacity / 16 : capacity
-        let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(cache.count - keep).map(\.key)
+        let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(min(cache.count, used - keep)).map(\.key)
         for v in victims { cache[v] = nil }
+        budget.release(0, victims.count)
         generation += 1
         reportLoaded()
         lock.lock()
