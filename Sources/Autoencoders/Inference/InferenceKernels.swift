@@ -41,27 +41,70 @@ struct DenseKernel: Sendable {
 
     /// `y[r] = act(x[r] · W + b)` for `rows` rows of `inputs` floats (strides: the row widths).
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
-        let (ni, no) = (inputs, outputs)
         weightT.withUnsafeBufferPointer { wp in
             bias.withUnsafeBufferPointer { bp in
-                let w = wp.baseAddress!, b = bp.baseAddress!
-                if rows >= 8 && ni * no >= 256 {
-                    for r in 0..<rows { (y + r * no).update(from: b, count: no) }
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: no, k: ni, a: x, lda: ni, b: w, ldb: no,
-                               beta: 1, c: y, ldc: no)
-                } else {
-                    for r in 0..<rows {
-                        let out = y + r * no, xr = x + r * ni
-                        out.update(from: b, count: no)
-                        for c in 0..<ni {
-                            let v = xr[c], wr = w + c * no
-                            for j in 0..<no { out[j] += v * wr[j] }
-                        }
-                    }
+                Self.apply(weightT: wp.baseAddress!, bias: bp.baseAddress!, inputs: inputs, outputs: outputs, activation: activation,
+                           x, rows: rows, y)
+            }
+        }
+    }
+
+    /// The kernel on raw parameters: `weightT` `(inputs, outputs)`, `bias` `(outputs)`.
+    @inline(__always)
+    static func apply(weightT w: UnsafePointer<Float>, bias b: UnsafePointer<Float>, inputs ni: Int, outputs no: Int, activation: Activation,
+                      _ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
+        if rows >= 8 && ni * no >= 256 {
+            for r in 0..<rows { (y + r * no).update(from: b, count: no) }
+            BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: no, k: ni, a: x, lda: ni, b: w, ldb: no,
+                       beta: 1, c: y, ldc: no)
+        } else {
+            for r in 0..<rows {
+                let out = y + r * no, xr = x + r * ni
+                out.update(from: b, count: no)
+                for c in 0..<ni {
+                    let v = xr[c], wr = w + c * no
+                    for j in 0..<no { out[j] += v * wr[j] }
                 }
             }
         }
         activation.apply(y, rows * no)
+    }
+}
+
+/// A chain of dense kernels with every parameter in one array and the layers as plain offsets into it, so
+/// running the chain retains one array instead of two per layer (per window with a model per key, those
+/// retains touched cold cache lines and were the daemon's largest reference-counting cost).
+struct PackedDenseChain: Sendable {
+    struct Layer: Sendable {
+        let inputs: Int, outputs: Int, weight: Int, bias: Int
+        let activation: Activation
+    }
+    let params: [Float]
+    let layers: [Layer]
+
+    init(_ kernels: [DenseKernel]) {
+        var p: [Float] = [], l: [Layer] = []
+        for k in kernels {
+            l.append(Layer(inputs: k.inputs, outputs: k.outputs, weight: p.count, bias: p.count + k.weightT.count, activation: k.activation))
+            p += k.weightT
+            p += k.bias
+        }
+        (params, layers) = (p, l)
+    }
+
+    /// Runs the chain on `rows` rows in `a`, using `b` as the other buffer; the output is in `a` afterwards.
+    func run(_ a: inout UnsafeMutablePointer<Float>, _ b: inout UnsafeMutablePointer<Float>, rows: Int) {
+        params.withUnsafeBufferPointer { pp in
+            layers.withUnsafeBufferPointer { ls in
+                let p = pp.baseAddress!
+                for i in ls.indices {
+                    let l = ls[i]
+                    DenseKernel.apply(weightT: p + l.weight, bias: p + l.bias, inputs: l.inputs, outputs: l.outputs, activation: l.activation,
+                                      a, rows: rows, b)
+                    swap(&a, &b)
+                }
+            }
+        }
     }
 }
 

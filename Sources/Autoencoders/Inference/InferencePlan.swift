@@ -209,21 +209,18 @@ public enum InferenceCompiler {
 struct MLPPlan: InferencePlan {
     var largestBatch: Int { 64 }
     let seqLen: Int, features: Int
-    let chain: [DenseKernel]
+    let chain: PackedDenseChain
     let widest: Int
 
     init(seqLen: Int, features: Int, chain: [DenseKernel]) {
-        (self.seqLen, self.features, self.chain) = (seqLen, features, chain)
+        (self.seqLen, self.features, self.chain) = (seqLen, features, PackedDenseChain(chain))
         widest = chain.map(\.outputs).max().map { Swift.max($0, seqLen * features) } ?? seqLen * features
     }
 
     func reconstruct(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>, scratch: InferenceScratch) {
         var a = scratch.buffer(0, batch * widest), b = scratch.buffer(1, batch * widest)
         InferenceOps.transpose(x, items: batch, rows: seqLen, cols: features, a)
-        for k in chain {
-            k.run(a, rows: batch, b)
-            swap(&a, &b)
-        }
+        chain.run(&a, &b, rows: batch)
         InferenceOps.transpose(a, items: batch, rows: features, cols: seqLen, y)
     }
 }
@@ -232,11 +229,11 @@ struct MLPPlan: InferencePlan {
 struct ChannelMLPPlan: InferencePlan {
     var largestBatch: Int { 32 }
     let seqLen: Int, features: Int
-    let chains: [[DenseKernel]]
+    let chains: [PackedDenseChain]
     let widest: Int
 
     init(seqLen: Int, features: Int, chains: [[DenseKernel]]) {
-        (self.seqLen, self.features, self.chains) = (seqLen, features, chains)
+        (self.seqLen, self.features, self.chains) = (seqLen, features, chains.map(PackedDenseChain.init))
         widest = Swift.max(seqLen, chains.flatMap { $0.map(\.outputs) }.max() ?? seqLen)
     }
 
@@ -245,10 +242,7 @@ struct ChannelMLPPlan: InferencePlan {
         for c in 0..<f {
             var a = scratch.buffer(0, batch * widest), b = scratch.buffer(1, batch * widest)
             for i in 0..<batch { for t in 0..<l { a[i * l + t] = x[(i * l + t) * f + c] } }
-            for k in chains[c] {
-                k.run(a, rows: batch, b)
-                swap(&a, &b)
-            }
+            chains[c].run(&a, &b, rows: batch)
             for i in 0..<batch { for t in 0..<l { y[(i * l + t) * f + c] = a[i * l + t] } }
         }
     }
