@@ -8,7 +8,7 @@ messages.txt holds one message per line: a JSON body, or `RAW <hex>` for arbitra
 n-byte frame (on a connection of its own), or `MULTI <frames> <bytes>` for one multipart message of that many
 frames of that size (on the main connection, between the other messages). Every message is sent on a PUSH
 socket connected to --input; then outputs are collected from --scores until N arrived or no output came for
---timeout seconds. Each output is printed as one line of JSON, after a line `SENT <count>` once everything is
+--timeout seconds (or, with --until-disconnected, the daemon closed its scores socket). Each output is printed as one line of JSON, after a line `SENT <count>` once everything is
 sent. With --dead-letter, dead letters are collected too (after the outputs, until --dead-letters arrived or
 1 s of quiet) and printed as `DEAD <json>`: the reason, the metadata frame, the sizes of the copied frames and
 the last copied frame as text. With --stall-dead-letter the client connects to the dead-letter socket and never
@@ -42,6 +42,9 @@ def main():
     ap.add_argument("--stall-dead-letter", help="connect to this dead-letter endpoint and never read")
     ap.add_argument("--array-stream", type=int, default=0, help="stream arrays of this many points until SIGUSR1")
     ap.add_argument("--key", default="web")
+    ap.add_argument("--until-disconnected", action="store_true",
+                    help="stop collecting once the scores peer has disconnected (a daemon that drained and exited) and "
+                         "0.5 s pass without an output, instead of waiting --timeout for outputs that will never come")
     args = ap.parse_args()
     if args.array_stream:
         return array_stream(args)
@@ -91,9 +94,22 @@ def main():
     got = 0
     poller = zmq.Poller()
     poller.register(out, zmq.POLLIN)
+    monitor = out.get_monitor_socket(zmq.EVENT_DISCONNECTED) if args.until_disconnected else None
+    if monitor is not None:
+        poller.register(monitor, zmq.POLLIN)
     while got < args.expect:
-        if not poller.poll(int(args.timeout * 1000)):
+        ready = dict(poller.poll(int(args.timeout * 1000)))
+        if not ready:
             break
+        if monitor is not None and monitor in ready:
+            monitor.recv_multipart()
+            # The daemon closed its scores socket after publishing what it accepted: take what is in flight.
+            while got < args.expect and out.poll(500):
+                print(out.recv_multipart()[-1].decode(), flush=True)
+                got += 1
+            break
+        if out not in ready:
+            continue
         frames = out.recv_multipart()
         print(frames[-1].decode(), flush=True)
         got += 1

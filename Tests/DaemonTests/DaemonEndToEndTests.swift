@@ -127,7 +127,7 @@ import TensorCore
         var rng = RandomGenerator(seed: 9)
         var messages: [String] = []
         for i in 0..<3000 { let r = DaemonHarness.row(i, noise: &rng); messages.append(point("web", i, cpu: r.cpu, mem: r.mem)) }
-        let outputs = try h.stream(messages, expect: 3000, timeout: 30) { client in
+        let outputs = try h.stream(messages, expect: 3000, timeout: 30, extraArguments: ["--until-disconnected"]) { client in
             // Stop the daemon as soon as the client has handed everything to ZeroMQ.
             _ = client.waitForLine(containing: "SENT", inStderr: false, timeout: 60)
             h.daemon.signal(SIGTERM)
