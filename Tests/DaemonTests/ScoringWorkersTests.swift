@@ -1,4 +1,5 @@
 import Foundation
+@testable import Daemon
 import Logging
 import Scoring
 import Stage
@@ -32,6 +33,28 @@ import TensorCore
         // Cut and hashed names, and names the encoder never makes, give no key.
         #expect(CheckpointStore.key(fromDirectoryName: CheckpointStore.directoryName([String(repeating: "x", count: 300)])) == nil)
         for name in ["a%zz", "a%4", "%41", "a.b", "%FF", ""] { #expect(CheckpointStore.key(fromDirectoryName: name) == nil, "\(name)") }
+    }
+
+    /// A large round of messages decoded on several threads gives exactly what one thread gives, in order.
+    @Test func parallelDecodeKeepsTheRoundsOrder() throws {
+        let runtime = try DaemonRuntime(config: try Self.config(workers: 3), logger: Logger(label: "t"))
+        var round: [(frames: [[UInt8]], arrival: Double)] = []
+        for i in 0..<2_000 {
+            let body = i % 97 == 0 ? "{not json" : i % 5 == 0 ? "[" + point("a\(i)", i, cpu: 1, mem: 2) + "," + point("b\(i)", i, cpu: 3, mem: 4) + "]"
+                : point("k\(i % 13)", i, cpu: Float(i), mem: 1)
+            round.append(([Array(body.utf8)], Double(i)))
+        }
+        func summary(_ o: Ingest.Outcome) -> String {
+            switch o {
+            case .rejected(let r): "rejected \(r.reason)"
+            case .window(let w): "window \(w.key)"
+            case .points(let ps, let refused): ps.map { "\($0.key) \($0.timestamp) \($0.values) \($0.arrival)" }.joined(separator: ";") + " \(refused.count)"
+            }
+        }
+        let parallel = runtime.decode(round).map(summary)
+        let sequential = round.map { summary(runtime.ingest($0.frames[0], arrival: $0.arrival, source: $0.frames)) }
+        #expect(parallel.count == 2_000 && parallel == sequential)
+        #expect(parallel.filter { $0.hasPrefix("rejected") }.count == 21)
     }
 
     static func config(workers: Int, maxKeys: Int = 100_000) throws -> AEFlowConfig {
@@ -139,11 +162,12 @@ import TensorCore
         let modelKeys = (0..<6).map { ["m\($0)"] }
         var rng = RandomGenerator(seed: 11)
         var messages: [String] = []
-        for i in 0..<30 {
+        // 800 messages: rounds of more than 512 are decoded on several threads (DaemonRuntime.decode) by the three-worker daemon.
+        for i in 0..<100 {
             let r = DaemonHarness.row(i, noise: &rng)
             for k in 0..<8 { messages.append(point(k < 6 ? "m\(k)" : "cold\(k)", i, cpu: r.cpu + Float(k), mem: r.mem)) }
         }
-        let preview = "[" + (0..<8).map { point($0 < 6 ? "m\($0)" : "cold\($0)", 30, cpu: 80, mem: 150) }.joined(separator: ",") + "]"
+        let preview = "[" + (0..<8).map { point($0 < 6 ? "m\($0)" : "cold\($0)", 100, cpu: 80, mem: 150) }.joined(separator: ",") + "]"
         #expect(Set(modelKeys.map { KeyShard.of($0, count: 3) }).count == 3, "the keys span every worker")
         func run(workers: Int) throws -> (perKey: [String: [String]], preview: [String], models: Int) {
             let h = try DaemonHarness(extraConfig: "windows: {workers: \(workers)}") { try DaemonHarness.publishModel(store: $0, keys: modelKeys) }
@@ -168,7 +192,7 @@ import TensorCore
             return (perKey, previewKeys, models)
         }
         let one = try run(workers: 1), three = try run(workers: 3)
-        #expect(one.perKey.count == 8 && one.perKey.values.allSatisfy { $0.count == 30 })
+        #expect(one.perKey.count == 8 && one.perKey.values.allSatisfy { $0.count == 100 })
         func fields(_ lines: [String]?) -> [(time: Int64, status: String, score: Double)] {
             (lines ?? []).map { let f = $0.split(separator: " "); return (Int64(f[0])!, String(f[1]), Double(f[2])!) }
         }

@@ -278,24 +278,28 @@ public final class DaemonRuntime: @unchecked Sendable {
             let limit = config.windows.maxMessageBytes
             for i in readable {
                 // Everything pending on this socket, in bounded rounds; a stop ends the round at once.
+                var round: [(frames: [[UInt8]], arrival: Double)] = []
                 for _ in 0..<4096 where !isStopping {
                     let message: ZMQSocket.BoundedMessage
                     // The whole message counts (every frame); an optional topic frame is at most 4 KiB of it.
                     do { message = try inputs[i].receive(dontWait: true, limit: limit + 4096, keep: DeadLetter.copyBytes) } catch { break }
                     metrics.messagesIn.increment()
                     let frames = message.frames
-                    let arrival = MonotonicClock.now()
                     if message.isOversize || (frames.last?.count ?? 0) > limit {
                         outputs.push(.rejected(frames: frames, Rejection(.tooLarge, "\(message.totalBytes) bytes in \(frames.count) frame(s) (limit \(limit))"),
                                              totalBytes: message.totalBytes, point: nil))
                         continue
                     }
-                    guard let body = frames.last else { continue }
-                    let outcome = ingest(body, arrival: arrival, source: frames)
+                    guard !frames.isEmpty else { continue }
+                    round.append((frames, MonotonicClock.now()))
+                }
+                let outcomes = decode(round)
+                for (k, outcome) in outcomes.enumerated() {
+                    let (frames, arrival) = round[k]
                     if outcome.decoded {
                         // The retrain stage's history: in process (the routed points), or forwarded verbatim; never blocking.
                         if let link { link.history(outcome) } else if let history {
-                            do { try history.send(body, dontWait: true) } catch {
+                            do { try history.send(frames[frames.count - 1], dontWait: true) } catch {
                                 if historyConsumers.current == 0 {
                                     metrics.historyUnconsumed.increment()   // no retrain stage connected: nothing was lost to it
                                 } else {
@@ -327,5 +331,27 @@ public final class DaemonRuntime: @unchecked Sendable {
         for s in inputs { s.close() }
         history?.close()
         for w in workers { w.queue.push(.stop) }
+    }
+
+    /// Decodes and routes one socket round of messages (their last frame each), in order. A round large enough
+    /// to pay for it is decoded by as many threads as there are scoring workers, each taking a contiguous part;
+    /// the results keep the round's order, so per-key order is what it was on the wire.
+    func decode(_ round: [(frames: [[UInt8]], arrival: Double)]) -> [Ingest.Outcome] {
+        let parts = round.count >= 512 ? min(workers.count, round.count / 256) : 1
+        let ingest = self.ingest
+        guard parts > 1 else { return round.map { ingest($0.frames[$0.frames.count - 1], arrival: $0.arrival, source: $0.frames) } }
+        var out = [Ingest.Outcome?](repeating: nil, count: round.count)
+        /// Each part writes only its own range of the slots.
+        struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<Ingest.Outcome?> }
+        out.withUnsafeMutableBufferPointer { buffer in
+            let slots = Slots(base: buffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                for k in (round.count * p / parts)..<(round.count * (p + 1) / parts) {
+                    let m = round[k]
+                    (slots.base + k).pointee = ingest(m.frames[m.frames.count - 1], arrival: m.arrival, source: m.frames)
+                }
+            }
+        }
+        return out.map { $0! }
     }
 }
