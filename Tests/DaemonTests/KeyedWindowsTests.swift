@@ -212,4 +212,24 @@ import TensorCore
             #expect(t.encode(o) == OutputEncoder.encode(o))
         }
     }
+
+    /// Strings that need escaping and strings that do not (the one-copy path) both come back as they went in.
+    @Test func encodedStringsParseBackToThemselves() throws {
+        let keys = ["plain-key_1", "quo\"te", "back\\slash", "new\nline", "tab\tcr\r", "\u{01}ctl", "ünïcødé ✓", "", "a:b/c"]
+        let t = OutputTemplate(pipelineID: "p", metrics: ["cpu"])
+        for k in keys {
+            let o = ScoreOutput(uuid: k, configID: "c\(k)", pipelineID: "p", key: [k, "x"], timestamp: 1_700_000_000_000, unified: 0.1 + 0.2,
+                                metrics: ["cpu"], features: [3.4028235e38], modelVersion: 12, threshold: [-0.0], status: .scored,
+                                isAnomaly: false, expected: [1e-7])
+            let v = try #require(try JSONValue.parse(t.encode(o)).objectValue, "\(k)")
+            #expect(v["uuid"]?.stringValue == k && v["config_id"]?.stringValue == "c\(k)")
+            #expect(v["composite_keys"] == .array([.string(k), .string("x")]))
+            #expect(v["timestamp"]?.intValue == 1_700_000_000_000)
+            // Floats are written with their shortest round-trip digits: read back as Float, they are the same value.
+            #expect(v["unified_anomaly"]?.doubleValue.map(Float.init) == Float(0.1 + 0.2))
+            #expect(v["data"]?.objectValue?["cpu"]?.doubleValue.map(Float.init) == Float(3.4028235e38))
+            #expect(v["metadata"]?.objectValue?["model_version"]?.intValue == 12)
+            #expect(v["metadata"]?.objectValue?["expected"]?.objectValue?["cpu"]?.doubleValue.map(Float.init) == Float(1e-7))
+        }
+    }
 }

@@ -207,6 +207,15 @@ final class LineReader: @unchecked Sendable {
         }
         return (kb("VmRSS:") * 1024, kb("VmHWM:") * 1024)
     }
+    /// The daemon's CPU time so far (user + system, all threads), from /proc/PID/stat.
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return .nan }
+        // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return .nan }
+        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
     func stop() { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
 }
 
@@ -325,7 +334,7 @@ for keys in keySets {
                 results.last = t
             }
         }
-        var sent = 0, measureStart = start
+        var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds()
         for m in 0..<messages {
             if rate > 0 {
                 // Pace without spinning (the generator shares the machine with the daemon): sleep while
@@ -339,7 +348,7 @@ for keys in keySets {
             }
             let n = min(perMessage, total - sent)
             let t = now()
-            if sent == warm { measureStart = t }
+            if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds() }
             var bodies: [String] = []
             for j in 0..<n {
                 let i = sent + j
@@ -352,6 +361,7 @@ for keys in keySets {
         done.wait()
         step += total / max(keys, 1) + 1
         let elapsed = results.last - measureStart
+        let cpu = daemon.cpuSeconds() - cpuStart   // read once the outputs are in: the daemon is idle again
         if let dumpPrefix {
             let lines = zip(results.sendTimes, results.latencies).map { "\($0.0 - measureStart) \($0.1)" }
             try lines.joined(separator: "\n").write(toFile: "\(dumpPrefix)-\(keys)-\(rate).txt", atomically: true, encoding: .utf8)
@@ -386,6 +396,7 @@ for keys in keySets {
         emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"scope\": \"\(perKeyModels ? "key" : "pipeline")\", \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
               + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
               + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
+              + "\"daemon_cpu_us_per_point\": \(cpu / Double(max(1, results.received - warm)) * 1e6), \"daemon_cores\": \(cpu / elapsed), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
               + "\"statuses\": {\(statuses)}\(history)}")
     }

@@ -29,7 +29,26 @@ public struct ScoreOutput: Sendable {
 
 /// Writes outputs and train requests as compact JSON, straight into a byte buffer.
 public enum OutputEncoder {
+    /// Appends a literal's bytes (one copy, no per-byte work).
+    @inline(__always)
+    static func raw(_ s: StaticString, to out: inout [UInt8]) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
     static func appendString(_ s: String, to out: inout [UInt8]) {
+        // Most strings (uuids, ids, keys) need no escaping: their bytes go in with one copy.
+        var s = s
+        let plain = s.withUTF8 { bytes -> Bool in
+            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C { return false }
+            out.append(0x22)
+            out.append(contentsOf: bytes)
+            out.append(0x22)
+            return true
+        }
+        if !plain { appendEscaped(s, to: &out) }
+    }
+
+    static func appendEscaped(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
         for b in s.utf8 {
             switch b {
@@ -48,8 +67,14 @@ public enum OutputEncoder {
     }
 
     static func appendFloat(_ x: Float?, to out: inout [UInt8]) {
-        guard let x, x.isFinite else { out.append(contentsOf: "null".utf8); return }
-        out.append(contentsOf: x.description.utf8)
+        guard let x, x.isFinite else { OutputEncoder.raw("null", to: &out); return }
+        var d = x.description   // shortest round-trip digits, a small string (no allocation)
+        d.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+        var d = String(v)
+        d.withUTF8 { out.append(contentsOf: $0) }
     }
 
     static func appendKey(_ key: [String], to out: inout [UInt8]) {
@@ -64,12 +89,12 @@ public enum OutputEncoder {
     public static func encode(_ o: ScoreOutput) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out.append(contentsOf: "{\"uuid\":".utf8); appendString(o.uuid, to: &out)
-        out.append(contentsOf: ",\"config_id\":".utf8); appendString(o.configID, to: &out)
-        out.append(contentsOf: ",\"pipeline_id\":".utf8); appendString(o.pipelineID, to: &out)
-        out.append(contentsOf: ",\"composite_keys\":".utf8); appendKey(o.key, to: &out)
+        OutputEncoder.raw("{\"uuid\":", to: &out); appendString(o.uuid, to: &out)
+        OutputEncoder.raw(",\"config_id\":", to: &out); appendString(o.configID, to: &out)
+        OutputEncoder.raw(",\"pipeline_id\":", to: &out); appendString(o.pipelineID, to: &out)
+        OutputEncoder.raw(",\"composite_keys\":", to: &out); appendKey(o.key, to: &out)
         out.append(contentsOf: ",\"timestamp\":\(o.timestamp),\"unified_anomaly\":".utf8); appendFloat(o.unified, to: &out)
-        out.append(contentsOf: ",\"data\":{".utf8)
+        OutputEncoder.raw(",\"data\":{", to: &out)
         if let f = o.features {
             for (i, m) in o.metrics.enumerated() {
                 appendString(m, to: &out)
@@ -77,30 +102,30 @@ public enum OutputEncoder {
                 appendFloat(f[i], to: &out)
                 out.append(0x2C)
             }
-            out.append(contentsOf: "\"unified_ML\":".utf8); appendFloat(o.unified, to: &out)
+            OutputEncoder.raw("\"unified_ML\":", to: &out); appendFloat(o.unified, to: &out)
         }
-        out.append(contentsOf: "},\"metadata\":{\"model_version\":".utf8)
-        out.append(contentsOf: (o.modelVersion.map(String.init) ?? "null").utf8)
-        out.append(contentsOf: ",\"threshold\":".utf8)
+        OutputEncoder.raw("},\"metadata\":{\"model_version\":", to: &out)
+        if let v = o.modelVersion { OutputEncoder.appendInt(Int64(v), to: &out) } else { OutputEncoder.raw("null", to: &out) }
+        OutputEncoder.raw(",\"threshold\":", to: &out)
         if let t = o.threshold {
             out.append(0x5B)
             for (i, v) in t.enumerated() { if i > 0 { out.append(0x2C) }; appendFloat(v, to: &out) }
             out.append(0x5D)
         } else {
-            out.append(contentsOf: "null".utf8)
+            OutputEncoder.raw("null", to: &out)
         }
-        out.append(contentsOf: ",\"status\":".utf8); appendString(o.status.rawValue, to: &out)
+        OutputEncoder.raw(",\"status\":", to: &out); appendString(o.status.rawValue, to: &out)
         appendVerdict(o, metricKeys: nil, to: &out)
-        out.append(contentsOf: "}}".utf8)
+        OutputEncoder.raw("}}", to: &out)
         return out
     }
 
     /// `,"is_anomaly":…,"expected":{"<metric>":…}` when the output has them. `metricKeys` are the metric names
     /// pre-encoded as `"name":` (the template's), or nil to encode them from `o.metrics`.
     static func appendVerdict(_ o: ScoreOutput, metricKeys: [[UInt8]]?, to out: inout [UInt8]) {
-        if let a = o.isAnomaly { out.append(contentsOf: (a ? ",\"is_anomaly\":true" : ",\"is_anomaly\":false").utf8) }
+        if let a = o.isAnomaly { if a { raw(",\"is_anomaly\":true", to: &out) } else { raw(",\"is_anomaly\":false", to: &out) } }
         guard let e = o.expected, e.count == o.metrics.count else { return }
-        out.append(contentsOf: ",\"expected\":{".utf8)
+        OutputEncoder.raw(",\"expected\":{", to: &out)
         for (i, v) in e.enumerated() {
             if i > 0 { out.append(0x2C) }
             if let k = metricKeys { out.append(contentsOf: k[i]) } else { appendString(o.metrics[i], to: &out); out.append(0x3A) }
@@ -112,12 +137,12 @@ public enum OutputEncoder {
     /// The train request the daemon sends to the retrain stage.
     public static func trainRequest(uuid: String, configID: String, pipelineID: String, key: [String], metrics: [String]) -> [UInt8] {
         var out: [UInt8] = []
-        out.append(contentsOf: "{\"header\":\"request_training\",\"uuid\":".utf8)
+        OutputEncoder.raw("{\"header\":\"request_training\",\"uuid\":", to: &out)
         appendString(uuid, to: &out)
-        out.append(contentsOf: ",\"config_id\":".utf8); appendString(configID, to: &out)
-        out.append(contentsOf: ",\"pipeline_id\":".utf8); appendString(pipelineID, to: &out)
-        out.append(contentsOf: ",\"composite_keys\":".utf8); appendKey(key, to: &out)
-        out.append(contentsOf: ",\"metrics\":".utf8); appendKey(metrics, to: &out)
+        OutputEncoder.raw(",\"config_id\":", to: &out); appendString(configID, to: &out)
+        OutputEncoder.raw(",\"pipeline_id\":", to: &out); appendString(pipelineID, to: &out)
+        OutputEncoder.raw(",\"composite_keys\":", to: &out); appendKey(key, to: &out)
+        OutputEncoder.raw(",\"metrics\":", to: &out); appendKey(metrics, to: &out)
         out.append(0x7D)
         return out
     }
@@ -157,34 +182,34 @@ public struct OutputTemplate: Sendable {
     public func encode(_ o: ScoreOutput) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(200 + 24 * metricKeys.count)
-        out.append(contentsOf: "{\"uuid\":".utf8); OutputEncoder.appendString(o.uuid, to: &out)
-        out.append(contentsOf: ",\"config_id\":".utf8); OutputEncoder.appendString(o.configID, to: &out)
-        out.append(contentsOf: ",\"pipeline_id\":".utf8); out.append(contentsOf: pipelineID)
-        out.append(contentsOf: ",\"composite_keys\":".utf8); OutputEncoder.appendKey(o.key, to: &out)
-        out.append(contentsOf: ",\"timestamp\":".utf8); out.append(contentsOf: String(o.timestamp).utf8)
-        out.append(contentsOf: ",\"unified_anomaly\":".utf8); OutputEncoder.appendFloat(o.unified, to: &out)
-        out.append(contentsOf: ",\"data\":{".utf8)
+        OutputEncoder.raw("{\"uuid\":", to: &out); OutputEncoder.appendString(o.uuid, to: &out)
+        OutputEncoder.raw(",\"config_id\":", to: &out); OutputEncoder.appendString(o.configID, to: &out)
+        OutputEncoder.raw(",\"pipeline_id\":", to: &out); out.append(contentsOf: pipelineID)
+        OutputEncoder.raw(",\"composite_keys\":", to: &out); OutputEncoder.appendKey(o.key, to: &out)
+        OutputEncoder.raw(",\"timestamp\":", to: &out); OutputEncoder.appendInt(o.timestamp, to: &out)
+        OutputEncoder.raw(",\"unified_anomaly\":", to: &out); OutputEncoder.appendFloat(o.unified, to: &out)
+        OutputEncoder.raw(",\"data\":{", to: &out)
         if let f = o.features {
             for (i, k) in metricKeys.enumerated() {
                 out.append(contentsOf: k)
                 OutputEncoder.appendFloat(f[i], to: &out)
                 out.append(0x2C)
             }
-            out.append(contentsOf: "\"unified_ML\":".utf8); OutputEncoder.appendFloat(o.unified, to: &out)
+            OutputEncoder.raw("\"unified_ML\":", to: &out); OutputEncoder.appendFloat(o.unified, to: &out)
         }
-        out.append(contentsOf: "},\"metadata\":{\"model_version\":".utf8)
-        out.append(contentsOf: (o.modelVersion.map(String.init) ?? "null").utf8)
-        out.append(contentsOf: ",\"threshold\":".utf8)
+        OutputEncoder.raw("},\"metadata\":{\"model_version\":", to: &out)
+        if let v = o.modelVersion { OutputEncoder.appendInt(Int64(v), to: &out) } else { OutputEncoder.raw("null", to: &out) }
+        OutputEncoder.raw(",\"threshold\":", to: &out)
         if let t = o.threshold {
             out.append(0x5B)
             for (i, v) in t.enumerated() { if i > 0 { out.append(0x2C) }; OutputEncoder.appendFloat(v, to: &out) }
             out.append(0x5D)
         } else {
-            out.append(contentsOf: "null".utf8)
+            OutputEncoder.raw("null", to: &out)
         }
-        out.append(contentsOf: ",\"status\":".utf8); OutputEncoder.appendString(o.status.rawValue, to: &out)
+        OutputEncoder.raw(",\"status\":", to: &out); OutputEncoder.appendString(o.status.rawValue, to: &out)
         OutputEncoder.appendVerdict(o, metricKeys: metricKeys, to: &out)
-        out.append(contentsOf: "}}".utf8)
+        OutputEncoder.raw("}}", to: &out)
         return out
     }
 }
