@@ -184,8 +184,8 @@ public final class UDFEngine: @unchecked Sendable {
 
     func result(_ e: Emission, request: UDFRequest) -> UDFResult {
         switch e {
-        case .score(let key, let body, _, let status):
-            metrics.scored(status)
+        case .score(let key, let body, _, let status, let anomalyOf):
+            metrics.answered(status, anomalyOf: anomalyOf)
             return UDFResult(keys: key, value: body, tags: [UDFResult.outputTag])
         case .trainRequest(let train):
             metrics.trainRequests.increment()

@@ -10,11 +10,12 @@ struct AEFlow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aeflow",
         abstract: "Streaming anomaly detection with autoencoders (numalogic's models, natively).",
+        version: AEFlowVersion.current,
         subcommands: [Serve.self, RetrainCommand.self, UDF.self, Demo.self, Health.self, KeysCommand.self, Train.self, Score.self, Backtest.self, Evaluate.self, CorpusCommand.self, CheckpointCommand.self, ConfigCommand.self])
 
     /// Logging, BLAS threads and the vector kernels' level are set up once, before any command runs.
     static func setUp(_ options: GlobalOptions) throws {
-        Logfmt.bootstrap(level: options.verbose ? .debug : .info)
+        Logfmt.bootstrap(level: options.verbose ? .debug : options.logLevel.level, format: options.logFormat)
         BLAS.setThreads(options.blasThreads)
         try checkKernelLevel()
         Logger(label: "aeflow").debug("vector kernels", metadata: ["isa": "\(KernelISA.active)", "supported": "\(KernelISA.supported)"])
@@ -27,12 +28,33 @@ struct AEFlow: AsyncParsableCommand {
 }
 
 struct GlobalOptions: ParsableArguments {
-    @Flag(name: .shortAndLong, help: "Debug logging.")
+    @Flag(name: .shortAndLong, help: "Debug logging (the same as --log-level debug).")
     var verbose = false
+
+    @Option(name: .long, help: "Least severe log level written: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: LogLevelOption = .info
+
+    @Option(name: .long, help: "Log line format: logfmt or json (one object per line).")
+    var logFormat: Logfmt.Format = .logfmt
 
     @Option(name: .long, help: "OpenBLAS threads (set once at start-up).")
     var blasThreads = 1
 }
+
+/// `--log-level` values: swift-log's levels by name.
+struct LogLevelOption: ExpressibleByArgument, Sendable {
+    let level: Logger.Level
+    static let info = LogLevelOption(level: .info)
+    init(level: Logger.Level) { self.level = level }
+    init?(argument: String) {
+        guard let l = Logger.Level(rawValue: argument.lowercased()) else { return nil }
+        level = l
+    }
+    static var allValueStrings: [String] { Logger.Level.allCases.map(\.rawValue) }
+    var defaultValueDescription: String { level.rawValue }
+}
+
+extension Logfmt.Format: ExpressibleByArgument {}
 
 /// Prints a one-line error to standard error and exits 1 (no stack traces for user errors).
 struct UserFacingError: Error, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import Scoring
 import Offline
+import Stage
 import Testing
 import TestSupport
 import TensorCore
@@ -199,5 +200,37 @@ func readScores(_ text: String) -> [[String: String]] {
         #expect(bad.stderr == "aeflow: AEFLOW_KERNELS_ISA=AVX2 is not a kernel level (baseline, avx2 or avx512)\n")
         let good = try Subprocess.run(Subprocess.aeflow, args, environment: ["AEFLOW_KERNELS_ISA": "baseline"])
         #expect(good.status == 1 && good.stderr.contains("missing.yaml") && !good.stderr.contains("AEFLOW_KERNELS_ISA"))
+    }
+}
+
+/// What operators need from the command line: the version, the log level and the log format.
+@Suite struct OperatorOptionsTests {
+    @Test func versionLogLevelAndJSONLogs() throws {
+        let version = try Subprocess.aeflow(["--version"])
+        #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == AEFlowVersion.current)
+        let dir = try TemporaryDirectory()
+        try CommandLineTests.csv().write(toFile: dir.file("data.csv"), atomically: true, encoding: .utf8)
+        // JSON lines: every stderr line is one object with an RFC 3339 timestamp of now, the level, logger and message.
+        let json = try Subprocess.aeflow(["train", "--input", dir.file("data.csv"), "--output", dir.file("m.safetensors"), "--log-format", "json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let lines = json.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+        let objects = lines.compactMap { try? JSONValue.parse(String($0)).objectValue }
+        #expect(!objects.isEmpty && objects.count == lines.count)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for o in objects {
+            let ts = o["ts"]?.stringValue.flatMap(RFC3339.parse)
+            #expect(ts.map { abs($0 - now) < 600_000 } == true, "\(o)")
+            #expect(o["level"]?.stringValue != nil && o["logger"]?.stringValue != nil)
+        }
+        #expect(objects.contains { $0["msg"]?.stringValue == "checkpoint written" && $0["path"]?.stringValue == dir.file("m.safetensors") })
+        // logfmt (the default) carries the same RFC 3339 timestamp; --log-level warning leaves the info lines out.
+        let logfmt = try Subprocess.aeflow(["train", "--input", dir.file("data.csv"), "--output", dir.file("m2.safetensors")])
+        let written = logfmt.stderr.split(separator: "\n").first { $0.contains("msg=\"checkpoint written\"") }
+        let ts = written?.split(separator: " ").first { $0.hasPrefix("ts=") }.flatMap { RFC3339.parse(String($0.dropFirst(3))) }
+        #expect(ts.map { abs($0 - now) < 600_000 } == true, "\(logfmt.stderr)")
+        let quiet = try Subprocess.aeflow(["train", "--input", dir.file("data.csv"), "--output", dir.file("m3.safetensors"), "--log-level", "warning"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("checkpoint written"), "\(quiet.stderr)")
+        #expect(try Subprocess.aeflow(["train", "--input", dir.file("data.csv"), "--output", dir.file("m4.safetensors"), "--log-level", "loud"]).status != 0)
+        #expect(try Subprocess.aeflow(["train", "--input", dir.file("data.csv"), "--output", dir.file("m5.safetensors"), "--log-format", "xml"]).status != 0)
     }
 }

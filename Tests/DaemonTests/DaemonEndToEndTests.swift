@@ -39,6 +39,10 @@ import TensorCore
         let first = try #require(web.last)
         #expect(first["data"]?.objectValue?.keys == ["cpu", "mem", "unified_ML"])
         #expect(try h.metric("aeflow_points_in_total") == 235)
+        // The spike alarms, and every is_anomaly output is counted for its pipeline.
+        let alarms = outputs.filter { $0["metadata"]?.objectValue?["is_anomaly"] == .bool(true) }.count
+        let counted = try h.metric("aeflow_anomalies_total{pipeline=\"default\"}")
+        #expect(alarms > 0 && counted == Double(alarms), "\(alarms) alarms, \(counted) counted")
         let request = try #require(h.trainRequests.first)            // for "cold", once (retry_sec 3600)
         #expect(h.trainRequests.count == 1)
         #expect(request["header"]?.stringValue == "request_training" && request["composite_keys"] == .array([.string("cold")]))

@@ -125,7 +125,7 @@ import TensorCore
         // The next point of every key finds its whole window (no model: model_not_ready, not warming_up).
         for key in keys {
             let e = three[KeyShard.of(key, count: 3)].process(try routed(key, 12), now: 2)
-            guard case .score(_, _, _, let status) = e.first else { Issue.record("no score for \(key)"); continue }
+            guard case .score(_, _, _, let status, _) = e.first else { Issue.record("no score for \(key)"); continue }
             #expect(status == .modelNotReady, "\(key)")
         }
     }

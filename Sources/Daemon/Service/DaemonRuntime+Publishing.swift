@@ -30,7 +30,7 @@ extension DaemonRuntime {
         func publish(_ emissions: [Emission]) {
             for e in emissions {
                 switch e {
-                case .score(let key, let body, let arrival, let status):
+                case .score(let key, let body, let arrival, let status, let anomalyOf):
                     accepted += 1
                     do {
                         if scores.kind == .pub {
@@ -44,7 +44,7 @@ extension DaemonRuntime {
                             try scores.send(body, dontWait: true)
                         }
                         published += 1
-                        metrics.scored(status)
+                        metrics.answered(status, anomalyOf: anomalyOf)
                         metrics.latency.record(MonotonicClock.now() - arrival)
                     } catch {
                         // The consumer is not reading (its queue is at the high-water mark) or none is connected.

@@ -90,9 +90,9 @@ extension DaemonRuntime {
         var bodies: [(position: Int, body: [UInt8])] = []
         var others: [Emission] = []
         for (i, e) in emissions.enumerated() {
-            if case .score(_, let body, _, let status) = e {
+            if case .score(_, let body, _, let status, let anomalyOf) = e {
                 bodies.append((positions[i], body))
-                metrics.scored(status)
+                metrics.answered(status, anomalyOf: anomalyOf)
             } else {
                 others.append(e)
             }

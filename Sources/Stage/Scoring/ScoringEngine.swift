@@ -5,8 +5,9 @@ import TensorCore
 
 /// What the engine wants sent after a batch.
 public enum Emission: Sendable {
-    /// A score message: the key (its values joined by `:` are the PUB topic), JSON body, arrival time, status.
-    case score(key: [String], body: [UInt8], arrival: Double, status: ScoreStatus)
+    /// A score message: the key (its values joined by `:` are the PUB topic), JSON body, arrival time, status,
+    /// and the pipeline whose alert threshold the score reached (`metadata.is_anomaly` true), if it did.
+    case score(key: [String], body: [UInt8], arrival: Double, status: ScoreStatus, anomalyOf: String?)
     case trainRequest(TrainRequest)
     /// A point rejected by its key's window (late, duplicate), with the message it came in and its index there.
     case rejected(Rejection, source: [[UInt8]]?, index: Int?)
@@ -284,7 +285,8 @@ public final class ScoringEngine {
         let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
                             timestamp: p.timestamp, unified: unified, metrics: target.pipeline.metrics, features: features,
                             modelVersion: version, threshold: threshold, status: status, isAnomaly: isAnomaly, expected: expected)
-        return .score(key: p.key, body: pipelines[p.pipeline].template.encode(o), arrival: p.arrival, status: status)
+        return .score(key: p.key, body: pipelines[p.pipeline].template.encode(o), arrival: p.arrival, status: status,
+                      anomalyOf: isAnomaly == true ? target.pipeline.pipelineID : nil)
     }
 
     /// Scores a numalogic window payload as a whole (no per-key state is kept or changed).

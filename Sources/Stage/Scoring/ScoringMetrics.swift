@@ -33,6 +33,8 @@ public final class ScoringMetrics: Sendable {
     private let droppedByOutput: [String: Counter]
     public static let outputs = ["scores", "train_requests", "dead_letter", "history"]
     private let rejectedByReason: [String: Counter]
+    /// `aeflow_anomalies_total{pipeline}`, made on a pipeline's first anomaly.
+    private let anomaliesByPipeline = Mutex<[String: Counter]>([:])
 
     private static func d(_ name: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "aeflow", metricName: name, unitName: unit, helpText: help)
@@ -97,6 +99,23 @@ public final class ScoringMetrics: Sendable {
     public func curveRefused(_ reason: HandshakeFailure) { curveRefusedByReason[reason.rawValue]!.increment() }
 
     public func scored(_ status: ScoreStatus) { scoredByStatus[status.rawValue]!.increment() }
+
+    /// An output answered (published, or returned over HTTP or to Numaflow): counted by status, and in
+    /// `aeflow_anomalies_total{pipeline}` when its score reached the pipeline's alert threshold.
+    public func answered(_ status: ScoreStatus, anomalyOf pipeline: String?) {
+        scored(status)
+        if let pipeline { anomalies(pipeline).increment() }
+    }
+
+    private func anomalies(_ pipeline: String) -> Counter {
+        anomaliesByPipeline.withLock { table in
+            if let c = table[pipeline] { return c }
+            let c = registry.makeCounter(descriptor: Self.d("anomalies", "total", "Outputs whose score reached the pipeline's alert threshold (metadata.is_anomaly), by pipeline."),
+                                         labels: [("pipeline", pipeline)])
+            table[pipeline] = c
+            return c
+        }
+    }
     public func rejected(_ reason: RejectReason) { rejectedByReason[reason.rawValue]!.increment() }
 
     /// The Prometheus text exposition.
