@@ -66,8 +66,10 @@ public struct MapServer: Sendable {
         #"{"protocol":"uds","language":"swift","minimum_numaflow_version":"1.4.0-z","version":"\#(version)","metadata":{"MAP_MODE":"unary-map"}}"#
     }
 
-    /// Serves until `stop` fires, then stops gracefully.
-    public func run(version: String, stop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) async throws {
+    /// Serves until `stop` fires, then stops gracefully. `onListening` runs once the socket listens and the
+    /// server-info file is written.
+    public func run(version: String, onListening: @escaping @Sendable () -> Void = {},
+                    stop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) async throws {
         let fm = FileManager.default
         for path in [socketPath, serverInfoPath] {
             if let slash = path.lastIndex(of: "/") { try fm.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true) }
@@ -88,7 +90,8 @@ public struct MapServer: Sendable {
                 guard let address = try await server.listeningAddress else { throw RPCError(code: .unavailable, message: "the server did not start") }
                 // Numaflow starts sending once this file holds the JSON and the end marker.
                 try (Self.serverInfo(version: version) + Self.serverInfoEnd).write(toFile: serverInfoPath, atomically: true, encoding: .utf8)
-                logger.info("udf ready", metadata: ["socket": "\(address)", "server_info": "\(serverInfoPath)"])
+                logger.info("udf listening", metadata: ["socket": "\(address)", "server_info": "\(serverInfoPath)"])
+                onListening()
                 group.addTask {
                     for await _ in stopRequests { break }
                     logger.info("udf stopping", metadata: ["grace_seconds": "\(Self.stopGraceSeconds)"])

@@ -22,6 +22,54 @@ import TensorCore
         }
     }
 
+    /// The UDF's HTTP side (real requests): health, readiness once the socket listens, and the daemon's metrics
+    /// counting what the map stream answered.
+    @Test func healthReadinessAndMetricsOverHTTP() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let dir = try TemporaryDirectory(prefix: "aeflow-udf-http")
+        try DaemonHarness.config(store: dir.file("models")).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"),
+                                                      "--server-info", dir.file("server-info")])
+        defer { udf.signal(SIGKILL) }
+        let ready = try #require(udf.waitForLine(containing: "msg=\"udf ready\"", timeout: 60), "\(udf.stderrLines.suffix(5))")
+        let port = try #require(ready.split(separator: " ").first { $0.hasPrefix("http_port=") }.flatMap { Int($0.dropFirst(10)) })
+        #expect(try LocalHTTP.request(port: port, "GET", "/healthz").0 == 200)
+        #expect(try LocalHTTP.request(port: port, "GET", "/readyz").0 == 200)
+        let lines = (0..<3).map { i in
+            JSONValue.object(JSONObject([("id", .string("h\(i)")), ("keys", .array([.string("web")])), ("value", .string(point("web", i, cpu: 1, mem: 2)))])).serialized()
+        } + [JSONValue.object(JSONObject([("id", .string("bad")), ("keys", .array([.string("web")])), ("value", .string("{not json"))])).serialized()]
+        try lines.joined(separator: "\n").write(toFile: dir.file("messages.jsonl"), atomically: true, encoding: .utf8)
+        let client = try Subprocess.run(TestPython.path, [TestPython.script("udf_client.py"), "--socket", dir.file("map.sock"), "--proto", Self.proto,
+                                                          "--stubs", dir.file("stubs"), "--messages", dir.file("messages.jsonl")])
+        #expect(client.status == 0, "\(client.stderr)")
+        #expect(try LocalHTTP.metric(port: port, "aeflow_outputs_total{status=\"warming_up\"}") == 3)
+        #expect(try LocalHTTP.metric(port: port, "aeflow_points_rejected_total{reason=\"bad_json\"}") == 1)
+        let (code, text) = try LocalHTTP.request(port: port, "GET", "/metrics")
+        #expect(code == 200 && text.contains("# TYPE aeflow_points_in_total counter"))
+        udf.signal(SIGTERM)
+        #expect(udf.waitForExit(timeout: 30) == 0)
+    }
+
+    /// A fatal error (the socket's directory cannot be made) fails the command and leaves Numaflow's runtime
+    /// error file, in the SDKs' layout and format.
+    @Test func aFatalErrorWritesNumaflowsRuntimeErrorFile() throws {
+        let dir = try TemporaryDirectory(prefix: "aeflow-udf-fatal")
+        try DaemonHarness.config(store: dir.file("models")).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        let r = try Subprocess.run(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", "/proc/aeflow-none/map.sock",
+                                                       "--server-info", dir.file("server-info"), "--runtime-errors-dir", dir.file("errors")],
+                                   environment: ["NUMAFLOW_UD_CONTAINER_TYPE": "udf"])
+        #expect(r.status != 0)
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.file("errors/udf"))) ?? []
+        #expect(files.count == 1 && files[0].hasSuffix("-udf.json") && Int(files[0].dropLast("-udf.json".count)) != nil, "\(files) \(r.stderr)")
+        let name = files.first ?? "none"
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: dir.file("errors/udf/" + name))))
+        let entry = try #require(try JSONValue.parse(bytes).objectValue)
+        #expect(entry["container"] == .string("udf") && entry["code"] == .string("Internal error"))
+        #expect(entry["message"]?.stringValue?.contains("serving") == true && entry["details"]?.stringValue?.contains("/proc/aeflow-none") == true, "\(entry)")
+        let stamp = entry["timestamp"]?.stringValue.flatMap(RFC3339.parse)
+        #expect(stamp.map { abs($0 - Int64(Date().timeIntervalSince1970 * 1000)) < 600_000 } == true)
+    }
+
     @Test func handshakePointsRedeliveryMalformedInputAndReadinessMatchTheDaemon() throws {
         guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
         let dir = try TemporaryDirectory(prefix: "aeflow-udf")

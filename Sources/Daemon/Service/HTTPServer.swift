@@ -30,15 +30,8 @@ public enum HTTPServer {
             return request.headers[.authorization] == "Bearer \(token)"
         }
         let unauthorized = text("unauthorized\n", status: .unauthorized)
-        // GET, and HEAD with the same status and headers (probes and scrapers that check before reading).
-        for method in [HTTPRequest.Method.get, .head] {
-            router.on("healthz", method: method) { _, _ in text("ok\n") }
-            router.on("readyz", method: method) { _, _ in runtime.isReady ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
-            router.on("metrics", method: method) { request, _ in
-                guard authorized(request) else { return unauthorized }
-                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: runtime.metrics.exposition() + (runtime.link?.metricsExposition() ?? []))))
-            }
+        addProbes(to: router, isReady: { runtime.isReady }, token: token) {
+            runtime.metrics.exposition() + (runtime.link?.metricsExposition() ?? [])
         }
         router.get("v1/models") { request, _ in
             guard authorized(request) else { return unauthorized }
@@ -91,6 +84,28 @@ public enum HTTPServer {
                 return json(errorBody(r.reason.rawValue, r.detail), status: .badRequest)
             }
         }
+        return router
+    }
+
+    /// `GET`/`HEAD /healthz`, `/readyz` and `/metrics` (behind the bearer token when one is set).
+    static func addProbes(to router: Router<BasicRequestContext>, isReady: @escaping @Sendable () -> Bool, token: String?,
+                          metrics: @escaping @Sendable () -> [UInt8]) {
+        let unauthorized = text("unauthorized\n", status: .unauthorized)
+        // GET, and HEAD with the same status and headers (probes and scrapers that check before reading).
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("healthz", method: method) { _, _ in text("ok\n") }
+            router.on("readyz", method: method) { _, _ in isReady() ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
+            router.on("metrics", method: method) { request, _ in
+                guard token == nil || request.headers[.authorization] == "Bearer \(token!)" else { return unauthorized }
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics())))
+            }
+        }
+    }
+
+    /// The health and metrics endpoints alone, for a stage without the daemon's admin routes (`aeflow udf`).
+    public static func probeRouter(isReady: @escaping @Sendable () -> Bool, token: String?, metrics: @escaping @Sendable () -> [UInt8]) -> Router<BasicRequestContext> {
+        let router = Router()
+        addProbes(to: router, isReady: isReady, token: token, metrics: metrics)
         return router
     }
 
