@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -10,11 +11,18 @@ struct Health: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a running daemon's (or retrain stage's) health endpoint; exit 0 when it answers 200.")
 
-    @Option(help: "The endpoint (http://host:port/path; IPv4 or a name resolving to it).")
-    var url = "http://127.0.0.1:8490/healthz"
+    @Option(help: "The endpoint (http://host:port/path; IPv4 or a name resolving to it). Default: http://127.0.0.1:$AEFLOW_HTTP_PORT/healthz, port 8490 when the variable is unset.")
+    var url: String?
+
+    /// The default endpoint: the local health check on `$AEFLOW_HTTP_PORT` (the image sets it; a UDF container
+    /// on another port overrides it).
+    static func defaultURL(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        "http://127.0.0.1:\(environment["AEFLOW_HTTP_PORT"].flatMap { UInt16($0) }.map(String.init) ?? "8490")/healthz"
+    }
     @Option(help: "Seconds to wait for the answer.") var timeout = 3
 
     func run() throws {
+        let url = self.url ?? Self.defaultURL()
         guard url.hasPrefix("http://") else { throw fail("only http:// URLs, got \(url)") }
         let rest = url.dropFirst(7)
         let hostPort = rest.prefix { $0 != "/" }

@@ -19,8 +19,12 @@ import yaml
 
 K8S_VERSION = "1.33.0"
 
+# The chart names no image of its own: every install says which image (built from the Dockerfile and pushed
+# to the user's registry) it runs.
+IMAGE = {"image": {"repository": "registry.example.com/team/aeflow"}}
+
 CASES = {
-    "default": {},
+    "default": IMAGE,
     "production": {
         "persistence": {"enabled": True, "size": "50Gi", "storageClass": "fast"},
         "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prometheus"}},
@@ -44,7 +48,7 @@ CASES = {
         "podAnnotations": {"team": "observability"},
         "nodeSelector": {"kubernetes.io/arch": "amd64"},
     },
-    "scoring-only": {"retrain": {"enabled": False}, "persistence": {"enabled": True, "existingClaim": "shared-models"}},
+    "scoring-only": {**IMAGE, "retrain": {"enabled": False}, "persistence": {"enabled": True, "existingClaim": "shared-models"}},
 }
 
 BAD_VALUES = {
@@ -54,6 +58,7 @@ BAD_VALUES = {
     "a port out of range": {"ports": {"http": 70000}},
     "an unknown pull policy": {"image": {"pullPolicy": "Sometimes"}},
     "CURVE without its secrets": {"curve": {"enabled": True}},
+    "no image repository": {},
 }
 
 
@@ -122,6 +127,8 @@ def main():
     for name, values in CASES.items():
         report["cases"][name] = check_case(chart_dir, out_dir, name, values)
     for name, values in BAD_VALUES.items():
+        if name != "no image repository":
+            values = {**IMAGE, **values, "image": {**IMAGE["image"], **values.get("image", {})}}
         try:
             with helm.Chart.load(chart_dir) as chart:
                 chart.render(values=values, name="obs", namespace="monitoring")

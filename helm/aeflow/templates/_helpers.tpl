@@ -30,7 +30,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{- define "aeflow.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- printf "%s:%s" (required "image.repository is required: the image you built from the Dockerfile and pushed (README, \"Container image\")" .Values.image.repository) (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
 {{/*
