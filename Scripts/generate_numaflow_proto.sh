@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates Sources/NumaflowUDF/Generated from Sources/NumaflowUDF/Proto (Numaflow's map.proto v1 and the
-# common protos it imports, copied unchanged from numaproj/numaflow pkg/apis/proto, Apache-2.0).
+# Regenerates Sources/NumaflowUDF/Generated from Sources/NumaflowUDF/Proto (Numaflow's map.proto v1 and
+# sourcetransform.proto v1, and the common protos they import, copied unchanged from numaproj/numaflow pkg/apis/proto, Apache-2.0).
 # The generated Swift is committed; this is only needed when the protos change. Needs protoc
 # (apt-get install protobuf-compiler); the two Swift plugins are built in a scratch directory outside the
 # repository and never committed.
@@ -26,7 +26,7 @@ protoc -I Proto -I Proto/common -I /usr/include \
   --plugin=protoc-gen-swift="$bin/protoc-gen-swift" --plugin=protoc-gen-grpc-swift-2="$bin/protoc-gen-grpc-swift-2" \
   --swift_out=Generated --swift_opt=Visibility=Public \
   --grpc-swift-2_out=Generated --grpc-swift-2_opt=Visibility=Public,Client=false,Server=true \
-  map/v1/map.proto metadata.proto common/nack_options.proto
+  map/v1/map.proto sourcetransform/v1/sourcetransform.proto metadata.proto common/nack_options.proto
 # Protos without services yield empty service files.
 rm -f Generated/metadata.grpc.swift Generated/common/nack_options.grpc.swift
 echo "regenerated $(find Generated -name '*.swift' | wc -l) files"

@@ -53,9 +53,9 @@ public struct MapServer: Sendable {
     public static let defaultSocket = "/var/run/numaflow/map.sock"
     public static let defaultServerInfo = "/var/run/numaflow/mapper-server-info"
     /// numaflow-go's end marker after the JSON in the server-info file.
-    public static let serverInfoEnd = "U+005C__END__"
+    public static let serverInfoEnd = NumaflowServing.serverInfoEnd
     /// How long open streams may run on after SIGTERM.
-    public static let stopGraceSeconds = 10.0
+    public static let stopGraceSeconds = NumaflowServing.stopGraceSeconds
 
     public init(engine: UDFEngine, socketPath: String = defaultSocket, serverInfoPath: String = defaultServerInfo, logger: Logger) {
         (self.engine, self.socketPath, self.serverInfoPath, self.logger) = (engine, socketPath, serverInfoPath, logger)
@@ -63,12 +63,38 @@ public struct MapServer: Sendable {
 
     /// The server-info JSON: protocol, language, minimum Numaflow version, version, and the unary map mode.
     public static func serverInfo(version: String) -> String {
-        #"{"protocol":"uds","language":"swift","minimum_numaflow_version":"1.4.0-z","version":"\#(version)","metadata":{"MAP_MODE":"unary-map"}}"#
+        NumaflowServing.serverInfo(version: version, metadata: #"{"MAP_MODE":"unary-map"}"#)
     }
 
     /// Serves until `stop` fires, then stops gracefully. `onListening` runs once the socket listens and the
     /// server-info file is written.
     public func run(version: String, onListening: @escaping @Sendable () -> Void = {},
+                    stop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) async throws {
+        engine.start()
+        defer { engine.stop() }
+        try await NumaflowServing.run(service: MapService(engine: engine, logger: logger), name: "udf", socketPath: socketPath,
+                                      serverInfoPath: serverInfoPath, serverInfo: Self.serverInfo(version: version), logger: logger,
+                                      onListening: onListening, stop: stop)
+    }
+}
+
+/// What AEFlow's Numaflow servers share: gRPC on the Unix socket Numaflow provides (stale socket and
+/// server-info files removed first), the server-info file written once the socket listens (Numaflow starts
+/// sending then), and a graceful stop when `stop`'s trigger fires: open streams get `stopGraceSeconds`, then
+/// they are cancelled.
+public enum NumaflowServing {
+    /// numaflow-go's end marker after the JSON in the server-info file.
+    public static let serverInfoEnd = "U+005C__END__"
+    /// How long open streams may run on after SIGTERM.
+    public static let stopGraceSeconds = 10.0
+
+    /// The server-info JSON: protocol, language, minimum Numaflow version, version, metadata (a JSON object).
+    public static func serverInfo(version: String, metadata: String = "{}") -> String {
+        #"{"protocol":"uds","language":"swift","minimum_numaflow_version":"1.4.0-z","version":"\#(version)","metadata":\#(metadata)}"#
+    }
+
+    static func run(service: any RegistrableRPCService, name: String, socketPath: String, serverInfoPath: String, serverInfo: String,
+                    logger: Logger, onListening: @escaping @Sendable () -> Void,
                     stop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) async throws {
         let fm = FileManager.default
         for path in [socketPath, serverInfoPath] {
@@ -76,37 +102,34 @@ public struct MapServer: Sendable {
         }
         try? fm.removeItem(atPath: socketPath)
         try? fm.removeItem(atPath: serverInfoPath)
-        engine.start()
         let transport = HTTP2ServerTransport.Posix(
             address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
             config: .defaults { $0.rpc.maxRequestPayloadSize = 64 << 20 })
-        let server = GRPCServer(transport: transport, services: [MapService(engine: engine, logger: logger)])
+        let server = GRPCServer(transport: transport, services: [service])
         let (stopRequests, stopRequested) = AsyncStream<Void>.makeStream()
         stop { stopRequested.yield(()) }
-        let logger = logger
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.serve() }
                 guard let address = try await server.listeningAddress else { throw RPCError(code: .unavailable, message: "the server did not start") }
                 // Numaflow starts sending once this file holds the JSON and the end marker.
-                try (Self.serverInfo(version: version) + Self.serverInfoEnd).write(toFile: serverInfoPath, atomically: true, encoding: .utf8)
-                logger.info("udf listening", metadata: ["socket": "\(address)", "server_info": "\(serverInfoPath)"])
+                try (serverInfo + serverInfoEnd).write(toFile: serverInfoPath, atomically: true, encoding: .utf8)
+                logger.info("\(name) listening", metadata: ["socket": "\(address)", "server_info": "\(serverInfoPath)"])
                 onListening()
                 group.addTask {
                     for await _ in stopRequests { break }
-                    logger.info("udf stopping", metadata: ["grace_seconds": "\(Self.stopGraceSeconds)"])
+                    logger.info("\(name) stopping", metadata: ["grace_seconds": "\(stopGraceSeconds)"])
                     server.beginGracefulShutdown()
                     // Numaflow keeps its stream open: after the grace period, open streams are cancelled.
-                    try await Task.sleep(nanoseconds: UInt64(Self.stopGraceSeconds * 1e9))
+                    try await Task.sleep(nanoseconds: UInt64(stopGraceSeconds * 1e9))
                     throw CancellationError()
                 }
                 _ = try await group.next()      // the server ended (every stream closed) or the grace period did
                 group.cancelAll()
             }
         } catch is CancellationError {
-            logger.warning("udf streams still open after the grace period were cancelled")
+            logger.warning("\(name) streams still open after the grace period were cancelled")
         }
-        engine.stop()
-        logger.info("udf stopped")
+        logger.info("\(name) stopped")
     }
 }

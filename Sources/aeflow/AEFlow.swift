@@ -11,7 +11,7 @@ struct AEFlow: AsyncParsableCommand {
         commandName: "aeflow",
         abstract: "Streaming anomaly detection with autoencoders (numalogic's models, natively).",
         version: AEFlowVersion.current,
-        subcommands: [Serve.self, RetrainCommand.self, UDF.self, Demo.self, Health.self, KeysCommand.self, Train.self, Score.self, Backtest.self, Evaluate.self, CorpusCommand.self, CheckpointCommand.self, ConfigCommand.self])
+        subcommands: [Serve.self, RetrainCommand.self, UDF.self, Transform.self, Demo.self, Health.self, KeysCommand.self, Train.self, Score.self, Backtest.self, Evaluate.self, CorpusCommand.self, CheckpointCommand.self, ConfigCommand.self])
 
     /// Logging, BLAS threads and the vector kernels' level are set up once, before any command runs.
     static func setUp(_ options: GlobalOptions) throws {

@@ -32,14 +32,32 @@ struct UDF: AsyncParsableCommand {
     func run() async throws {
         try AEFlow.setUp(global)
         let logger = Logger(label: "aeflow.udf")
+        let side = NumaflowSide(name: "udf", socket: socket, httpPort: httpPort, runtimeErrorsDir: runtimeErrorsDir, logger: logger)
         let cfg: AEFlowConfig
-        do { cfg = try AEFlowConfig.load(path: config) } catch { throw fatal("configuration", "\(error)", logger: logger) }
+        do { cfg = try AEFlowConfig.load(path: config) } catch { throw side.fatal("configuration", "\(error)") }
         let engine = UDFEngine(config: cfg, logger: logger)
         let server = MapServer(engine: engine, socketPath: socket, serverInfoPath: serverInfo, logger: logger)
-        let readiness = UDFReadiness(logger: logger, socket: socket)
+        try await side.serve(config: cfg, metrics: { engine.metrics.exposition() }) { onListening, stop in
+            try await server.run(version: AEFlowVersion.current, onListening: onListening, stop: stop)
+        }
+    }
+}
+
+/// What `aeflow udf` and `aeflow transform` share around their gRPC server: HTTP beside it (/healthz, /readyz
+/// once the socket listens, /metrics) on the configuration's `http` address and port or `--http-port`; SIGTERM
+/// and SIGINT stop both gracefully; a fatal error is logged, written once to Numaflow's runtime error file and
+/// fails the command. "<name> ready" is logged once the socket and HTTP both listen, with the HTTP port.
+struct NumaflowSide {
+    let name: String, socket: String, httpPort: Int?, runtimeErrorsDir: String
+    let logger: Logger
+
+    func serve(config cfg: AEFlowConfig, metrics: @escaping @Sendable () -> [UInt8],
+               server: @escaping @Sendable (_ onListening: @escaping @Sendable () -> Void,
+                                            _ stop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) async throws -> Void) async throws {
+        let readiness = UDFReadiness(logger: logger, name: name, socket: socket)
         let app = Application(
-            router: HTTPServer.probeRouter(isReady: { readiness.isReady }, token: cfg.http.bearerToken) { engine.metrics.exposition() },
-            configuration: .init(address: .hostname(cfg.http.address, port: httpPort ?? cfg.http.port), serverName: "aeflow-udf"),
+            router: HTTPServer.probeRouter(isReady: { readiness.isReady }, token: cfg.http.bearerToken, metrics: metrics),
+            configuration: .init(address: .hostname(cfg.http.address, port: httpPort ?? cfg.http.port), serverName: "aeflow-\(name)"),
             onServerRunning: { channel in readiness.http(port: channel.localAddress?.port) },
             logger: Logger(label: "aeflow.http"))
         let http = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: Logger(label: "aeflow.http")))
@@ -48,13 +66,13 @@ struct UDF: AsyncParsableCommand {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    // The HTTP side ending on its own (a port in use) stops the map server too.
+                    // The HTTP side ending on its own (a port in use) stops the gRPC server too.
                     do { try await http.run() } catch { stopper.fire(); throw error }
                 }
                 group.addTask {
                     defer { readiness.stopping() }
                     do {
-                        try await server.run(version: AEFlowVersion.current, onListening: { readiness.listening() }) { shutdown in
+                        try await server({ readiness.listening() }) { shutdown in
                             stopper.set(shutdown)
                             sources.install([SIGTERM, SIGINT]) { readiness.stopping(); shutdown() }
                         }
@@ -67,14 +85,14 @@ struct UDF: AsyncParsableCommand {
                 try await group.waitForAll()
             }
         } catch {
-            throw fatal("serving", "\(error)", logger: logger)
+            throw fatal("serving", "\(error)")
         }
     }
 
     /// A fatal error: logged, written to Numaflow's runtime error file (once), and the command fails.
-    func fatal(_ stage: String, _ detail: String, logger: Logger) -> ExitCode {
+    func fatal(_ stage: String, _ detail: String) -> ExitCode {
         do {
-            if let path = try RuntimeErrorFile.persist(code: "Internal error", message: "aeflow udf: \(stage) failed", details: detail,
+            if let path = try RuntimeErrorFile.persist(code: "Internal error", message: "aeflow \(name): \(stage) failed", details: detail,
                                                        directory: runtimeErrorsDir) {
                 logger.error("runtime error file written", metadata: ["path": "\(path)"])
             }
@@ -85,14 +103,14 @@ struct UDF: AsyncParsableCommand {
     }
 }
 
-/// The UDF is ready once the map socket listens and the HTTP endpoints serve; "udf ready" is logged then,
+/// A Numaflow server is ready once its socket listens and the HTTP endpoints serve; "udf ready" is logged then,
 /// with the HTTP port (tests and operators read it there).
 final class UDFReadiness: @unchecked Sendable {
     // @unchecked: every field is read and written under `lock`.
     private let lock = NSLock()
     private var socketListening = false, httpPort: Int?, stopped = false, announced = false
-    let logger: Logger, socket: String
-    init(logger: Logger, socket: String) { (self.logger, self.socket) = (logger, socket) }
+    let logger: Logger, name: String, socket: String
+    init(logger: Logger, name: String, socket: String) { (self.logger, self.name, self.socket) = (logger, name, socket) }
 
     var isReady: Bool { lock.withLock { socketListening && httpPort != nil && !stopped } }
     func listening() { lock.withLock { socketListening = true }; announce() }
@@ -105,7 +123,7 @@ final class UDFReadiness: @unchecked Sendable {
             announced = true
             return p
         }
-        if let port { logger.info("udf ready", metadata: ["socket": "\(socket)", "http_port": "\(port)"]) }
+        if let port { logger.info("\(name) ready", metadata: ["socket": "\(socket)", "http_port": "\(port)"]) }
     }
 }
 

@@ -27,7 +27,9 @@ import TensorCore
     @Test func healthReadinessAndMetricsOverHTTP() throws {
         guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
         let dir = try TemporaryDirectory(prefix: "aeflow-udf-http")
-        try DaemonHarness.config(store: dir.file("models")).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        // SIGTERM writes the window snapshot: into this test's directory, not the shared working directory.
+        try DaemonHarness.config(store: dir.file("models"), extra: "windows: {snapshot_path: \"\(dir.file("windows.snapshot"))\"}")
+            .write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
         let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"),
                                                       "--server-info", dir.file("server-info")])
         defer { udf.signal(SIGKILL) }
