@@ -261,4 +261,29 @@ private func error(_ yaml: String) -> String? {
         #expect(CheckpointStore.version(ofFileName: "000042.safetensors") == 42)
         #expect(CheckpointStore.version(ofFileName: "tmp-000042.safetensors") == nil && CheckpointStore.version(ofFileName: "42.safetensors") == nil)
     }
+
+    /// `${NAME}` / `${NAME:-default}` in string values: per-replica paths from one file.
+    @Test func environmentVariablesExpandInStringValues() throws {
+        let env = ["POD_NAME": "score-2", "EMPTY": ""]
+        let e = { (s: String) throws(ConfigReadError) in try EnvironmentExpansion.expand(s, environment: env, path: "store.path") }
+        #expect(try e("/var/lib/aeflow/${POD_NAME}/models") == "/var/lib/aeflow/score-2/models")
+        #expect(try e("${MISSING:-fallback}/x") == "fallback/x")
+        #expect(try e("${EMPTY:-unused}") == "")
+        #expect(try e("a$$b$c") == "a$b$c")
+        #expect(try e("no variables") == "no variables")
+        do { _ = try e("/data/${MISSING}"); Issue.record("an unset variable was accepted") } catch {
+            #expect(error.path == "store.path" && error.reason.contains("${MISSING}"), "\(error)")
+        }
+        #expect(throws: ConfigReadError.self) { try e("/data/${POD_NAME") }
+        #expect(throws: ConfigReadError.self) { try e("/data/${BAD-NAME}") }
+        // Through a file: the loaded configuration carries the expanded values, and an unset variable names its key.
+        let dir = try TemporaryDirectory()
+        try "store: {path: \"/srv/${HOME}/models\"}\n".write(toFile: dir.file("a.yaml"), atomically: true, encoding: .utf8)
+        let c = try AEFlowConfig.load(path: dir.file("a.yaml"))
+        #expect(c.store.path == "/srv/\(ProcessInfo.processInfo.environment["HOME"] ?? "")/models")
+        try "history: {path: \"/srv/${AEFLOW_SURELY_UNSET_VARIABLE}/h.sqlite\"}\n".write(toFile: dir.file("b.yaml"), atomically: true, encoding: .utf8)
+        do { _ = try AEFlowConfig.load(path: dir.file("b.yaml")); Issue.record("an unset variable was accepted") } catch {
+            #expect("\(error)".contains("history.path") && "\(error)".contains("AEFLOW_SURELY_UNSET_VARIABLE"), "\(error)")
+        }
+    }
 }

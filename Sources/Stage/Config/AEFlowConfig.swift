@@ -370,7 +370,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw ConfigReadError(path: path, reason: "is not UTF-8 text") }
         do {
-            var c = try read(try YAMLDocument.parse(text, source: path), source: path)
+            var c = try read(try EnvironmentExpansion.expand(try YAMLDocument.parse(text, source: path)), source: path)
             c.resolvePaths(relativeTo: path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ".")
             if checkFiles { try c.checkKeyFiles() }
             return c
