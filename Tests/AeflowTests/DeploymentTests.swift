@@ -57,8 +57,8 @@ struct Dockerfile {
     @Test func everyPipelineExampleValidatesAndTheNumaflowManifestRunsTheUDF() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(repositoryRoot)/pipelines").filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(Set(files).isSuperset(of: ["default.yaml", "multivariate.yaml", "per-key.yaml", "shared-model.yaml", "numalogic-config.yaml",
-                                           "numaflow-pipeline.yaml", "container.yaml"]))
-        for f in files where f != "numaflow-pipeline.yaml" {
+                                           "numaflow-pipeline.yaml", "numaflow-monovertex.yaml", "container.yaml"]))
+        for f in files where !f.hasPrefix("numaflow-") {
             let r = try Subprocess.aeflow(["config", "validate", "\(repositoryRoot)/pipelines/\(f)"])
             #expect(r.status == 0 && r.stdout.hasPrefix("ok "), "\(f): \(r.stderr)")
         }
@@ -77,8 +77,23 @@ struct Dockerfile {
         let embedded = manifest.components(separatedBy: "aeflow.yaml: |\n")[1].components(separatedBy: "\n---")[0]
             .split(separator: "\n").map { String($0.dropFirst(4)) }.joined(separator: "\n")
         try embedded.write(toFile: dir.file("udf.yaml"), atomically: true, encoding: .utf8)
-        let udf = try Subprocess.aeflow(["config", "validate", dir.file("udf.yaml")])
+        // Per-replica paths: the pod's name (HOSTNAME in Kubernetes) is expanded when the configuration is read.
+        let udf = try Subprocess.run(Subprocess.aeflow, ["config", "validate", dir.file("udf.yaml")], environment: ["HOSTNAME": "aeflow-anomaly-score-1"])
         #expect(udf.status == 0, "the Numaflow manifest's config: \(udf.stderr)")
+        // Scaled out by key: ordered processing, a partitioned score vertex without autoscaling, and the source's
+        // transformer keying every point by its composite key.
+        #expect(manifest.contains("ordered:\n    enabled: true") && manifest.contains("partitions: 3") && !manifest.contains("scale: {"))
+        #expect(manifest.contains(#"args: ["transform", "--config", "/etc/aeflow/aeflow.yaml""#))
+        #expect(embedded.contains("/var/lib/aeflow/${HOSTNAME}/models") && embedded.contains("/var/lib/aeflow/${HOSTNAME}/history.sqlite"))
+        // The MonoVertex: source with the transformer, the UDF, one sink, one replica; its configuration validates.
+        let mono = try read("pipelines/numaflow-monovertex.yaml")
+        #expect(mono.contains("kind: MonoVertex") && mono.contains("scale: {min: 1, max: 1}"))
+        #expect(mono.contains(#"args: ["transform", "--config", "/etc/aeflow/aeflow.yaml""#) && mono.contains(#"args: ["udf", "--config", "/etc/aeflow/aeflow.yaml"]"#))
+        let monoConfig = mono.components(separatedBy: "aeflow.yaml: |\n")[1].components(separatedBy: "\n---")[0]
+            .split(separator: "\n").map { String($0.dropFirst(4)) }.joined(separator: "\n")
+        try monoConfig.write(toFile: dir.file("mono.yaml"), atomically: true, encoding: .utf8)
+        let monoCheck = try Subprocess.aeflow(["config", "validate", dir.file("mono.yaml")])
+        #expect(monoCheck.status == 0, "the MonoVertex manifest's config: \(monoCheck.stderr)")
     }
 
     @Test func theReadmesConfigurationReferenceIsTheEmbeddedDefault() throws {
