@@ -1,4 +1,6 @@
 import Foundation
+import Retrain
+import Stage
 import Testing
 import TestSupport
 import TensorCore
@@ -119,20 +121,47 @@ struct Dockerfile {
             #expect(c["lint"] == .array([]), "\(name): lint \(c["lint"]!)")
             #expect(c["invalid"] == .array([]), "\(name): \(c["invalid"]!)")
             #expect(c["notes"] == .bool(true))
-            // The chart's key files live on the cluster: validate everything but their presence here.
-            let v = try Subprocess.aeflow(["config", "validate", "--no-file-checks", dir.file("\(name).yaml")])
+            // The chart's key files live on the cluster: validate everything but their presence here. The token comes
+            // from the environment (the Secret) when auth is set.
+            let v = try Subprocess.run(Subprocess.aeflow, ["config", "validate", "--no-file-checks", dir.file("\(name).yaml")],
+                                       environment: ["AEFLOW_BEARER_TOKEN": "test-token"])
             #expect(v.status == 0, "\(name)'s rendered config: \(v.stderr)")
         }
         let kinds = { (n: String) in cases[n]?.objectValue?["kinds"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-        #expect(kinds("default") == ["ConfigMap", "Deployment", "Service"])
-        #expect(kinds("production") == ["ConfigMap", "Deployment", "PersistentVolumeClaim", "Service", "ServiceMonitor"])
-        #expect(kinds("scoring-only") == ["ConfigMap", "Deployment", "Service"], "an existing claim: no new PVC")
+        #expect(kinds("default") == ["ConfigMap", "Deployment", "Service", "Service"])
+        #expect(kinds("production") == ["ConfigMap", "ConfigMap", "PodDisruptionBudget", "PrometheusRule", "Service", "Service", "ServiceMonitor", "StatefulSet"])
+        #expect(kinds("scoring-only") == ["ConfigMap", "Deployment", "Service", "Service"], "an existing claim: no new claims")
+        // Three replicas with persistence: a StatefulSet with a claim per pod behind the headless Service (ZeroMQ
+        // clients address pods), a disruption budget of one, a start-up probe, the token from its Secret.
+        let prod = try #require(cases["production"]?.objectValue?["facts"]?.objectValue)
+        #expect(prod["workload"] == .string("StatefulSet") && prod["replicas"]?.intValue == 3 && prod["claimTemplates"] == .array([.string("data")]))
+        #expect(prod["serviceName"] != nil && prod["serviceName"] == prod["headlessName"])
+        #expect(prod["headlessPorts"] == .array([.string("zmq-in"), .string("zmq-scores")]))
+        #expect(prod["pdb"]?.objectValue?["maxUnavailable"]?.intValue == 1)
+        #expect(prod["startup"]?.objectValue?["aeflow"] == .string("/healthz"))
+        for c in ["aeflow", "retrain"] { #expect(prod["env"]?.objectValue?[c] == .array([.string("AEFLOW_BEARER_TOKEN")]), "\(c)") }
+        #expect(prod["monitorAuth"]?.objectValue?["credentials"]?.objectValue?["name"] == .string("aeflow-token"))
+        #expect(prod["alerts"] == .array(["AEFlowNoScores", "AEFlowRejectSpike", "AEFlowRetrainFailures", "AEFlowStaleModels"].map { .string($0) }))
+        #expect(prod["dashboardPanels"]?.arrayValue?.count == 8 && prod["dashboardLabels"]?.objectValue?["grafana_dashboard"] == .string("1"))
+        let prodConfig = try String(contentsOfFile: dir.file("production.yaml"), encoding: .utf8)
+        #expect(prodConfig.contains("bearer_token: ${AEFLOW_BEARER_TOKEN}"), "the token is not in the ConfigMap")
+        // Every metric the alerts and the dashboard query is one the daemon or the retrain stage exports.
+        let scoring = ScoringMetrics()
+        scoring.answered(.scored, anomalyOf: "p")           // the per-pipeline anomaly counter exists from the first anomaly
+        let exported = String(decoding: scoring.exposition() + RetrainMetrics().exposition(), as: UTF8.self)
+        let names = Set(exported.split(separator: "\n").compactMap { $0.hasPrefix("#") ? nil : $0.split(whereSeparator: { $0 == "{" || $0 == " " }).first.map(String.init) })
+        let queries = prod["metrics"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(queries.count >= 12)
+        for q in queries {
+            for m in q.matches(of: /aeflow_[a-z_]+/).map({ String($0.output) }) { #expect(names.contains(m), "\(m) in \(q)") }
+        }
         let scoringOnly = try #require(cases["scoring-only"]?.objectValue?["facts"]?.objectValue)
         #expect(scoringOnly["containers"]?.objectValue?.keys.sorted() == ["aeflow"], "no sidecar with retrain disabled")
         #expect(scoringOnly["strategy"] == .string("Recreate"))
         #expect(try String(contentsOfFile: dir.file("scoring-only.yaml"), encoding: .utf8).contains("history: null"))
         let refused = try #require(report["refused"]?.objectValue)
         #expect(refused.count == 7)
+        #expect(refused["two replicas on one ReadWriteOnce volume"]?.stringValue?.contains("schema") == true)
         // CURVE from Secrets: the production rendering's config points at the mounted key files.
         let production = try String(contentsOfFile: dir.file("production.yaml"), encoding: .utf8)
         #expect(production.contains("secret_key_file: /etc/aeflow/curve/aeflow.key_secret") && production.contains("- /etc/aeflow/clients"))

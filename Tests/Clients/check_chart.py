@@ -17,7 +17,7 @@ import helm_python as helm
 import kubernetes_validate
 import yaml
 
-K8S_VERSION = "1.33.0"
+K8S_VERSION = "1.30.0"
 
 # The chart names no image of its own: every install says which image (built from the Dockerfile and pushed
 # to the user's registry) it runs.
@@ -26,6 +26,10 @@ IMAGE = {"image": {"repository": "registry.example.com/team/aeflow"}}
 CASES = {
     "default": IMAGE,
     "production": {
+        "replicaCount": 3,
+        "auth": {"existingSecret": "aeflow-token"},
+        "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+        "grafanaDashboard": {"enabled": True},
         "persistence": {"enabled": True, "size": "50Gi", "storageClass": "fast"},
         "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prometheus"}},
         "ports": {"input": 7000, "scores": 7001, "http": 9000, "retrainHttp": 9001},
@@ -52,7 +56,7 @@ CASES = {
 }
 
 BAD_VALUES = {
-    "two replicas on one ReadWriteOnce volume": {"persistence": {"enabled": True}, "replicaCount": 2},
+    "two replicas on one ReadWriteOnce volume": {"persistence": {"enabled": True, "existingClaim": "shared"}, "replicaCount": 2},
     "a port that is not a number": {"ports": {"input": "five"}},
     "an unknown top-level key": {"replicas": 3},
     "a port out of range": {"ports": {"http": 70000}},
@@ -83,9 +87,9 @@ def check_case(chart_dir, out_dir, name, values):
     problems = [m for m in lint.get("messages", []) if m.get("severity", 0) >= 2] + [{"error": e} for e in lint.get("errors", [])]
     with helm.Chart.load(chart_dir) as chart:
         rendered = chart.render(values=values, name="obs", namespace="monitoring")
-    kinds, invalid, facts = [], [], {}
+    kinds, invalid, facts = [], [], {"metrics": []}
     service_ports = set()
-    monitors = []
+    monitors, rules = [], []
     for path, text in sorted(rendered.items()):
         if not path.endswith(".yaml"):
             continue
@@ -93,21 +97,38 @@ def check_case(chart_dir, out_dir, name, values):
             if not doc:
                 continue
             kinds.append(doc["kind"])
-            if doc["kind"] == "ServiceMonitor":
-                monitors.append(doc)   # a CRD: not in the Kubernetes schemas, checked against the Service below
+            if doc["kind"] in ("ServiceMonitor", "PrometheusRule"):
+                # CRDs: not in the Kubernetes schemas; checked below.
+                (monitors if doc["kind"] == "ServiceMonitor" else rules).append(doc)
             else:
                 try:
                     kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
                 except Exception as e:   # ValidationError, or a kind unknown to the schemas
                     invalid.append(f"{path}: {doc['kind']}: {e}")
-            if doc["kind"] == "ConfigMap":
+            if doc["kind"] == "ConfigMap" and "aeflow.yaml" in doc["data"]:
                 with open(os.path.join(out_dir, f"{name}.yaml"), "w") as f:
                     f.write(doc["data"]["aeflow.yaml"])
-            if doc["kind"] == "Deployment":
+            if doc["kind"] == "ConfigMap" and "aeflow.json" in doc["data"]:
+                dashboard = json.loads(doc["data"]["aeflow.json"])
+                facts["dashboardLabels"] = doc["metadata"].get("labels", {})
+                facts["dashboardPanels"] = [p["title"] for p in dashboard["panels"]]
+                facts["metrics"] += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+            if doc["kind"] == "PodDisruptionBudget":
+                facts["pdb"] = doc["spec"]
+            if doc["kind"] in ("Deployment", "StatefulSet"):
+                facts["workload"] = doc["kind"]
+                facts["replicas"] = doc["spec"]["replicas"]
+                facts["claimTemplates"] = [c["metadata"]["name"] for c in doc["spec"].get("volumeClaimTemplates", [])]
+                facts["serviceName"] = doc["spec"].get("serviceName")
+                facts["env"] = {c["name"]: [e["name"] for e in c.get("env", [])] for c in doc["spec"]["template"]["spec"]["containers"]}
+                facts["startup"] = {c["name"]: c.get("startupProbe", {}).get("httpGet", {}).get("path") for c in doc["spec"]["template"]["spec"]["containers"]}
                 facts["containers"], facts["podSecurityContext"] = containers(doc)
                 facts["strategy"] = doc["spec"].get("strategy", {}).get("type")
                 facts["volumes"] = {v["name"]: sorted(k for k in v if k != "name")[0] for v in doc["spec"]["template"]["spec"]["volumes"]}
-            if doc["kind"] == "Service":
+            if doc["kind"] == "Service" and doc["spec"].get("clusterIP") == "None":
+                facts["headlessPorts"] = sorted(p["name"] for p in doc["spec"]["ports"])
+                facts["headlessName"] = doc["metadata"]["name"]
+            elif doc["kind"] == "Service":
                 service_ports = {p["name"] for p in doc["spec"]["ports"]}
                 facts["servicePorts"] = {p["name"]: p["port"] for p in doc["spec"]["ports"]}
     for m in monitors:
@@ -117,6 +138,17 @@ def check_case(chart_dir, out_dir, name, values):
         for e in spec.get("endpoints", []):
             if e.get("port") not in service_ports:
                 invalid.append(f"ServiceMonitor endpoint port {e.get('port')} is not a Service port")
+            facts["monitorAuth"] = e.get("authorization")
+    for r in rules:
+        groups = r.get("spec", {}).get("groups", [])
+        if r.get("apiVersion") != "monitoring.coreos.com/v1" or not groups:
+            invalid.append("PrometheusRule: apiVersion or groups missing")
+        for g in groups:
+            for rule in g.get("rules", []):
+                if not rule.get("alert") or not rule.get("expr") or not isinstance(rule["expr"], str):
+                    invalid.append(f"PrometheusRule: rule without alert or expr: {rule}")
+                facts.setdefault("alerts", []).append(rule.get("alert"))
+                facts["metrics"].append(rule.get("expr", ""))
     return {"lint": problems, "kinds": sorted(kinds), "invalid": invalid, "facts": facts,
             "notes": "NOTES.txt" in " ".join(rendered)}
 

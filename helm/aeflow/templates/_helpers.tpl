@@ -54,6 +54,11 @@ over them (so any AEFlow or numalogic key can be set from values).
       "store" (dict "path" (printf "%s/models" $data))
       "history" (dict "path" (printf "%s/history.sqlite" $data))
       "retrain" (dict "http" (dict "address" "0.0.0.0" "port" .Values.ports.retrainHttp)) -}}
+{{- if .Values.auth.existingSecret -}}
+{{- /* The token stays in its Secret: the containers get it as AEFLOW_BEARER_TOKEN, the config refers to it. */ -}}
+{{- $_ := set (index $base "http") "bearer_token" "${AEFLOW_BEARER_TOKEN}" -}}
+{{- $_ := set (index (index $base "retrain") "http") "bearer_token" "${AEFLOW_BEARER_TOKEN}" -}}
+{{- end -}}
 {{- if .Values.curve.enabled -}}
 {{- $_ := set $base "security" (dict "curve" (dict "secret_key_file" "/etc/aeflow/curve/aeflow.key_secret" "allowed_clients" (list "/etc/aeflow/clients"))) -}}
 {{- end -}}
@@ -62,4 +67,16 @@ over them (so any AEFlow or numalogic key can be set from values).
 {{- $_ := set $config "stream_confs" .Values.config.stream_confs -}}
 {{- end -}}
 {{- toYaml $config -}}
+{{- end -}}
+
+{{/*
+The bearer token from auth.existingSecret (key `token`) as AEFLOW_BEARER_TOKEN, which the configuration expands.
+*/}}
+{{- define "aeflow.tokenEnv" -}}
+{{- if .Values.auth.existingSecret -}}
+env:
+  - name: AEFLOW_BEARER_TOKEN
+    valueFrom:
+      secretKeyRef: {name: {{ .Values.auth.existingSecret | quote }}, key: token}
+{{- end -}}
 {{- end -}}
