@@ -98,6 +98,27 @@ struct Dockerfile {
         #expect(monoCheck.status == 0, "the MonoVertex manifest's config: \(monoCheck.stderr)")
     }
 
+    /// The Numaflow manifests against Numaflow's own CRD schemas (vendored, strict about unknown fields) and
+    /// their ConfigMaps against Kubernetes 1.30's; a misspelled field and a wrong type are caught.
+    @Test func theNumaflowManifestsValidateAgainstNumaflowsCRDs() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let schemas = "\(repositoryRoot)/Tests/Fixtures/numaflow/crd-schemas.json.gz"
+        let manifests = ["pipelines/numaflow-pipeline.yaml", "pipelines/numaflow-monovertex.yaml"].map { "\(repositoryRoot)/\($0)" }
+        let dir = try TemporaryDirectory()
+        let broken = try read("pipelines/numaflow-pipeline.yaml").replacingOccurrences(of: "partitions: 3", with: "partitionz: 3")
+            .replacingOccurrences(of: "readBatchSize: 1 ", with: "readBatchSize: \"one\" ")
+        try broken.write(toFile: dir.file("broken.yaml"), atomically: true, encoding: .utf8)
+        let r = try Subprocess.run(TestPython.path, [TestPython.script("check_numaflow.py"), schemas] + manifests + [dir.file("broken.yaml")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(try JSONValue.parse(r.stdout).objectValue)
+        let files = try #require(report["files"]?.objectValue), kinds = try #require(report["kinds"]?.objectValue)
+        for m in manifests { #expect(files[m] == .array([]), "\(m): \(files[m] ?? .null)") }
+        #expect(kinds[manifests[0]] == .array([.string("ConfigMap"), .string("Pipeline")]))
+        #expect(kinds[manifests[1]] == .array([.string("ConfigMap"), .string("MonoVertex")]))
+        let problems = files[dir.file("broken.yaml")]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(problems.contains { $0.contains("partitionz") } && problems.contains { $0.contains("readBatchSize") }, "\(problems)")
+    }
+
     @Test func theReadmesConfigurationReferenceIsTheEmbeddedDefault() throws {
         let defaults = try Subprocess.aeflow(["config", "defaults"])
         #expect(defaults.status == 0)
