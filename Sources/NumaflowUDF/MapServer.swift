@@ -54,8 +54,8 @@ public struct MapServer: Sendable {
     public static let defaultServerInfo = "/var/run/numaflow/mapper-server-info"
     /// numaflow-go's end marker after the JSON in the server-info file.
     public static let serverInfoEnd = NumaflowServing.serverInfoEnd
-    /// How long open streams may run on after SIGTERM.
-    public static let stopGraceSeconds = NumaflowServing.stopGraceSeconds
+    /// How long open streams may run on after SIGTERM (``NumaflowServing/stopGraceSeconds``).
+    public static var stopGraceSeconds: Double { NumaflowServing.stopGraceSeconds }
 
     public init(engine: UDFEngine, socketPath: String = defaultSocket, serverInfoPath: String = defaultServerInfo, logger: Logger) {
         (self.engine, self.socketPath, self.serverInfoPath, self.logger) = (engine, socketPath, serverInfoPath, logger)
@@ -85,8 +85,15 @@ public struct MapServer: Sendable {
 public enum NumaflowServing {
     /// numaflow-go's end marker after the JSON in the server-info file.
     public static let serverInfoEnd = "U+005C__END__"
-    /// How long open streams may run on after SIGTERM.
-    public static let stopGraceSeconds = 10.0
+    /// How long open streams may run on after SIGTERM: `$NUMAFLOW_GRACEFUL_TIMEOUT_SECS` (the grace Numaflow
+    /// itself gives user containers) when set, else 5 s, as Numaflow's Python SDK stops its server.
+    public static var stopGraceSeconds: Double { stopGrace(ProcessInfo.processInfo.environment) }
+    public static let graceVariable = "NUMAFLOW_GRACEFUL_TIMEOUT_SECS"
+
+    static func stopGrace(_ environment: [String: String]) -> Double {
+        guard let v = environment[graceVariable].flatMap(Double.init), v.isFinite, v >= 0 else { return 5 }
+        return min(v, 3600)
+    }
 
     /// The server-info JSON: protocol, language, minimum Numaflow version, version, metadata (a JSON object).
     public static func serverInfo(version: String, metadata: String = "{}") -> String {
@@ -108,6 +115,7 @@ public enum NumaflowServing {
         let server = GRPCServer(transport: transport, services: [service])
         let (stopRequests, stopRequested) = AsyncStream<Void>.makeStream()
         stop { stopRequested.yield(()) }
+        let stopGraceSeconds = Self.stopGraceSeconds
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.serve() }

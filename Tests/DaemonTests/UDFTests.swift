@@ -225,7 +225,9 @@ import TensorCore
         guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
         let dir = try TemporaryDirectory(prefix: "aeflow-udf-stop")
         try DaemonHarness.config(store: dir.file("models")).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
-        let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"), "--server-info", dir.file("info")])
+        // The grace period comes from Numaflow's environment variable (5 s, as the Python SDK, without it).
+        let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"), "--server-info", dir.file("info")],
+                                  environment: ["NUMAFLOW_GRACEFUL_TIMEOUT_SECS": "2"])
         defer { udf.signal(SIGKILL) }
         #expect(udf.waitForLine(containing: "msg=\"udf ready\"", timeout: 60) != nil)
         let m = JSONValue.object(JSONObject([("id", .string("a")), ("keys", .array([.string("web")])), ("value", .string(point("web", 0, cpu: 1, mem: 2)))]))
@@ -236,7 +238,7 @@ import TensorCore
         #expect(client.waitForLines(count: 1, timeout: 60) { $0.hasPrefix("{\"id\": \"a\"") } == 1, "the message was answered")
         udf.signal(SIGTERM)
         #expect(udf.waitForExit(timeout: 40) == 0)
-        #expect(udf.stderrLines.contains { $0.contains("msg=\"udf stopping\"") })
+        #expect(udf.stderrLines.contains { $0.contains("msg=\"udf stopping\"") && $0.contains("grace_seconds=2.0") }, "\(udf.stderrLines.suffix(4))")
         #expect(udf.stderrLines.contains { $0.contains("msg=\"udf stopped\"") })
     }
 }
