@@ -60,8 +60,9 @@ bench: release venv
 ## demo: the daemon with the embedded default config, the retrain stage, a synthetic publisher and live
 ##       scores per key (Ctrl-C stops). Bounded: make demo DEMO_ARGS="--duration 20s --plot demo.png"
 DEMO_ARGS ?=
+## (Built without the Numaflow trait: the demo does not use gRPC, and a first build skips that stack.)
 demo: deps
-	$(SWIFT) build -c release --product aeflow
+	$(SWIFT) build -c release --product aeflow --disable-default-traits
 	.build/release/aeflow demo $(DEMO_ARGS)
 
 clean:

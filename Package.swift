@@ -16,6 +16,13 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Scoring", targets: ["Scoring"]),
     ],
+    // `aeflow udf` and `aeflow transform` need gRPC over HTTP/2 (and the TLS stack it brings): the largest part of a
+    // clean build. On by default; `make demo` builds without it (`--disable-default-traits`), so a newcomer's first
+    // command does not wait for what it does not use.
+    traits: [
+        .trait(name: "Numaflow", description: "The Numaflow map UDF and source transformer (aeflow udf, aeflow transform)"),
+        .default(enabledTraits: ["Numaflow"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -92,7 +99,8 @@ let package = Package(
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                                                    .product(name: "Logging", package: "swift-log")],
                 exclude: ["Proto"], swiftSettings: optimized),
-        .executableTarget(name: "aeflow", dependencies: ["SystemCalls", "Stage", "Daemon", "Retrain", "NumaflowUDF", "Offline", "ZMQ", "Scoring", "Training", "TensorCore",
+        .executableTarget(name: "aeflow", dependencies: ["SystemCalls", "Stage", "Daemon", "Retrain",
+                                                         .target(name: "NumaflowUDF", condition: .when(traits: ["Numaflow"])), "Offline", "ZMQ", "Scoring", "Training", "TensorCore",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                          .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

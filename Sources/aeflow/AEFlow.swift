@@ -11,7 +11,7 @@ struct AEFlow: AsyncParsableCommand {
         commandName: "aeflow",
         abstract: "Streaming anomaly detection with autoencoders (numalogic's models, natively).",
         version: AEFlowVersion.current,
-        subcommands: [Serve.self, RetrainCommand.self, UDF.self, Transform.self, Demo.self, Health.self, KeysCommand.self, Train.self, Score.self, Backtest.self, Evaluate.self, CorpusCommand.self, CheckpointCommand.self, ConfigCommand.self])
+        subcommands: numaflowCommands + [Serve.self, RetrainCommand.self, Demo.self, Health.self, KeysCommand.self, Train.self, Score.self, Backtest.self, Evaluate.self, CorpusCommand.self, CheckpointCommand.self, ConfigCommand.self])
 
     /// Logging, BLAS threads and the vector kernels' level are set up once, before any command runs.
     static func setUp(_ options: GlobalOptions) throws {
@@ -55,6 +55,13 @@ struct LogLevelOption: ExpressibleByArgument, Sendable {
 }
 
 extension Logfmt.Format: ExpressibleByArgument {}
+
+/// The Numaflow commands, when built with the `Numaflow` trait (the default; `make demo` leaves it out).
+#if Numaflow
+let numaflowCommands: [any ParsableCommand.Type] = [UDF.self, Transform.self]
+#else
+let numaflowCommands: [any ParsableCommand.Type] = []
+#endif
 
 /// Prints a one-line error to standard error and exits 1 (no stack traces for user errors).
 struct UserFacingError: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+#if Numaflow
 import ArgumentParser
 import Foundation
 import Logging
@@ -40,3 +41,4 @@ struct Transform: AsyncParsableCommand {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Numaflow
 import ArgumentParser
 import Daemon
 import Stage
@@ -151,3 +152,4 @@ final class SignalBox: @unchecked Sendable {
         sources += Demo.onSignals(signals, handler)
     }
 }
+#endif
