@@ -158,6 +158,9 @@ struct Dockerfile {
         #expect(prod["workload"] == .string("StatefulSet") && prod["replicas"]?.intValue == 3 && prod["claimTemplates"] == .array([.string("data")]))
         #expect(prod["serviceName"] != nil && prod["serviceName"] == prod["headlessName"])
         #expect(prod["headlessPorts"] == .array([.string("zmq-in"), .string("zmq-scores")]))
+        #expect(prod["servicePorts"]?.objectValue?.keys.sorted() == ["http", "retrain-http"], "no ZeroMQ behind a balanced IP with 3 pods")
+        let single = try #require(cases["default"]?.objectValue?["facts"]?.objectValue)
+        #expect(single["servicePorts"]?.objectValue?.keys.sorted() == ["http", "retrain-http", "zmq-in", "zmq-scores"])
         #expect(prod["pdb"]?.objectValue?["maxUnavailable"]?.intValue == 1)
         #expect(prod["startup"]?.objectValue?["aeflow"] == .string("/healthz"))
         for c in ["aeflow", "retrain"] { #expect(prod["env"]?.objectValue?[c] == .array([.string("AEFLOW_BEARER_TOKEN")]), "\(c)") }
