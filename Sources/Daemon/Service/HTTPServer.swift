@@ -47,6 +47,8 @@ public enum HTTPServer {
         }
         router.post("v1/score") { request, _ in
             guard authorized(request) else { return unauthorized }
+            // Starting or draining: the scoring workers may be gone before the request would reach them.
+            guard runtime.isReady else { return json(errorBody("unavailable", "the daemon is starting or stopping"), status: .serviceUnavailable) }
             var req = request
             let limit = runtime.config.windows.maxMessageBytes
             let body: ByteBuffer
