@@ -66,20 +66,22 @@ import TensorCore
             "BIG 200000",                                               // over max_message_bytes: dropped by libzmq
             String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000),
         ]
-        // Keys that look like paths are just data, and 100,000 distinct keys (in arrays of 500 points) stay
+        // Keys that look like paths are just data, and 60,000 distinct keys (in arrays of 500 points) stay
         // within max_keys 1000.
         messages.append(point("../../etc", 0, cpu: 1, mem: 2))
         messages.append(point("a/b/../../x", 0, cpu: 1, mem: 2))
-        for batch in 0..<200 { messages.append("[" + (0..<500).map { point("k\(batch * 500 + $0)", 0, cpu: 1, mem: 2) }.joined(separator: ",") + "]") }
+        // (Fewer outputs than the score socket's 100,000-message queue: this client reads only after sending all,
+        // and the daemon drops, and counts, what a consumer that is not reading leaves beyond that queue.)
+        for batch in 0..<120 { messages.append("[" + (0..<500).map { point("k\(batch * 500 + $0)", 0, cpu: 1, mem: 2) }.joined(separator: ",") + "]") }
         var rng = RandomGenerator(seed: 3)
         for i in 0..<20 { let r = DaemonHarness.row(i, noise: &rng); messages.append(point("web", i, cpu: r.cpu, mem: r.mem)) }
-        let outputs = try h.stream(messages, expect: 100_022, timeout: 60)
-        #expect(outputs.count == 100_022)
+        let outputs = try h.stream(messages, expect: 60_022, timeout: 60)
+        #expect(outputs.count == 60_022, "dropped \((try? h.metric("aeflow_outputs_dropped_total{output=\"scores\"}")) ?? -1), in \((try? h.metric("aeflow_points_in_total")) ?? -1), keys \((try? h.metric("aeflow_keys")) ?? -1), rejected \((try? h.metric("aeflow_points_rejected_total{reason=\"duplicate\"}")) ?? -1)/\((try? h.metric("aeflow_points_rejected_total{reason=\"late\"}")) ?? -1), warming \((try? h.metric("aeflow_outputs_total{status=\"warming_up\"}")) ?? -1)")
         // Outputs keep their order per key (keys on different scoring workers interleave).
         let web = outputs.filter { $0["composite_keys"]?.arrayValue?.first?.stringValue == "web" }
         #expect(web.last?["metadata"]?.objectValue?["status"]?.stringValue == "scored")
         #expect(try h.metric("aeflow_keys") <= 1001)
-        #expect(try h.metric("aeflow_keys_evicted_total") >= 99_000)
+        #expect(try h.metric("aeflow_keys_evicted_total") >= 59_000)
         for reason in ["bad_json", "not_an_object", "missing_field", "wrong_type", "invalid_timestamp", "unknown_metric_set", "invalid_key"] {
             #expect(try h.metric("aeflow_points_rejected_total{reason=\"\(reason)\"}") >= 1, "\(reason) not counted")
         }
