@@ -13,10 +13,7 @@ struct MapService: Map_V1_Map.SimpleServiceProtocol {
     func mapFn(request: RPCAsyncSequence<Map_V1_MapRequest, any Error>, response: RPCWriter<Map_V1_MapResponse>,
                context: ServerContext) async throws {
         var requests = request.makeAsyncIterator()
-        guard let first = try await requests.next() else { return }
-        guard first.hasHandshake, first.handshake.sot else {
-            throw RPCError(code: .invalidArgument, message: "the stream must start with a handshake (sot = true)")
-        }
+        guard try await NumaflowServing.handshake(&requests, sot: { $0.hasHandshake && $0.handshake.sot }) else { return }
         try await response.write(.with { $0.handshake = .with { $0.sot = true } })
         while let r = try await requests.next() {
             if r.hasStatus && r.status.eot {
@@ -93,6 +90,14 @@ public enum NumaflowServing {
     static func stopGrace(_ environment: [String: String]) -> Double {
         guard let v = environment[graceVariable].flatMap(Double.init), v.isFinite, v >= 0 else { return 5 }
         return min(v, 3600)
+    }
+
+    /// Reads a stream's first message, which must be the handshake (`sot`): false when the stream ended before it;
+    /// anything else is refused. The caller answers with its handshake.
+    static func handshake<Requests: AsyncIteratorProtocol>(_ requests: inout Requests, sot: (Requests.Element) -> Bool) async throws -> Bool {
+        guard let first = try await requests.next() else { return false }
+        guard sot(first) else { throw RPCError(code: .invalidArgument, message: "the stream must start with a handshake (sot = true)") }
+        return true
     }
 
     /// The server-info JSON: protocol, language, minimum Numaflow version, version, metadata (a JSON object).

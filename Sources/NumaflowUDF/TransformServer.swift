@@ -12,10 +12,7 @@ struct TransformService: Sourcetransformer_V1_SourceTransform.SimpleServiceProto
     func sourceTransformFn(request: RPCAsyncSequence<Sourcetransformer_V1_SourceTransformRequest, any Error>,
                            response: RPCWriter<Sourcetransformer_V1_SourceTransformResponse>, context: ServerContext) async throws {
         var requests = request.makeAsyncIterator()
-        guard let first = try await requests.next() else { return }
-        guard first.hasHandshake, first.handshake.sot else {
-            throw RPCError(code: .invalidArgument, message: "the stream must start with a handshake (sot = true)")
-        }
+        guard try await NumaflowServing.handshake(&requests, sot: { $0.hasHandshake && $0.handshake.sot }) else { return }
         try await response.write(.with { $0.handshake = .with { $0.sot = true } })
         while let r = try await requests.next() {
             let incoming = r.request

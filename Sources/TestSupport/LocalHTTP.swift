@@ -6,9 +6,10 @@ import FoundationNetworking
 /// Blocking HTTP to a process under test on this machine, and reading its Prometheus text.
 public enum LocalHTTP {
     /// One request to `http://127.0.0.1:<port><path>`: the status code and the body.
-    public static func request(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
+    public static func request(port: Int, _ method: String, _ path: String, body: String? = nil, bearer: String? = nil) throws -> (Int, String) {
         var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         req.httpMethod = method
+        if let bearer { req.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
         if let body { req.httpBody = Data(body.utf8) }
         final class Box: @unchecked Sendable { var result: Result<(Int, String), Error>? }
         let box = Box()

@@ -92,6 +92,23 @@ import TensorCore
         #expect(h.stop() == 0)
     }
 
+    /// With `http.bearer_token`, everything but the health endpoints needs the token.
+    @Test func theBearerTokenGuardsAllButHealth() throws {
+        let h = try DaemonHarness(extraConfig: "") { _ in }
+        #expect(h.stop() == 0)
+        let cfg = try String(contentsOfFile: h.dir.file("cfg.yaml"), encoding: .utf8).replacingOccurrences(of: "http: {port: 0}", with: "http: {port: 0, bearer_token: s3cret}")
+        try cfg.write(toFile: h.dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        let (daemon, _, port) = try DaemonHarness.launch(h.dir)
+        defer { daemon.signal(SIGKILL) }
+        for path in ["/healthz", "/readyz"] { #expect(try LocalHTTP.request(port: port, "GET", path).0 == 200, "\(path)") }
+        for path in ["/metrics", "/v1/models"] {
+            #expect(try LocalHTTP.request(port: port, "GET", path).0 == 401, "\(path) without the token")
+            #expect(try LocalHTTP.request(port: port, "GET", path, bearer: "wrong").0 == 401, "\(path) with another token")
+            #expect(try LocalHTTP.request(port: port, "GET", path, bearer: "s3cret").0 == 200, "\(path) with the token")
+        }
+        #expect(try LocalHTTP.request(port: port, "POST", "/v1/score", body: point("web", 0, cpu: 1, mem: 1)).0 == 401)
+    }
+
     @Test func newCheckpointsAreHotSwappedAndCorruptOnesRefused() throws {
         let h = try DaemonHarness { try DaemonHarness.publishModel(store: $0, key: ["web"]) }
         var rng = RandomGenerator(seed: 5)

@@ -25,10 +25,7 @@ public enum HTTPServer {
     public static func router(runtime: DaemonRuntime) -> Router<BasicRequestContext> {
         let router = Router()
         let token = runtime.config.http.bearerToken
-        @Sendable func authorized(_ request: Request) -> Bool {
-            guard let token else { return true }
-            return request.headers[.authorization] == "Bearer \(token)"
-        }
+        @Sendable func authorized(_ request: Request) -> Bool { HTTPServer.authorized(request, token: token) }
         let unauthorized = text("unauthorized\n", status: .unauthorized)
         addProbes(to: router, isReady: { runtime.isReady }, token: token) {
             runtime.metrics.exposition() + (runtime.link?.metricsExposition() ?? [])
@@ -89,6 +86,12 @@ public enum HTTPServer {
         return router
     }
 
+    /// Whether `request` carries the bearer token (always, when none is configured).
+    static func authorized(_ request: Request, token: String?) -> Bool {
+        guard let token else { return true }
+        return request.headers[.authorization] == "Bearer \(token)"
+    }
+
     /// `GET`/`HEAD /healthz`, `/readyz` and `/metrics` (behind the bearer token when one is set).
     static func addProbes(to router: Router<BasicRequestContext>, isReady: @escaping @Sendable () -> Bool, token: String?,
                           metrics: @escaping @Sendable () -> [UInt8]) {
@@ -98,7 +101,7 @@ public enum HTTPServer {
             router.on("healthz", method: method) { _, _ in text("ok\n") }
             router.on("readyz", method: method) { _, _ in isReady() ? text("ready\n") : text("not ready\n", status: .serviceUnavailable) }
             router.on("metrics", method: method) { request, _ in
-                guard token == nil || request.headers[.authorization] == "Bearer \(token!)" else { return unauthorized }
+                guard authorized(request, token: token) else { return unauthorized }
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics())))
             }
         }
