@@ -117,7 +117,7 @@ import TensorCore
         h.daemon.signal(SIGTERM)
         #expect(h.daemon.waitForExit(timeout: 60) == 0)
         let seconds = Date().timeIntervalSince(signalled)
-        #expect(seconds < 5, "exit took \(seconds) s")
+        #expect(seconds < 5, "exit took \(seconds) s: \(h.daemon.stderrLines.suffix(8).joined(separator: " | "))")
         c.signal(SIGUSR1)
         #expect(c.waitForExit(timeout: 30) == 0)
         let drained = try #require(h.daemon.stderrLines.last { $0.contains("msg=\"scoring drained\"") })

@@ -59,8 +59,10 @@ public final class DaemonRuntime: @unchecked Sendable {
     let logger: Logger
     let context: ZMQContext
     let workers: [ScoringWorker]
-    /// Encoded outputs on their way to the sockets (bounded: workers wait when the publisher is behind).
-    let outputs = BlockingQueue<PublishItem>(capacity: 65_536)
+    /// Encoded outputs on their way to the sockets (bounded: workers wait when the publisher is behind). Small: the
+    /// publisher never waits on a socket, and what is queued here is accepted work a shutdown has to drain on top of
+    /// the workers' queues (65,536 points over all of them).
+    let outputs = BlockingQueue<PublishItem>(capacity: 8_192)
     /// The one way in (decoding and routing), shared by the sockets and HTTP.
     public let ingest: Ingest
     /// `windows.max_keys`, shared by the workers.
@@ -278,8 +280,11 @@ public final class DaemonRuntime: @unchecked Sendable {
             let limit = config.windows.maxMessageBytes
             for i in readable {
                 // Everything pending on this socket, in bounded rounds; a stop ends the round at once.
+                // A round is at most 4,096 messages or 1 MiB of them: a round is accepted whole, so it bounds what a
+                // stop finds already read (1,000-point arrays would otherwise make a round of millions of points).
                 var round: [(frames: [[UInt8]], arrival: Double)] = []
-                for _ in 0..<4096 where !isStopping {
+                var roundBytes = 0
+                for _ in 0..<4096 where !isStopping && roundBytes < 1 << 20 {
                     let message: ZMQSocket.BoundedMessage
                     // The whole message counts (every frame); an optional topic frame is at most 4 KiB of it.
                     do { message = try inputs[i].receive(dontWait: true, limit: limit + 4096, keep: DeadLetter.copyBytes) } catch { break }
@@ -292,6 +297,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                     }
                     guard !frames.isEmpty else { continue }
                     round.append((frames, MonotonicClock.now()))
+                    roundBytes += message.totalBytes
                 }
                 let outcomes = decode(round)
                 for (k, outcome) in outcomes.enumerated() {
