@@ -21,7 +21,8 @@ let package = Package(
     // command does not wait for what it does not use.
     traits: [
         .trait(name: "Numaflow", description: "The Numaflow map UDF and source transformer (aeflow udf, aeflow transform)"),
-        .default(enabledTraits: ["Numaflow"]),
+        .trait(name: "Prometheus", description: "History from Prometheus/VictoriaMetrics and scores written back by remote write"),
+        .default(enabledTraits: ["Numaflow", "Prometheus"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -38,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        // HTTP client for the Prometheus query API and remote write (TLS, timeouts, connection pooling).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         // zlib (deflate) for compressed PNG charts.
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
@@ -49,6 +53,11 @@ let package = Package(
         .systemLibrary(
             name: "CZeroMQ", path: "Sources/CZeroMQ",
             providers: [.apt(["libzmq3-dev"])]),
+
+        // Snappy (block format) for Prometheus remote write: Debian's libsnappy, through its C API.
+        .systemLibrary(
+            name: "CSnappy", path: "Sources/CSnappy", pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"])]),
 
         // Vector kernels compiled per instruction-set level and picked at run time (imported by TensorCore only).
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
@@ -99,8 +108,19 @@ let package = Package(
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                                                    .product(name: "Logging", package: "swift-log")],
                 exclude: ["Proto"], swiftSettings: optimized),
+        // The metrics store (Prometheus, VictoriaMetrics): range queries for history, remote write for scores.
+        .target(name: "PromStore", dependencies: ["Stage", "Scoring", "TensorCore", "SystemCalls", "CSnappy",
+                                                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                 .product(name: "NIOCore", package: "swift-nio"),
+                                                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                                                 .product(name: "Logging", package: "swift-log"),
+                                                 .product(name: "Prometheus", package: "swift-prometheus")],
+                exclude: ["Proto"], swiftSettings: optimized),
         .executableTarget(name: "aeflow", dependencies: ["SystemCalls", "Stage", "Daemon", "Retrain",
-                                                         .target(name: "NumaflowUDF", condition: .when(traits: ["Numaflow"])), "Offline", "ZMQ", "Scoring", "Training", "TensorCore",
+                                                         .target(name: "NumaflowUDF", condition: .when(traits: ["Numaflow"])),
+                                                         .target(name: "PromStore", condition: .when(traits: ["Prometheus"])), "Offline", "ZMQ", "Scoring", "Training", "TensorCore",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                          .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -133,7 +153,7 @@ let package = Package(
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Training", "Autoencoders", "NN", "TensorCore", "TestSupport"]),
         .testTarget(name: "OfflineTests", dependencies: ["Offline", "Scoring", "Training", "Autoencoders", "TensorCore", "TestSupport"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Stage", "Scoring", "Training", "Autoencoders", "TensorCore", "TestSupport",
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Stage", "PromStore", "Scoring", "Training", "Autoencoders", "TensorCore", "TestSupport",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RetrainTests", dependencies: ["Retrain", "Stage", "Daemon", "Scoring", "TensorCore", "TestSupport",
                                                        .product(name: "Logging", package: "swift-log")]),

@@ -42,18 +42,23 @@ public struct SocketConfig: Equatable, Sendable {
     }
 }
 
-/// One ML pipeline of a stream (numalogic's `MLPipelineConf`, plus AEFlow's `model_scope`).
+/// One ML pipeline of a stream (numalogic's `MLPipelineConf`, plus AEFlow's `model_scope` and `prometheus`).
 public struct MLPipelineConf: Equatable, Sendable {
     public enum ModelScope: String, Sendable { case key, pipeline }
     public var pipelineID: String
     public var metrics: [String]
     public var modelScope: ModelScope
     public var numalogicConf: NumalogicConf
+    /// Where its history is in the store, when the stream's source is `prometheus`.
+    public var prometheus: PrometheusSource?
 }
 
 /// One stream (numalogic's `StreamConf`).
 public struct StreamConf: Equatable, Sendable {
+    /// numalogic's data connectors; only `prometheus` has a meaning here (history from `prometheus_conf`).
+    public enum Source: String, Sendable { case druid, prometheus, redis, rds }
     public var configID: String
+    public var source: Source = .druid
     public var windowSize: Int
     public var compositeKeys: [String]
     public var pipelines: [MLPipelineConf]
@@ -148,10 +153,14 @@ public struct AEFlowConfig: Equatable, Sendable {
     public var retrain: Retrain
     public var windows = Windows()
     public var streams: [StreamConf]
+    /// numalogic's `prometheus_conf`: the store streams with `source: prometheus` read history from (nil: none).
+    public var prometheus: PrometheusConf?
+    /// Scores written back to a Prometheus-compatible store (nil: off).
+    public var remoteWrite: RemoteWriteConf?
 
-    /// numalogic sections with no meaning in AEFlow (its registry and data connectors); accepted so that a
+    /// numalogic sections with no meaning in AEFlow (its registry and other data connectors); accepted so that a
     /// numalogic config loads unchanged, and reported by `config validate`.
-    public static let ignoredNumalogicSections = ["redis_conf", "registry_conf", "prometheus_conf", "druid_conf", "rds_conf"]
+    public static let ignoredNumalogicSections = ["redis_conf", "registry_conf", "druid_conf", "rds_conf"]
     public private(set) var ignoredSections: [String] = []
 
     /// The stream for `configID`, falling back to `default` as numalogic does.
@@ -159,7 +168,8 @@ public struct AEFlowConfig: Equatable, Sendable {
         streams.first { $0.configID == configID } ?? streams.first { $0.configID == "default" } ?? (configID == nil ? streams.first : nil)
     }
 
-    static let sections = ["inputs", "outputs", "http", "store", "history", "retrain", "security", "windows", "stream_confs"]
+    static let sections = ["inputs", "outputs", "http", "store", "history", "retrain", "security", "windows", "stream_confs",
+                           "prometheus_conf", "remote_write"]
 
     public static func read(_ root: JSONValue, source: String) throws(ConfigReadError) -> AEFlowConfig {
         var r = try JSONObjectReader(root, path: "")
@@ -268,6 +278,10 @@ public struct AEFlowConfig: Equatable, Sendable {
         }
         windows.workers = try w.int("workers", default: 0, range: 0...256)
         try w.finish()
+        let prometheus = r.has("prometheus_conf") && r.value("prometheus_conf") != .null
+            ? try PrometheusConf.read(r.value("prometheus_conf"), path: "prometheus_conf") : nil
+        let remoteWrite = r.has("remote_write") && r.value("remote_write") != .null
+            ? try RemoteWriteConf.read(r.value("remote_write"), path: "remote_write") : nil
         var streams: [StreamConf] = []
         if r.has("stream_confs") {
             var sc = try r.object("stream_confs")
@@ -287,6 +301,18 @@ public struct AEFlowConfig: Equatable, Sendable {
         var c = AEFlowConfig(inputs: inputs, outputs: outputs, curve: curve, http: http, store: store, history: history, retrain: retrain,
                              windows: windows, streams: streams)
         c.ignoredSections = ignored
+        c.prometheus = prometheus
+        c.remoteWrite = remoteWrite
+        for s in streams where s.source == .prometheus {
+            guard prometheus != nil else {
+                throw ConfigReadError(path: "stream_confs.\(s.configID).source",
+                                      reason: "is prometheus, but there is no prometheus_conf section to read history from")
+            }
+            guard !s.compositeKeys.isEmpty else {
+                throw ConfigReadError(path: "stream_confs.\(s.configID).composite_keys",
+                                      reason: "must name the label(s) of the key for a stream whose source is prometheus")
+            }
+        }
         return c
     }
 
@@ -303,7 +329,12 @@ public struct AEFlowConfig: Equatable, Sendable {
         var r = try JSONObjectReader(value, path: path)
         try r.expect(["config_id", "source", "window_size", "composite_keys", "ml_pipelines"])
         let configID = try r.string("config_id", default: id)
-        _ = r.value("source")  // numalogic's data connector choice (druid, prometheus, …): no meaning here
+        // numalogic's data connector (druid by default): `prometheus` reads history from `prometheus_conf`; the others
+        // have no meaning here.
+        let sourceName = try r.string("source", default: "druid")
+        guard let source = StreamConf.Source(rawValue: sourceName) else {
+            throw ConfigReadError(path: r.child("source"), reason: "expected druid, prometheus, redis or rds, got \"\(sourceName)\"")
+        }
         let window = try r.int("window_size", default: 12, range: 1...100_000)
         // Absent: any number of key values; given: exactly these (an empty list names no key and is refused).
         let keys = r.has("composite_keys") ? try r.stringList("composite_keys", minimum: 1) : []
@@ -312,7 +343,7 @@ public struct AEFlowConfig: Equatable, Sendable {
         var pipelines: [MLPipelineConf] = []
         for pid in mp.object.keys {
             var p = try JSONObjectReader(mp.value(pid), path: mp.child(pid))
-            try p.expect(["pipeline_id", "metrics", "model_scope", "numalogic_conf"])
+            try p.expect(["pipeline_id", "metrics", "model_scope", "numalogic_conf", "prometheus"])
             let pipelineID = try p.string("pipeline_id", default: pid)
             let metrics = try p.stringList("metrics", minimum: 1)
             guard !metrics.isEmpty, Set(metrics).count == metrics.count else {
@@ -323,6 +354,10 @@ public struct AEFlowConfig: Equatable, Sendable {
                 throw ConfigReadError(path: p.child("model_scope"), reason: "expected key or pipeline, got \"\(scope)\"")
             }
             let nc = try NumalogicConf.read(p.value("numalogic_conf"), path: p.child("numalogic_conf"))
+            if p.has("prometheus") && source != .prometheus {
+                throw ConfigReadError(path: p.child("prometheus"), reason: "is read only when the stream's source is prometheus")
+            }
+            let prom = source == .prometheus ? try PrometheusSource.read(p.value("prometheus"), path: p.child("prometheus"), metrics: metrics) : nil
             try p.finish()
             // The window and the model must agree, as must the metric count and the model's features.
             var rng = RandomGenerator(seed: 0)
@@ -343,11 +378,13 @@ public struct AEFlowConfig: Equatable, Sendable {
             for (m, _) in score.minDeviation where m != "*" && !metrics.contains(m) {
                 throw ConfigReadError(path: "\(mp.child(pid)).numalogic_conf.score.min_deviation.\(m)", reason: "is not one of the pipeline's metrics")
             }
-            pipelines.append(MLPipelineConf(pipelineID: pipelineID, metrics: metrics, modelScope: modelScope, numalogicConf: nc))
+            pipelines.append(MLPipelineConf(pipelineID: pipelineID, metrics: metrics, modelScope: modelScope, numalogicConf: nc, prometheus: prom))
         }
         try mp.finish()
         try r.finish()
-        return StreamConf(configID: configID, windowSize: window, compositeKeys: keys, pipelines: pipelines)
+        var stream = StreamConf(configID: configID, windowSize: window, compositeKeys: keys, pipelines: pipelines)
+        stream.source = source
+        return stream
     }
 
     /// The compiled-in `pipelines/default.yaml`.

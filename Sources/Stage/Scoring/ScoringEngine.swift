@@ -50,6 +50,12 @@ public final class ScoringEngine {
     /// `windows.max_keys`, shared with the other workers' engines.
     let keyBudget: KeyBudget
 
+    /// Where scores go besides the emissions (remote write), once per batch; nil: nowhere.
+    public var scoreSink: ScoreSink?
+    /// The batch's scores for `scoreSink` (none are collected while previewing).
+    var samples: [ScoreSample] = []
+    var previewing = false
+
     /// `router` is the process's one router (built from `config`); `shard` the keys this engine owns (it is
     /// given only those; a snapshot restores only those); `keyBudget` the `windows.max_keys` it shares with the
     /// other workers' engines (its own when nil).
@@ -245,6 +251,7 @@ public final class ScoringEngine {
         result.reserveCapacity(out.count + trainRequests.count)
         for i in out.indices { result.append(out[i].take()!) }   // moved, not copied
         result.append(contentsOf: trainRequests)
+        flushSamples()
         return result
     }
 
@@ -273,8 +280,10 @@ public final class ScoringEngine {
             copies[pi].extras[slot] = live[pi].extras[liveSlot]
         }
         pipelines = copies
+        previewing = true
         defer {
             pipelines = live
+            previewing = false
             metrics.setKeys(keyCount, shard: shard)
         }
         return process(batch, now: now).filter { if case .trainRequest = $0 { false } else { true } }
@@ -285,8 +294,18 @@ public final class ScoringEngine {
         let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
                             timestamp: p.timestamp, unified: unified, metrics: target.pipeline.metrics, features: features,
                             modelVersion: version, threshold: threshold, status: status, isAnomaly: isAnomaly, expected: expected)
+        if scoreSink != nil, !previewing, let unified {
+            samples.append(ScoreSample(pipelineID: o.pipelineID, keyNames: target.stream.compositeKeys, key: p.key, timestamp: p.timestamp,
+                                       score: unified, metrics: target.pipeline.metrics, metricScores: features, isAnomaly: isAnomaly == true))
+        }
         return .score(key: p.key, body: pipelines[p.pipeline].template.encode(o), arrival: p.arrival, status: status,
                       anomalyOf: isAnomaly == true ? target.pipeline.pipelineID : nil)
+    }
+
+    func flushSamples() {
+        guard !samples.isEmpty, let sink = scoreSink else { return }
+        sink.submit(samples)
+        samples.removeAll(keepingCapacity: true)
     }
 
     /// Scores a numalogic window payload as a whole (no per-key state is kept or changed).
@@ -320,6 +339,7 @@ public final class ScoringEngine {
                 emissions.append(emission(point, target: target, status: .modelNotReady))
             }
         }
+        flushSamples()
         return .success(emissions)
     }
 }

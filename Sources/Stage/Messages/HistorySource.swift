@@ -1,0 +1,29 @@
+/// A key's points read from a metrics store: timestamps (epoch ms, ascending, unique) and the pipeline's metric
+/// values row by row (`timestamps.count × metrics`, NaN where the store had no value for a metric at that time).
+public struct HistorySeries: Sendable, Equatable {
+    public var key: [String]
+    public var timestamps: [Int64]
+    public var values: [Float]
+
+    public init(key: [String], timestamps: [Int64], values: [Float]) { (self.key, self.timestamps, self.values) = (key, timestamps, values) }
+}
+
+/// Why history could not be read (the store's failure, said in its words).
+public struct HistorySourceError: Error, Sendable, CustomStringConvertible {
+    /// The label value metrics count it by (`unreachable`, `timeout`, `server_error`, …).
+    public let reason: String
+    public let detail: String
+    public init(reason: String, detail: String) { (self.reason, self.detail) = (reason, detail) }
+    public var description: String { "\(reason): \(detail)" }
+}
+
+/// Where a pipeline's history can be read from besides the stream (a Prometheus-compatible store): the retrain
+/// stage trains new keys and catches up from it, the daemon fills windows from it. Blocking; thread-safe.
+public protocol HistorySource: AnyObject, Sendable {
+    /// Whether `target`'s pipeline reads history from this source.
+    func serves(_ target: PointRouter.Target) -> Bool
+    /// The step between points of `target`'s pipeline, in ms.
+    func stepMs(_ target: PointRouter.Target) -> Int64
+    /// `target`'s series with points in `[startMs, endMs]`: one key's (`key`), or every key's (nil).
+    func fetch(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64) throws(HistorySourceError) -> [HistorySeries]
+}
