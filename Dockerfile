@@ -11,7 +11,7 @@
 ARG SWIFT_VERSION=6.3
 FROM swift:${SWIFT_VERSION}-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev libjemalloc-dev pkg-config \
+ && apt-get install -y --no-install-recommends libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev libjemalloc-dev libsnappy-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies before sources: the manifest alone resolves them (a layer that only changes with Package.swift),
@@ -28,7 +28,7 @@ RUN --mount=type=cache,id=aeflow-build,target=/src/.build \
 # Swift runtime libraries from the build stage.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas0-pthread libzmq5 libsqlite3-0 libjemalloc2 libstdc++6 libgcc-s1 zlib1g tzdata \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread libzmq5 libsqlite3-0 libjemalloc2 libsnappy1v5 libstdc++6 libgcc-s1 zlib1g tzdata \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/lib/swift/linux/*.so /usr/lib/swift/linux/
 COPY --from=build /out/usr/local/bin/aeflow /usr/local/bin/aeflow

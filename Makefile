@@ -1,6 +1,8 @@
 # AEFlow — see README.md. Every target installs what it needs first (Debian/Ubuntu).
 SWIFT      ?= swift
-APT_DEPS   := libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev libjemalloc-dev pkg-config
+APT_DEPS   := libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev libjemalloc-dev libsnappy-dev pkg-config
+# The metrics stores the integration tests start (history source, remote-write receiver): Debian's packages.
+APT_SERVERS := prometheus victoria-metrics
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
@@ -9,7 +11,7 @@ VENV_TEST  := .venv-test
 # Python packages for cross-checks and side-by-side benchmarks (never needed at run time).
 PY_BENCH   := torch safetensors numpy numalogic pytorch-lightning
 
-.PHONY: all deps build release test test-deps bench demo fixtures venv clean
+.PHONY: all deps build release test test-deps test-servers bench demo fixtures venv clean
 
 all: build
 
@@ -34,8 +36,16 @@ test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## test-deps: the Python the tests use (Tests/Clients/requirements.txt in .venv-test)
-test-deps: $(VENV_TEST)/.installed
+## test-servers: Prometheus (with promtool) and VictoriaMetrics for the metrics-store tests (never started as services)
+test-servers:
+	@missing=""; for p in $(APT_SERVERS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## test-deps: the Python the tests use (Tests/Clients/requirements.txt in .venv-test) and the metrics stores
+test-deps: $(VENV_TEST)/.installed test-servers
 $(VENV_TEST)/.installed: Tests/Clients/requirements.txt
 	[ -x $(VENV_TEST)/bin/python ] || python3 -m venv $(VENV_TEST)
 	$(VENV_TEST)/bin/python -m pip install -q --upgrade pip

@@ -88,6 +88,11 @@ public struct MetricTable: Sendable {
 
     public var rows: Int { timestamps.count }
 
+    /// A table from values read elsewhere (a metrics store): `values` is `timestamps.count × metrics.count`, row major.
+    public init(timestamps: [Int64], values: Tensor, metrics: [String], labels: [Int]? = nil) {
+        (self.timestamps, self.values, self.metrics, self.labels) = (timestamps, values, metrics, labels)
+    }
+
     /// Reads `metrics` (all non-timestamp, non-label columns when nil) from CSV text.
     public static func parse(_ text: String, source: String, metrics: [String]? = nil, labelColumn: String? = nil) throws(CSVError) -> MetricTable {
         let (header, rows) = try CSV.parse(text, source: source)

@@ -10,7 +10,7 @@ import TensorCore
 public final class PrometheusHistory: HistorySource, @unchecked Sendable {
     // @unchecked: every stored property is immutable and Sendable; `StoreClient` is thread-safe.
     public let conf: PrometheusConf
-    let client: StoreClient
+    public let client: StoreClient
     let metrics: StoreMetrics
     let logger: Logger
 
@@ -67,6 +67,35 @@ public final class PrometheusHistory: HistorySource, @unchecked Sendable {
         return out
     }
 
+    /// One row per step in `[startMs, endMs]` from `queries` (one per metric, in order), each of which must answer with
+    /// exactly one series (a backtest straight from the store). Rows where no query had a value are left out.
+    public func table(queries: [String], startMs: Int64, endMs: Int64, stepMs: Int64) throws(HistorySourceError) -> HistorySeries {
+        let f = queries.count
+        var byTime: [Int64: [Float]] = [:]
+        for (m, q) in queries.enumerated() {
+            var seen: [String: String]? = nil
+            for page in Self.pages(startMs: startMs, endMs: endMs, stepMs: stepMs, maxPoints: conf.maxPointsPerQuery) {
+                let series = try rangeQuery(q, startMs: page.start, endMs: page.end, stepMs: stepMs)
+                guard series.count <= 1 else {
+                    let sets = series.prefix(3).map { $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") }
+                    throw HistorySourceError(reason: "ambiguous", detail: "\(q) answers with \(series.count) series ({\(sets.joined(separator: "}, {"))}…): narrow it to one")
+                }
+                guard let s = series.first else { continue }
+                if let seen, seen != s.labels {
+                    throw HistorySourceError(reason: "ambiguous", detail: "\(q) answers with different series on different pages")
+                }
+                seen = s.labels
+                for (t, v) in zip(s.timestamps, s.values) {
+                    var row = byTime[t] ?? [Float](repeating: .nan, count: f)
+                    row[m] = v
+                    byTime[t] = row
+                }
+            }
+        }
+        let ts = byTime.keys.sorted()
+        return HistorySeries(key: [], timestamps: ts, values: ts.flatMap { byTime[$0]! })
+    }
+
     /// One series of a range query's answer.
     struct Series {
         var labels: [String: String]
@@ -92,7 +121,7 @@ public final class PrometheusHistory: HistorySource, @unchecked Sendable {
 
     /// `query` limited to one key: label matchers added when it is a plain selector (`name`, `name{…}`, `{…}`);
     /// any other query is returned as it is (its answer is filtered by the key's labels).
-    static func restrict(_ query: String, names: [String], values: [String]) -> String {
+    public static func restrict(_ query: String, names: [String], values: [String]) -> String {
         guard names.count == values.count, !names.isEmpty else { return query }
         let q = query.trimmingCharacters(in: .whitespaces)
         let matchers = zip(names, values).map { "\($0)=\"\(escape($1))\"" }.joined(separator: ",")

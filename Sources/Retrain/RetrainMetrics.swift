@@ -23,6 +23,9 @@ public final class RetrainMetrics: Sendable {
     public let historyQueue: Gauge
     public let historyKeys: Gauge
     public let trainRequests: Counter
+    /// Reads of history from the metrics store (`source: prometheus`), by outcome (`ok`, `failed`), and their rows.
+    public let backfills: [String: Counter]
+    public let backfilledRows: Counter
     public let peakResidentBytes: Gauge
     private let failedByReason: [TrainingFailure: Counter]
     private let skippedByReason: [String: Counter]
@@ -51,6 +54,11 @@ public final class RetrainMetrics: Sendable {
         historyWriteErrors = r.makeCounter(descriptor: Self.d("history_write_errors", "total", "Failed history transactions (their points are retried once, then dropped)."))
         historyQueue = r.makeGauge(descriptor: Self.d("history_queue_depth", "", "Points waiting to be written."))
         historyKeys = r.makeGauge(descriptor: Self.d("history_keys", "", "Keys with history."))
+        backfills = Dictionary(uniqueKeysWithValues: ["ok", "failed"].map { o in
+            (o, r.makeCounter(descriptor: Self.d("history_backfills", "total", "History reads from the metrics store (new keys, short history, catch-up at start), by outcome."),
+                              labels: [("outcome", o)]))
+        })
+        backfilledRows = r.makeCounter(descriptor: Self.d("history_backfilled_rows", "total", "Rows read from the metrics store into the history."))
         trainRequests = r.makeCounter(descriptor: Self.d("retrain_requests", "total", "Train requests received (daemon, HTTP, command line)."))
         peakResidentBytes = r.makeGauge(descriptor: Self.d("retrain_peak_resident", "bytes", "The process's peak resident memory (VmHWM)."))
         var f: [TrainingFailure: Counter] = [:]

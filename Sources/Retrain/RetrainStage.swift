@@ -52,6 +52,13 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         case finished(TrainOutcome)
         case skipped(SkipReason)
     }
+    /// A metrics store some pipelines read history from (`source: prometheus`); set before `start`.
+    public var historySource: HistorySource?
+    /// Reads from `historySource` waiting for the backfill thread (guarded by `cond`): nil stands for the catch-up of
+    /// every served pipeline at start.
+    private var backfills: [ModelID?] = []
+    /// When each model's history was last read from the store (guarded by `cond`): once per `retry_sec`.
+    private var backfilledAt: [ModelID: Double] = [:]
     /// Called after every training's outcome is recorded (on its training thread) and every skip (on the
     /// scheduler thread). Set before `start`.
     public var observer: (@Sendable (ModelID, Event) -> Void)?
@@ -136,6 +143,10 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             writer.run(isStopping: { isStopping }, onNewRows: { poke() })
         }
         spawn("aeflow-retrain-scheduler") { [self] in schedulerLoop() }
+        if let source = historySource, pipelines.values.contains(where: { source.serves($0) }) {
+            cond.lock(); backfills.append(nil); cond.unlock()
+            spawn("aeflow-history-backfill") { [self] in backfillLoop(source) }
+        }
         for i in 0..<config.retrain.concurrency {
             spawn("aeflow-training-\(i)", stackSize: 16 << 20) { [self] in
                 Self.lowerPriority()
@@ -413,6 +424,11 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             switch action {
             case .skip(let ref, let reason, let dropRequest):
                 if dropRequest { try? history.dropRequest(ref) }
+                // A new key, or one whose history is short: read it from the metrics store, then ask again.
+                if reason == .insufficientData, dropRequest, requestBackfill(ref, now: now) {
+                    logger.debug("history short; reading it from the metrics store", metadata: ["model": "\(ref)"])
+                    continue
+                }
                 countSkip(reason, ref)
             case .claim(let ref, let forced, _):
                 guard let target = pipelines[ref.pipelineID] else { continue }
@@ -440,6 +456,79 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 jobs.append(TrainingJob(ref: ref, target: target, forced: forced, estimate: scheduler.reserved[ref] ?? 0))
                 cond.broadcast()
                 cond.unlock()
+            }
+        }
+    }
+
+    // MARK: history from the metrics store
+
+    /// Queues a read of `ref`'s history from the store when its pipeline has one and it was not read within the
+    /// pipeline's `retry_sec`; returns whether it did.
+    func requestBackfill(_ ref: ModelID, now: Double) -> Bool {
+        guard let source = historySource, let target = pipelines[ref.pipelineID], source.serves(target) else { return false }
+        cond.lock()
+        defer { cond.unlock() }
+        if let last = backfilledAt[ref], now - last < target.pipeline.numalogicConf.trainer.retrySec { return false }
+        backfilledAt[ref] = now
+        backfills.append(ref)
+        cond.broadcast()
+        return true
+    }
+
+    /// The backfill thread: reads history from the store into the history file — every served pipeline's keys at
+    /// start (the catch-up after downtime: rows the file already has are replaced by the same values), one model's
+    /// keys when its request found too few rows (then the request is made again). Failures are logged and counted;
+    /// scoring and training of everything else go on.
+    func backfillLoop(_ source: HistorySource) {
+        Self.lowerPriority()
+        while true {
+            cond.lock()
+            while backfills.isEmpty && !stopping { cond.wait() }
+            if stopping { cond.unlock(); return }
+            let job = backfills.removeFirst()
+            cond.unlock()
+            let nowMs = Int64(Self.wallClock() * 1000)
+            let jobs: [(PointRouter.Target, [String]?, ModelID?)] = job.map { ref in
+                pipelines[ref.pipelineID].map { [($0, $0.pipeline.modelScope == .pipeline ? nil : ref.key, ref)] } ?? []
+            } ?? pipelines.values.filter { source.serves($0) }.sorted { $0.pipeline.pipelineID < $1.pipeline.pipelineID }.map { ($0, nil, nil) }
+            for (target, key, ref) in jobs {
+                let start = MonotonicClock.now()
+                let pid = target.pipeline.pipelineID
+                do {
+                    let series = try source.fetch(target, key: key, startMs: nowMs - source.lookbackMs(target, maxRows: config.history.maxRowsPerKey),
+                                                  endMs: nowMs)
+                    var rows: [HistoryRow] = []
+                    for s in series {
+                        let f = target.pipeline.metrics.count
+                        for (i, t) in s.timestamps.enumerated() {
+                            let values = Array(s.values[(i * f)..<((i + 1) * f)])
+                            if values.allSatisfy(\.isNaN) { continue }
+                            rows.append(HistoryRow(pipelineID: pid, key: s.key, timestamp: t, values: values))
+                        }
+                    }
+                    let result = try history.append(rows)
+                    metrics.backfills["ok"]?.increment()
+                    metrics.backfilledRows.increment(by: Int64(rows.count))
+                    if let (_, keys) = try? history.totals() { metrics.historyKeys.set(Int64(keys)) }
+                    logger.info("history read from the metrics store", metadata: [
+                        "pipeline_id": "\(pid)", "key": "\(key.map { $0.joined(separator: ":") } ?? "*")", "keys": "\(series.count)",
+                        "rows": "\(rows.count)", "new_rows": "\(result.inserted)", "seconds": "\(String(format: "%.3f", MonotonicClock.now() - start))",
+                    ])
+                } catch {
+                    metrics.backfills["failed"]?.increment()
+                    logger.warning("history not read from the metrics store", metadata: [
+                        "pipeline_id": "\(pid)", "key": "\(key.map { $0.joined(separator: ":") } ?? "*")", "error": "\(error)"])
+                }
+                // The request that found too few rows is made again (once: the next read waits retry_sec).
+                if let ref {
+                    cond.lock()
+                    inbox.append((ref, false))
+                    wake = true
+                    cond.broadcast()
+                    cond.unlock()
+                } else {
+                    poke()
+                }
             }
         }
     }

@@ -169,7 +169,8 @@ struct Backtest: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var selection: PipelineSelection
     @Option(help: "Configuration YAML (default: the embedded default pipeline on the CSV's numeric columns).") var config: String?
-    @Option(help: "CSV with a timestamp column and the pipeline's metric columns.") var input: String
+    @Option(help: "CSV with a timestamp column and the pipeline's metric columns.") var input: String?
+    @OptionGroup var store: StoreSelection
     @Option(help: "Output CSV (standard output when omitted).") var output: String?
     @Option(help: "Train the first model after this many accepted rows (overrides trainer.min_train_size).") var trainAfter: Int?
     @Option(help: "Override the score mode: numalogic, adaptive or likelihood.") var mode: String?
@@ -179,13 +180,22 @@ struct Backtest: ParsableCommand {
 
     func validate() throws {
         if let trainAfter, trainAfter < 1 { throw ValidationError("--train-after must be at least 1") }
+        guard (input == nil) != (store.prometheus == nil) else { throw ValidationError("give --input (a CSV) or --prometheus (a metrics store), one of them") }
+        if store.prometheus != nil {
+            guard store.start != nil, store.end != nil else { throw ValidationError("--prometheus needs --start and --end") }
+            if labelColumn != nil { throw ValidationError("--label-column reads a CSV column; it cannot be used with --prometheus") }
+        } else if !store.query.isEmpty || store.start != nil || store.end != nil || store.key != nil || store.step != nil {
+            throw ValidationError("--query, --key, --start, --end and --step read from a metrics store: give --prometheus")
+        }
     }
 
     func run() throws {
         try AEFlow.setUp(global)
         try runCatching {
             let logger = Logger(label: "aeflow.backtest")
-            let o = try OfflinePipeline.load(config: config, selection: selection, input: input, labelColumn: labelColumn)
+            let o = try input.map { try OfflinePipeline.load(config: config, selection: selection, input: $0, labelColumn: labelColumn) }
+                ?? store.load(config: config, selection: selection)
+            let input = input ?? store.prometheus!
             var conf = o.pipeline.numalogicConf
             if let mode {
                 guard let m = ScoreConfig.Mode(rawValue: mode) else {

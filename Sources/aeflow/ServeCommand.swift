@@ -33,10 +33,16 @@ struct Serve: AsyncParsableCommand {
         }
         let runtime: DaemonRuntime
         do { runtime = try DaemonRuntime(config: cfg, logger: logger, link: stage, router: pointRouter) } catch { throw fail("\(error)") }
+        let store = try MetricsStoreSide.make(cfg, registry: runtime.metrics.registry, logger: logger)
+        stage?.historySource = store.history
+        runtime.historySource = store.history
+        runtime.scoreSink = store.writer
         let ready = ReadyLine(logger: logger, message: "daemon ready", components: stage == nil ? 1 : 2, endpoints: { runtime.endpoints })
         let router = HTTPServer.router(runtime: runtime)
         // Services stop in reverse order: the daemon drains first, then the stage writes the last history.
         var services: [any Service] = []
+        // The score writer stops last: after the daemon has drained, it sends what is queued.
+        if store.writer != nil { services.append(BlockingService(start: { store.start() }, stop: { store.stop() }, onStarted: {})) }
         if let stage {
             RetrainHTTP.addAdminRoutes(to: router, stage: stage, token: cfg.http.bearerToken)
             services.append(BlockingService(start: { try stage.start(sockets: false) }, stop: { stage.stop() }, onStarted: { ready.component() }))

@@ -16,7 +16,8 @@ final class DaemonHarness {
     private(set) var httpPort: Int
     var store: CheckpointStore { CheckpointStore(root: dir.file("models"), keepVersions: 5) }
 
-    static func config(store: String, extra: String = "", scoresType: String = "push") -> String {
+    static func config(store: String, extra: String = "", scoresType: String = "push", streamExtra: String = "",
+                       trainer: String = "min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 15}") -> String {
         """
         inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]
         outputs:
@@ -31,12 +32,13 @@ final class DaemonHarness {
           default:
             window_size: 12
             composite_keys: [host]
+            \(streamExtra)
             ml_pipelines:
               default:
                 metrics: [cpu, mem]
                 numalogic_conf:
                   model: {name: VanillaAE, conf: {seq_len: 12, n_features: 2}}
-                  trainer: {min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 15}}
+                  trainer: {\(trainer)}
         """
     }
 
@@ -80,16 +82,23 @@ final class DaemonHarness {
         }
     }
 
-    init(extraConfig: String = "", scoresType: String = "push", prepare: (CheckpointStore) throws -> Void = { _ in }) throws {
+    let arguments: [String]
+
+    init(extraConfig: String = "", scoresType: String = "push", streamExtra: String = "", trainer: String? = nil, arguments: [String] = [],
+         prepare: (CheckpointStore) throws -> Void = { _ in }) throws {
         dir = try TemporaryDirectory(prefix: "aeflow-daemon")
+        self.arguments = arguments
         try prepare(CheckpointStore(root: dir.file("models"), keepVersions: 5))
-        try Self.config(store: dir.file("models"), extra: extraConfig, scoresType: scoresType).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
-        (daemon, endpoints, httpPort) = try Self.launch(dir)
+        let models = dir.file("models")
+        let text = trainer.map { Self.config(store: models, extra: extraConfig, scoresType: scoresType, streamExtra: streamExtra, trainer: $0) }
+            ?? Self.config(store: models, extra: extraConfig, scoresType: scoresType, streamExtra: streamExtra)
+        try text.write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        (daemon, endpoints, httpPort) = try Self.launch(dir, arguments: arguments)
     }
 
     /// Starts `aeflow serve` on the directory's config and waits for its ready line (endpoints as bound).
-    static func launch(_ dir: TemporaryDirectory) throws -> (LineProcess, [String: String], Int) {
-        let daemon = try LineProcess(Subprocess.aeflow, ["serve", "--config", dir.file("cfg.yaml")])
+    static func launch(_ dir: TemporaryDirectory, arguments: [String] = []) throws -> (LineProcess, [String: String], Int) {
+        let daemon = try LineProcess(Subprocess.aeflow, ["serve", "--config", dir.file("cfg.yaml")] + arguments)
         guard let ready = daemon.waitForLine(containing: "msg=\"daemon ready\"", timeout: 60) else {
             throw HarnessError("the daemon did not become ready: \(daemon.stderrLines.suffix(5).joined(separator: "\n"))")
         }
@@ -105,7 +114,7 @@ final class DaemonHarness {
     @discardableResult
     func restart() throws -> Int32 {
         let status = stop()
-        (daemon, endpoints, httpPort) = try Self.launch(dir)
+        (daemon, endpoints, httpPort) = try Self.launch(dir, arguments: arguments)
         return status
     }
 
@@ -124,8 +133,8 @@ final class DaemonHarness {
         try messages.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
         let c = try LineProcess(TestPython.path, [TestPython.script("stream_client.py"), "--input", endpoints["inputs[0]"]!,
                                                   "--scores", endpoints["outputs.scores"]!, "--send", file, "--expect", String(expect),
-                                                  "--timeout", String(timeout), "--train-requests", endpoints["outputs.train_requests"]!]
-                                                  + extraArguments)
+                                                  "--timeout", String(timeout)]
+                                                  + (endpoints["outputs.train_requests"].map { ["--train-requests", $0] } ?? []) + extraArguments)
         client?(c)
         let status = c.waitForExit(timeout: timeout + 60)
         guard status == 0 else { throw HarnessError("client exited \(status): \(c.stderrLines.joined(separator: "\n"))") }

@@ -1,6 +1,7 @@
 import Foundation
 import Scoring
 import Stage
+import Synchronization
 import SystemCalls
 
 // MARK: scoring workers
@@ -16,6 +17,10 @@ extension DaemonRuntime {
                                    seed: seed &+ UInt64(w.shard.index) &* 0x9E37_79B9_7F4A_7C15, shard: w.shard, keyBudget: keyBudget)
         // Before reporting ready: this worker's keys' windows from the last shutdown, and the models already in the store.
         engine.restoreSnapshot()
+        engine.scoreSink = scoreSink
+        var filled = 0
+        for (pi, series) in prefill { filled += engine.prefill(pipeline: pi, series, now: MonotonicClock.now()) }
+        if !prefill.isEmpty { logger.info("windows filled from the metrics store", metadata: ["rows": "\(filled)", "worker": "\(w.shard)"]) }
         if !w.models.waitForPreload(timeout: config.store.preloadTimeoutSeconds) {
             logger.warning("store still loading at start; keys whose model is being read answer model_not_ready meanwhile",
                            metadata: ["timeout_s": "\(config.store.preloadTimeoutSeconds)", "worker": "\(w.shard)"])
@@ -66,6 +71,42 @@ extension DaemonRuntime {
             metrics.queueDepth.set(Int64(queuedPoints))
         }
         outputs.push(.stopped(engine))
+    }
+
+    /// Each served pipeline's points of the last `window_size` steps plus five minutes (Prometheus's lookback: a key
+    /// whose source scrapes late still fills its window) from the metrics store, every key (`prometheus_conf.
+    /// prefill_windows`; each engine keeps a key's newest `window_size`), within `prefill_timeout_s`: a store that fails
+    /// or is slow is logged and the daemon starts without it.
+    func readPrefill() -> [Int: [HistorySeries]] {
+        guard let source = historySource, let conf = config.prometheus, conf.prefillWindows else { return [:] }
+        let targets = ingest.router.targets.enumerated().filter { source.serves($0.element) }
+        guard !targets.isEmpty else { return [:] }
+        let result = Mutex<[Int: [HistorySeries]]>([:])
+        let done = DispatchSemaphore(value: 0)
+        let logger = logger
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let t = Thread {
+            defer { done.signal() }
+            for (pi, target) in targets {
+                let step = source.stepMs(target)
+                do {
+                    let series = try source.fetch(target, key: nil, startMs: nowMs - step * Int64(target.stream.windowSize) - 300_000,
+                                                    endMs: nowMs)
+                    result.withLock { $0[pi] = series }
+                } catch {
+                    logger.warning("windows not filled from the metrics store", metadata: ["pipeline_id": "\(target.pipeline.pipelineID)", "error": "\(error)"])
+                }
+            }
+        }
+        t.name = "aeflow-prefill"
+        t.start()
+        if done.wait(timeout: .now() + conf.prefillTimeoutSeconds) == .timedOut {
+            logger.warning("windows not filled from the metrics store: it did not answer in time", metadata: ["timeout_s": "\(conf.prefillTimeoutSeconds)"])
+            return [:]
+        }
+        let r = result.withLock { $0 }
+        logger.info("read windows from the metrics store", metadata: ["pipelines": "\(r.count)", "keys": "\(r.values.reduce(0) { $0 + $1.count })"])
+        return r
     }
 
     /// A worker's share of an HTTP request, scored on its thread. With `update` its points enter the windows like

@@ -89,6 +89,12 @@ public final class DaemonRuntime: @unchecked Sendable {
     let historyConsumers = PeerCount()
     /// The retrain stage in this process, if any (then `outputs.history` and `outputs.train_requests` are not opened).
     public let link: RetrainLink?
+    /// A metrics store the windows are filled from at start (`prometheus_conf.prefill_windows`); set before `start`.
+    public var historySource: HistorySource?
+    /// Where every worker's scores also go (remote write); set before `start`.
+    public var scoreSink: ScoreSink?
+    /// The windows' fill from the store, by router target index (read once before the workers start).
+    var prefill: [Int: [HistorySeries]] = [:]
 
     /// `router`: the process's one router, shared with an in-process retrain stage (built from `config` when nil).
     public init(config: AEFlowConfig, logger: Logger, link: RetrainLink? = nil, router: PointRouter? = nil) throws {
@@ -146,6 +152,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         publisher.start()
         startup.wait()
         if let e = startupError { throw e }
+        prefill = readPrefill()
         let seed = UInt64(MonotonicClock.now() * 1e6)
         for w in workers {
             w.models.start()

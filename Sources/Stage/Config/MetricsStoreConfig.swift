@@ -84,6 +84,8 @@ public struct PrometheusConf: Equatable, Sendable {
     /// How long a starting daemon waits for the prefill before it scores without it.
     public var prefillTimeoutSeconds: Double = 30
 
+    public init(endpoint: StoreEndpoint) { self.endpoint = endpoint }
+
     static let keys = StoreEndpoint.keys + ["scrape_interval", "max_points_per_query", "prefill_windows", "prefill_timeout_s",
                                             "pushgateway", "return_labels"]
 

@@ -24,6 +24,8 @@ public protocol HistorySource: AnyObject, Sendable {
     func serves(_ target: PointRouter.Target) -> Bool
     /// The step between points of `target`'s pipeline, in ms.
     func stepMs(_ target: PointRouter.Target) -> Int64
+    /// How far back a training's history reaches for `target`, at most `maxRows` steps (ms).
+    func lookbackMs(_ target: PointRouter.Target, maxRows: Int) -> Int64
     /// `target`'s series with points in `[startMs, endMs]`: one key's (`key`), or every key's (nil).
     func fetch(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64) throws(HistorySourceError) -> [HistorySeries]
 }

@@ -128,3 +128,44 @@ extension ScoringEngine {
         }
     }
 }
+
+extension ScoringEngine {
+    /// Fills the windows of this engine's keys in pipeline `pipeline` (a router target index) with `series` read from
+    /// a metrics store, oldest first, before any point arrives: no output is emitted for them. A key's newer points
+    /// (restored from the snapshot) stay; values the store did not have follow `missing_policy`. Each key's model is
+    /// looked up at once, so that it is read (or, once trained, found) before the key's first point. Returns the rows
+    /// stored.
+    @discardableResult
+    public func prefill(pipeline pi: Int, _ series: [HistorySeries], now: Double) -> Int {
+        guard pipelines.indices.contains(pi) else { return 0 }
+        let f = pipelines[pi].windows.features, length = pipelines[pi].windows.length
+        var stored = 0
+        for s in series where shard.owns(s.key) && s.values.count == s.timestamps.count * f {
+            let (slot, evicted) = keySlot(pi, s.key, now: now)
+            if evicted != nil { metrics.keysEvicted.increment() }
+            if slot >= pipelines[pi].extras.count {
+                pipelines[pi].extras.append(contentsOf: repeatElement(KeyExtra(), count: slot + 1 - pipelines[pi].extras.count))
+            }
+            if evicted != nil || pipelines[pi].windows.rowCount(slot: slot) == 0 { pipelines[pi].extras[slot] = KeyExtra() }
+            // Only the newest `window_size` rows can matter.
+            let first = max(0, s.timestamps.count - length)
+            for r in first..<s.timestamps.count {
+                var row = Array(s.values[(r * f)..<((r + 1) * f)])
+                if row.contains(where: \.isNaN) {
+                    let previous = config.windows.missingPolicy == .previous ? pipelines[pi].windows.newestRow(slot: slot) : nil
+                    for c in 0..<f where row[c].isNaN { row[c] = previous?[c] ?? 0 }
+                }
+                let outcome = row.withUnsafeBufferPointer {
+                    pipelines[pi].windows.append(slot: slot, timestamp: s.timestamps[r], row: $0, duplicates: .replace, late: .drop)
+                }
+                switch outcome {
+                case .stored, .replaced: stored += 1
+                case .rejectedDuplicate, .rejectedLate: break
+                }
+            }
+            _ = models.lookup(modelID(pipelines[pi], key: s.key), now: now)
+        }
+        metrics.setKeys(keyCount, shard: shard)
+        return stored
+    }
+}
