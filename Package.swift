@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Stage", "PromStore", "Scoring", "Training", "Autoencoders", "TensorCore", "TestSupport",
                                                       .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "RetrainTests", dependencies: ["Retrain", "Stage", "Daemon", "Scoring", "TensorCore", "TestSupport",
+        .testTarget(name: "RetrainTests", dependencies: ["Retrain", "Stage", "Daemon", "PromStore", "Scoring", "TensorCore", "TestSupport",
                                                        .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AeflowTests", dependencies: ["Scoring", "Offline", "Stage", "Retrain", "TensorCore", "TestSupport"]),
         .testTarget(name: "AutoencodersTests", dependencies: ["Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),

@@ -51,15 +51,6 @@ func storePoints(host: String, timestamps: [Int64]) -> [String] {
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
-func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date(timeIntervalSinceNow: seconds)
-    while true {
-        if try condition() { return true }
-        if Date() >= deadline { return false }
-        _ = DispatchSemaphore(value: 0).wait(timeout: .now() + .milliseconds(50))
-    }
-}
 
 /// The outputs' scores against the store's samples of the written-back series: every scored output's
 /// `unified_anomaly`, per-metric scores and `is_anomaly` are in the store at its timestamp, exactly (float32 values
@@ -175,6 +166,20 @@ struct VictoriaMetricsStoreTests {
             do { try expectWrittenBack(outputs, in: vm, host: "v1"); return true } catch { last = error; return false }
         }
         #expect(complete, "\(String(describing: last))")
+
+        // A key that appears after the start: its first full window asks for a model, the retrain stage finds too
+        // few rows, reads the key's history from the store, and trains it; its next points are scored.
+        let now2 = Int64(Date().timeIntervalSince1970 * 1000)
+        try vm.importPrometheusText(StoreHistory(rows: 400, endMs: now2 - now2 % step, stepMs: step, seed: 6).prometheusText(host: "v2"))
+        let start2 = now2 - now2 % step + step
+        let warm = try d.stream(storePoints(host: "v2", timestamps: (0..<12).map { start2 + Int64($0) * step }), expect: 12)
+        #expect(warm.map { $0["metadata"]?["status"]?.stringValue ?? "-" } == Array(repeating: "warming_up", count: 11) + ["model_not_ready"])
+        #expect(try eventually(within: 60) { try d.http("GET", "/v1/models").1.contains("v2") },
+                "no model for v2: \(d.daemon.stderrLines.filter { $0.contains("retrain") || $0.contains("store") }.suffix(6))")
+        #expect(d.daemon.stderrLines.contains { $0.contains("history read from the metrics store") && $0.contains("key=v2") })
+        let later = try d.stream(storePoints(host: "v2", timestamps: (12..<17).map { start2 + Int64($0) * step }), expect: 5)
+        #expect(later.allSatisfy { $0["metadata"]?["status"]?.stringValue == "scored" })
+        #expect(try d.metric("aeflow_history_backfills_total{outcome=\"ok\"}") >= 2)
         #expect(d.stop() == 0)
     }
 }
@@ -351,4 +356,3 @@ struct PrometheusQueryTests {
         #expect(throws: ConfigReadError.self) { try load("prometheus_conf: {url: 'http://x'}\n" + stream.replacingOccurrences(of: "{cpu: 'rate(x[1m])'}", with: "{gpu: y}")) }
     }
 }
-
