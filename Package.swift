@@ -157,7 +157,7 @@ let package = Package(
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RetrainTests", dependencies: ["Retrain", "Stage", "Daemon", "PromStore", "Scoring", "TensorCore", "TestSupport",
                                                        .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AeflowTests", dependencies: ["Scoring", "Offline", "Stage", "Retrain", "TensorCore", "TestSupport"]),
+        .testTarget(name: "AeflowTests", dependencies: ["Scoring", "Offline", "Stage", "Retrain", "PromStore", "TensorCore", "TestSupport"]),
         .testTarget(name: "AutoencodersTests", dependencies: ["Autoencoders", "NN", "Autograd", "TensorCore", "TestSupport"]),
     ]
 )

@@ -50,6 +50,8 @@ public final class UDFEngine: @unchecked Sendable {
     private var answeredOrder: [String] = []
     private var answeredHead = 0
     public let idCacheSize: Int
+    /// Where scores also go (remote write); set before `start`.
+    public var scoreSink: ScoreSink?
 
     enum Work {
         case request(UDFRequest, reply: @Sendable ([UDFResult]) -> Void)
@@ -116,6 +118,7 @@ public final class UDFEngine: @unchecked Sendable {
         }
         openFeeds()
         let engine = ScoringEngine(config: config, router: ingest.router, models: models, metrics: metrics, logger: logger, seed: UInt64(MonotonicClock.now() * 1e6))
+        engine.scoreSink = scoreSink
         engine.restoreSnapshot()
         _ = models.waitForPreload(timeout: config.store.preloadTimeoutSeconds)
         engine.models.applyLoaderResults()

@@ -68,6 +68,9 @@ struct ConfigCommand: ParsableCommand {
                     for p in s.pipelines {
                         out += "  stream \(s.configID) (window \(s.windowSize), keys \(s.compositeKeys.joined(separator: ","))): pipeline \(p.pipelineID) "
                         out += "\(p.numalogicConf.model.name) on \(p.metrics.joined(separator: ", ")), score mode \(p.numalogicConf.score.mode.rawValue)\n"
+                        if let q = p.prometheus?.queries, let store = c.prometheus {
+                            out += "    history from \(store.endpoint.url): \(zip(p.metrics, q).map { "\($0)=\($1)" }.joined(separator: "; "))\n"
+                        }
                         let t = p.numalogicConf.trainer
                         if let rows = t.unreachableTrainSize {
                             out += "  warning: stream \(s.configID) pipeline \(p.pipelineID): train_hours \(t.trainHours) at data_freq_sec \(t.dataFreqSec) "
@@ -75,6 +78,7 @@ struct ConfigCommand: ParsableCommand {
                         }
                     }
                 }
+                if let w = c.remoteWrite { out += "  scores written back to \(w.endpoint.url) (remote write)\n" }
                 if !c.ignoredSections.isEmpty { out += "  ignored numalogic sections: \(c.ignoredSections.joined(separator: ", "))\n" }
                 try writeText(out, to: nil)
             }

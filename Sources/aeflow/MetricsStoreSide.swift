@@ -30,11 +30,11 @@ struct MetricsStoreSide: Sendable {
                 side.stop = { writer.stop() }
             }
         } catch {
-            throw fail("metrics store: \(error)")
+            throw UserFacingError("metrics store: \(error)")
         }
         return side
         #else
-        throw fail("this aeflow was built without the Prometheus trait: prometheus_conf and remote_write need it (swift build --traits Prometheus)")
+        throw UserFacingError("this aeflow was built without the Prometheus trait: prometheus_conf and remote_write need it (swift build --traits Prometheus)")
         #endif
     }
 }

@@ -39,7 +39,9 @@ struct RetrainCommand: AsyncParsableCommand {
         let stage: RetrainStage
         do { stage = try RetrainStage(config: cfg, logger: logger) } catch { throw fail("\(error)") }
         // History from the metrics store (`source: prometheus`); scores are written back by the daemon, not here.
-        stage.historySource = try MetricsStoreSide.make(cfg, registry: stage.metrics.registry, logger: logger, writes: false).history
+        do { stage.historySource = try MetricsStoreSide.make(cfg, registry: stage.metrics.registry, logger: logger, writes: false).history } catch {
+            throw fail("\(error)")
+        }
         let ready = ReadyLine(logger: logger, message: "retrain ready", endpoints: { stage.endpoints })
         let app = Application(
             router: RetrainHTTP.router(stage: stage, token: cfg.retrain.http.bearerToken),

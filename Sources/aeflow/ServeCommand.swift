@@ -33,7 +33,8 @@ struct Serve: AsyncParsableCommand {
         }
         let runtime: DaemonRuntime
         do { runtime = try DaemonRuntime(config: cfg, logger: logger, link: stage, router: pointRouter) } catch { throw fail("\(error)") }
-        let store = try MetricsStoreSide.make(cfg, registry: runtime.metrics.registry, logger: logger)
+        let store: MetricsStoreSide
+        do { store = try MetricsStoreSide.make(cfg, registry: runtime.metrics.registry, logger: logger) } catch { throw fail("\(error)") }
         stage?.historySource = store.history
         runtime.historySource = store.history
         runtime.scoreSink = store.writer

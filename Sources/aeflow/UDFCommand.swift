@@ -34,6 +34,12 @@ struct UDF: AsyncParsableCommand {
         let cfg: AEFlowConfig
         do { cfg = try AEFlowConfig.load(path: config) } catch { throw side.fatal("configuration", "\(error)") }
         let engine = UDFEngine(config: cfg, logger: logger)
+        // Scores written back to a metrics store (remote_write), beside the UDF's results.
+        let store: MetricsStoreSide
+        do { store = try MetricsStoreSide.make(cfg, registry: engine.metrics.registry, logger: logger) } catch { throw side.fatal("metrics store", "\(error)") }
+        engine.scoreSink = store.writer
+        store.start()
+        defer { store.stop() }
         let server = MapServer(engine: engine, socketPath: socket, serverInfoPath: serverInfo, logger: logger)
         try await side.serve(config: cfg, metrics: { engine.metrics.exposition() }) { onListening, stop in
             try await server.run(version: AEFlowVersion.current, onListening: onListening, stop: stop)

@@ -1,4 +1,5 @@
 import Foundation
+import PromStore
 import Retrain
 import Stage
 import Testing
@@ -64,9 +65,11 @@ struct Dockerfile {
             let r = try Subprocess.aeflow(["config", "validate", "\(repositoryRoot)/pipelines/\(f)"])
             #expect(r.status == 0 && r.stdout.hasPrefix("ok "), "\(f): \(r.stderr)")
         }
-        // The numalogic config loads unchanged; its registry and data-source sections are reported as ignored.
+        // The numalogic config loads unchanged; its registry sections are reported as ignored, and its Prometheus source
+        // is where its history comes from (numalogic's trainer reads it there too).
         let numalogic = try Subprocess.aeflow(["config", "validate", "\(repositoryRoot)/pipelines/numalogic-config.yaml"])
-        #expect(numalogic.stdout.contains("ignored numalogic sections: redis_conf, registry_conf, prometheus_conf"))
+        #expect(numalogic.stdout.contains("ignored numalogic sections: redis_conf, registry_conf\n"))
+        #expect(numalogic.stdout.contains("history from http://prometheus-server.monitoring.svc:9090: namespace_app_http_server_requests_errors=namespace_app_http_server_requests_errors"))
         let shared = try Subprocess.aeflow(["config", "validate", "\(repositoryRoot)/pipelines/shared-model.yaml"])
         #expect(shared.stdout.contains("score mode adaptive"))
         // The Numaflow manifest: a Pipeline whose map vertex runs `aeflow udf` with a config that validates.
@@ -165,15 +168,20 @@ struct Dockerfile {
         #expect(prod["startup"]?.objectValue?["aeflow"] == .string("/healthz"))
         for c in ["aeflow", "retrain"] { #expect(prod["env"]?.objectValue?[c] == .array([.string("AEFLOW_BEARER_TOKEN")]), "\(c)") }
         #expect(prod["monitorAuth"]?.objectValue?["credentials"]?.objectValue?["name"] == .string("aeflow-token"))
-        #expect(prod["alerts"] == .array(["AEFlowNoScores", "AEFlowRejectSpike", "AEFlowRetrainFailures", "AEFlowStaleModels"].map { .string($0) }))
-        #expect(prod["dashboardPanels"]?.arrayValue?.count == 8 && prod["dashboardLabels"]?.objectValue?["grafana_dashboard"] == .string("1"))
+        #expect(prod["alerts"] == .array(["AEFlowNoScores", "AEFlowRejectSpike", "AEFlowRetrainFailures", "AEFlowStaleModels",
+                                          "AEFlowRemoteWriteDropping"].map { .string($0) }))
+        #expect(prod["dashboardPanels"]?.arrayValue?.count == 12 && prod["dashboardLabels"]?.objectValue?["grafana_dashboard"] == .string("1"))
+        #expect(prod["dashboardPanels"]?.arrayValue?.contains(.string("Anomaly score next to the source metric (remote write)")) == true)
         let prodConfig = try String(contentsOfFile: dir.file("production.yaml"), encoding: .utf8)
         #expect(prodConfig.contains("bearer_token: ${AEFLOW_BEARER_TOKEN}"), "the token is not in the ConfigMap")
-        // Every metric the alerts and the dashboard query is one the daemon or the retrain stage exports.
+        // Every metric the alerts and the dashboard query is one the daemon or the retrain stage exports, or a series
+        // the daemon writes back to the metrics store.
         let scoring = ScoringMetrics()
         scoring.answered(.scored, anomalyOf: "p")           // the per-pipeline anomaly counter exists from the first anomaly
+        _ = StoreMetrics(registry: scoring.registry)
         let exported = String(decoding: scoring.exposition() + RetrainMetrics().exposition(), as: UTF8.self)
         let names = Set(exported.split(separator: "\n").compactMap { $0.hasPrefix("#") ? nil : $0.split(whereSeparator: { $0 == "{" || $0 == " " }).first.map(String.init) })
+            .union([RemoteWriter.scoreName, RemoteWriter.metricScoreName, RemoteWriter.anomalyName])
         let queries = prod["metrics"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(queries.count >= 12)
         for q in queries {
