@@ -275,7 +275,69 @@ def per_key(args):
     print()
 
 
-SUITES = {"per-key": per_key, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+def listening_port(pid, timeout=30):
+    """The TCP port process `pid` listens on (its only listening socket), from /proc."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A" and fields[9] in inodes:
+                        return int(fields[1].split(":")[1], 16)
+        time.sleep(0.05)
+    raise RuntimeError(f"process {pid} does not listen")
+
+
+def remote_write(args):
+    """Scores written back by remote write (LoadGen --remote-write) to a VictoriaMetrics started here (Debian's
+    victoria-metrics; LoadGen's timestamps are years old, which it keeps with a long retention), against the same
+    load without write-back, in one run: 100 and 10,000 keys with a model each, 100k points/s and flat out."""
+    import shutil
+    import tempfile
+    import urllib.request
+    data = tempfile.mkdtemp(prefix="aeflow-bench-vm-")
+    vm = subprocess.Popen(["victoria-metrics", f"-storageDataPath={data}", "-httpListenAddr=127.0.0.1:0", "-retentionPeriod=100y",
+                           "-loggerLevel=ERROR"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = listening_port(vm.pid)
+        url = f"http://127.0.0.1:{port}/api/v1/write"
+        seconds = "2" if args.quick else "3"
+        print("### Scores written back by remote write (bench/LoadGen --remote-write, VictoriaMetrics on loopback, a model per key)\n")
+        print("Each scored point is 5 samples here (score, is_anomaly, 3 metric scores). Samples/s counts from the row's start until "
+              "the writer's queue is empty again; samples and drops count the row's warm-up second too.\n")
+        print("| keys | offered points/s | outputs/s off | outputs/s on | ratio | p99 off | p99 on | samples written | samples/s | dropped (queue full) | queue drained after |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for keys in ["100", "10000"]:
+            base = [os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", keys, "--rates", "100000,0", "--seconds", seconds,
+                    "--probe-seconds", "0"]
+            off = [r for r in json_lines(base) if r["bench"] == "daemon"]
+            on = [r for r in json_lines(base + ["--remote-write", url]) if r["bench"] == "daemon"]
+            for a, r in zip(off, on):
+                rate = "max" if r["offered_per_s"] == 0 else f"{r['offered_per_s']:,}"
+                print(f"| {int(keys):,} | {rate} | {a['scored_per_s']:,.0f} | {r['scored_per_s']:,.0f} | {r['scored_per_s'] / a['scored_per_s']:.2f} | "
+                      f"{a['p99_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | {r['remote_write_samples']:,.0f} | "
+                      f"{r['remote_write_samples_per_s']:,.0f} | {r['remote_write_dropped_total']['queue_full']:,.0f} | {r['remote_write_drain_s']:.1f} s |")
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/internal/force_flush").read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/series/count") as f:
+            answer = json.load(f)
+        print(f"\nSeries in the store afterwards: {answer['data'][0]:,} (5 per key; the two runs' keys are k0…k9999: 50,000 expected).\n")
+    finally:
+        vm.terminate()
+        vm.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+SUITES = {"per-key": per_key, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():

@@ -73,17 +73,19 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
         cond.lock()
         let started = thread != nil && !stopping
         stopping = true
+        deadline = MonotonicClock.now() + grace
         cond.broadcast()
         cond.unlock()
         guard started else { return }
-        deadline = MonotonicClock.now() + grace
         if done.wait(timeout: .now() + grace + conf.endpoint.timeoutSeconds + 1) == .timedOut {
             logger.warning("remote write did not finish within its grace")
         }
         client.shutdown()
     }
 
+    /// When a stopping writer gives up on what is still queued (guarded by `cond`).
     private var deadline = Double.infinity
+    private var pastDeadline: Bool { cond.lock(); defer { cond.unlock() }; return MonotonicClock.now() >= deadline }
 
     func run() {
         defer { done.signal() }
@@ -126,7 +128,7 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
 
     func send(_ batch: [ScoreSample], samples: Int) {
         let body: [UInt8]
-        do { body = try Self.compress(Self.writeRequest(batch, external: conf.externalLabels).serializedBytes()) } catch {
+        do { body = try Self.compress(Self.writeRequest(batch, cache: labelCache).serializedBytes()) } catch {
             metrics.dropped("rejected", samples)
             logger.error("remote write request not encoded", metadata: ["error": "\(error)"])
             return
@@ -134,7 +136,7 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
         let start = ContinuousClock.now
         let outcome = client.send(.POST, "", headers: [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"),
                                                        ("X-Prometheus-Remote-Write-Version", "0.1.0")], body: body,
-                                  shouldStop: { [self] in MonotonicClock.now() >= deadline },
+                                  shouldStop: { [self] in pastDeadline },
                                   onRetry: { [metrics] failure in
             metrics.wrote(failure.reason)
             metrics.writeRetries.increment()
@@ -152,36 +154,79 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
         }
     }
 
+    /// A scored key's series labels, built once (sorted by name, as the spec requires): `aeflow_anomaly_score`,
+    /// `aeflow_is_anomaly`, and `aeflow_metric_score` per metric.
+    struct KeyLabels {
+        var score: [Prometheus_Label]
+        var anomaly: [Prometheus_Label]
+        var metrics: [[Prometheus_Label]]
+    }
+
+    struct SeriesKey: Hashable { let pipeline: String; let key: [String] }
+
+    /// The labels of every key written recently (the sender thread's; cleared beyond `cacheLimit` keys).
+    final class LabelCache {
+        var entries: [SeriesKey: KeyLabels] = [:]
+        let external: [(String, String)]
+        let cacheLimit: Int
+        init(external: [(String, String)], cacheLimit: Int = 200_000) { (self.external, self.cacheLimit) = (external, cacheLimit) }
+
+        func labels(_ s: ScoreSample, _ id: SeriesKey) -> KeyLabels {
+            if let l = entries[id] { return l }
+            if entries.count >= cacheLimit { entries.removeAll(keepingCapacity: true) }
+            let base = [("pipeline", s.pipelineID)] + ScoreLabels.keyLabels(names: s.keyNames, values: s.key) + external
+            func make(_ name: String, _ extra: [(String, String)]) -> [Prometheus_Label] {
+                (base + extra + [("__name__", name)]).sorted { $0.0 < $1.0 }.map { var l = Prometheus_Label(); l.name = $0.0; l.value = $0.1; return l }
+            }
+            let l = KeyLabels(score: make(RemoteWriter.scoreName, []), anomaly: make(RemoteWriter.anomalyName, []),
+                              metrics: s.metrics.map { make(RemoteWriter.metricScoreName, [("metric", $0)]) })
+            entries[id] = l
+            return l
+        }
+    }
+
+    private lazy var labelCache = LabelCache(external: conf.externalLabels)
+
     /// The `WriteRequest` for `batch`: one time series per (name, labels), samples oldest first as they came, labels
     /// sorted by name.
     static func writeRequest(_ batch: [ScoreSample], external: [(String, String)]) -> Prometheus_WriteRequest {
-        var index: [[String]: Int] = [:]
-        var series: [Prometheus_TimeSeries] = []
-        func add(_ name: String, _ labels: [(String, String)], _ value: Double, _ t: Int64) {
-            var all = labels + external
-            all.append(("__name__", name))
-            all.sort { $0.0 < $1.0 }
-            let id = all.flatMap { [$0.0, $0.1] }
-            var sample = Prometheus_Sample()
-            sample.value = value
-            sample.timestamp = t
-            if let i = index[id] {
-                series[i].samples.append(sample)
-                return
+        writeRequest(batch, cache: LabelCache(external: external))
+    }
+
+    static func writeRequest(_ batch: [ScoreSample], cache: LabelCache) -> Prometheus_WriteRequest {
+        // Per key: its labels and its samples, series by series.
+        struct Group { var labels: KeyLabels; var score: [Prometheus_Sample] = []; var anomaly: [Prometheus_Sample] = []; var metrics: [[Prometheus_Sample]] }
+        var index: [SeriesKey: Int] = [:]
+        var groups: [Group] = []
+        func sample(_ v: Double, _ t: Int64) -> Prometheus_Sample { var x = Prometheus_Sample(); x.value = v; x.timestamp = t; return x }
+        for s in batch {
+            let id = SeriesKey(pipeline: s.pipelineID, key: s.key)
+            let g: Int
+            if let known = index[id] { g = known } else {
+                let labels = cache.labels(s, id)
+                g = groups.count
+                index[id] = g
+                groups.append(Group(labels: labels, metrics: Array(repeating: [], count: labels.metrics.count)))
             }
+            groups[g].score.append(sample(Double(s.score), s.timestamp))
+            groups[g].anomaly.append(sample(s.isAnomaly ? 1 : 0, s.timestamp))
+            if let f = s.metricScores {
+                for (m, v) in f.prefix(groups[g].metrics.count).enumerated() { groups[g].metrics[m].append(sample(Double(v), s.timestamp)) }
+            }
+        }
+        var series: [Prometheus_TimeSeries] = []
+        series.reserveCapacity(groups.count * 5)
+        func add(_ labels: [Prometheus_Label], _ samples: [Prometheus_Sample]) {
+            guard !samples.isEmpty else { return }
             var ts = Prometheus_TimeSeries()
-            ts.labels = all.map { var l = Prometheus_Label(); l.name = $0.0; l.value = $0.1; return l }
-            ts.samples = [sample]
-            index[id] = series.count
+            ts.labels = labels
+            ts.samples = samples
             series.append(ts)
         }
-        for s in batch {
-            let labels = [("pipeline", s.pipelineID)] + ScoreLabels.keyLabels(names: s.keyNames, values: s.key)
-            add(scoreName, labels, Double(s.score), s.timestamp)
-            add(anomalyName, labels, s.isAnomaly ? 1 : 0, s.timestamp)
-            if let f = s.metricScores {
-                for (m, v) in zip(s.metrics, f) { add(metricScoreName, labels + [("metric", m)], Double(v), s.timestamp) }
-            }
+        for g in groups {
+            add(g.labels.score, g.score)
+            add(g.labels.anomaly, g.anomaly)
+            for (m, samples) in g.metrics.enumerated() { add(g.labels.metrics[m], samples) }
         }
         var r = Prometheus_WriteRequest()
         r.timeseries = series

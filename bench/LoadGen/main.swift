@@ -19,6 +19,9 @@
 // measured (first-use growth of buffers and caches on both sides), then --seconds measured.
 //
 // --curve puts CURVE (with the ZAP allow-list) on the daemon's sockets and the generator's.
+// --remote-write URL adds `remote_write: {url: URL}` (the defaults otherwise): every score is also written to a
+// metrics store; each row then reports the samples the store accepted and dropped, and the samples per second
+// from the row's start until the writer's queue is empty again.
 // --with-retrain runs `aeflow serve --with-retrain`: every accepted point also goes to the retrain stage's
 // SQLite history; each run then reports the rows the history wrote and dropped (from /metrics).
 //
@@ -40,7 +43,7 @@ func now() -> Double {
 
 var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
 var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
-var perKeyModels = false, maxModels: Int?, workers = 0
+var perKeyModels = false, maxModels: Int?, workers = 0, remoteWrite: String?, remoteWriteBatch = 2_000
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -62,6 +65,8 @@ while let a = args.next() {
         }
     case "--max-models": maxModels = Int(args.next()!)!
     case "--workers": workers = Int(args.next()!)!   // windows.workers (0: one per core, the default)
+    case "--remote-write": remoteWrite = args.next()!   // scores also written back to this remote-write URL
+    case "--remote-write-batch": remoteWriteBatch = Int(args.next()!)!   // remote_write.batch_size (default 2,000)
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -129,6 +134,7 @@ if curve {
     try "\(clientKeys.publicKey)\n".write(toFile: "\(dir)/clients/loadgen.key", atomically: true, encoding: .utf8)
 }
 let keyScope = perKeyModels, modelLimit = maxModels, workerCount = workers
+let writeBack = remoteWrite.map { "remote_write: {url: \"\($0)\", batch_size: \(remoteWriteBatch)}" } ?? ""
 let security = curve ? "security: {curve: {secret_key_file: \"\(dir)/server.key_secret\", allowed_clients: [\"\(dir)/clients\"]}}" : ""
 
 func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
@@ -142,6 +148,7 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
     store: {path: "\(dir)/models", max_models: \(modelLimit ?? max(maxKeys, 10_000)), preload_timeout_s: 600}
     history: {path: "\(dir)/history.sqlite", max_rows_per_key: 1000}
     \(security)
+    \(writeBack)
     windows: {max_keys: \(maxKeys), snapshot_path: null, workers: \(workerCount)}   # each daemon of a run starts with empty windows
     stream_confs:
       s:
@@ -335,6 +342,9 @@ for keys in keySets {
             }
         }
         var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds()
+        let dropReasons = ["queue_full", "rejected", "retries_exhausted"]
+        let written0 = remoteWrite == nil ? 0 : metric(port: e["http_port"]!, "aeflow_remote_write_samples_sent_total")
+        let dropped0 = remoteWrite == nil ? [] : dropReasons.map { metric(port: e["http_port"]!, "aeflow_remote_write_samples_dropped_total{reason=\"\($0)\"}") }
         for m in 0..<messages {
             if rate > 0 {
                 // Pace without spinning (the generator shares the machine with the daemon): sleep while
@@ -385,6 +395,23 @@ for keys in keySets {
                 + "\"history_catch_up_s\": \(now() - sendEnd)"
         }
         if curve { history += ", \"curve\": true" }
+        if remoteWrite != nil {
+            // The writer's queue drains after the outputs are in: wait for it (at most 120 s), then count.
+            let port = e["http_port"]!
+            let before = now()
+            while metric(port: port, "aeflow_remote_write_queue_samples") > 0 && now() - before < 120 {
+                var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+                nanosleep(&ts, nil)
+            }
+            let drained = now()
+            let written = metric(port: port, "aeflow_remote_write_samples_sent_total") - written0
+            var dropped: [String] = []
+            for (i, reason) in dropReasons.enumerated() {
+                dropped.append("\"\(reason)\": \(metric(port: port, "aeflow_remote_write_samples_dropped_total{reason=\"\(reason)\"}") - dropped0[i])")
+            }
+            history += ", \"remote_write\": true, \"remote_write_samples\": \(written), \"remote_write_samples_per_s\": \(written / (drained - start)), "
+                + "\"remote_write_drain_s\": \(drained - results.last), \"remote_write_dropped_total\": {\(dropped.joined(separator: ", "))}"
+        }
         if results.received < total {
             history += ", \"missing_outputs\": \(total - results.received), \"daemon_outputs_dropped_total\": "
                 + "\(metric(port: e["http_port"]!, "aeflow_outputs_dropped_total{output=\"scores\"}")), "
