@@ -15,7 +15,9 @@ public final class MetricsServer {
     public let process: LineProcess
     public let port: Int
     public let dataDir: String
-    public var url: String { "http://127.0.0.1:\(port)" }
+    /// Whether it serves HTTPS (a `--web.config.file` with `tls_server_config`).
+    public let tls: Bool
+    public var url: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
     /// Where remote write goes.
     public var writeURL: String { url + "/api/v1/write" }
 
@@ -26,19 +28,26 @@ public final class MetricsServer {
     }
 
     /// Starts the server on `dataDir` (which may already hold blocks made by `promtool`) and waits until it answers
-    /// its readiness endpoint.
-    public init(_ kind: Kind, dataDir: String) throws {
+    /// its readiness endpoint. `webConfig` (Prometheus only) is the text of its `--web.config.file` (TLS, basic auth);
+    /// with `tls` the readiness check is only that it listens (the test's plain HTTP client cannot ask).
+    public init(_ kind: Kind, dataDir: String, webConfig: String? = nil, tls: Bool = false) throws {
         guard Self.isInstalled else { throw Failure(description: "prometheus/victoria-metrics are not installed: run `make test-servers`") }
         self.kind = kind
         self.dataDir = dataDir
+        self.tls = tls
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         switch kind {
         case .prometheus(let receiver):
             let config = dataDir + "/prometheus.yml"
             try "global:\n  scrape_interval: 1h\n".write(toFile: config, atomically: true, encoding: .utf8)
+            var web: [String] = []
+            if let webConfig {
+                try webConfig.write(toFile: dataDir + "/web.yml", atomically: true, encoding: .utf8)
+                web = ["--web.config.file=\(dataDir)/web.yml"]
+            }
             process = try LineProcess("/usr/bin/prometheus", ["--config.file=\(config)", "--storage.tsdb.path=\(dataDir)",
                                                                "--web.listen-address=127.0.0.1:0", "--log.level=warn"]
-                                      + (receiver ? ["--web.enable-remote-write-receiver"] : []))
+                                      + (receiver ? ["--web.enable-remote-write-receiver"] : []) + web)
         case .victoriaMetrics:
             // latencyOffset 0: points up to now are answered at once (the default hides the last 30 s).
             process = try LineProcess("/usr/bin/victoria-metrics", ["-storageDataPath=\(dataDir)", "-httpListenAddr=127.0.0.1:0",
@@ -56,6 +65,7 @@ public final class MetricsServer {
             throw Failure(description: "\(kind) did not listen within 30 s: \(log)")
         }
         self.port = port
+        if tls { return }
         let ready: String
         switch kind {
         case .prometheus: ready = "/-/ready"

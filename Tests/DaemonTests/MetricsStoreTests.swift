@@ -137,6 +137,51 @@ struct PrometheusStoreTests {
     }
 }
 
+extension PrometheusStoreTests {
+    /// A Prometheus that wants TLS and basic auth (its `--web.config.file`): history and remote write with the
+    /// configured credentials and CA work; without the credentials the store answers 401 and says so.
+    @Test func historyAndWriteBackOverTLSWithBasicAuth() throws {
+        let dir = try TemporaryDirectory(prefix: "aeflow-prom-tls")
+        let cert = dir.file("cert.pem"), key = dir.file("key.pem")
+        let made = try Subprocess.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                                                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let step: Int64 = 1000
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let end = nowMs - nowMs % step
+        let history = StoreHistory(rows: 400, endMs: end, stepMs: step, seed: 8)
+        try MetricsServer.createBlocks(openMetrics: history.openMetrics(host: "s1"), dataDir: dir.file("prom"))
+        // bcrypt of "aeflow-test-password" (4 rounds), as Prometheus's web configuration takes it.
+        let web = """
+            tls_server_config: {cert_file: \(cert), key_file: \(key)}
+            basic_auth_users: {aeflow: $2b$04$lOtHGCWukYmrMMXLO1UGp.MDI3KEdvOXsp3H12Q2rBe4DyvvgBfqy}
+            """
+        let prom = try MetricsServer(.prometheus(remoteWriteReceiver: true), dataDir: dir.file("prom"), webConfig: web, tls: true)
+        #expect(prom.url.hasPrefix("https://"))
+        let auth = ", basic_auth: {username: aeflow, password: aeflow-test-password}, tls: {ca_file: \"\(cert)\"}"
+        let d = try DaemonHarness(extraConfig: storeConfig(history: prom.url, write: prom.writeURL, writeExtra: auth, historyExtra: auth),
+                                  streamExtra: "source: prometheus", trainer: "min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 5}",
+                                  arguments: ["--with-retrain"])
+        #expect(try eventually(within: 60) { try d.http("GET", "/v1/models").1.contains("s1") },
+                "no model for s1: \(d.daemon.stderrLines.filter { $0.contains("store") || $0.contains("retrain") }.suffix(6))")
+        let start = Int64(Date().timeIntervalSince1970 * 1000) / step * step + step
+        let outputs = try d.stream(storePoints(host: "s1", timestamps: (0..<5).map { start + Int64($0) * step }), expect: 5)
+        #expect(outputs.allSatisfy { $0["metadata"]?["status"]?.stringValue == "scored" })
+        #expect(try d.metric("aeflow_remote_write_samples_sent_total", reaching: 20, within: 20) == 20)
+        #expect(try d.metric("aeflow_history_fetch_requests_total{outcome=\"client_error\"}") == 0)
+        #expect(d.stop() == 0)
+        // The same store without credentials: refused, and the refusal named.
+        let noAuth = dir.file("noauth.yaml")
+        try (DaemonHarness.config(store: dir.file("models"), extra: "prometheus_conf: {url: \"\(prom.url)\", scrape_interval: 1, tls: {ca_file: \"\(cert)\"}}",
+                                  streamExtra: "source: prometheus")).write(toFile: noAuth, atomically: true, encoding: .utf8)
+        let args = ["--key", "s1", "--start", String(Double(history.timestamps[0]) / 1000), "--end", String(Double(end) / 1000), "--train-after", "300"]
+        let refused = try Subprocess.aeflow(["backtest", "--config", noAuth, "--prometheus", prom.url] + args)
+        #expect(refused.status != 0 && refused.stderr.contains("HTTP 401"), "\(refused.stderr)")
+        let allowed = try Subprocess.aeflow(["backtest", "--config", d.dir.file("cfg.yaml"), "--prometheus", prom.url] + args)
+        #expect(allowed.status == 0 && allowed.stdout.split(separator: "\n").count == 401, "\(allowed.stderr)")
+    }
+}
+
 @Suite("VictoriaMetrics: history from its import API, scores written back by remote write", .serialized)
 struct VictoriaMetricsStoreTests {
     @Test func aColdDaemonTrainsFromVictoriaMetricsAndWritesItsScoresBack() throws {
