@@ -33,17 +33,36 @@ public final class PrometheusHistory: HistorySource, @unchecked Sendable {
         return min(Int64(hours * 3_600_000), stepMs(target) * Int64(max(maxRows - 1, 1)))
     }
 
-    public func fetch(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64) throws(HistorySourceError) -> [HistorySeries] {
-        guard let source = target.pipeline.prometheus else { return [] }
+    /// `target`'s series page by page, oldest first: every metric's query over the same step instants, joined into rows
+    /// by key and timestamp, handed to `page` before the next is read. A page spans at most `max_points_per_query` steps,
+    /// and fewer when the range holds many series (`max_samples_per_query` over them: counted first by one coarse query of
+    /// the first metric when the range is long, then the most any page held), so memory stays bounded whatever the key
+    /// count.
+    public func fetchPages(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64,
+                           _ page: ([HistorySeries]) throws(HistorySourceError) -> Void) throws(HistorySourceError) {
+        guard let source = target.pipeline.prometheus else { return }
         let names = target.stream.compositeKeys
         let step = max(stepMs(target), 1)
         let f = target.pipeline.metrics.count
-        // Rows by key, then by timestamp: a row's metric values (NaN until a query gives one).
-        var rows: [[String]: [Int64: [Float]]] = [:]
-        for (m, query) in source.queries.enumerated() {
-            let q = key.map { Self.restrict(query, names: names, values: $0) } ?? query
-            for page in Self.pages(startMs: startMs, endMs: endMs, stepMs: step, maxPoints: conf.maxPointsPerQuery) {
-                for series in try rangeQuery(q, startMs: page.start, endMs: page.end, stepMs: step) {
+        let queries = source.queries.map { q in key.map { Self.restrict(q, names: names, values: $0) } ?? q }
+        var s = (startMs + step - 1).floorDiv(step) * step
+        guard s <= endMs else { return }
+        // How many series the range holds, from one coarse query of the first metric (at most 100 instants over the
+        // whole range): pages are sized by it from the first, and by the most any page has held since.
+        var seriesSeen = 1
+        let coarse = max(step, ((endMs - s) / 100 + step - 1) / step * step)
+        if endMs - s > step * Int64(min(conf.maxPointsPerQuery, conf.maxSamplesPerQuery)) / 100 {
+            seriesSeen = max(1, try rangeQuery(queries[0], startMs: s, endMs: endMs, stepMs: coarse).count)
+        }
+        while s <= endMs {
+            let points = max(2, min(conf.maxPointsPerQuery, conf.maxSamplesPerQuery / seriesSeen))
+            let e = min(s + step * Int64(points - 1), endMs)
+            // Rows by key, then by timestamp: a row's metric values (NaN until a query gives one).
+            var rows: [[String]: [Int64: [Float]]] = [:]
+            for (m, q) in queries.enumerated() {
+                let answer = try rangeQuery(q, startMs: s, endMs: e, stepMs: step)
+                seriesSeen = max(seriesSeen, answer.count)
+                for series in answer {
                     guard let k = Self.key(of: series.labels, names: names), key == nil || k == key! else { continue }
                     var byTime = rows[k] ?? [:]
                     for (t, v) in zip(series.timestamps, series.values) {
@@ -54,17 +73,18 @@ public final class PrometheusHistory: HistorySource, @unchecked Sendable {
                     rows[k] = byTime
                 }
             }
+            var out: [HistorySeries] = []
+            for (k, byTime) in rows {
+                let ts = byTime.keys.sorted()
+                var values: [Float] = []
+                values.reserveCapacity(ts.count * f)
+                for t in ts { values += byTime[t]! }
+                out.append(HistorySeries(key: k, timestamps: ts, values: values))
+            }
+            out.sort { $0.key.lexicographicallyPrecedes($1.key) }
+            if !out.isEmpty { try page(out) }
+            s = e - (e - s) % step + step
         }
-        var out: [HistorySeries] = []
-        for (k, byTime) in rows {
-            let ts = byTime.keys.sorted()
-            var values: [Float] = []
-            values.reserveCapacity(ts.count * f)
-            for t in ts { values += byTime[t]! }
-            out.append(HistorySeries(key: k, timestamps: ts, values: values))
-        }
-        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
-        return out
     }
 
     /// One row per step in `[startMs, endMs]` from `queries` (one per metric, in order), each of which must answer with

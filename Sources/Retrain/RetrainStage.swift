@@ -14,7 +14,8 @@ import SystemCalls
 ///
 /// Threads: an ingest thread (only as its own process: reads the history feed and train requests from
 /// ZeroMQ), a history writer (batches points into SQLite, applies retention), a scheduler (scans on
-/// events and every `retrain.scan_interval_s`), and `retrain.concurrency` training threads. All
+/// events and every `retrain.scan_interval_s`), `retrain.concurrency` training threads, and with a metrics store
+/// (`historySource`) a backfill thread that reads history from it. All
 /// de-duplication state lives in the history file (`HistoryStore`), not in memory, so a restarted stage
 /// carries on where the last one stopped.
 public final class RetrainStage: RetrainLink, @unchecked Sendable {
@@ -469,6 +470,11 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         if let last = backfilledAt[ref], now - last < target.pipeline.numalogicConf.trainer.retrySec { return false }
+        if backfilledAt.count >= 100_000 {
+            // Bounded under key churn: entries past every pipeline's retry_sec decide nothing any more.
+            let longest = pipelines.values.map(\.pipeline.numalogicConf.trainer.retrySec).max() ?? 0
+            backfilledAt = backfilledAt.filter { now - $0.value < longest }
+        }
         backfilledAt[ref] = now
         backfills.append(ref)
         cond.broadcast()
@@ -495,24 +501,31 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                 let start = MonotonicClock.now()
                 let pid = target.pipeline.pipelineID
                 do {
-                    let series = try source.fetch(target, key: key, startMs: nowMs - source.lookbackMs(target, maxRows: config.history.maxRowsPerKey),
-                                                  endMs: nowMs)
-                    var rows: [HistoryRow] = []
-                    for s in series {
-                        let f = target.pipeline.metrics.count
-                        for (i, t) in s.timestamps.enumerated() {
-                            let values = Array(s.values[(i * f)..<((i + 1) * f)])
-                            if values.allSatisfy(\.isNaN) { continue }
-                            rows.append(HistoryRow(pipelineID: pid, key: s.key, timestamp: t, values: values))
+                    // Page by page into the history file: with many keys a catch-up never holds more than a page.
+                    var keys = Set<[String]>(), rowCount = 0, inserted = 0
+                    let f = target.pipeline.metrics.count
+                    try source.fetchPages(target, key: key, startMs: nowMs - source.lookbackMs(target, maxRows: config.history.maxRowsPerKey),
+                                          endMs: nowMs) { (page) throws(HistorySourceError) in
+                        var rows: [HistoryRow] = []
+                        for s in page {
+                            keys.insert(s.key)
+                            for (i, t) in s.timestamps.enumerated() {
+                                let values = Array(s.values[(i * f)..<((i + 1) * f)])
+                                if values.allSatisfy(\.isNaN) { continue }
+                                rows.append(HistoryRow(pipelineID: pid, key: s.key, timestamp: t, values: values))
+                            }
                         }
+                        do { inserted += try history.append(rows).inserted } catch {
+                            throw HistorySourceError(reason: "history", detail: "\(error)")
+                        }
+                        rowCount += rows.count
+                        metrics.backfilledRows.increment(by: Int64(rows.count))
                     }
-                    let result = try history.append(rows)
                     metrics.backfills["ok"]?.increment()
-                    metrics.backfilledRows.increment(by: Int64(rows.count))
-                    if let (_, keys) = try? history.totals() { metrics.historyKeys.set(Int64(keys)) }
+                    if let (_, total) = try? history.totals() { metrics.historyKeys.set(Int64(total)) }
                     logger.info("history read from the metrics store", metadata: [
-                        "pipeline_id": "\(pid)", "key": "\(key.map { $0.joined(separator: ":") } ?? "*")", "keys": "\(series.count)",
-                        "rows": "\(rows.count)", "new_rows": "\(result.inserted)", "seconds": "\(String(format: "%.3f", MonotonicClock.now() - start))",
+                        "pipeline_id": "\(pid)", "key": "\(key.map { $0.joined(separator: ":") } ?? "*")", "keys": "\(keys.count)",
+                        "rows": "\(rowCount)", "new_rows": "\(inserted)", "seconds": "\(String(format: "%.3f", MonotonicClock.now() - start))",
                     ])
                 } catch {
                     metrics.backfills["failed"]?.increment()

@@ -78,6 +78,9 @@ public struct PrometheusConf: Equatable, Sendable {
     public var scrapeInterval: Double = 30
     /// Points per series one range query may return (Prometheus refuses more than 11,000); longer ranges are paged.
     public var maxPointsPerQuery: Int = 11_000
+    /// Samples one range query may return over all its series: with many keys a page spans fewer steps, so a read of
+    /// every key holds at most this many samples per metric at a time (about 30 bytes of JSON each).
+    public var maxSamplesPerQuery: Int = 1_000_000
     /// Fill every key's window from the store when the daemon starts (keys the window snapshot already holds keep
     /// their newer points).
     public var prefillWindows = true
@@ -86,7 +89,7 @@ public struct PrometheusConf: Equatable, Sendable {
 
     public init(endpoint: StoreEndpoint) { self.endpoint = endpoint }
 
-    static let keys = StoreEndpoint.keys + ["scrape_interval", "max_points_per_query", "prefill_windows", "prefill_timeout_s",
+    static let keys = StoreEndpoint.keys + ["scrape_interval", "max_points_per_query", "max_samples_per_query", "prefill_windows", "prefill_timeout_s",
                                             "pushgateway", "return_labels"]
 
     static func read(_ value: JSONValue?, path: String) throws(ConfigReadError) -> PrometheusConf {
@@ -95,6 +98,7 @@ public struct PrometheusConf: Equatable, Sendable {
         var c = PrometheusConf(endpoint: try StoreEndpoint.read(&r, defaultTimeout: 10, defaultRetries: 3))
         c.scrapeInterval = try r.double("scrape_interval", default: 30, range: 0.001...86_400)
         c.maxPointsPerQuery = try r.int("max_points_per_query", default: 11_000, range: 2...10_000_000)
+        c.maxSamplesPerQuery = try r.int("max_samples_per_query", default: 1_000_000, range: 2...1_000_000_000)
         c.prefillWindows = try r.bool("prefill_windows", default: true)
         c.prefillTimeoutSeconds = try r.double("prefill_timeout_s", default: 30, range: 0...3_600)
         _ = r.value("pushgateway")

@@ -26,6 +26,25 @@ public protocol HistorySource: AnyObject, Sendable {
     func stepMs(_ target: PointRouter.Target) -> Int64
     /// How far back a training's history reaches for `target`, at most `maxRows` steps (ms).
     func lookbackMs(_ target: PointRouter.Target, maxRows: Int) -> Int64
-    /// `target`'s series with points in `[startMs, endMs]`: one key's (`key`), or every key's (nil).
-    func fetch(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64) throws(HistorySourceError) -> [HistorySeries]
+    /// `target`'s series with points in `[startMs, endMs]` — one key's (`key`), or every key's (nil) — page by page,
+    /// oldest first, each page handed to `page` before the next is read (memory stays bounded by a page).
+    func fetchPages(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64,
+                    _ page: ([HistorySeries]) throws(HistorySourceError) -> Void) throws(HistorySourceError)
+}
+
+extension HistorySource {
+    /// Every page of ``fetchPages(_:key:startMs:endMs:_:)`` joined: one series per key, oldest first (for ranges known
+    /// to be small: a window, one key).
+    public func fetch(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64) throws(HistorySourceError) -> [HistorySeries] {
+        var byKey: [[String]: HistorySeries] = [:]
+        var order: [[String]] = []
+        try fetchPages(target, key: key, startMs: startMs, endMs: endMs) { (page) throws(HistorySourceError) in
+            for s in page {
+                if byKey[s.key] == nil { order.append(s.key); byKey[s.key] = HistorySeries(key: s.key, timestamps: [], values: []) }
+                byKey[s.key]!.timestamps += s.timestamps
+                byKey[s.key]!.values += s.values
+            }
+        }
+        return order.sorted { $0.lexicographicallyPrecedes($1) }.map { byKey[$0]! }
+    }
 }
