@@ -52,9 +52,10 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
     public func submit(_ samples: [ScoreSample]) {
         var dropped = 0
         cond.lock()
+        let late = stopping
         for s in samples {
             let n = Self.sampleCount(s)
-            if stopping || queuedSamples + n > conf.queueCapacity { dropped += n; continue }
+            if late || queuedSamples + n > conf.queueCapacity { dropped += n; continue }
             queue.append(s)
             queuedSamples += n
         }
@@ -62,7 +63,7 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
         if depth >= conf.batchSize { cond.signal() }
         cond.unlock()
         metrics.writeQueue.set(Int64(depth))
-        metrics.dropped("queue_full", dropped)
+        metrics.dropped(late ? "stopping" : "queue_full", dropped)
     }
 
     /// Samples queued or being sent.

@@ -78,6 +78,17 @@ func expectWrittenBack(_ outputs: [JSONObject], in server: MetricsServer, host: 
     }
 }
 
+/// Waits until the store answers `count` samples of the key's written-back score (VictoriaMetrics makes new samples
+/// searchable within a second; a flush asks it to at once).
+func waitForScores(_ count: Int, in server: MetricsServer, host: String, outputs: [JSONObject]) throws {
+    let at = (outputs.compactMap { $0["timestamp"]?.intValue }.max() ?? 0) + 1000
+    if case .victoriaMetrics = server.kind { _ = try LocalHTTP.request(port: server.port, "GET", "/internal/force_flush") }
+    let found = try eventually(within: 20) {
+        try server.rawSamples("aeflow_anomaly_score{pipeline=\"default\",host=\"\(host)\"}", minutes: 60, at: at).values.first?.count == count
+    }
+    #expect(found, "the store does not answer \(count) scores of \(host)")
+}
+
 /// The `prometheus_conf`/`remote_write` part of a test config.
 func storeConfig(history: String?, write: String?, writeExtra: String = "", historyExtra: String = "", historyTimeout: Double = 2) -> String {
     var s = ""
@@ -205,12 +216,8 @@ struct VictoriaMetricsStoreTests {
         // The window was filled from the store: the first point is a full window, scored.
         #expect(outputs.map { $0["metadata"]?["status"]?.stringValue ?? "-" } == Array(repeating: "scored", count: 19))
         #expect(try d.metric("aeflow_remote_write_samples_sent_total", reaching: 76, within: 20) == 76)
-        _ = try LocalHTTP.request(port: vm.port, "GET", "/internal/force_flush")
-        var last: Error?
-        let complete = eventually(within: 20) {
-            do { try expectWrittenBack(outputs, in: vm, host: "v1"); return true } catch { last = error; return false }
-        }
-        #expect(complete, "\(String(describing: last))")
+        try waitForScores(19, in: vm, host: "v1", outputs: outputs)
+        try expectWrittenBack(outputs, in: vm, host: "v1")
 
         // A key that appears after the start: its first full window asks for a model, the retrain stage finds too
         // few rows, reads the key's history from the store, and trains it; its next points are scored.
@@ -327,7 +334,9 @@ struct RemoteWriteFailureTests {
         })
         #expect(try d.metric("aeflow_remote_write_samples_dropped_total{reason=\"retries_exhausted\"}") == 0)
         for host in ["h1", "h2"] {
-            try expectWrittenBack(outputs.filter { $0["composite_keys"]?[0]?.stringValue == host }, in: prom, host: host)
+            let mine = outputs.filter { $0["composite_keys"]?[0]?.stringValue == host }
+            try waitForScores(49, in: prom, host: host, outputs: mine)
+            try expectWrittenBack(mine, in: prom, host: host)
         }
         #expect(d.stop() == 0)
     }

@@ -54,6 +54,39 @@ import TensorCore
 
     /// A fatal error (the socket's directory cannot be made) fails the command and leaves Numaflow's runtime
     /// error file, in the SDKs' layout and format.
+    /// Remote write from the UDF: the scores it answers Numaflow with are also written to a real VictoriaMetrics,
+    /// the same values at the same timestamps.
+    @Test func theUDFsScoresAreWrittenBackByRemoteWrite() throws {
+        guard TestPython.isAvailable else { Issue.record("no test Python at \(TestPython.path); run `make test-deps`"); return }
+        let dir = try TemporaryDirectory(prefix: "aeflow-udf-rw")
+        let vm = try MetricsServer(.victoriaMetrics, dataDir: dir.file("vm"))
+        let store = dir.file("models")
+        try DaemonHarness.publishModel(store: CheckpointStore(root: store, keepVersions: 5), key: ["web"])
+        try DaemonHarness.config(store: store, extra: "remote_write: {url: \"\(vm.writeURL)\", flush_interval_ms: 50}")
+            .write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
+        let udf = try LineProcess(Subprocess.aeflow, ["udf", "--config", dir.file("cfg.yaml"), "--socket", dir.file("map.sock"),
+                                                      "--server-info", dir.file("server-info"), "--http-port", "0"])
+        defer { udf.signal(SIGKILL) }
+        let ready = try #require(udf.waitForLine(containing: "msg=\"udf ready\"", timeout: 60), "\(udf.stderrLines.suffix(5))")
+        let port = try #require(ready.split(separator: " ").first { $0.hasPrefix("http_port=") }.flatMap { Int($0.dropFirst(10)) })
+        var rng = RandomGenerator(seed: 11)
+        let lines = (0..<20).map { i -> String in
+            let r = DaemonHarness.row(i, noise: &rng)
+            return JSONValue.object(JSONObject([("id", .string("m\(i)")), ("keys", .array([.string("web")])),
+                                                ("value", .string(point("web", i, cpu: r.cpu, mem: r.mem)))])).serialized()
+        }
+        try lines.joined(separator: "\n").write(toFile: dir.file("messages.txt"), atomically: true, encoding: .utf8)
+        let client = try Subprocess.run(TestPython.path, [TestPython.script("udf_client.py"), "--socket", dir.file("map.sock"), "--proto", Self.proto,
+                                                          "--stubs", dir.file("stubs"), "--messages", dir.file("messages.txt")])
+        #expect(client.status == 0, "\(client.stderr)")
+        let outputs = Self.parse(client.stdout.split(separator: "\n").map(String.init)).flatMap(\.results).filter { $0.tags == ["output"] }.compactMap(\.value)
+        #expect(outputs.count == 20)
+        #expect(outputs.filter { $0["metadata"]?["status"]?.stringValue == "scored" }.count == 9)
+        #expect(try LocalHTTP.metric(port: port, "aeflow_remote_write_samples_sent_total", reaching: 36, within: 20) == 36)
+        try waitForScores(9, in: vm, host: "web", outputs: outputs)
+        try expectWrittenBack(outputs, in: vm, host: "web")
+    }
+
     @Test func aFatalErrorWritesNumaflowsRuntimeErrorFile() throws {
         let dir = try TemporaryDirectory(prefix: "aeflow-udf-fatal")
         try DaemonHarness.config(store: dir.file("models")).write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
