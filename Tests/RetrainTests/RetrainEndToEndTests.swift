@@ -33,7 +33,8 @@ final class StageHarness {
               history: {endpoint: "ipc://\(d)/history.ipc", type: push, bind: true}
             http: {port: 0}
             store: {path: "\(d)/models", poll_interval_ms: 100}
-            history: {path: "\(d)/history.sqlite", max_rows_per_key: 5000\(history.isEmpty ? "" : ", " + history)}
+            # Room for every point a slow run sends (1,500/s for up to 120 s): the tests compare the history with what was sent.
+            history: {path: "\(d)/history.sqlite", max_rows_per_key: 100000\(history.isEmpty ? "" : ", " + history)}
             retrain: {concurrency: 2, scan_interval_s: 0.1, http: {port: 0}\(retrain.isEmpty ? "" : ", " + retrain)}
             \(extra)
             stream_confs:
@@ -102,8 +103,9 @@ final class StageHarness {
     @Test(arguments: [false, true])
     func aColdDaemonGetsModelsThenFresherModelsWithoutRestartOrLoss(inProcess: Bool) throws {
         guard TestPython.isAvailable else { Issue.record("no Python with pyzmq at \(TestPython.path); run `make test-deps`"); return }
-        // retrain_freq_hr 0.001 = 3.6 s; retry_sec 1.
-        let h = try StageHarness(trainer: "min_train_size: 150, retry_sec: 1, retrain_freq_hr: 0.001, pltrainer_conf: {max_epochs: 3}")
+        // retrain_freq_hr 0.001 = 3.6 s; retry_sec 1. train_hours: a slow run's points (one a minute of event time per
+        // key, up to 45,000 a key) all stay within it, so the history can be compared with what was sent.
+        let h = try StageHarness(trainer: "min_train_size: 150, retry_sec: 1, retrain_freq_hr: 0.001, train_hours: 10000, pltrainer_conf: {max_epochs: 3}")
         let (daemon, daemonPort) = try h.serve(withRetrain: inProcess)
         var stage: LineProcess?
         if !inProcess { stage = try h.retrain().0 }
