@@ -78,6 +78,12 @@ func expectWrittenBack(_ outputs: [JSONObject], in server: MetricsServer, host: 
     }
 }
 
+/// Whether the daemon has loaded a model for `key` (`/v1/models` lists keys it looked up, ready or not).
+func modelReady(_ d: DaemonHarness, _ key: String) throws -> Bool {
+    let models = try JSONValue.parse(try d.http("GET", "/v1/models").1)["models"]?.arrayValue ?? []
+    return models.contains { $0["key"] == .array([.string(key)]) && $0["status"]?.stringValue == "ready" }
+}
+
 /// Waits until the store answers `count` samples of the key's written-back score (VictoriaMetrics makes new samples
 /// searchable within a second; a flush asks it to at once).
 func waitForScores(_ count: Int, in server: MetricsServer, host: String, outputs: [JSONObject]) throws {
@@ -112,7 +118,7 @@ struct PrometheusStoreTests {
         let d = try DaemonHarness(extraConfig: storeConfig(history: prom.url, write: prom.writeURL),
                                   streamExtra: "source: prometheus", trainer: "min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 5}",
                                   arguments: ["--with-retrain"])
-        #expect(try eventually(within: 60) { try d.http("GET", "/v1/models").1.contains("h1") }, "no model for h1 from the store's history: \(d.daemon.stderrLines.filter { $0.contains("retrain") || $0.contains("store") }.suffix(8))")
+        #expect(try eventually(within: 120) { try modelReady(d, "h1") }, "no model for h1 from the store's history: \(d.daemon.stderrLines.filter { $0.contains("retrain") || $0.contains("store") }.suffix(8))")
         #expect(d.daemon.stderrLines.contains { $0.contains("windows filled from the metrics store") && $0.contains("rows=12") })
         let start = Int64(Date().timeIntervalSince1970 * 1000) / step * step + step
         let outputs = try d.stream(storePoints(host: "h1", timestamps: (0..<20).map { start + Int64($0) * step }), expect: 20)
@@ -173,7 +179,7 @@ extension PrometheusStoreTests {
         let d = try DaemonHarness(extraConfig: storeConfig(history: prom.url, write: prom.writeURL, writeExtra: auth, historyExtra: auth),
                                   streamExtra: "source: prometheus", trainer: "min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 5}",
                                   arguments: ["--with-retrain"])
-        #expect(try eventually(within: 60) { try d.http("GET", "/v1/models").1.contains("s1") },
+        #expect(try eventually(within: 120) { try modelReady(d, "s1") },
                 "no model for s1: \(d.daemon.stderrLines.filter { $0.contains("store") || $0.contains("retrain") }.suffix(6))")
         let start = Int64(Date().timeIntervalSince1970 * 1000) / step * step + step
         let outputs = try d.stream(storePoints(host: "s1", timestamps: (0..<5).map { start + Int64($0) * step }), expect: 5)
@@ -210,7 +216,7 @@ struct VictoriaMetricsStoreTests {
         let d = try DaemonHarness(extraConfig: storeConfig(history: vm.url, write: vm.writeURL),
                                   streamExtra: "source: prometheus", trainer: "min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 5}",
                                   arguments: ["--with-retrain"])
-        #expect(try eventually(within: 60) { try d.http("GET", "/v1/models").1.contains("v1") }, "no model for v1 from the store's history")
+        #expect(try eventually(within: 120) { try modelReady(d, "v1") }, "no model for v1 from the store's history")
         let start = Int64(Date().timeIntervalSince1970 * 1000) / step * step + step
         let outputs = try d.stream(storePoints(host: "v1", timestamps: (0..<19).map { start + Int64($0) * step }), expect: 19)
         // The window was filled from the store: the first point is a full window, scored.
@@ -226,7 +232,7 @@ struct VictoriaMetricsStoreTests {
         let start2 = now2 - now2 % step + step
         let warm = try d.stream(storePoints(host: "v2", timestamps: (0..<12).map { start2 + Int64($0) * step }), expect: 12)
         #expect(warm.map { $0["metadata"]?["status"]?.stringValue ?? "-" } == Array(repeating: "warming_up", count: 11) + ["model_not_ready"])
-        #expect(try eventually(within: 60) { try d.http("GET", "/v1/models").1.contains("v2") },
+        #expect(try eventually(within: 120) { try modelReady(d, "v2") },
                 "no model for v2: \(d.daemon.stderrLines.filter { $0.contains("retrain") || $0.contains("store") }.suffix(6))")
         #expect(d.daemon.stderrLines.contains { $0.contains("history read from the metrics store") && $0.contains("key=v2") })
         let later = try d.stream(storePoints(host: "v2", timestamps: (12..<17).map { start2 + Int64($0) * step }), expect: 5)
