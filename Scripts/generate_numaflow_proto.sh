@@ -2,24 +2,11 @@
 # Regenerates Sources/NumaflowUDF/Generated from Sources/NumaflowUDF/Proto (Numaflow's map.proto v1 and
 # sourcetransform.proto v1, and the common protos they import, copied unchanged from numaproj/numaflow pkg/apis/proto, Apache-2.0).
 # The generated Swift is committed; this is only needed when the protos change. Needs protoc
-# (apt-get install protobuf-compiler); the two Swift plugins are built in a scratch directory outside the
-# repository and never committed.
+# (apt-get install protobuf-compiler); the two Swift plugins are built by
+# build_protoc_plugins.sh outside the repository and never committed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-scratch="${TMPDIR:-/tmp}/aeflow-protoc-plugins"
-mkdir -p "$scratch"
-cat > "$scratch/Package.swift" <<'SWIFT'
-// swift-tools-version:6.1
-import PackageDescription
-let package = Package(name: "plugins",
-  dependencies: [
-    .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
-    .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
-  ],
-  targets: [])
-SWIFT
-(cd "$scratch" && swift build -c release --product protoc-gen-grpc-swift-2 && swift build -c release --product protoc-gen-swift)
-bin="$scratch/.build/release"
+bin="$("$root/Scripts/build_protoc_plugins.sh" protoc-gen-grpc-swift-2 protoc-gen-swift)"
 cd "$root/Sources/NumaflowUDF"
 rm -rf Generated && mkdir -p Generated
 protoc -I Proto -I Proto/common -I /usr/include \

@@ -21,28 +21,20 @@ public final class StoreMetrics: Sendable {
         MetricNameDescriptor(namespace: "aeflow", metricName: name, unitName: unit, helpText: help)
     }
 
+    /// One `<name>_total` counter per value of `label`.
+    private static func family(_ r: PrometheusCollectorRegistry, _ name: String, _ help: String, _ label: String,
+                               _ values: [String]) -> [String: Counter] {
+        Dictionary(uniqueKeysWithValues: values.map { ($0, r.makeCounter(descriptor: d(name, "total", help), labels: [(label, $0)])) })
+    }
+
     public init(registry r: PrometheusCollectorRegistry) {
         fetchPoints = r.makeCounter(descriptor: Self.d("history_fetch_points", "total", "Points read from the metrics store (prometheus_conf)."))
         fetchRetries = r.makeCounter(descriptor: Self.d("history_fetch_retries", "total", "History queries retried after a failure."))
-        var f: [String: Counter] = [:]
-        for outcome in ["ok"] + StoreFailure.reasons {
-            f[outcome] = r.makeCounter(descriptor: Self.d("history_fetch_requests", "total", "History range queries, by outcome (after retries)."),
-                                       labels: [("outcome", outcome)])
-        }
-        fetchRequests = f
+        let outcomes = ["ok"] + StoreFailure.reasons
+        fetchRequests = Self.family(r, "history_fetch_requests", "History range queries, by outcome (after retries).", "outcome", outcomes)
         writeSamplesSent = r.makeCounter(descriptor: Self.d("remote_write_samples_sent", "total", "Score samples the store accepted by remote write."))
-        var dr: [String: Counter] = [:]
-        for reason in Self.dropReasons {
-            dr[reason] = r.makeCounter(descriptor: Self.d("remote_write_samples_dropped", "total", "Score samples not written, by reason."),
-                                       labels: [("reason", reason)])
-        }
-        writeSamplesDropped = dr
-        var w: [String: Counter] = [:]
-        for outcome in ["ok"] + StoreFailure.reasons {
-            w[outcome] = r.makeCounter(descriptor: Self.d("remote_write_requests", "total", "Remote-write requests, by outcome of each attempt."),
-                                       labels: [("outcome", outcome)])
-        }
-        writeRequests = w
+        writeSamplesDropped = Self.family(r, "remote_write_samples_dropped", "Score samples not written, by reason.", "reason", Self.dropReasons)
+        writeRequests = Self.family(r, "remote_write_requests", "Remote-write requests, by outcome of each attempt.", "outcome", outcomes)
         writeRetries = r.makeCounter(descriptor: Self.d("remote_write_retries", "total", "Remote-write requests retried after a failure."))
         writeQueue = r.makeGauge(descriptor: Self.d("remote_write_queue_samples", "", "Score samples waiting to be written."))
         writeSeconds = r.makeDurationHistogram(descriptor: Self.d("remote_write_request", "seconds", "Seconds per remote-write request."),

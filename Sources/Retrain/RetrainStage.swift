@@ -522,7 +522,6 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
                         metrics.backfilledRows.increment(by: Int64(rows.count))
                     }
                     metrics.backfills["ok"]?.increment()
-                    if let (_, total) = try? history.totals() { metrics.historyKeys.set(Int64(total)) }
                     logger.info("history read from the metrics store", metadata: [
                         "pipeline_id": "\(pid)", "key": "\(key.map { $0.joined(separator: ":") } ?? "*")", "keys": "\(keys.count)",
                         "rows": "\(rowCount)", "new_rows": "\(inserted)", "seconds": "\(String(format: "%.3f", MonotonicClock.now() - start))",
