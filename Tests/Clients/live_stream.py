@@ -36,7 +36,6 @@ def main():
 
     ctx = zmq.Context()
     out = ctx.socket(zmq.PULL)
-    out.connect(args.scores)
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 10000)
     if args.server_key:
@@ -44,6 +43,8 @@ def main():
             return [l.strip() for l in open(path) if l.strip() and not l.startswith("#")][0].encode()
         for s in (out, push):
             s.curve_serverkey, s.curve_secretkey, s.curve_publickey = key(args.server_key), key(args.client_secret), key(args.client_public)
+    # One connection each, after the CURVE keys are set: a PULL socket connected twice to one endpoint gets the
+    # daemon's outputs round-robin over two pipes and reads them fair-queued, so a key's outputs could swap.
     out.connect(args.scores)
     push.connect(args.input)
     keys = [f"k{i}" for i in range(args.keys)]
