@@ -166,6 +166,17 @@ import TensorCore
         var g = UUIDGenerator(seed: 1)
         let id = g.next()
         #expect(id.count == 36 && id.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12] && id != g.next())
+        // RFC 4122 version 4: lowercase hex, version nibble 4, variant 10xx; a seed gives one sequence.
+        var a = UUIDGenerator(seed: 7), b = UUIDGenerator(seed: 7)
+        var seen = Set<String>()
+        for _ in 0..<1000 {
+            let u = Array(a.next().utf8)
+            #expect(String(decoding: u, as: UTF8.self) == b.next())
+            #expect(u.enumerated().allSatisfy { [8, 13, 18, 23].contains($0.offset) ? $0.element == UInt8(ascii: "-") : Array("0123456789abcdef".utf8).contains($0.element) })
+            #expect(u[14] == UInt8(ascii: "4") && Array("89ab".utf8).contains(u[19]))
+            seen.insert(String(decoding: u, as: UTF8.self))
+        }
+        #expect(seen.count == 1000)
     }
 }
 
@@ -193,6 +204,8 @@ import TensorCore
         // Anything odd leaves the fast path (the generic path then rejects or accepts precisely).
         for text in [#"{"key":"a","key":"b","timestamp":1,"metrics":{"x":1}}"#, #"{"key":"a","timestamp":1,"metrics":{"x":1},"x":2}"#,
                      #"{"key":"a","timestamp":1,"metrics":{"x":"1"}}"#, #"{"key":"a","timestamp":1,"metrics":{"x":1,"x":2}}"#,
+                     #"{"key":"a","timestamp":1,"metrics":{"x":1,"y":2,"x":3}}"#,
+                     #"{"key":"a","timestamp":1,"metrics":{"m0":0,"m1":1,"m2":2,"m3":3,"m4":4,"m5":5,"m6":6,"m7":7,"m8":8,"m3":9}}"#,
                      #"{"key":"a","timestamp":1,"metrics":{"x":1}} trailing"#, #"{"data":[]}"#] {
             #expect(d.fastPoints(Array(text.utf8)) == nil, "\(text)")
             if case .success = d.decode(Array(text.utf8)) { Issue.record("accepted \(text)") }

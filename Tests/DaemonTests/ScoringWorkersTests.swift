@@ -166,6 +166,12 @@ import TensorCore
         for i in 0..<100 {
             let r = DaemonHarness.row(i, noise: &rng)
             for k in 0..<8 { messages.append(point(k < 6 ? "m\(k)" : "cold\(k)", i, cpu: r.cpu + Float(k), mem: r.mem)) }
+            // A whole-window payload for m1 among its points (timestamps of points i-11 … i): its output comes after the
+            // outputs of the points before it, though it is routed apart from them (the per-key order checks below).
+            if i == 60 {
+                let rows = (49...60).map { j in "{\"timestamp\":\(DaemonHarness.t0 + Int64(j) * 60_000),\"cpu\":\(50 + j % 7),\"mem\":200}" }
+                messages.append("{\"uuid\":\"w\",\"composite_keys\":[\"m1\"],\"data\":[\(rows.joined(separator: ","))]}")
+            }
         }
         let preview = "[" + (0..<8).map { point($0 < 6 ? "m\($0)" : "cold\($0)", 100, cpu: 80, mem: 150) }.joined(separator: ",") + "]"
         #expect(Set(modelKeys.map { KeyShard.of($0, count: 3) }).count == 3, "the keys span every worker")
@@ -192,7 +198,8 @@ import TensorCore
             return (perKey, previewKeys, models)
         }
         let one = try run(workers: 1), three = try run(workers: 3)
-        #expect(one.perKey.count == 8 && one.perKey.values.allSatisfy { $0.count == 100 })
+        #expect(one.perKey.count == 8 && one.perKey.allSatisfy { $0.value.count == ($0.key == "m1" ? 101 : 100) })
+        #expect(one.perKey["m1"]?.filter { $0.hasPrefix("\(DaemonHarness.t0 + 60 * 60_000) scored") }.count == 2, "the point and the window of minute 60")
         func fields(_ lines: [String]?) -> [(time: Int64, status: String, score: Double)] {
             (lines ?? []).map { let f = $0.split(separator: " "); return (Int64(f[0])!, String(f[1]), Double(f[2])!) }
         }

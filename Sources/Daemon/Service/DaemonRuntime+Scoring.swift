@@ -37,12 +37,21 @@ extension DaemonRuntime {
             func flush() {
                 guard !batch.isEmpty else { return }
                 outputs.push(.emissions(engine.process(batch, now: now)), weight: batch.count)
-                batch.removeAll(keepingCapacity: true)
+                batch = []   // (the array is usually the ingest thread's: keeping its capacity would allocate a fresh one)
             }
             for item in items {
                 switch item {
                 case .points(let ps):
-                    if batch.isEmpty { batch = ps } else { batch += ps }
+                    // Small shares are joined (one model call for their keys); a large one is scored as it came, since
+                    // joining copies every point (five references retained and later released each).
+                    if batch.isEmpty {
+                        batch = ps
+                    } else if batch.count + ps.count > 512 {
+                        flush()
+                        batch = ps
+                    } else {
+                        batch += ps
+                    }
                 case .window(let window, let arrival, let frames):
                     flush()
                     switch engine.processWindow(window, arrival: arrival, now: now) {

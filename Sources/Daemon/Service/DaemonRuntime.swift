@@ -326,7 +326,10 @@ public final class DaemonRuntime: @unchecked Sendable {
                     case .rejected(let r):
                         outputs.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
                     case .window(let w):
-                        workers[KeyShard.of(w.key, count: n)].queue.push(.window(w, arrival: arrival, frames: frames))
+                        // After the points of this round already routed to its worker: outputs keep arrival order.
+                        let owner = KeyShard.of(w.key, count: n)
+                        if !shares[owner].isEmpty { hand(owner) }
+                        workers[owner].queue.push(.window(w, arrival: arrival, frames: frames))
                     case .points(let routed, let refused):
                         if n == 1 {
                             shares[0] += routed

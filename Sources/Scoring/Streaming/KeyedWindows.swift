@@ -181,6 +181,17 @@ public struct KeyedWindows<Key: Hashable> {
         return n
     }
 
+    /// Appends a slot's full window (`length × features` floats, oldest row first; rows the slot does not hold yet
+    /// are zeros) to `out`. Unlike ``copyWindow(slot:into:)`` it needs no pointer closure around the call, in which
+    /// the caller's stored windows would be copied (every array of them retained and released) once per call.
+    /// `mutating` although it changes nothing: called on a class's stored windows while the caller holds another
+    /// `inout` (`&groups[id].windows`), a non-mutating call was compiled as a copy of the whole `KeyedWindows`.
+    public mutating func appendWindow(slot s: Int, to out: inout [Float]) {
+        let at = out.count
+        out.append(contentsOf: repeatElement(0, count: length * features))
+        _ = out.withUnsafeMutableBufferPointer { copyWindow(slot: s, into: $0.baseAddress! + at) }
+    }
+
     public func timestamps(slot s: Int) -> [Int64] {
         (0..<Int(counts[s])).map { stamps[s * length + (Int(head[s]) + $0) % length] }
     }

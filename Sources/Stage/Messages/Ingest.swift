@@ -52,6 +52,7 @@ public struct Ingest: Sendable {
             for (k, p) in ps.enumerated() {
                 let index = ps.count > 1 ? k : nil
                 switch router.route(p, arrival: arrival, source: source, index: index) {
+                case .success(let rs) where routed.isEmpty: routed = rs   // (the usual single point: no copy of it)
                 case .success(let rs): routed += rs
                 case .failure(let r): refused.append(Refusal(index: index, rejection: r))
                 }

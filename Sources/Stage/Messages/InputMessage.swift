@@ -195,7 +195,7 @@ public struct InputDecoder: Sendable {
                     } while c.consume(0x2C)
                     guard c.consume(0x7D) else { return nil }
                 }
-                guard !m.isEmpty, m.count <= maximumMetrics, Set(m.map(\.0)).count == m.count else { return nil }
+                guard !m.isEmpty, m.count <= maximumMetrics, Self.namesAreDistinct(m) else { return nil }
                 metrics = m
             case "config_id", "pipeline_id", "uuid":
                 let v: String?
@@ -210,6 +210,16 @@ public struct InputDecoder: Sendable {
         } while c.consume(0x2C)
         guard c.consume(0x7D), let key, let timestamp, let metrics else { return nil }
         return InputPoint(key: key, timestamp: timestamp, metrics: metrics, configID: configID, pipelineID: pipelineID, uuid: uuid)
+    }
+
+    /// Whether no metric name repeats (a repeated one goes to the generic path, which rejects it). Pairwise for the
+    /// few metrics a point usually has: a Set per point cost 2 % of the daemon's CPU.
+    static func namesAreDistinct(_ m: [(String, Float?)]) -> Bool {
+        guard m.count > 8 else {
+            for i in m.indices { for j in (i + 1)..<m.count where m[i].0 == m[j].0 { return false } }
+            return true
+        }
+        return Set(m.map(\.0)).count == m.count
     }
 
     /// Validates key values already read as strings.

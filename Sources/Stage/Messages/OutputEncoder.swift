@@ -1,4 +1,5 @@
 import Scoring
+import Synchronization
 import TensorCore
 
 /// One output (numalogic's OutputPayload fields, ARCHITECTURE.md §5).
@@ -123,12 +124,16 @@ public enum OutputEncoder {
     /// `,"is_anomaly":…,"expected":{"<metric>":…}` when the output has them. `metricKeys` are the metric names
     /// pre-encoded as `"name":` (the template's), or nil to encode them from `o.metrics`.
     static func appendVerdict(_ o: ScoreOutput, metricKeys: [[UInt8]]?, to out: inout [UInt8]) {
-        if let a = o.isAnomaly { if a { raw(",\"is_anomaly\":true", to: &out) } else { raw(",\"is_anomaly\":false", to: &out) } }
-        guard let e = o.expected, e.count == o.metrics.count else { return }
+        appendVerdict(isAnomaly: o.isAnomaly, expected: o.expected, metrics: o.metrics, metricKeys: metricKeys, to: &out)
+    }
+
+    static func appendVerdict(isAnomaly: Bool?, expected: [Float]?, metrics: [String], metricKeys: [[UInt8]]?, to out: inout [UInt8]) {
+        if let a = isAnomaly { if a { raw(",\"is_anomaly\":true", to: &out) } else { raw(",\"is_anomaly\":false", to: &out) } }
+        guard let e = expected, e.count == metrics.count else { return }
         OutputEncoder.raw(",\"expected\":{", to: &out)
         for (i, v) in e.enumerated() {
             if i > 0 { out.append(0x2C) }
-            if let k = metricKeys { out.append(contentsOf: k[i]) } else { appendString(o.metrics[i], to: &out); out.append(0x3A) }
+            if let k = metricKeys { out.append(contentsOf: k[i]) } else { appendString(metrics[i], to: &out); out.append(0x3A) }
             appendFloat(v, to: &out)
         }
         out.append(0x7D)
@@ -153,12 +158,28 @@ public struct UUIDGenerator: Sendable {
     var rng: RandomGenerator
     public init(seed: UInt64) { rng = RandomGenerator(seed: seed) }
     public mutating func next() -> String {
-        var b = (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        b[6] = (b[6] & 0x0F) | 0x40
-        b[8] = (b[8] & 0x3F) | 0x80
-        let hex = b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
-        return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" + hex[8..<10].joined() + "-" + hex[10..<16].joined()
+        // Written straight into the string's storage: the output of a point without a uuid pays for one string.
+        var b: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &b) { bytes in
+            for i in 0..<16 { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+            bytes[6] = (bytes[6] & 0x0F) | 0x40
+            bytes[8] = (bytes[8] & 0x3F) | 0x80
+        }
+        return withUnsafeBytes(of: &b) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                var o = 0
+                for i in 0..<16 {
+                    if i == 4 || i == 6 || i == 8 || i == 10 { out[o] = UInt8(ascii: "-"); o += 1 }
+                    out[o] = Self.hex[Int(bytes[i] >> 4)]
+                    out[o + 1] = Self.hex[Int(bytes[i] & 15)]
+                    o += 2
+                }
+                return o
+            }
+        }
     }
+
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// Output encoding with the fragments fixed per pipeline (its id and its metric names as JSON keys)
@@ -166,6 +187,7 @@ public struct UUIDGenerator: Sendable {
 public struct OutputTemplate: Sendable {
     let pipelineID: [UInt8]
     let metricKeys: [[UInt8]]
+    let thresholds = ThresholdMemo()
 
     public init(pipelineID: String, metrics: [String]) {
         var p: [UInt8] = []
@@ -180,36 +202,63 @@ public struct OutputTemplate: Sendable {
     }
 
     public func encode(_ o: ScoreOutput) -> [UInt8] {
+        encode(uuid: o.uuid, configID: o.configID, key: o.key, timestamp: o.timestamp, unified: o.unified, metrics: o.metrics,
+               features: o.features, modelVersion: o.modelVersion, threshold: o.threshold, status: o.status, isAnomaly: o.isAnomaly,
+               expected: o.expected)
+    }
+
+    /// ``encode(_:)`` from the output's parts (the scoring engine's hot path: no ScoreOutput is assembled, which
+    /// retained and released each of its arrays and strings once per point). `metrics` is the pipeline's.
+    public func encode(uuid: String, configID: String, key: [String], timestamp: Int64, unified: Float?, metrics: [String], features: [Float]?,
+                       modelVersion: Int?, threshold: [Float]?, status: ScoreStatus, isAnomaly: Bool?, expected: [Float]?) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(200 + 24 * metricKeys.count)
-        OutputEncoder.raw("{\"uuid\":", to: &out); OutputEncoder.appendString(o.uuid, to: &out)
-        OutputEncoder.raw(",\"config_id\":", to: &out); OutputEncoder.appendString(o.configID, to: &out)
+        OutputEncoder.raw("{\"uuid\":", to: &out); OutputEncoder.appendString(uuid, to: &out)
+        OutputEncoder.raw(",\"config_id\":", to: &out); OutputEncoder.appendString(configID, to: &out)
         OutputEncoder.raw(",\"pipeline_id\":", to: &out); out.append(contentsOf: pipelineID)
-        OutputEncoder.raw(",\"composite_keys\":", to: &out); OutputEncoder.appendKey(o.key, to: &out)
-        OutputEncoder.raw(",\"timestamp\":", to: &out); OutputEncoder.appendInt(o.timestamp, to: &out)
-        OutputEncoder.raw(",\"unified_anomaly\":", to: &out); OutputEncoder.appendFloat(o.unified, to: &out)
+        OutputEncoder.raw(",\"composite_keys\":", to: &out); OutputEncoder.appendKey(key, to: &out)
+        OutputEncoder.raw(",\"timestamp\":", to: &out); OutputEncoder.appendInt(timestamp, to: &out)
+        OutputEncoder.raw(",\"unified_anomaly\":", to: &out)
+        // The unified score appears twice (unified_anomaly and data.unified_ML): formatted once.
+        let unifiedAt = out.count
+        OutputEncoder.appendFloat(unified, to: &out)
+        let unifiedEnd = out.count
         OutputEncoder.raw(",\"data\":{", to: &out)
-        if let f = o.features {
+        if let f = features {
             for (i, k) in metricKeys.enumerated() {
                 out.append(contentsOf: k)
                 OutputEncoder.appendFloat(f[i], to: &out)
                 out.append(0x2C)
             }
-            OutputEncoder.raw("\"unified_ML\":", to: &out); OutputEncoder.appendFloat(o.unified, to: &out)
+            OutputEncoder.raw("\"unified_ML\":", to: &out)
+            out.append(contentsOf: out[unifiedAt..<unifiedEnd])
         }
         OutputEncoder.raw("},\"metadata\":{\"model_version\":", to: &out)
-        if let v = o.modelVersion { OutputEncoder.appendInt(Int64(v), to: &out) } else { OutputEncoder.raw("null", to: &out) }
+        if let v = modelVersion { OutputEncoder.appendInt(Int64(v), to: &out) } else { OutputEncoder.raw("null", to: &out) }
         OutputEncoder.raw(",\"threshold\":", to: &out)
-        if let t = o.threshold {
-            out.append(0x5B)
-            for (i, v) in t.enumerated() { if i > 0 { out.append(0x2C) }; OutputEncoder.appendFloat(v, to: &out) }
-            out.append(0x5D)
-        } else {
-            OutputEncoder.raw("null", to: &out)
-        }
-        OutputEncoder.raw(",\"status\":", to: &out); OutputEncoder.appendString(o.status.rawValue, to: &out)
-        OutputEncoder.appendVerdict(o, metricKeys: metricKeys, to: &out)
+        if let t = threshold { thresholds.append(t, to: &out) } else { OutputEncoder.raw("null", to: &out) }
+        OutputEncoder.raw(",\"status\":", to: &out); OutputEncoder.appendString(status.rawValue, to: &out)
+        OutputEncoder.appendVerdict(isAnomaly: isAnomaly, expected: expected, metrics: metrics, metricKeys: metricKeys, to: &out)
         OutputEncoder.raw("}}", to: &out)
         return out
+    }
+}
+
+/// The JSON of the last threshold array encoded: a model's thresholds are the same for every point it scores
+/// (the adaptive mode's change per point and are encoded each time), so their digits are formatted once.
+final class ThresholdMemo: Sendable {
+    private let memo = Mutex<(last: [Float], bytes: [UInt8])>(([], []))
+
+    func append(_ t: [Float], to out: inout [UInt8]) {
+        memo.withLock { m in
+            if m.bytes.isEmpty || t != m.last {
+                m.bytes.removeAll(keepingCapacity: true)
+                m.bytes.append(0x5B)
+                for (i, v) in t.enumerated() { if i > 0 { m.bytes.append(0x2C) }; OutputEncoder.appendFloat(v, to: &m.bytes) }
+                m.bytes.append(0x5D)
+                m.last = t
+            }
+            out.append(contentsOf: m.bytes)
+        }
     }
 }

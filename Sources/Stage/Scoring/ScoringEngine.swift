@@ -125,14 +125,17 @@ public final class ScoringEngine {
 
     /// Applies a batch of routed points in order and returns the emissions, in order.
     public func process(_ batch: [RoutedPoint], now: Double) -> [Emission] {
+        // Points are read in place throughout (a copy of a point retains its key, values, uuid, stream id and source).
+        batch.withUnsafeBufferPointer { process($0, now: now) }
+    }
+
+    func process(_ bp: UnsafeBufferPointer<RoutedPoint>, now: Double) -> [Emission] {
         models.applyLoaderResults()
-        var out = [Emission?](repeating: nil, count: batch.count)
+        var out = [Emission?](repeating: nil, count: bp.count)
         var trainRequests: [Emission] = []
         // Points grouped by the model that scores them: one inference call per model per batch.
         var groups: [ObjectIdentifier: Group] = [:]
         var order: [ObjectIdentifier] = []
-        // Points are read in place (a copy of a point retains its key, values, uuid, stream id and source).
-        batch.withUnsafeBufferPointer { bp in
         for i in bp.indices {
             let pi = bp[i].pipeline
             let (slot, evicted) = keySlot(pi, bp[i].key, now: now)
@@ -174,7 +177,7 @@ public final class ScoringEngine {
             let target = pipelines[pi].target
             let length = target.stream.windowSize, f = target.pipeline.metrics.count
             if count < length {
-                out[i] = emission(bp[i], target: target, status: .warmingUp)
+                out[i] = emission(bp.baseAddress! + i, target: target, status: .warmingUp)
                 continue
             }
             let lookup: ModelRegistry.Lookup
@@ -191,9 +194,7 @@ public final class ScoringEngine {
             case .ready(let model, let version):
                 let oid = ObjectIdentifier(model)
                 if groups[oid] == nil { groups[oid] = Group(model: model, version: version); order.append(oid) }
-                let at = groups[oid]!.windows.count
-                groups[oid]!.windows.append(contentsOf: repeatElement(0, count: length * f))
-                groups[oid]!.windows.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress! + at) }
+                pipelines[pi].windows.appendWindow(slot: slot, to: &groups[oid]!.windows)
                 groups[oid]!.items.append(Pending(index: i, pipeline: pi, slot: slot))
             case .loading, .missing:
                 let id = modelID(pipelines[pi], key: bp[i].key)
@@ -205,24 +206,22 @@ public final class ScoringEngine {
                         uuid: uuids.next(), configID: bp[i].configID, pipelineID: target.pipeline.pipelineID, key: id.key,
                         metrics: target.pipeline.metrics)))
                 }
-                var window = [Float](repeating: 0, count: length * f)
-                window.withUnsafeMutableBufferPointer { _ = pipelines[pi].windows.copyWindow(slot: slot, into: $0.baseAddress!) }
+                var window: [Float] = []
+                pipelines[pi].windows.appendWindow(slot: slot, to: &window)
                 if let adjust = conf.score.adjust,
                    let s = adjust.score(raw: Tensor(shape: [length, f], scalars: window), metrics: target.pipeline.metrics) {
                     let alert = conf.score.alertThreshold ?? ScoreConfig.defaultAlertThreshold(
                         mode: conf.score.mode, postprocess: conf.postprocess.flatMap { try? Postprocess.make($0, path: "postprocess") })
-                    out[i] = emission(bp[i], target: target, status: .staticThreshold, unified: s, isAnomaly: s >= alert)
+                    out[i] = emission(bp.baseAddress! + i, target: target, status: .staticThreshold, unified: s, isAnomaly: s >= alert)
                 } else {
-                    out[i] = emission(bp[i], target: target, status: .modelNotReady)
+                    out[i] = emission(bp.baseAddress! + i, target: target, status: .modelNotReady)
                 }
             }
-        }
         }
         for oid in order {
             let group = groups.removeValue(forKey: oid)!
             let (model, version, items) = (group.model, group.version, group.items)
-            let first = batch[items[0].index]
-            let target = pipelines[first.pipeline].target
+            let target = pipelines[bp[items[0].index].pipeline].target
             let (l, f) = (target.stream.windowSize, target.pipeline.metrics.count)
             let raw = Tensor(shape: [items.count, l, f], scalars: group.windows)
             // A new model (or version) starts its own score statistics; the key's range and level carry over.
@@ -242,7 +241,7 @@ public final class ScoringEngine {
             let rp = raw.basePointer
             for (j, p) in items.enumerated() {
                 let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[p.pipeline].extras[p.slot].state)
-                out[p.index] = emission(batch[p.index], target: target, status: .scored, unified: s.unified, features: s.features,
+                out[p.index] = emission(bp.baseAddress! + p.index, target: target, status: .scored, unified: s.unified, features: s.features,
                                         version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected)
             }
         }
@@ -289,17 +288,20 @@ public final class ScoringEngine {
         return process(batch, now: now).filter { if case .trainRequest = $0 { false } else { true } }
     }
 
-    func emission(_ p: RoutedPoint, target: PointRouter.Target, status: ScoreStatus, unified: Float? = nil, features: [Float]? = nil,
+    /// The output of the point at `p` (read field by field: a copy of the whole point would retain and release its
+    /// values and source too, once per point).
+    func emission(_ p: UnsafePointer<RoutedPoint>, target: PointRouter.Target, status: ScoreStatus, unified: Float? = nil, features: [Float]? = nil,
                   version: Int? = nil, threshold: [Float]? = nil, isAnomaly: Bool? = nil, expected: [Float]? = nil) -> Emission {
-        let o = ScoreOutput(uuid: p.uuid ?? uuids.next(), configID: p.configID, pipelineID: target.pipeline.pipelineID, key: p.key,
-                            timestamp: p.timestamp, unified: unified, metrics: target.pipeline.metrics, features: features,
-                            modelVersion: version, threshold: threshold, status: status, isAnomaly: isAnomaly, expected: expected)
+        let key = p.pointee.key, timestamp = p.pointee.timestamp
         if scoreSink != nil, !previewing, let unified {
-            samples.append(ScoreSample(pipelineID: o.pipelineID, keyNames: target.stream.compositeKeys, key: p.key, timestamp: p.timestamp,
+            samples.append(ScoreSample(pipelineID: target.pipeline.pipelineID, keyNames: target.stream.compositeKeys, key: key, timestamp: timestamp,
                                        score: unified, metrics: target.pipeline.metrics, metricScores: features, isAnomaly: isAnomaly == true))
         }
-        return .score(key: p.key, body: pipelines[p.pipeline].template.encode(o), arrival: p.arrival, status: status,
-                      anomalyOf: isAnomaly == true ? target.pipeline.pipelineID : nil)
+        let body = pipelines[p.pointee.pipeline].template.encode(
+            uuid: p.pointee.uuid ?? uuids.next(), configID: p.pointee.configID, key: key, timestamp: timestamp, unified: unified,
+            metrics: target.pipeline.metrics, features: features, modelVersion: version, threshold: threshold, status: status,
+            isAnomaly: isAnomaly, expected: expected)
+        return .score(key: key, body: body, arrival: p.pointee.arrival, status: status, anomalyOf: isAnomaly == true ? target.pipeline.pipelineID : nil)
     }
 
     func flushSamples() {
@@ -333,10 +335,12 @@ public final class ScoringEngine {
             case .ready(let model, let version):
                 var state = KeyScoreState()
                 let s = model.score(window: Tensor(shape: [l, metricNames.count], scalars: values), state: &state)
-                emissions.append(emission(point, target: target, status: .scored, unified: s.unified, features: s.features,
-                                          version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected))
+                emissions.append(withUnsafePointer(to: point) {
+                    emission($0, target: target, status: .scored, unified: s.unified, features: s.features, version: version, threshold: s.threshold,
+                             isAnomaly: s.isAnomaly, expected: s.expected)
+                })
             case .loading, .missing:
-                emissions.append(emission(point, target: target, status: .modelNotReady))
+                emissions.append(withUnsafePointer(to: point) { emission($0, target: target, status: .modelNotReady) })
             }
         }
         flushSamples()
