@@ -125,6 +125,15 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// and scoring then runs the autograd path.
     public let plan: (any InferencePlan)?
     public let inferenceFallback: InferenceCompileError?
+    /// Whether every preprocess step maps rows on their own (none looks across rows, like differences and moving
+    /// averages do), so a batch of windows is preprocessed as one matrix of rows.
+    let rowwise: Bool
+    /// The preprocess chain as per-element maps, when every step is one (see ``stackable``).
+    let elementwisePreprocess: [ElementwiseTransform]?
+    /// Whether a window of this pipeline can be scored in a stacked pass with other pipelines' windows
+    /// (``forward(stacked:_:scratch:)``): it has a compiled plan and a per-element preprocess chain. (Stored: reading
+    /// `plan` copies the existential, a cost per window.)
+    public let stackable: Bool
 
     public var seqLen: Int { model.seqLen }
     public var features: Int { metrics.count }
@@ -150,6 +159,9 @@ public final class ScoringPipeline: @unchecked Sendable {
         var probe: Tensor? = Tensor.zeros([1, metrics.count])
         for t in preprocess.reversed() { probe = probe.flatMap { t.inverseTransform($0) } }
         invertible = probe != nil
+        rowwise = preprocess.allSatisfy { !($0 is DifferenceTransform || $0 is ExpMovingAverage) }
+        let maps = preprocess.compactMap(\.elementwise)
+        elementwisePreprocess = maps.count == preprocess.count ? maps : nil
         model.eval()
         do throws(InferenceCompileError) {
             if ScoringPipeline.autogradRequested {
@@ -160,6 +172,7 @@ public final class ScoringPipeline: @unchecked Sendable {
         } catch {
             (plan, inferenceFallback) = (nil, error)
         }
+        stackable = plan != nil && elementwisePreprocess != nil
     }
 
     /// Builds every component of `checkpoint` and restores its state (all mismatches are reported).
@@ -212,7 +225,7 @@ public final class ScoringPipeline: @unchecked Sendable {
         precondition(windows.rank == 3 && windows.shape[2] == features, "windows \(windows.shape) for \(features) metrics")
         let (b, l, f) = (windows.shape[0], windows.shape[1], windows.shape[2])
         guard !preprocess.isEmpty else { return windows }
-        if preprocess.allSatisfy({ !($0 is DifferenceTransform || $0 is ExpMovingAverage) }) {
+        if rowwise {
             var x = windows.reshaped([b * l, f])
             for t in preprocess { x = t.transform(x) }
             return x.reshaped([b, l, f])
@@ -239,6 +252,35 @@ public final class ScoringPipeline: @unchecked Sendable {
             r.withUnsafeMutableBufferPointer { rp in
                 plan.reconstruct(xp.baseAddress!, batch: x.shape[0], into: rp.baseAddress!, scratch: scratch ?? InferenceScratch())
                 e.withUnsafeMutableBufferPointer { model.elementwiseErrors(xp.baseAddress!, rp.baseAddress!, into: $0.baseAddress!, count: n) }
+            }
+        }
+        return ForwardPass(input: x, reconstruction: r, errors: e)
+    }
+
+    /// One pass over windows `(B, L, F)` of which window `j` is scored by `pipelines[j]` (each ``stackable``, all for
+    /// `L`×`F` windows): each window is preprocessed in place with its pipeline's statistics, reconstructed by its
+    /// plan with its own packed weights and its errors taken, in one loop over shared buffers. With a model per key a
+    /// batch holds one or two windows of each key; scored model by model, each paid for its own tensors, preprocess
+    /// copies and call plumbing, which cost more than the arithmetic. Window `j` of the result equals
+    /// `pipelines[j].forward` of that window alone (the same arithmetic in the same order).
+    public static func forward(stacked pipelines: [ScoringPipeline], _ rawWindows: Tensor, scratch: InferenceScratch) -> ForwardPass {
+        precondition(rawWindows.rank == 3 && rawWindows.shape[0] == pipelines.count, "\(pipelines.count) pipelines for windows \(rawWindows.shape)")
+        let (l, f) = (rawWindows.shape[1], rawWindows.shape[2]), n = l * f
+        var x = rawWindows
+        var r = Tensor(uninitializedShape: x.shape), e = Tensor(uninitializedShape: x.shape)
+        x.withUnsafeMutableBufferPointer { xp in
+            r.withUnsafeMutableBufferPointer { rp in
+                e.withUnsafeMutableBufferPointer { ep in
+                    for (j, p) in pipelines.enumerated() {
+                        precondition(p.stackable && p.seqLen == l && p.features == f, "pipeline \(j) cannot be stacked with \(l)×\(f) windows")
+                        let (xj, rj) = (xp.baseAddress! + j * n, rp.baseAddress! + j * n)
+                        p.elementwisePreprocess?.withUnsafeBufferPointer { maps in
+                            for m in maps.indices { maps[m].apply(xj, count: n, features: f) }
+                        }
+                        p.plan?.reconstruct(xj, batch: 1, into: rj, scratch: scratch)   // (in place: a `let` binding copies the plan)
+                        p.model.elementwiseErrors(xj, rj, into: ep.baseAddress! + j * n, count: n)
+                    }
+                }
             }
         }
         return ForwardPass(input: x, reconstruction: r, errors: e)

@@ -33,3 +33,56 @@ import TensorCore
         }
     }
 }
+
+/// The stacked pass (windows of several keys' models in one pass, each by its own model and preprocess statistics)
+/// against each pipeline's own forward pass of its window alone: equal bit for bit, for every family in
+/// ``CompiledInferenceTests/cases`` and a mix of per-element preprocess chains.
+@Suite struct StackedInferenceTests {
+    @Test(arguments: CompiledInferenceTests.cases.indices)
+    func eachWindowOfAStackedPassEqualsItsPipelinesOwnPass(_ index: Int) throws {
+        let (name, conf) = CompiledInferenceTests.cases[index]
+        var rng = RandomGenerator(seed: UInt64(40 + index))
+        var pipelines: [ScoringPipeline] = []
+        for k in 0..<5 {
+            // Same architecture, different weights and statistics (a model per key).
+            let model = try ModelFactory.make(ModelSpec(name: name, conf: try #require(JSONValue.parse(conf).objectValue)), using: &rng)
+            let f = model.nFeatures
+            let fitData = Tensor.uniform([40, f], low: Float(-1 - k), high: Float(1 + 2 * k), using: &rng)
+            var standard = StandardScaler(), minMax = MinMaxScaler(), maxAbs = MaxAbsScaler(), robust = RobustScaler()
+            try standard.fit(fitData); try minMax.fit(fitData); try maxAbs.fit(fitData); try robust.fit(fitData)
+            let chains: [[any PreprocessTransform]] = [[standard], [LogTransformer(addFactor: 3), minMax], [maxAbs], [robust, StaticPowerTransformer(n: 1)], []]
+            var threshold = StdDevThreshold()
+            try threshold.fit(Tensor.uniform([10, f], low: 0.1, high: 1, using: &rng))
+            let p = try ScoringPipeline(model: model, preprocess: chains[k], threshold: threshold, postprocess: nil, score: ScoreConfig(),
+                                        metrics: (0..<f).map { "m\($0)" }, stats: ScoreStats())
+            #expect(p.stackable, "\(name) with \(chains[k].map(\.name))")
+            pipelines.append(p)
+        }
+        let (l, f) = (pipelines[0].seqLen, pipelines[0].features)
+        // Seven windows: some pipelines score two of them, as when a key has two points in a batch.
+        let owners = [0, 1, 2, 3, 4, 2, 0]
+        let raw = Tensor.uniform([owners.count, l, f], low: -2, high: 2, using: &rng)
+        let before = raw.scalars
+        let stacked = ScoringPipeline.forward(stacked: owners.map { pipelines[$0] }, raw, scratch: InferenceScratch())
+        #expect(raw.scalars == before, "the raw windows are left as they were")
+        for (j, o) in owners.enumerated() {
+            let alone = pipelines[o].forward(raw.slice(axis: 0, j..<(j + 1)), scratch: InferenceScratch())
+            let part = { (t: Tensor) in Array(t.scalars[(j * l * f)..<((j + 1) * l * f)]) }
+            #expect(part(stacked.input) == alone.input.scalars, "\(name) window \(j): preprocessed input")
+            #expect(part(stacked.reconstruction) == alone.reconstruction.scalars, "\(name) window \(j): reconstruction")
+            #expect(part(stacked.errors) == alone.errors.scalars, "\(name) window \(j): errors")
+        }
+    }
+
+    /// A chain with a step that looks across rows, or one that draws random numbers, is not stacked.
+    @Test func pipelinesWithOtherPreprocessAreNotStacked() throws {
+        var rng = RandomGenerator(seed: 3)
+        let model = try ModelFactory.make(ModelSpec(name: "VanillaAE", conf: try #require(JSONValue.parse(#"{"seq_len": 6, "n_features": 2}"#).objectValue)),
+                                          using: &rng)
+        for chain: [any PreprocessTransform] in [[DifferenceTransform()], [GaussianNoiseAdder()], [StandardScaler(), try ExpMovingAverage()]] {
+            let p = try ScoringPipeline(model: model, preprocess: chain, threshold: try StaticThreshold(upperLimit: 1), postprocess: nil, score: ScoreConfig(),
+                                        metrics: ["a", "b"], stats: ScoreStats())
+            #expect(!p.stackable, "\(chain.map(\.name))")
+        }
+    }
+}

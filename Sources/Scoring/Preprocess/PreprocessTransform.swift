@@ -19,9 +19,56 @@ public protocol PreprocessTransform: Sendable {
     var stats: [(String, Tensor)] { get }
     /// Restores fitted statistics (all of ``stats``' names, `(features,)` shaped).
     mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError)
+    /// The transform as a per-element map, when it is one (each value depends only on itself and its column):
+    /// `transform` then is exactly this map, and scoring can apply it in place (``ElementwiseTransform/apply(_:count:features:)``).
+    var elementwise: ElementwiseTransform? { get }
+}
+
+/// A preprocess step that maps every value on its own, by its column: the one implementation of those transforms'
+/// arithmetic, used both by their `transform(_:)` and in place by scoring (so the two agree bit for bit).
+public enum ElementwiseTransform: Sendable {
+    /// `(v − sub[c]) / div[c]` (StandardScaler, RobustScaler).
+    case subtractDivide(sub: [Float], div: [Float])
+    /// `v · mul[c] + add[c]` (MinMaxScaler).
+    case multiplyAdd(mul: [Float], add: [Float])
+    /// `v / div[c]` (MaxAbsScaler).
+    case divide([Float])
+    /// `ln(v + add)` (LogTransformer).
+    case log(add: Float)
+    /// `(v + add)^n` (StaticPowerTransformer).
+    case power(add: Float, n: Float)
+
+    /// Applies the map in place to `count` values laid out as rows of `features`.
+    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, features f: Int) {
+        switch self {
+        case .subtractDivide(let sub, let div):
+            sub.withUnsafeBufferPointer { s in div.withUnsafeBufferPointer { d in
+                for i in 0..<count { let c = i % f; x[i] = (x[i] - s[c]) / d[c] }
+            } }
+        case .multiplyAdd(let mul, let add):
+            mul.withUnsafeBufferPointer { m in add.withUnsafeBufferPointer { a in
+                for i in 0..<count { let c = i % f; x[i] = x[i] * m[c] + a[c] }
+            } }
+        case .divide(let div):
+            div.withUnsafeBufferPointer { d in for i in 0..<count { x[i] = x[i] / d[i % f] } }
+        case .log(let add):
+            for i in 0..<count { x[i] = ScalarMath.log(x[i] + add) }
+        case .power(let add, let n):
+            for i in 0..<count { x[i] = ScalarMath.pow(x[i] + add, n) }
+        }
+    }
+
+    /// The map applied to a copy of `x` (rows of its last dimension's width).
+    public func applied(to x: Tensor) -> Tensor {
+        var out = x
+        let f = x.shape[x.rank - 1]
+        out.withUnsafeMutableBufferPointer { apply($0.baseAddress!, count: $0.count, features: f) }
+        return out
+    }
 }
 
 extension PreprocessTransform {
+    public var elementwise: ElementwiseTransform? { nil }
     public var isStateful: Bool { false }
     public var stats: [(String, Tensor)] { [] }
     public func inverseTransform(_ x: Tensor) -> Tensor? { nil }

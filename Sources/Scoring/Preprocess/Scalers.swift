@@ -23,7 +23,8 @@ public struct StandardScaler: PreprocessTransform {
         (mean, scale) = (m, s)
     }
 
-    public func transform(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in (v - mean[c]) / scale[c] } }
+    public var elementwise: ElementwiseTransform? { .subtractDivide(sub: mean, div: scale) }
+    public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.subtractDivide(sub: mean, div: scale).applied(to: x) }
     public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in v * scale[c] + mean[c] } }
     public var stats: [(String, Tensor)] { [("mean", Tensor(mean)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
@@ -53,7 +54,8 @@ public struct MinMaxScaler: PreprocessTransform {
         (min, scale) = (mn, sc)
     }
 
-    public func transform(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v * scale[c] + min[c] } }
+    public var elementwise: ElementwiseTransform? { .multiplyAdd(mul: scale, add: min) }
+    public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.multiplyAdd(mul: scale, add: min).applied(to: x) }
     public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in (v - min[c]) / scale[c] } }
     public var stats: [(String, Tensor)] { [("min", Tensor(min)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
@@ -75,7 +77,8 @@ public struct MaxAbsScaler: PreprocessTransform {
         scale = ColumnStats.columns(x).map { c in Float(ColumnStats.safeScale(c.map { Swift.abs($0) }.max()!)) }
     }
 
-    public func transform(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v / scale[c] } }
+    public var elementwise: ElementwiseTransform? { .divide(scale) }
+    public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.divide(scale).applied(to: x) }
     public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in v * scale[c] } }
     public var stats: [(String, Tensor)] { [("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
@@ -109,7 +112,8 @@ public struct RobustScaler: PreprocessTransform {
         (center, scale) = (ce, sc)
     }
 
-    public func transform(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in (v - center[c]) / scale[c] } }
+    public var elementwise: ElementwiseTransform? { .subtractDivide(sub: center, div: scale) }
+    public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.subtractDivide(sub: center, div: scale).applied(to: x) }
     public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in v * scale[c] + center[c] } }
     public var stats: [(String, Tensor)] { [("center", Tensor(center)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {

@@ -7,7 +7,8 @@ public struct LogTransformer: PreprocessTransform {
     public var addFactor: Float
     public var conf: JSONObject { JSONObject([("add_factor", .double(Double(addFactor)))]) }
     public init(addFactor: Float = 2) { self.addFactor = addFactor }
-    public func transform(_ x: Tensor) -> Tensor { x.map { ScalarMath.log($0 + addFactor) } }
+    public var elementwise: ElementwiseTransform? { .log(add: addFactor) }
+    public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.log(add: addFactor).applied(to: x) }
     public func inverseTransform(_ x: Tensor) -> Tensor? { x.map { ScalarMath.exp($0) - addFactor } }
 }
 
@@ -17,7 +18,8 @@ public struct StaticPowerTransformer: PreprocessTransform {
     public var n: Float, addFactor: Float
     public var conf: JSONObject { JSONObject([("n", .double(Double(n))), ("add_factor", .double(Double(addFactor)))]) }
     public init(n: Float, addFactor: Float = 0) { (self.n, self.addFactor) = (n, addFactor) }
-    public func transform(_ x: Tensor) -> Tensor { x.map { ScalarMath.pow($0 + addFactor, n) } }
+    public var elementwise: ElementwiseTransform? { .power(add: addFactor, n: n) }
+    public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.power(add: addFactor, n: n).applied(to: x) }
     public func inverseTransform(_ x: Tensor) -> Tensor? { x.map { ScalarMath.pow($0, 1 / n) - addFactor } }
 }
 

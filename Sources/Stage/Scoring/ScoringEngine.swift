@@ -123,6 +123,70 @@ public final class ScoringEngine {
         var windows: [Float] = []
     }
 
+    /// Models with fewer windows than this in a batch are stacked (``ScoringPipeline/forward(stacked:_:scratch:)``):
+    /// below 8 rows the dense plans run the same row loop either way, so stacking only saves per-model overhead.
+    static let stackedBelow = 8
+
+    /// The windows of several models of one pipeline, each scored by its own model in one stacked pass.
+    struct Stack {
+        var items: [Pending] = []
+        var windows: [Float] = []
+        var models: [(ScoringPipeline, Int)] = []
+
+        mutating func add(_ g: Group) {
+            items += g.items
+            windows += g.windows
+            models.append(contentsOf: repeatElement((g.model, g.version), count: g.items.count))
+        }
+    }
+
+    /// Which model scores each window of ``scoreWindows(_:_:by:_:into:)``.
+    enum Scorer {
+        /// One model (and version) for every window, in one batch.
+        case shared(ScoringPipeline, version: Int)
+        /// Window `j` by `models[j]`, stacked.
+        case each([(ScoringPipeline, Int)])
+
+        func model(_ j: Int) -> (ScoringPipeline, Int) {
+            switch self {
+            case .shared(let m, let v): (m, v)
+            case .each(let ms): ms[j]
+            }
+        }
+    }
+
+    /// Scores the windows `(B, L, F)` of `items` (points of one pipeline, in batch order) and sets their outputs.
+    func scoreWindows(_ items: [Pending], _ windows: [Float], by scorer: Scorer, _ bp: UnsafeBufferPointer<RoutedPoint>, into out: inout [Emission?]) {
+        let target = pipelines[items[0].pipeline].target
+        let (l, f) = (target.stream.windowSize, target.pipeline.metrics.count)
+        let raw = Tensor(shape: [items.count, l, f], scalars: windows)
+        var input = raw
+        for (j, p) in items.enumerated() {
+            let (model, version) = scorer.model(j)
+            // A new model (or version) starts its own score statistics; the key's range and level carry over.
+            if pipelines[p.pipeline].extras[p.slot].modelVersion != version {
+                pipelines[p.pipeline].extras[p.slot].state.startModel(carry: model.score.likelihood.carry)
+                pipelines[p.pipeline].extras[p.slot].modelVersion = version
+            }
+            if model.score.follow != nil {
+                input.withUnsafeMutableBufferPointer { ip in
+                    model.shiftForModel(window: ip.baseAddress! + j * l * f, length: l, state: &pipelines[p.pipeline].extras[p.slot].state)
+                }
+            }
+        }
+        let pass = switch scorer {
+        case .shared(let model, _): model.forward(input, scratch: inference)
+        case .each(let models): ScoringPipeline.forward(stacked: models.map(\.0), input, scratch: inference)
+        }
+        let rp = raw.basePointer
+        for (j, p) in items.enumerated() {
+            let (model, version) = scorer.model(j)
+            let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[p.pipeline].extras[p.slot].state)
+            out[p.index] = emission(bp.baseAddress! + p.index, target: target, status: .scored, unified: s.unified, features: s.features,
+                                    version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected)
+        }
+    }
+
     /// Applies a batch of routed points in order and returns the emissions, in order.
     public func process(_ batch: [RoutedPoint], now: Double) -> [Emission] {
         // Points are read in place throughout (a copy of a point retains its key, values, uuid, stream id and source).
@@ -218,32 +282,23 @@ public final class ScoringEngine {
                 }
             }
         }
+        // A model with few windows in the batch (with a model per key, most have one) is scored in a stacked pass
+        // with the other such models of its pipeline; a model with more scores its windows as one batch.
+        var stacks: [Int: Stack] = [:]
+        var stackOrder: [Int] = []
         for oid in order {
             let group = groups.removeValue(forKey: oid)!
-            let (model, version, items) = (group.model, group.version, group.items)
-            let target = pipelines[bp[items[0].index].pipeline].target
-            let (l, f) = (target.stream.windowSize, target.pipeline.metrics.count)
-            let raw = Tensor(shape: [items.count, l, f], scalars: group.windows)
-            // A new model (or version) starts its own score statistics; the key's range and level carry over.
-            for p in items where pipelines[p.pipeline].extras[p.slot].modelVersion != version {
-                pipelines[p.pipeline].extras[p.slot].state.startModel(carry: model.score.likelihood.carry)
-                pipelines[p.pipeline].extras[p.slot].modelVersion = version
+            let pi = group.items[0].pipeline
+            if group.items.count < Self.stackedBelow && group.model.stackable {
+                if stacks[pi] == nil { stacks[pi] = Stack(); stackOrder.append(pi) }
+                stacks[pi]!.add(group)
+            } else {
+                scoreWindows(group.items, group.windows, by: .shared(group.model, version: group.version), bp, into: &out)
             }
-            var input = raw
-            if model.score.follow != nil {
-                input.withUnsafeMutableBufferPointer { ip in
-                    for (j, p) in items.enumerated() {
-                        model.shiftForModel(window: ip.baseAddress! + j * l * f, length: l, state: &pipelines[p.pipeline].extras[p.slot].state)
-                    }
-                }
-            }
-            let pass = model.forward(input, scratch: inference)
-            let rp = raw.basePointer
-            for (j, p) in items.enumerated() {
-                let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[p.pipeline].extras[p.slot].state)
-                out[p.index] = emission(bp.baseAddress! + p.index, target: target, status: .scored, unified: s.unified, features: s.features,
-                                        version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected)
-            }
+        }
+        for pi in stackOrder {
+            let stack = stacks.removeValue(forKey: pi)!
+            scoreWindows(stack.items, stack.windows, by: .each(stack.models), bp, into: &out)
         }
         metrics.setKeys(keyCount, shard: shard)
         var result: [Emission] = []
