@@ -130,10 +130,15 @@ public final class ScoringPipeline: @unchecked Sendable {
     let rowwise: Bool
     /// The preprocess chain as per-element maps, when every step is one (see ``stackable``).
     let elementwisePreprocess: [ElementwiseTransform]?
+    /// The chain's inverse as per-element maps in the order they apply (last step's inverse first), when every
+    /// step's inverse is one: a scored window's expected values are mapped back without tensors.
+    let elementwiseInverse: [ElementwiseTransform]?
     /// Whether a window of this pipeline can be scored in a stacked pass with other pipelines' windows
     /// (``forward(stacked:_:scratch:)``): it has a compiled plan and a per-element preprocess chain. (Stored: reading
     /// `plan` copies the existential, a cost per window.)
     public let stackable: Bool
+    /// The empty `(0, F)` errors of a score from raw memory (made once, not per score).
+    let noErrors: Tensor
 
     public var seqLen: Int { model.seqLen }
     public var features: Int { metrics.count }
@@ -162,6 +167,8 @@ public final class ScoringPipeline: @unchecked Sendable {
         rowwise = preprocess.allSatisfy { !($0 is DifferenceTransform || $0 is ExpMovingAverage) }
         let maps = preprocess.compactMap(\.elementwise)
         elementwisePreprocess = maps.count == preprocess.count ? maps : nil
+        let inverses = preprocess.reversed().compactMap(\.elementwiseInverse)
+        elementwiseInverse = inverses.count == preprocess.count ? inverses : nil
         model.eval()
         do throws(InferenceCompileError) {
             if ScoringPipeline.autogradRequested {
@@ -173,6 +180,7 @@ public final class ScoringPipeline: @unchecked Sendable {
             (plan, inferenceFallback) = (nil, error)
         }
         stackable = plan != nil && elementwisePreprocess != nil
+        noErrors = Tensor.zeros([0, metrics.count])
     }
 
     /// Builds every component of `checkpoint` and restores its state (all mismatches are reported).
@@ -328,8 +336,13 @@ public final class ScoringPipeline: @unchecked Sendable {
         }
         var s = score(errors: pass.errors.basePointer + at, raw: raw, length: l, state: &state)
         if invertible {
-            let newest = Tensor(shape: [1, f], scalars: Array(UnsafeBufferPointer(start: pass.reconstruction.basePointer + at + (l - 1) * f, count: f)))
-            s.expected = inverse(newest)?.scalars
+            var newest = Array(UnsafeBufferPointer(start: pass.reconstruction.basePointer + at + (l - 1) * f, count: f))
+            if let maps = elementwiseInverse {
+                newest.withUnsafeMutableBufferPointer { row in for m in maps { m.apply(row.baseAddress!, count: f, features: f) } }
+                s.expected = newest
+            } else {
+                s.expected = inverse(Tensor(shape: [1, f], scalars: newest))?.scalars
+            }
         }
         return s
     }
@@ -397,7 +410,7 @@ public final class ScoringPipeline: @unchecked Sendable {
         }
         state.scoredWindows += 1
         return WindowScore(unified: unified, features: features, rawUnified: rawUnified, rawFeatures: rawFeatures,
-                           errors: Tensor.zeros([0, f]), newestErrors: newest, threshold: thresholdUsed, isAnomaly: unified >= alertThreshold)
+                           errors: noErrors, newestErrors: newest, threshold: thresholdUsed, isAnomaly: unified >= alertThreshold)
     }
 
     /// The adaptive mode's start without `score.errormean`/`errorstd`: the threshold's `mean` and `std` statistics

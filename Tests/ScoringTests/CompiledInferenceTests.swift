@@ -71,6 +71,12 @@ import TensorCore
             #expect(part(stacked.input) == alone.input.scalars, "\(name) window \(j): preprocessed input")
             #expect(part(stacked.reconstruction) == alone.reconstruction.scalars, "\(name) window \(j): reconstruction")
             #expect(part(stacked.errors) == alone.errors.scalars, "\(name) window \(j): errors")
+            // The expected values (the newest reconstructed row mapped back per element) equal the tensor inverse.
+            var state = KeyScoreState()
+            let score = raw.withUnsafeBufferPointer { pipelines[o].score(stacked, index: j, raw: $0.baseAddress! + j * l * f, state: &state) }
+            let newest = Tensor(shape: [1, f], scalars: Array(part(stacked.reconstruction).suffix(f)))
+            #expect(score.expected == pipelines[o].inverse(newest)?.scalars, "\(name) window \(j): expected values")
+            #expect(score.expected != nil)
         }
     }
 

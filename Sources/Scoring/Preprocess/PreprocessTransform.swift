@@ -22,6 +22,8 @@ public protocol PreprocessTransform: Sendable {
     /// The transform as a per-element map, when it is one (each value depends only on itself and its column):
     /// `transform` then is exactly this map, and scoring can apply it in place (``ElementwiseTransform/apply(_:count:features:)``).
     var elementwise: ElementwiseTransform? { get }
+    /// The inverse as a per-element map, when it is one (`inverseTransform` then is exactly this map).
+    var elementwiseInverse: ElementwiseTransform? { get }
 }
 
 /// A preprocess step that maps every value on its own, by its column: the one implementation of those transforms'
@@ -33,10 +35,16 @@ public enum ElementwiseTransform: Sendable {
     case multiplyAdd(mul: [Float], add: [Float])
     /// `v / div[c]` (MaxAbsScaler).
     case divide([Float])
+    /// `v · mul[c]` (MaxAbsScaler's inverse).
+    case multiply([Float])
     /// `ln(v + add)` (LogTransformer).
     case log(add: Float)
+    /// `exp(v) − sub` (LogTransformer's inverse).
+    case expSubtract(sub: Float)
     /// `(v + add)^n` (StaticPowerTransformer).
     case power(add: Float, n: Float)
+    /// `v^(1/n) − sub` (StaticPowerTransformer's inverse).
+    case rootSubtract(n: Float, sub: Float)
 
     /// Applies the map in place to `count` values laid out as rows of `features`.
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, features f: Int) {
@@ -51,10 +59,16 @@ public enum ElementwiseTransform: Sendable {
             } }
         case .divide(let div):
             div.withUnsafeBufferPointer { d in for i in 0..<count { x[i] = x[i] / d[i % f] } }
+        case .multiply(let mul):
+            mul.withUnsafeBufferPointer { m in for i in 0..<count { x[i] = x[i] * m[i % f] } }
         case .log(let add):
             for i in 0..<count { x[i] = ScalarMath.log(x[i] + add) }
+        case .expSubtract(let sub):
+            for i in 0..<count { x[i] = ScalarMath.exp(x[i]) - sub }
         case .power(let add, let n):
             for i in 0..<count { x[i] = ScalarMath.pow(x[i] + add, n) }
+        case .rootSubtract(let n, let sub):
+            for i in 0..<count { x[i] = ScalarMath.pow(x[i], 1 / n) - sub }
         }
     }
 
@@ -69,6 +83,7 @@ public enum ElementwiseTransform: Sendable {
 
 extension PreprocessTransform {
     public var elementwise: ElementwiseTransform? { nil }
+    public var elementwiseInverse: ElementwiseTransform? { nil }
     public var isStateful: Bool { false }
     public var stats: [(String, Tensor)] { [] }
     public func inverseTransform(_ x: Tensor) -> Tensor? { nil }

@@ -25,7 +25,8 @@ public struct StandardScaler: PreprocessTransform {
 
     public var elementwise: ElementwiseTransform? { .subtractDivide(sub: mean, div: scale) }
     public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.subtractDivide(sub: mean, div: scale).applied(to: x) }
-    public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in v * scale[c] + mean[c] } }
+    public var elementwiseInverse: ElementwiseTransform? { .multiplyAdd(mul: scale, add: mean) }
+    public func inverseTransform(_ x: Tensor) -> Tensor? { ElementwiseTransform.multiplyAdd(mul: scale, add: mean).applied(to: x) }
     public var stats: [(String, Tensor)] { [("mean", Tensor(mean)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["mean", "scale"], features: features, name)
@@ -56,7 +57,8 @@ public struct MinMaxScaler: PreprocessTransform {
 
     public var elementwise: ElementwiseTransform? { .multiplyAdd(mul: scale, add: min) }
     public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.multiplyAdd(mul: scale, add: min).applied(to: x) }
-    public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in (v - min[c]) / scale[c] } }
+    public var elementwiseInverse: ElementwiseTransform? { .subtractDivide(sub: min, div: scale) }
+    public func inverseTransform(_ x: Tensor) -> Tensor? { ElementwiseTransform.subtractDivide(sub: min, div: scale).applied(to: x) }
     public var stats: [(String, Tensor)] { [("min", Tensor(min)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["min", "scale"], features: features, name)
@@ -79,7 +81,8 @@ public struct MaxAbsScaler: PreprocessTransform {
 
     public var elementwise: ElementwiseTransform? { .divide(scale) }
     public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.divide(scale).applied(to: x) }
-    public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in v * scale[c] } }
+    public var elementwiseInverse: ElementwiseTransform? { .multiply(scale) }
+    public func inverseTransform(_ x: Tensor) -> Tensor? { ElementwiseTransform.multiply(scale).applied(to: x) }
     public var stats: [(String, Tensor)] { [("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         scale = try positive(try restoreStats(stats, ["scale"], features: features, name)[0].scalars, "scale", name)
@@ -114,7 +117,8 @@ public struct RobustScaler: PreprocessTransform {
 
     public var elementwise: ElementwiseTransform? { .subtractDivide(sub: center, div: scale) }
     public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.subtractDivide(sub: center, div: scale).applied(to: x) }
-    public func inverseTransform(_ x: Tensor) -> Tensor? { columnwise(x) { (v, c) in v * scale[c] + center[c] } }
+    public var elementwiseInverse: ElementwiseTransform? { .multiplyAdd(mul: scale, add: center) }
+    public func inverseTransform(_ x: Tensor) -> Tensor? { ElementwiseTransform.multiplyAdd(mul: scale, add: center).applied(to: x) }
     public var stats: [(String, Tensor)] { [("center", Tensor(center)), ("scale", Tensor(scale))] }
     public mutating func restore(_ stats: [String: Tensor], features: Int) throws(ScoringError) {
         let t = try restoreStats(stats, ["center", "scale"], features: features, name)

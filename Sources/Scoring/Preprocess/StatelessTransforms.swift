@@ -9,7 +9,8 @@ public struct LogTransformer: PreprocessTransform {
     public init(addFactor: Float = 2) { self.addFactor = addFactor }
     public var elementwise: ElementwiseTransform? { .log(add: addFactor) }
     public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.log(add: addFactor).applied(to: x) }
-    public func inverseTransform(_ x: Tensor) -> Tensor? { x.map { ScalarMath.exp($0) - addFactor } }
+    public var elementwiseInverse: ElementwiseTransform? { .expSubtract(sub: addFactor) }
+    public func inverseTransform(_ x: Tensor) -> Tensor? { ElementwiseTransform.expSubtract(sub: addFactor).applied(to: x) }
 }
 
 /// `(x + add_factor)^n`; inverse `x^(1/n) − add_factor`.
@@ -20,7 +21,8 @@ public struct StaticPowerTransformer: PreprocessTransform {
     public init(n: Float, addFactor: Float = 0) { (self.n, self.addFactor) = (n, addFactor) }
     public var elementwise: ElementwiseTransform? { .power(add: addFactor, n: n) }
     public func transform(_ x: Tensor) -> Tensor { ElementwiseTransform.power(add: addFactor, n: n).applied(to: x) }
-    public func inverseTransform(_ x: Tensor) -> Tensor? { x.map { ScalarMath.pow($0, 1 / n) - addFactor } }
+    public var elementwiseInverse: ElementwiseTransform? { .rootSubtract(n: n, sub: addFactor) }
+    public func inverseTransform(_ x: Tensor) -> Tensor? { ElementwiseTransform.rootSubtract(n: n, sub: addFactor).applied(to: x) }
 }
 
 /// Clips each column to `[lower, upper]` (scalars or per-column lists; either may be absent).
