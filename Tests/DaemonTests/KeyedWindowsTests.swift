@@ -68,6 +68,10 @@ import TensorCore
             var buf = [Float](repeating: 0, count: 10)
             let n = buf.withUnsafeMutableBufferPointer { store.copyWindow(slot: slot, into: $0.baseAddress!) }
             #expect(Array(buf[0..<(n * 2)]) == expected.flatMap(\.1))
+            // appendWindow: the same rows after what `out` held, the rows not held yet as zeros.
+            var out: [Float] = [7, 7]
+            store.appendWindow(slot: slot, to: &out)
+            #expect(out == [7, 7] + expected.flatMap(\.1) + [Float](repeating: 0, count: (5 - expected.count) * 2))
             #expect(store.count == ref.rows.count && store.count <= 4)
         }
         #expect(store.evictions > 0)

@@ -187,9 +187,15 @@ public struct KeyedWindows<Key: Hashable> {
     /// `mutating` although it changes nothing: called on a class's stored windows while the caller holds another
     /// `inout` (`&groups[id].windows`), a non-mutating call was compiled as a copy of the whole `KeyedWindows`.
     public mutating func appendWindow(slot s: Int, to out: inout [Float]) {
-        let at = out.count
-        out.append(contentsOf: repeatElement(0, count: length * features))
-        _ = out.withUnsafeMutableBufferPointer { copyWindow(slot: s, into: $0.baseAddress! + at) }
+        let (n, start, l, f) = (Int(counts[s]), Int(head[s]), length, features)
+        out.reserveCapacity(out.count + l * f)
+        // (No closure captures `self` here either: that copied the windows too.)
+        values.withUnsafeBufferPointer { v in
+            for i in 0..<n {
+                out.append(contentsOf: UnsafeBufferPointer(start: v.baseAddress! + (s * l + (start + i) % l) * f, count: f))
+            }
+        }
+        if n < l { out.append(contentsOf: repeatElement(0, count: (l - n) * f)) }
     }
 
     public func timestamps(slot s: Int) -> [Int64] {

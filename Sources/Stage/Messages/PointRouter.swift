@@ -33,6 +33,9 @@ public struct PointRouter: Sendable {
     public let missingPolicy: AEFlowConfig.Windows.MissingPolicy
     /// Target indices by stream `config_id`, built once.
     private let byStream: [String: [Int]]
+    /// Where a point without `config_id` goes (the `default` stream, else the first one), looked up once: most
+    /// points carry no `config_id`, and hashing "default" per point showed in the profile.
+    private let unnamed: (String, [Int])?
 
     public init(config: AEFlowConfig) {
         targets = config.streams.flatMap { s in s.pipelines.map { Target(stream: s, pipeline: $0) } }
@@ -40,12 +43,19 @@ public struct PointRouter: Sendable {
         var streams: [String: [Int]] = [:]
         for (i, t) in targets.enumerated() { streams[t.stream.configID, default: []].append(i) }
         byStream = streams
+        if let fallback = streams["default"] {
+            unnamed = ("default", fallback)
+        } else if let first = targets.first {
+            unnamed = (first.stream.configID, streams[first.stream.configID]!)
+        } else {
+            unnamed = nil
+        }
     }
 
     public func streamTargets(_ configID: String?) -> (String, [Int])? {
-        if let configID, let byID = byStream[configID] { return (configID, byID) }
+        guard let configID else { return unnamed }
+        if let byID = byStream[configID] { return (configID, byID) }
         if let fallback = byStream["default"] { return ("default", fallback) }
-        if configID == nil, let first = targets.first { return (first.stream.configID, byStream[first.stream.configID]!) }
         return nil
     }
 
