@@ -149,6 +149,9 @@ public struct JSONCursor {
         return v
     }
 
+    /// 10⁰ … 10²², each exact in a double.
+    static let powersOfTen: [Double] = (0...22).map { e in (0..<e).reduce(1.0) { r, _ in r * 10 } }
+
     mutating func string() throws(JSONParseError) -> String {
         i += 1
         let start = i
@@ -214,25 +217,53 @@ public struct JSONCursor {
     mutating func number() throws(JSONParseError) -> JSONValue {
         let start = i
         var isInteger = true
-        if b[i] == UInt8(ascii: "-") { i += 1 }
+        // The digits as an integer while they fit (no fraction digit is lost: every digit counts), the fraction's
+        // digit count and the exponent: most numbers are read from these without text (see below).
+        var significand: UInt64 = 0, digits = 0, fractionDigits = 0, exponent = 0, exponentDigits = 0
+        var negative = false, exponentNegative = false
+        @inline(__always) func take(_ d: UInt8) {
+            if significand <= (UInt64.max - 9) / 10 { significand = significand * 10 + UInt64(d - UInt8(ascii: "0")) } else { digits = 100 }
+            digits += 1
+        }
+        if b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
         guard i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) else { throw error("invalid number") }
         if b[i] == UInt8(ascii: "0") {
             i += 1
         } else {
-            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
+            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { take(b[i]); i += 1 }
         }
         if i < b.count, b[i] == UInt8(ascii: ".") {
             isInteger = false
             i += 1
             guard i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) else { throw error("invalid fraction") }
-            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
+            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { take(b[i]); fractionDigits += 1; i += 1 }
         }
         if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
             isInteger = false
             i += 1
-            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { exponentNegative = b[i] == UInt8(ascii: "-"); i += 1 }
             guard i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) else { throw error("invalid exponent") }
-            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
+            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) {
+                if exponentDigits < 6 { exponent = exponent * 10 + Int(b[i] - UInt8(ascii: "0")) }
+                exponentDigits += 1
+                i += 1
+            }
+        }
+        if digits <= 19 {
+            if isInteger {
+                // Int64's range, as `Int64(text)` reads it (beyond it, the double below).
+                if !negative, significand <= UInt64(Int64.max) { return .int(Int64(significand)) }
+                if negative, significand <= UInt64(Int64.max) + 1 { return .int(significand == 0 ? 0 : 0 &- Int64(truncatingIfNeeded: significand)) }
+            } else if significand <= 1 << 53, exponentDigits <= 6 {
+                // Clinger's fast path: a significand and a power of ten both exact in a double give the correctly
+                // rounded value in one operation, the same double the text conversion (strtod) returns.
+                let e10 = (exponentNegative ? -exponent : exponent) - fractionDigits
+                if (-22...22).contains(e10) {
+                    let m = Double(significand), p = Self.powersOfTen[abs(e10)]
+                    let v = e10 < 0 ? m / p : m * p
+                    return .double(negative ? -v : v)
+                }
+            }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
         if isInteger, let v = Int64(text) { return .int(v) }
