@@ -137,7 +137,7 @@ let package = Package(
             path: "bench/EngineBench", swiftSettings: optimized),
 
         .executableTarget(
-            name: "ModelBench", dependencies: ["Autoencoders", "Training", "TensorCore"],
+            name: "ModelBench", dependencies: ["Autoencoders", "Scoring", "Training", "TensorCore"],
             path: "bench/ModelBench", swiftSettings: optimized),
 
         .executableTarget(

@@ -114,6 +114,15 @@ def models(args):
               f"| {t['single_window_us'] / o['single_window_plan_us']:.0f}× "
               f"| {o['batch4096_plan_windows_per_s'] / 1e3:.0f} k/s | {o['batch4096_windows_per_s'] / 1e3:.0f} k/s "
               f"| {t['batch4096_windows_per_s'] / 1e3:.0f} k/s |")
+    print("\nA model per key (256 keys' pipelines of each architecture, own weights and StandardScaler statistics, one "
+          "window each): one ScoringPipeline.forward call per key vs the stacked pass the daemon uses, per window; "
+          "numalogic's one window (above) is its per-key call:\n")
+    print("| model | per-key calls | stacked pass | stacked vs calls | numalogic per key | stacked vs numalogic |")
+    print("|---|---|---|---|---|---|")
+    for name in ours:
+        o, t = ours[name], theirs[name]
+        print(f"| {name} | {o['per_key_call_us']:.2f} µs | {o['stacked_per_key_us']:.2f} µs | {o['per_key_call_us'] / o['stacked_per_key_us']:.1f}× "
+              f"| {t['single_window_us']:.1f} µs | {t['single_window_us'] / o['stacked_per_key_us']:.0f}× |")
     print()
 
 
@@ -250,7 +259,7 @@ def per_key(args):
     for keys in ["100", "10000"]:
         for label, env, workers in (("compiled plans", {}, "0"), ("compiled plans", {}, "1"),
                                     ("autograd engine", {"AEFLOW_INFERENCE": "autograd"}, "0")):
-            cmd = [os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", keys, "--rates", "100000,200000,0",
+            cmd = [os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", keys, "--rates", "100000,200000,300000,0",
                    "--seconds", seconds, "--probe-seconds", "0", "--workers", workers]
             for r in (r for r in json_lines(cmd, env=env) if r["bench"] == "daemon"):
                 off = "max" if r["offered_per_s"] == 0 else f"{r['offered_per_s']:,}"
