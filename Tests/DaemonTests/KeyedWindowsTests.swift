@@ -225,6 +225,11 @@ import TensorCore
                         features: [1.5, 0.25], modelVersion: 3, threshold: [2, 4], status: .scored),
             ScoreOutput(uuid: "u", configID: "c", pipelineID: "p\"1", key: ["a"], timestamp: 5, unified: nil, metrics: ["cpu", "m\\em"],
                         features: nil, modelVersion: nil, threshold: nil, status: .warmingUp),
+            // The template keeps the last threshold array's digits: a different one, then the first again.
+            ScoreOutput(uuid: "v", configID: "c", pipelineID: "p\"1", key: ["b"], timestamp: 6, unified: 0.125, metrics: ["cpu", "m\\em"],
+                        features: [0.5, 0.75], modelVersion: 4, threshold: [3, 0.1], status: .scored, isAnomaly: false, expected: [1, 2]),
+            ScoreOutput(uuid: "w", configID: "c", pipelineID: "p\"1", key: ["b"], timestamp: 7, unified: 9, metrics: ["cpu", "m\\em"],
+                        features: [9, 8], modelVersion: 3, threshold: [2, 4], status: .scored, isAnomaly: true),
         ] {
             #expect(t.encode(o) == OutputEncoder.encode(o))
         }

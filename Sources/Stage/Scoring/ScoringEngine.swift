@@ -289,7 +289,9 @@ public final class ScoringEngine {
         for oid in order {
             let group = groups.removeValue(forKey: oid)!
             let pi = group.items[0].pipeline
-            if group.items.count < Self.stackedBelow && group.model.stackable {
+            let target = pipelines[pi].target
+            if group.items.count < Self.stackedBelow && group.model.stackable && group.model.seqLen == target.stream.windowSize
+                && group.model.features == target.pipeline.metrics.count {
                 if stacks[pi] == nil { stacks[pi] = Stack(); stackOrder.append(pi) }
                 stacks[pi]!.add(group)
             } else {
