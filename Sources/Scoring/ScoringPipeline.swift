@@ -139,6 +139,11 @@ public final class ScoringPipeline: @unchecked Sendable {
     public let stackable: Bool
     /// The empty `(0, F)` errors of a score from raw memory (made once, not per score).
     let noErrors: Tensor
+    /// The threshold's values, its per-column divisors when its element score is a division, and whether it scores
+    /// elements at all — read once: each read through the `any ThresholdModel` copied it, per element.
+    let thresholdValues: [Float]
+    let thresholdDivisors: [Float]?
+    let thresholdScoresElements: Bool
 
     public var seqLen: Int { model.seqLen }
     public var features: Int { metrics.count }
@@ -181,6 +186,9 @@ public final class ScoringPipeline: @unchecked Sendable {
         }
         stackable = plan != nil && elementwisePreprocess != nil
         noErrors = Tensor.zeros([0, metrics.count])
+        thresholdValues = threshold.thresholdValues
+        thresholdDivisors = threshold.elementDivisors.flatMap { $0.count == metrics.count ? $0 : nil }
+        thresholdScoresElements = threshold.elementScore(0, column: 0) != nil
     }
 
     /// Builds every component of `checkpoint` and restores its state (all mismatches are reported).
@@ -354,7 +362,7 @@ public final class ScoringPipeline: @unchecked Sendable {
         let f = features
         let newest = Array(UnsafeBufferPointer(start: e + (l - 1) * f, count: f))
         var limits: [Float]? = nil
-        var thresholdUsed = threshold.thresholdValues
+        var thresholdUsed = thresholdValues
         if score.mode == .adaptive {
             let k = score.adaptive.stdFactor
             let mean = state.adaptiveMean ?? stats.errorMean ?? startingErrorMean
@@ -376,16 +384,20 @@ public final class ScoringPipeline: @unchecked Sendable {
         // Ratio-scores, column by column; estimators that score whole rows go through their tensor API.
         var rawFeatures = [Float](repeating: 0, count: f)
         var column = [Float](repeating: 0, count: l)
-        if limits == nil && threshold.elementScore(0, column: 0) == nil {
+        let windowAgg = score.windowAgg
+        if let divisors = limits ?? thresholdDivisors {
+            for c in 0..<f {
+                let d = divisors[c]
+                for r in 0..<l { column[r] = e[r * f + c] / d }
+                rawFeatures[c] = windowAgg.reduce(column)
+            }
+        } else if !thresholdScoresElements {
             let ratios = threshold.scoreSamples(Tensor(shape: [l, f], scalars: Array(UnsafeBufferPointer(start: e, count: l * f))))
-            rawFeatures = score.windowAgg.reduceColumns(ratios)
+            rawFeatures = windowAgg.reduceColumns(ratios)
         } else {
             for c in 0..<f {
-                for r in 0..<l {
-                    let v = e[r * f + c]
-                    column[r] = limits.map { v / $0[c] } ?? threshold.elementScore(v, column: c)!
-                }
-                rawFeatures[c] = score.windowAgg.reduce(column)
+                for r in 0..<l { column[r] = threshold.elementScore(e[r * f + c], column: c)! }
+                rawFeatures[c] = windowAgg.reduce(column)
             }
         }
         let rawUnified = score.featureAgg.reduce(rawFeatures)

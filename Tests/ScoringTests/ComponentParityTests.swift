@@ -157,9 +157,15 @@ extension Tensor {
         for m in models {
             let s = m.scoreSamples(x)
             for r in 0..<20 { for c in 0..<3 { #expect(m.elementScore(x[r, c], column: c) == s[r, c], "\(m.name)") } }
+            // Divisors, where offered, give the same scores by plain division (the scoring path's shortcut).
+            if let d = m.elementDivisors {
+                for r in 0..<20 { for c in 0..<3 { #expect(x[r, c] / d[c] == s[r, c], "\(m.name) divisors") } }
+            }
         }
+        #expect(sd.elementDivisors != nil && mp.elementDivisors != nil)
+        #expect(models[2].elementDivisors == nil && models[3].elementDivisors == nil, "static and sigmoid scores are not divisions")
         var mh = try MahalanobisThreshold(); try mh.fit(x)
-        #expect((mh as any ThresholdModel).elementScore(1, column: 0) == nil)
+        #expect((mh as any ThresholdModel).elementScore(1, column: 0) == nil && (mh as any ThresholdModel).elementDivisors == nil)
     }
 }
 

@@ -13,6 +13,9 @@ public protocol ThresholdModel: Sendable {
     /// The score of one element (`x` in feature `column`) when it depends on that element alone; nil for
     /// estimators that score whole rows (Mahalanobis). Lets the scoring path skip building tensors.
     func elementScore(_ x: Float, column: Int) -> Float?
+    /// Per column, the divisor when ``elementScore(_:column:)`` is exactly `x / divisor[column]` (nil otherwise):
+    /// the scoring path then divides without a call through the protocol per element.
+    var elementDivisors: [Float]? { get }
     /// The fitted threshold (per feature, or one value), reported as `metadata.threshold`.
     var thresholdValues: [Float] { get }
     /// Fitted statistics, stored as `threshold.<stat>`.
@@ -23,6 +26,7 @@ public protocol ThresholdModel: Sendable {
 extension ThresholdModel {
     public var isStateful: Bool { true }
     public func elementScore(_ x: Float, column: Int) -> Float? { nil }
+    public var elementDivisors: [Float]? { nil }
 }
 
 /// numalogic's `StdDevThreshold`: per column `thr = mean + std_factor·std` (population std), raised to
@@ -44,6 +48,7 @@ public struct StdDevThreshold: ThresholdModel {
 
     public func scoreSamples(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v / threshold[c] } }
     public func elementScore(_ x: Float, column: Int) -> Float? { x / threshold[column] }
+    public var elementDivisors: [Float]? { threshold }
     public func predict(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v >= threshold[c] ? 1 : 0 } }
     public var thresholdValues: [Float] { threshold }
     public var stats: [(String, Tensor)] { [("mean", Tensor(mean)), ("std", Tensor(std)), ("threshold", Tensor(threshold))] }
@@ -75,6 +80,7 @@ public struct MaxPercentileThreshold: ThresholdModel {
 
     public func scoreSamples(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v / threshold[c] } }
     public func elementScore(_ x: Float, column: Int) -> Float? { x / threshold[column] }
+    public var elementDivisors: [Float]? { threshold }
     public func predict(_ x: Tensor) -> Tensor { columnwise(x) { (v, c) in v > threshold[c] ? 1 : 0 } }
     public var thresholdValues: [Float] { threshold }
     public var stats: [(String, Tensor)] { [("threshold", Tensor(threshold))] }
