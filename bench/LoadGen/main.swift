@@ -163,13 +163,15 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
     try cfg.write(toFile: "\(dir)/cfg.yaml", atomically: true, encoding: .utf8)
     try? FileManager.default.removeItem(atPath: "\(dir)/history.sqlite")
     let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"] + (withRetrain ? ["--with-retrain"] : []))
-    guard let ready = r.waitFor("daemon ready") else { fatalError("daemon did not start") }
+    // On a failure the daemon is stopped before LoadGen ends (it was left running, idle, after a failed row).
+    guard let ready = r.waitFor("daemon ready") else { r.stop(); fatalError("daemon did not start") }
     var e: [String: String] = [:]
     for f in ready.split(separator: " ") {
         let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
         if kv.count == 2 { e[kv[0]] = kv[1] }
     }
-    guard r.waitFor("models preloaded") != nil else { fatalError("model not preloaded") }
+    // Reading one checkpoint per key takes a while for 100,000 keys (and on a busy machine for 10,000).
+    guard r.waitFor("models preloaded", timeout: 300) != nil else { r.stop(); fatalError("models not preloaded within 300 s") }
     return (r, e)
 }
 
