@@ -164,7 +164,8 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
     try? FileManager.default.removeItem(atPath: "\(dir)/history.sqlite")
     let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"] + (withRetrain ? ["--with-retrain"] : []))
     // On a failure the daemon is stopped before LoadGen ends (it was left running, idle, after a failed row).
-    guard let ready = r.waitFor("daemon ready") else { r.stop(); fatalError("daemon did not start") }
+    // The daemon reports ready once its workers have read the store (one checkpoint per key: minutes for 100,000).
+    guard let ready = r.waitFor("daemon ready", timeout: 300) else { r.stop(); fatalError("daemon did not start within 300 s") }
     var e: [String: String] = [:]
     for f in ready.split(separator: " ") {
         let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
