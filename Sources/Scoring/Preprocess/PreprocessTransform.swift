@@ -48,19 +48,22 @@ public enum ElementwiseTransform: Sendable {
 
     /// Applies the map in place to `count` values laid out as rows of `features`.
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, features f: Int) {
+        // Row by row (a division per element to find its column cost more than the arithmetic on large batches).
+        let rows = count / f
+        precondition(rows * f == count, "\(count) values are not rows of \(f)")
         switch self {
         case .subtractDivide(let sub, let div):
             sub.withUnsafeBufferPointer { s in div.withUnsafeBufferPointer { d in
-                for i in 0..<count { let c = i % f; x[i] = (x[i] - s[c]) / d[c] }
+                for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = (row[c] - s[c]) / d[c] } }
             } }
         case .multiplyAdd(let mul, let add):
             mul.withUnsafeBufferPointer { m in add.withUnsafeBufferPointer { a in
-                for i in 0..<count { let c = i % f; x[i] = x[i] * m[c] + a[c] }
+                for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] * m[c] + a[c] } }
             } }
         case .divide(let div):
-            div.withUnsafeBufferPointer { d in for i in 0..<count { x[i] = x[i] / d[i % f] } }
+            div.withUnsafeBufferPointer { d in for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] / d[c] } } }
         case .multiply(let mul):
-            mul.withUnsafeBufferPointer { m in for i in 0..<count { x[i] = x[i] * m[i % f] } }
+            mul.withUnsafeBufferPointer { m in for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] * m[c] } } }
         case .log(let add):
             for i in 0..<count { x[i] = ScalarMath.log(x[i] + add) }
         case .expSubtract(let sub):
