@@ -92,3 +92,20 @@ import TensorCore
         }
     }
 }
+
+/// The per-element maps on edge shapes: no rows, one row as a vector, and rows of one feature.
+@Suite struct ElementwiseTransformShapeTests {
+    @Test func emptyVectorAndSingleColumnInputsMapLikeTheFormulas() throws {
+        var rng = RandomGenerator(seed: 9)
+        var scaler = StandardScaler()
+        try scaler.fit(Tensor.uniform([10, 3], low: 1, high: 4, using: &rng))
+        #expect(scaler.transform(Tensor.zeros([0, 3])).shape == [0, 3])
+        #expect(LogTransformer().transform(Tensor.zeros([0, 2])).shape == [0, 2])
+        let row = Tensor.uniform([3], low: 1, high: 4, using: &rng)
+        let mapped = scaler.transform(row).scalars
+        for c in 0..<3 { #expect(mapped[c] == (row.scalars[c] - scaler.mean[c]) / scaler.scale[c]) }
+        let column = Tensor.uniform([5, 1], low: 0, high: 2, using: &rng)
+        #expect(LogTransformer(addFactor: 2).transform(column).scalars == column.scalars.map { ScalarMath.log($0 + 2) })
+        #expect(try #require(LogTransformer(addFactor: 2).inverseTransform(column)).scalars == column.scalars.map { ScalarMath.exp($0) - 2 })
+    }
+}

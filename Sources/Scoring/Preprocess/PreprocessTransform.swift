@@ -49,6 +49,7 @@ public enum ElementwiseTransform: Sendable {
     /// Applies the map in place to `count` values laid out as rows of `features`.
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, features f: Int) {
         // Row by row (a division per element to find its column cost more than the arithmetic on large batches).
+        guard count > 0 else { return }
         let rows = count / f
         precondition(rows * f == count, "\(count) values are not rows of \(f)")
         switch self {
@@ -77,8 +78,9 @@ public enum ElementwiseTransform: Sendable {
 
     /// The map applied to a copy of `x` (rows of its last dimension's width).
     public func applied(to x: Tensor) -> Tensor {
+        guard x.shape.elementCount > 0 else { return x }
         var out = x
-        let f = x.shape[x.rank - 1]
+        let f = x.rank == 0 ? 1 : x.shape[x.rank - 1]
         out.withUnsafeMutableBufferPointer { apply($0.baseAddress!, count: $0.count, features: f) }
         return out
     }
