@@ -148,7 +148,7 @@ extension ScoringPipeline {
         state.scoredWindows += 1
         let newestErrors = Array(UnsafeBufferPointer(start: e + newestRow, count: f))
         return WindowScore(unified: unified, features: scores, rawUnified: Float(tails.min() ?? 1), rawFeatures: tails.map { Float($0) },
-                           errors: noErrors, newestErrors: newestErrors, threshold: threshold.thresholdValues,
+                           errors: noErrors, newestErrors: newestErrors, threshold: thresholdValues,
                            isAnomaly: unified >= alertThreshold, expected: expected)
     }
 }

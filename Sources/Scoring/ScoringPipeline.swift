@@ -145,8 +145,10 @@ public final class ScoringPipeline: @unchecked Sendable {
     let thresholdDivisors: [Float]?
     let thresholdScoresElements: Bool
 
-    public var seqLen: Int { model.seqLen }
-    public var features: Int { metrics.count }
+    /// The window length and metric count, read once (the engine and the stacked pass ask per window; `model.seqLen`
+    /// is a call through the `any Autoencoder`).
+    public let seqLen: Int
+    public let features: Int
 
     public init(model: any Autoencoder, preprocess: [any PreprocessTransform], threshold: any ThresholdModel, postprocess: Postprocess?,
                 score: ScoreConfig, metrics: [String], stats: ScoreStats) throws(CheckpointError.Problem) {
@@ -158,6 +160,7 @@ public final class ScoringPipeline: @unchecked Sendable {
         }
         (self.model, self.preprocess, self.threshold, self.postprocess, self.score, self.metrics) =
             (model, preprocess, threshold, postprocess, score, metrics)
+        (seqLen, features) = (model.seqLen, metrics.count)
         try stats.validate(features: metrics.count)
         self.stats = stats
         for (m, _) in score.direction + score.minDeviation.map({ ($0.0, ScoreConfig.Direction.both) }) where m != "*" && !metrics.contains(m) {
@@ -429,7 +432,7 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// when it has them (StdDevThreshold), else the threshold itself as the mean with no spread.
     var startingErrorMean: [Float] {
         if let m = threshold.stats.first(where: { $0.0 == "mean" })?.1.scalars, m.count == features { return m }
-        let t = threshold.thresholdValues
+        let t = thresholdValues
         return t.count == features ? t : [Float](repeating: t.first ?? 1, count: features)
     }
     var startingErrorStd: [Float] {

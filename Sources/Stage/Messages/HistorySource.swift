@@ -37,14 +37,12 @@ extension HistorySource {
     /// to be small: a window, one key).
     public func fetch(_ target: PointRouter.Target, key: [String]?, startMs: Int64, endMs: Int64) throws(HistorySourceError) -> [HistorySeries] {
         var byKey: [[String]: HistorySeries] = [:]
-        var order: [[String]] = []
         try fetchPages(target, key: key, startMs: startMs, endMs: endMs) { (page) throws(HistorySourceError) in
             for s in page {
-                if byKey[s.key] == nil { order.append(s.key); byKey[s.key] = HistorySeries(key: s.key, timestamps: [], values: []) }
-                byKey[s.key]!.timestamps += s.timestamps
+                byKey[s.key, default: HistorySeries(key: s.key, timestamps: [], values: [])].timestamps += s.timestamps
                 byKey[s.key]!.values += s.values
             }
         }
-        return order.sorted { $0.lexicographicallyPrecedes($1) }.map { byKey[$0]! }
+        return byKey.values.sorted { $0.key.lexicographicallyPrecedes($1.key) }
     }
 }
