@@ -141,8 +141,10 @@ let package = Package(
             path: "bench/ModelBench", swiftSettings: optimized),
 
         .executableTarget(
-            name: "LoadGen", dependencies: ["ZMQ", "Scoring", "Training", "Autoencoders", "TensorCore"],
-            path: "bench/LoadGen", swiftSettings: optimized),
+            name: "LoadGen", dependencies: ["ZMQ", "Scoring", "Stage", "Training", "Autoencoders", "TensorCore",
+                                            .product(name: "Logging", package: "swift-log")],
+            path: "bench/LoadGen", swiftSettings: optimized,
+            linkerSettings: [.linkedLibrary("jemalloc")]),   // as the daemon's (its --engine rows score in this process)
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "TestSupport"]),

@@ -81,20 +81,41 @@ public protocol Autoencoder: Module {
     var halvesMSE: Bool { get }
 }
 
+/// A model's element-wise reconstruction error (its loss without reduction) on raw memory.
+public enum ErrorCriterion: Sendable, Equatable {
+    case huber, l1
+    /// `scale · (r − x)²`.
+    case squared(scale: Float)
+
+    /// `e[i] = criterion(x[i], r[i])` for `count` values.
+    public func errors(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>, into e: UnsafeMutablePointer<Float>, count n: Int) {
+        switch self {
+        case .huber:
+            for i in 0..<n { let d = r[i] - x[i], a = Swift.abs(d); e[i] = a < 1 ? 0.5 * d * d : a - 0.5 }
+        case .l1:
+            for i in 0..<n { e[i] = Swift.abs(r[i] - x[i]) }
+        case .squared(let h):
+            for i in 0..<n { let d = r[i] - x[i]; e[i] = d * d * h }
+        }
+    }
+}
+
 extension Autoencoder {
     public var halvesMSE: Bool { true }
 
     /// ``elementwiseError(_:_:)`` over `count` raw values: `e[i] = criterion(x[i], r[i])` without tensors (the
     /// criterion resolved once, not per element).
     public func elementwiseErrors(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>, into e: UnsafeMutablePointer<Float>, count n: Int) {
+        errorCriterion.errors(x, r, into: e, count: n)
+    }
+
+    /// The model's element-wise criterion as a plain value (a caller scoring many models keeps it beside the model
+    /// instead of asking the model per window).
+    public var errorCriterion: ErrorCriterion {
         switch settings.lossFn {
-        case .huber:
-            for i in 0..<n { let d = r[i] - x[i], a = Swift.abs(d); e[i] = a < 1 ? 0.5 * d * d : a - 0.5 }
-        case .l1:
-            for i in 0..<n { e[i] = Swift.abs(r[i] - x[i]) }
-        case .mse:
-            let h: Float = halvesMSE ? 0.5 : 1
-            for i in 0..<n { let d = r[i] - x[i]; e[i] = d * d * h }
+        case .huber: .huber
+        case .l1: .l1
+        case .mse: .squared(scale: halvesMSE ? 0.5 : 1)
         }
     }
 

@@ -91,6 +91,54 @@ public struct WindowScore: Sendable {
     public var expected: [Float]? = nil
 }
 
+/// A score's arrays, owned by the caller and reused from window to window (the scoring engine keeps one set per
+/// thread): written by ``ScoringPipeline/score(_:index:raw:state:into:)``, whose per-window arrays (features, raw
+/// features, newest errors, expected values, a column) were allocated and freed once per scored point.
+public struct ScoreBuffers {
+    /// Per-feature scores (post-processed), in metric order.
+    public internal(set) var features: [Float] = []
+    /// Per-feature ratio-scores before post-processing.
+    public internal(set) var rawFeatures: [Float] = []
+    /// The errors of the window's newest point.
+    public internal(set) var newestErrors: [Float] = []
+    /// The threshold(s) used.
+    public internal(set) var threshold: [Float] = []
+    /// The newest point's expected values in metric units; empty when the preprocess chain has no inverse.
+    public internal(set) var expected: [Float] = []
+    var column: [Float] = []
+
+    public init() {}
+}
+
+/// The scalars of a score written into ``ScoreBuffers``.
+public struct ScoreValues: Sendable {
+    public let unified: Float
+    public let rawUnified: Float
+    public let isAnomaly: Bool
+}
+
+extension WindowScore {
+    /// A score from its scalars and a copy of its buffers (`expected` nil when they hold none).
+    init(_ v: ScoreValues, _ b: ScoreBuffers, errors: Tensor) {
+        self.init(unified: v.unified, features: b.features, rawUnified: v.rawUnified, rawFeatures: b.rawFeatures, errors: errors,
+                  newestErrors: b.newestErrors, threshold: b.threshold, isAnomaly: v.isAnomaly, expected: b.expected.isEmpty ? nil : b.expected)
+    }
+}
+
+extension Array where Element == Float {
+    /// Sets the array to `count` values from `p`, reusing its storage when it is already that long.
+    mutating func assign(_ p: UnsafePointer<Float>, count n: Int) {
+        if count != n { self = [Float](repeating: 0, count: n) }
+        guard n > 0 else { return }
+        withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: p, count: n) }
+    }
+
+    /// Sets the array to `count` copies of `value`, reusing its storage when it is already that long.
+    mutating func assign(repeating value: Float, count n: Int) {
+        if count != n { self = [Float](repeating: value, count: n) } else { for i in 0..<n { self[i] = value } }
+    }
+}
+
 /// One model pass over a batch of windows, every tensor `(B, L, F)`: the preprocessed input, its reconstruction
 /// and the element-wise errors.
 public struct ForwardPass: Sendable {
@@ -128,27 +176,26 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// Whether every preprocess step maps rows on their own (none looks across rows, like differences and moving
     /// averages do), so a batch of windows is preprocessed as one matrix of rows.
     let rowwise: Bool
-    /// The preprocess chain as per-element maps, when every step is one (see ``stackable``).
-    let elementwisePreprocess: [ElementwiseTransform]?
-    /// The chain's inverse as per-element maps in the order they apply (last step's inverse first), when every
-    /// step's inverse is one: a scored window's expected values are mapped back without tensors.
-    let elementwiseInverse: [ElementwiseTransform]?
     /// Whether a window of this pipeline can be scored in a stacked pass with other pipelines' windows
     /// (``forward(stacked:_:scratch:)``): it has a compiled plan and a per-element preprocess chain. (Stored: reading
     /// `plan` copies the existential, a cost per window.)
     public let stackable: Bool
     /// The empty `(0, F)` errors of a score from raw memory (made once, not per score).
     let noErrors: Tensor
-    /// The threshold's values, its per-column divisors when its element score is a division, and whether it scores
-    /// elements at all — read once: each read through the `any ThresholdModel` copied it, per element.
+    /// The threshold's values and whether it scores elements at all (its per-column divisors, when its element score
+    /// is a division, are in ``constants``) — read once: each read through the `any ThresholdModel` copied it.
     let thresholdValues: [Float]
-    let thresholdDivisors: [Float]?
     let thresholdScoresElements: Bool
 
     /// The window length and metric count, read once (the engine and the stacked pass ask per window; `model.seqLen`
     /// is a call through the `any Autoencoder`).
     public let seqLen: Int
     public let features: Int
+    /// The per-window constants (the preprocess chain and its inverse as steps, the threshold's divisors) in one
+    /// allocation, and the model's error criterion: what a stacked pass and a score read per window, kept where
+    /// reading them costs one cold line, not one per object.
+    let constants: PipelineConstants
+    let errorCriterion: ErrorCriterion
 
     public init(model: any Autoencoder, preprocess: [any PreprocessTransform], threshold: any ThresholdModel, postprocess: Postprocess?,
                 score: ScoreConfig, metrics: [String], stats: ScoreStats) throws(CheckpointError.Problem) {
@@ -174,9 +221,11 @@ public final class ScoringPipeline: @unchecked Sendable {
         invertible = probe != nil
         rowwise = preprocess.allSatisfy { !($0 is DifferenceTransform || $0 is ExpMovingAverage) }
         let maps = preprocess.compactMap(\.elementwise)
-        elementwisePreprocess = maps.count == preprocess.count ? maps : nil
+        // The chain as per-element maps when every step is one (see ``stackable``), and its inverse as maps in the
+        // order they apply (last step's inverse first) when every step's inverse is one.
+        let elementwisePreprocess = maps.count == preprocess.count ? maps : nil
         let inverses = preprocess.reversed().compactMap(\.elementwiseInverse)
-        elementwiseInverse = inverses.count == preprocess.count ? inverses : nil
+        let elementwiseInverse = inverses.count == preprocess.count ? inverses : nil
         model.eval()
         do throws(InferenceCompileError) {
             if ScoringPipeline.autogradRequested {
@@ -190,9 +239,13 @@ public final class ScoringPipeline: @unchecked Sendable {
         stackable = plan != nil && elementwisePreprocess != nil
         noErrors = Tensor.zeros([0, metrics.count])
         thresholdValues = threshold.thresholdValues
-        thresholdDivisors = threshold.elementDivisors.flatMap { $0.count == metrics.count ? $0 : nil }
+        let thresholdDivisors = threshold.elementDivisors.flatMap { $0.count == metrics.count ? $0 : nil }
         thresholdScoresElements = threshold.elementScore(0, column: 0) != nil
+        errorCriterion = model.errorCriterion
+        constants = PipelineConstants(preprocess: elementwisePreprocess, inverse: elementwiseInverse, divisors: thresholdDivisors)
     }
+
+    deinit { constants.deallocate() }
 
     /// Builds every component of `checkpoint` and restores its state (all mismatches are reported).
     public convenience init(checkpoint c: Checkpoint) throws(CheckpointError.Problem) {
@@ -293,11 +346,9 @@ public final class ScoringPipeline: @unchecked Sendable {
                     for (j, p) in pipelines.enumerated() {
                         precondition(p.stackable && p.seqLen == l && p.features == f, "pipeline \(j) cannot be stacked with \(l)×\(f) windows")
                         let (xj, rj) = (xp.baseAddress! + j * n, rp.baseAddress! + j * n)
-                        p.elementwisePreprocess?.withUnsafeBufferPointer { maps in
-                            for m in maps.indices { maps[m].apply(xj, count: n, features: f) }
-                        }
-                        p.plan?.reconstruct(xj, batch: 1, into: rj, scratch: scratch)   // (in place: a `let` binding copies the plan)
-                        p.model.elementwiseErrors(xj, rj, into: ep.baseAddress! + j * n, count: n)
+                        for step in p.constants.preprocess! { step.apply(xj, count: n, features: f) }
+                        p.plan!.reconstruct(xj, batch: 1, into: rj, scratch: scratch)
+                        p.errorCriterion.errors(xj, rj, into: ep.baseAddress! + j * n, count: n)
                     }
                 }
             }
@@ -340,44 +391,70 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// units (as received, before any level shift).
     public func score(_ pass: ForwardPass, index j: Int, raw: UnsafePointer<Float>, state: inout KeyScoreState) -> WindowScore {
         let (l, f) = (pass.errors.shape[1], pass.errors.shape[2])
-        let at = j * l * f
         if score.mode == .likelihood {
+            let at = j * l * f
             return scoreLikelihood(errors: pass.errors.basePointer + at, input: pass.input.basePointer + at,
                                    reconstruction: pass.reconstruction.basePointer + at, raw: raw, length: l, state: &state)
         }
-        var s = score(errors: pass.errors.basePointer + at, raw: raw, length: l, state: &state)
+        var b = ScoreBuffers()
+        let v = score(pass, index: j, raw: raw, state: &state, into: &b)
+        return WindowScore(v, b, errors: noErrors)
+    }
+
+    /// ``score(_:index:raw:state:)`` written into the caller's `buffers` (reused across windows: nothing is allocated
+    /// once they have grown to this pipeline's widths); returns the scalars.
+    public func score(_ pass: ForwardPass, index j: Int, raw: UnsafePointer<Float>, state: inout KeyScoreState,
+                      into b: inout ScoreBuffers) -> ScoreValues {
+        let (l, f) = (pass.errors.shape[1], pass.errors.shape[2])
+        let at = j * l * f
+        if score.mode == .likelihood {
+            let s = scoreLikelihood(errors: pass.errors.basePointer + at, input: pass.input.basePointer + at,
+                                    reconstruction: pass.reconstruction.basePointer + at, raw: raw, length: l, state: &state)
+            (b.features, b.rawFeatures, b.newestErrors, b.threshold, b.expected) = (s.features, s.rawFeatures, s.newestErrors, s.threshold, s.expected ?? [])
+            return ScoreValues(unified: s.unified, rawUnified: s.rawUnified, isAnomaly: s.isAnomaly)
+        }
+        let v = score(errors: pass.errors.basePointer + at, raw: raw, length: l, state: &state, into: &b)
+        b.expected.removeAll(keepingCapacity: true)
         if invertible {
-            var newest = Array(UnsafeBufferPointer(start: pass.reconstruction.basePointer + at + (l - 1) * f, count: f))
-            if let maps = elementwiseInverse {
-                newest.withUnsafeMutableBufferPointer { row in for m in maps { m.apply(row.baseAddress!, count: f, features: f) } }
-                s.expected = newest
-            } else {
-                s.expected = inverse(Tensor(shape: [1, f], scalars: newest))?.scalars
+            let newest = pass.reconstruction.basePointer + at + (l - 1) * f
+            if let steps = constants.inverse {
+                b.expected.append(contentsOf: UnsafeBufferPointer(start: newest, count: f))
+                b.expected.withUnsafeMutableBufferPointer { row in for step in steps { step.apply(row.baseAddress!, count: f, features: f) } }
+            } else if let x = inverse(Tensor(shape: [1, f], scalars: Array(UnsafeBufferPointer(start: newest, count: f))))?.scalars {
+                b.expected = x
             }
         }
-        return s
+        return v
     }
 
     /// numalogic's (or the adaptive) recipe on raw memory: `errors` and `raw` point at `length × features` floats
     /// (one window, row-major); `errors` of the result is empty.
     public func score(errors e: UnsafePointer<Float>, raw: UnsafePointer<Float>, length l: Int, state: inout KeyScoreState) -> WindowScore {
+        var b = ScoreBuffers()
+        let v = score(errors: e, raw: raw, length: l, state: &state, into: &b)
+        return WindowScore(v, b, errors: noErrors)
+    }
+
+    /// ``score(errors:raw:length:state:)`` written into the caller's `buffers` (`expected` is left as it was).
+    public func score(errors e: UnsafePointer<Float>, raw: UnsafePointer<Float>, length l: Int, state: inout KeyScoreState,
+                      into b: inout ScoreBuffers) -> ScoreValues {
         precondition(score.mode != .likelihood, "the likelihood mode scores a forward pass (score(_:index:raw:state:))")
         let f = features
-        let newest = Array(UnsafeBufferPointer(start: e + (l - 1) * f, count: f))
+        b.newestErrors.assign(e + (l - 1) * f, count: f)
         var limits: [Float]? = nil
-        var thresholdUsed = thresholdValues
+        b.threshold = thresholdValues
         if score.mode == .adaptive {
             let k = score.adaptive.stdFactor
             let mean = state.adaptiveMean ?? stats.errorMean ?? startingErrorMean
             let variance = state.adaptiveVariance ?? (stats.errorStd ?? startingErrorStd).map { $0 * $0 }
             let limit = zip(mean, variance).map { max($0 + k * $1.squareRoot(), 1e-6) }
             limits = limit
-            thresholdUsed = limit
+            b.threshold = limit
             // Exponentially weighted update with the newest point, winsorised at twice the limit.
             let w = 1 - Float(exp(-0.693_147_18 / score.adaptive.halflife))
             var m = mean, v = variance
             for c in 0..<f {
-                let x = min(newest[c], 2 * limit[c]), d = x - m[c]
+                let x = min(b.newestErrors[c], 2 * limit[c]), d = x - m[c]
                 m[c] += w * d
                 v[c] = (1 - w) * (v[c] + w * d * d)
             }
@@ -385,26 +462,32 @@ public final class ScoringPipeline: @unchecked Sendable {
             state.adaptiveVariance = v
         }
         // Ratio-scores, column by column; estimators that score whole rows go through their tensor API.
-        var rawFeatures = [Float](repeating: 0, count: f)
-        var column = [Float](repeating: 0, count: l)
+        b.rawFeatures.assign(repeating: 0, count: f)
+        b.column.assign(repeating: 0, count: l)
         let windowAgg = score.windowAgg
-        if let divisors = limits ?? thresholdDivisors {
+        func divided(by divisors: UnsafePointer<Float>) {
             for c in 0..<f {
                 let d = divisors[c]
-                for r in 0..<l { column[r] = e[r * f + c] / d }
-                rawFeatures[c] = windowAgg.reduce(column)
-            }
-        } else if !thresholdScoresElements {
-            let ratios = threshold.scoreSamples(Tensor(shape: [l, f], scalars: Array(UnsafeBufferPointer(start: e, count: l * f))))
-            rawFeatures = windowAgg.reduceColumns(ratios)
-        } else {
-            for c in 0..<f {
-                for r in 0..<l { column[r] = threshold.elementScore(e[r * f + c], column: c)! }
-                rawFeatures[c] = windowAgg.reduce(column)
+                for r in 0..<l { b.column[r] = e[r * f + c] / d }
+                b.rawFeatures[c] = windowAgg.reduce(b.column)
             }
         }
-        let rawUnified = score.featureAgg.reduce(rawFeatures)
-        var features = rawFeatures, unified = rawUnified
+        if let limits {
+            limits.withUnsafeBufferPointer { divided(by: $0.baseAddress!) }
+        } else if let divisors = constants.divisors {
+            divided(by: divisors)
+        } else if !thresholdScoresElements {
+            let ratios = threshold.scoreSamples(Tensor(shape: [l, f], scalars: Array(UnsafeBufferPointer(start: e, count: l * f))))
+            b.rawFeatures = windowAgg.reduceColumns(ratios)
+        } else {
+            for c in 0..<f {
+                for r in 0..<l { b.column[r] = threshold.elementScore(e[r * f + c], column: c)! }
+                b.rawFeatures[c] = windowAgg.reduce(b.column)
+            }
+        }
+        let rawUnified = score.featureAgg.reduce(b.rawFeatures)
+        var unified = rawUnified
+        b.features.assign(repeating: 0, count: f)
         switch postprocess {
         case .expMovingAverage(let beta)?:
             // Smooth the key's consecutive unified ratios, then map to 0…10 like the default TanhNorm.
@@ -412,20 +495,19 @@ public final class ScoringPipeline: @unchecked Sendable {
             state.emaDenominator = state.emaDenominator * Double(beta) + 1
             let norm = Postprocess.tanhNorm(scaleFactor: 10, smoothFactor: 10)
             unified = norm.apply(Float(state.emaNumerator / state.emaDenominator))
-            features = rawFeatures.map(norm.apply)
+            for c in 0..<f { b.features[c] = norm.apply(b.rawFeatures[c]) }
         case let p?:
             unified = p.apply(rawUnified)
-            features = rawFeatures.map(p.apply)
+            for c in 0..<f { b.features[c] = p.apply(b.rawFeatures[c]) }
         case nil:
-            break
+            for c in 0..<f { b.features[c] = b.rawFeatures[c] }
         }
         if let adjust = score.adjust,
            let staticScore = adjust.score(raw: Tensor(shape: [l, f], scalars: Array(UnsafeBufferPointer(start: raw, count: l * f))), metrics: metrics) {
             unified = max(unified, staticScore)
         }
         state.scoredWindows += 1
-        return WindowScore(unified: unified, features: features, rawUnified: rawUnified, rawFeatures: rawFeatures,
-                           errors: noErrors, newestErrors: newest, threshold: thresholdUsed, isAnomaly: unified >= alertThreshold)
+        return ScoreValues(unified: unified, rawUnified: rawUnified, isAnomaly: unified >= alertThreshold)
     }
 
     /// The adaptive mode's start without `score.errormean`/`errorstd`: the threshold's `mean` and `std` statistics

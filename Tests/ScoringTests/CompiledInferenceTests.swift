@@ -109,3 +109,55 @@ import TensorCore
         #expect(try #require(LogTransformer(addFactor: 2).inverseTransform(column)).scalars == column.scalars.map { ScalarMath.exp($0) - 2 })
     }
 }
+
+/// Scores written into one reused set of ``ScoreBuffers`` (as the scoring engine does, window after window of
+/// different keys' pipelines) against each window's fresh score: equal field for field. The pipelines differ in
+/// what would leak through stale buffers: metric count (3 and 2), window length, score mode (numalogic's, adaptive,
+/// likelihood), post-processing, and whether the chain maps back (expected values present or absent).
+@Suite struct ScoreBuffersTests {
+    static func pipeline(seqLen: Int, features f: Int, preprocess: [any PreprocessTransform], mode: ScoreConfig.Mode,
+                         postprocess: Postprocess?, seed: UInt64) throws -> ScoringPipeline {
+        var rng = RandomGenerator(seed: seed)
+        let model = try ModelFactory.make(ModelSpec(name: "VanillaAE", conf: JSONObject([("seq_len", .int(Int64(seqLen))), ("n_features", .int(Int64(f)))])), using: &rng)
+        var threshold = StdDevThreshold()
+        try threshold.fit(Tensor.uniform([10, f], low: 0.1, high: 1, using: &rng))
+        var score = ScoreConfig()
+        score.mode = mode
+        var stats = ScoreStats()
+        if mode == .likelihood {
+            stats.residualMean = [Float](repeating: 0.1, count: f)
+            stats.residualStd = [Float](repeating: 0.5, count: f)
+        }
+        return try ScoringPipeline(model: model, preprocess: preprocess, threshold: threshold, postprocess: postprocess, score: score,
+                                   metrics: (0..<f).map { "m\($0)" }, stats: stats)
+    }
+
+    @Test func reusedBuffersScoreLikeFreshOnes() throws {
+        var rng = RandomGenerator(seed: 77)
+        var scaler = StandardScaler()
+        try scaler.fit(Tensor.uniform([30, 3], low: -3, high: 5, using: &rng))
+        let pipelines = [
+            try Self.pipeline(seqLen: 6, features: 3, preprocess: [scaler], mode: .numalogic, postprocess: .tanhNorm(scaleFactor: 10, smoothFactor: 10), seed: 1),
+            try Self.pipeline(seqLen: 4, features: 2, preprocess: [DifferenceTransform()], mode: .adaptive, postprocess: nil, seed: 2),
+            try Self.pipeline(seqLen: 6, features: 3, preprocess: [], mode: .numalogic, postprocess: .expMovingAverage(beta: 0.5), seed: 3),
+            try Self.pipeline(seqLen: 5, features: 2, preprocess: [LogTransformer(addFactor: 10)], mode: .likelihood, postprocess: nil, seed: 4),
+        ]
+        #expect(pipelines.map(\.invertible) == [true, false, true, true])
+        var buffers = ScoreBuffers()
+        var freshStates = [KeyScoreState](repeating: KeyScoreState(), count: pipelines.count), reusedStates = freshStates
+        for round in 0..<3 {
+            for (k, p) in pipelines.enumerated() {
+                let window = Tensor.uniform([1, p.seqLen, p.features], low: -2, high: 6, using: &rng)
+                let pass = p.forward(window)
+                let fresh = window.withUnsafeBufferPointer { p.score(pass, index: 0, raw: $0.baseAddress!, state: &freshStates[k]) }
+                let v = window.withUnsafeBufferPointer { p.score(pass, index: 0, raw: $0.baseAddress!, state: &reusedStates[k], into: &buffers) }
+                let what = "round \(round), pipeline \(k)"
+                #expect(v.unified == fresh.unified && v.rawUnified == fresh.rawUnified && v.isAnomaly == fresh.isAnomaly, "\(what)")
+                #expect(buffers.features == fresh.features && buffers.rawFeatures == fresh.rawFeatures, "\(what)")
+                #expect(buffers.newestErrors == fresh.newestErrors && buffers.threshold == fresh.threshold, "\(what)")
+                #expect((buffers.expected.isEmpty ? nil : buffers.expected) == fresh.expected, "\(what)")
+                #expect(buffers.features.count == p.features, "\(what)")
+            }
+        }
+    }
+}

@@ -25,12 +25,20 @@
 // --with-retrain runs `aeflow serve --with-retrain`: every accepted point also goes to the retrain stage's
 // SQLite history; each run then reports the rows the history wrote and dropped (from /metrics).
 //
+// --engine [--engine-batch N] measures the scoring worker's own work without the daemon: in this process, one
+// ScoringEngine (the daemon's worker, one shard) over the same store and configuration, fed pre-decoded batches of
+// N points (default 256) with keys in the generator's round-robin order; it reports the engine's CPU time per point
+// (ScoringEngine.process: windows, model lookup, inference, scores, output encoding) and the decode's, separately.
+// On two shared cores the daemon rows move by ±10 % from run to run; this one is steadier, for comparing changes.
+//
 // Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
 // minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
 // resident memory (VmRSS) at the end of the run and its peak (VmHWM).
 import Autoencoders
 import Foundation
+import Logging
 import Scoring
+import Stage
 import TensorCore
 import Training
 import ZMQ
@@ -44,6 +52,7 @@ func now() -> Double {
 var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
 var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
 var perKeyModels = false, maxModels: Int?, workers = 0, remoteWrite: String?, remoteWriteBatch = 2_000
+var engineOnly = false, engineBatch = 256
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -67,6 +76,8 @@ while let a = args.next() {
     case "--workers": workers = Int(args.next()!)!   // windows.workers (0: one per core, the default)
     case "--remote-write": remoteWrite = args.next()!   // scores also written back to this remote-write URL
     case "--remote-write-batch": remoteWriteBatch = Int(args.next()!)!   // remote_write.batch_size (default 2,000)
+    case "--engine": engineOnly = true
+    case "--engine-batch": engineBatch = Int(args.next()!)!
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -137,8 +148,8 @@ let keyScope = perKeyModels, modelLimit = maxModels, workerCount = workers
 let writeBack = remoteWrite.map { "remote_write: {url: \"\($0)\", batch_size: \(remoteWriteBatch)}" } ?? ""
 let security = curve ? "security: {curve: {secret_key_file: \"\(dir)/server.key_secret\", allowed_clients: [\"\(dir)/clients\"]}}" : ""
 
-func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
-    let cfg = """
+func daemonConfig(maxKeys: Int) -> String {
+    """
     inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]
     outputs:
       scores: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
@@ -160,6 +171,10 @@ func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: 
             numalogic_conf:
               model: {name: VanillaAE, conf: {seq_len: 12, n_features: 3}}
     """
+}
+
+func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
+    let cfg = daemonConfig(maxKeys: maxKeys)
     try cfg.write(toFile: "\(dir)/cfg.yaml", atomically: true, encoding: .utf8)
     try? FileManager.default.removeItem(atPath: "\(dir)/history.sqlite")
     let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"] + (withRetrain ? ["--with-retrain"] : []))
@@ -282,6 +297,69 @@ func field(_ body: [UInt8], _ pattern: [UInt8]) -> ArraySlice<UInt8>? {
     return nil
 }
 let uuidPattern = Array("\"uuid\":\"".utf8), statusPattern = Array("\"status\":\"".utf8)
+
+/// Thread CPU time (user + system) of the calling thread, in seconds.
+func threadCPU() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// The --engine rows: one in-process ScoringEngine per key set, timed per batch (see the header).
+@MainActor func engineRows() throws {
+    for keys in keySets where keys < 1_000_000 {
+        let text = daemonConfig(maxKeys: keys)
+        let config = try AEFlowConfig.read(try YAMLDocument.parse(text, source: "loadgen.yaml"), source: "loadgen.yaml")
+        let metrics = ScoringMetrics(), router = PointRouter(config: config)
+        var logger = Logger(label: "loadgen")
+        logger.logLevel = .warning
+        let registry = ModelRegistry(config: config, metrics: metrics, logger: logger)
+        registry.start()
+        defer { registry.stop() }
+        guard registry.waitForPreload(timeout: 600) else { fatalError("models not preloaded within 600 s") }
+        let engine = ScoringEngine(config: config, router: router, models: registry, metrics: metrics, logger: logger, seed: 1)
+        let ingest = Ingest(config: config, router: router)
+        // Every key's window filled first (12 points each), then at least a million points or 50 per key measured.
+        let warm = keys * 12, measured = max(1_000_000, keys * 50)
+        var decodeSeconds = 0.0, processSeconds = 0.0, statuses: [String: Int] = [:], i = 0
+        while i < warm + measured {
+            let n = min(engineBatch, (i < warm ? warm : warm + measured) - i)   // no batch straddles the warm-up's end
+            let bodies = (i..<(i + n)).map { Array(point(key: $0 % keys, step: $0 / keys, sent: Double($0)).utf8) }
+            let t0 = threadCPU()
+            var batch: [RoutedPoint] = []
+            batch.reserveCapacity(n)
+            for (j, body) in bodies.enumerated() {
+                guard case .points(let ps, let refused) = ingest(body, arrival: now(), source: [body]), refused.isEmpty else {
+                    fatalError("point \(i + j) not accepted")
+                }
+                batch.append(contentsOf: ps)
+            }
+            let t1 = threadCPU()
+            let out = engine.process(batch, now: now())
+            let t2 = threadCPU()
+            if i >= warm {
+                (decodeSeconds, processSeconds) = (decodeSeconds + t1 - t0, processSeconds + t2 - t1)
+                for e in out {
+                    switch e {
+                    case .score(_, _, _, let status, _): statuses[status.rawValue, default: 0] += 1
+                    case .rejected(let r, _, _): statuses["rejected \(r.reason)", default: 0] += 1
+                    case .trainRequest: statuses["train_request", default: 0] += 1
+                    }
+                }
+            }
+            i += n
+        }
+        let counts = statuses.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
+        emit("{\"bench\": \"engine\", \"keys\": \(keys), \"scope\": \"\(perKeyModels ? "key" : "pipeline")\", \"batch\": \(engineBatch), "
+             + "\"points\": \(measured), \"process_ns_per_point\": \(processSeconds / Double(measured) * 1e9), "
+             + "\"decode_ns_per_point\": \(decodeSeconds / Double(measured) * 1e9), \"statuses\": {\(counts)}}")
+    }
+}
+
+if engineOnly {
+    try engineRows()
+    exit(0)
+}
 
 for keys in keySets {
     let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1), withRetrain: withRetrain)

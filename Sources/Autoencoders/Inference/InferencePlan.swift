@@ -25,7 +25,9 @@ public final class InferenceScratch {
 /// BatchNorm folded into the layer before it, dropout gone, activations fused), activations in reused scratch,
 /// no Tensor or Variable per call. Results agree with the autograd path (`Autoencoder.reconstruct`) within 1e-5
 /// (InferencePlanTests, every family). Immutable: one plan serves every thread, each with its own scratch.
-public protocol InferencePlan: Sendable {
+/// Plans are classes: a pipeline's optional plan is called per window, and a struct plan behind `any InferencePlan`
+/// (a boxed existential) was copied at each call.
+public protocol InferencePlan: AnyObject, Sendable {
     var seqLen: Int { get }
     var features: Int { get }
     /// The most windows per call for which this plan is the faster path. Plans that run windows one at a time
@@ -206,7 +208,7 @@ public enum InferenceCompiler {
 // MARK: families
 
 /// VanillaAE / SparseVanillaAE: the window feature-major `(F·L)`, one dense chain, back to `(L, F)`.
-struct MLPPlan: InferencePlan {
+final class MLPPlan: InferencePlan {
     var largestBatch: Int { 64 }
     let seqLen: Int, features: Int
     let chain: PackedDenseChain
@@ -226,7 +228,7 @@ struct MLPPlan: InferencePlan {
 }
 
 /// MultichannelAE and VanillaICAE: each channel's `L` values through its own dense chain.
-struct ChannelMLPPlan: InferencePlan {
+final class ChannelMLPPlan: InferencePlan {
     var largestBatch: Int { 32 }
     let seqLen: Int, features: Int
     let chains: [PackedDenseChain]
@@ -249,7 +251,7 @@ struct ChannelMLPPlan: InferencePlan {
 }
 
 /// Conv1dAE / SparseConv1dAE: per window `(F, L)` through convolutions, pools and upsamplings.
-struct ConvPlan: InferencePlan {
+final class ConvPlan: InferencePlan {
     var largestBatch: Int { 4 }
     enum Step: Sendable {
         case conv(ConvKernel)
@@ -301,7 +303,7 @@ struct ConvPlan: InferencePlan {
 }
 
 /// Conv1dVAE at z = μ: causal convolutions, encoder fc, μ, decoder fc, transposed convolution, fc_out, td_linear.
-struct ConvVAEPlan: InferencePlan {
+final class ConvVAEPlan: InferencePlan {
     var largestBatch: Int { 8 }
     let seqLen: Int, features: Int
     let blocks: [ConvKernel]
@@ -417,7 +419,7 @@ struct LSTMStack: Sendable {
 }
 
 /// LSTMAE / SparseLSTMAE: the encoder's final `h` repeated through the decoder, then the per-step fc.
-struct LSTMPlan: InferencePlan {
+final class LSTMPlan: InferencePlan {
     var largestBatch: Int { 4 }
     let seqLen: Int, features: Int
     let encoder: LSTMStack, decoder: LSTMStack
@@ -515,7 +517,7 @@ struct FeedForwardBlock: Sendable {
 }
 
 /// TransformerAE / SparseTransformerAE: features are the tokens, the window's `L` values their width.
-struct TransformerPlan: InferencePlan {
+final class TransformerPlan: InferencePlan {
     var largestBatch: Int { 16 }
     let seqLen: Int, features: Int
     let positional: [Float]

@@ -48,31 +48,25 @@ public enum ElementwiseTransform: Sendable {
 
     /// Applies the map in place to `count` values laid out as rows of `features`.
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, features f: Int) {
-        // Row by row (a division per element to find its column cost more than the arithmetic on large batches).
-        guard count > 0 else { return }
-        let rows = count / f
-        precondition(rows * f == count, "\(count) values are not rows of \(f)")
+        let (kind, a, b, s, t) = parameters
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                ElementwiseStep(kind: kind, a: a.baseAddress, b: b.baseAddress, s: s, t: t).apply(x, count: count, features: f)
+            }
+        }
+    }
+
+    /// The map as a step kind, its per-column parameters (`a`, `b`; empty when unused) and its scalars (`s`, `t`).
+    var parameters: (kind: ElementwiseStep.Kind, a: [Float], b: [Float], s: Float, t: Float) {
         switch self {
-        case .subtractDivide(let sub, let div):
-            sub.withUnsafeBufferPointer { s in div.withUnsafeBufferPointer { d in
-                for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = (row[c] - s[c]) / d[c] } }
-            } }
-        case .multiplyAdd(let mul, let add):
-            mul.withUnsafeBufferPointer { m in add.withUnsafeBufferPointer { a in
-                for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] * m[c] + a[c] } }
-            } }
-        case .divide(let div):
-            div.withUnsafeBufferPointer { d in for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] / d[c] } } }
-        case .multiply(let mul):
-            mul.withUnsafeBufferPointer { m in for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] * m[c] } } }
-        case .log(let add):
-            for i in 0..<count { x[i] = ScalarMath.log(x[i] + add) }
-        case .expSubtract(let sub):
-            for i in 0..<count { x[i] = ScalarMath.exp(x[i]) - sub }
-        case .power(let add, let n):
-            for i in 0..<count { x[i] = ScalarMath.pow(x[i] + add, n) }
-        case .rootSubtract(let n, let sub):
-            for i in 0..<count { x[i] = ScalarMath.pow(x[i], 1 / n) - sub }
+        case .subtractDivide(let sub, let div): (.subtractDivide, sub, div, 0, 0)
+        case .multiplyAdd(let mul, let add): (.multiplyAdd, mul, add, 0, 0)
+        case .divide(let div): (.divide, div, [], 0, 0)
+        case .multiply(let mul): (.multiply, mul, [], 0, 0)
+        case .log(let add): (.log, [], [], add, 0)
+        case .expSubtract(let sub): (.expSubtract, [], [], sub, 0)
+        case .power(let add, let n): (.power, [], [], add, n)
+        case .rootSubtract(let n, let sub): (.rootSubtract, [], [], n, sub)
         }
     }
 
@@ -83,6 +77,49 @@ public enum ElementwiseTransform: Sendable {
         let f = x.rank == 0 ? 1 : x.shape[x.rank - 1]
         out.withUnsafeMutableBufferPointer { apply($0.baseAddress!, count: $0.count, features: f) }
         return out
+    }
+}
+
+/// An ``ElementwiseTransform`` over parameters it does not own (pointers into the owner's memory): the one
+/// implementation of the maps' arithmetic. A plain value: a scoring pipeline keeps its chain as steps in one
+/// allocation with their parameters, and applying them per window retains nothing (the enum's array payloads
+/// were retained and released per window, each a separate object on a key's cold path).
+struct ElementwiseStep {
+    enum Kind: UInt8 { case subtractDivide, multiplyAdd, divide, multiply, log, expSubtract, power, rootSubtract }
+    let kind: Kind
+    /// Per-column parameters (`features` each) where the kind has them.
+    let a: UnsafePointer<Float>?, b: UnsafePointer<Float>?
+    /// Scalar parameters where the kind has them.
+    let s: Float, t: Float
+
+    /// Applies the map in place to `count` values laid out as rows of `features`.
+    func apply(_ x: UnsafeMutablePointer<Float>, count: Int, features f: Int) {
+        // Row by row (a division per element to find its column cost more than the arithmetic on large batches).
+        guard count > 0 else { return }
+        let rows = count / f
+        precondition(rows * f == count, "\(count) values are not rows of \(f)")
+        switch kind {
+        case .subtractDivide:
+            let (sub, div) = (a!, b!)
+            for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = (row[c] - sub[c]) / div[c] } }
+        case .multiplyAdd:
+            let (mul, add) = (a!, b!)
+            for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] * mul[c] + add[c] } }
+        case .divide:
+            let div = a!
+            for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] / div[c] } }
+        case .multiply:
+            let mul = a!
+            for r in 0..<rows { let row = x + r * f; for c in 0..<f { row[c] = row[c] * mul[c] } }
+        case .log:
+            for i in 0..<count { x[i] = ScalarMath.log(x[i] + s) }
+        case .expSubtract:
+            for i in 0..<count { x[i] = ScalarMath.exp(x[i]) - s }
+        case .power:
+            for i in 0..<count { x[i] = ScalarMath.pow(x[i] + s, t) }
+        case .rootSubtract:
+            for i in 0..<count { x[i] = ScalarMath.pow(x[i], 1 / s) - t }
+        }
     }
 }
 

@@ -23,7 +23,9 @@ public enum AppendOutcome: Equatable, Sendable {
 /// full, the least recently used key is evicted. Keys idle for longer than a timeout can be swept.
 /// Memory is `capacity × length × (features + 2) × 4 bytes` plus the key table, whatever the cardinality.
 ///
-/// Not thread-safe: owned by the scoring thread.
+/// Not thread-safe: owned by the scoring thread. The key lookups are pre-specialized for `[String]` (the daemon's
+/// composite keys): called from another module unspecialized, every hash and comparison went through value
+/// witnesses (a retain and release of the key per probe).
 public struct KeyedWindows<Key: Hashable> {
     public let length: Int
     public let features: Int
@@ -33,10 +35,15 @@ public struct KeyedWindows<Key: Hashable> {
     private var keys: [Key?] = []
     private var values: [Float] = []       // slot × length × features, ring order
     private var stamps: [Int64] = []       // slot × length
-    private var head: [Int32] = []         // ring index of the oldest row
-    private var counts: [Int32] = []
-    private var lastSeen: [Double] = []
-    private var prev: [Int32] = [], next: [Int32] = []   // LRU list, most recent at `mru`
+    /// A slot's bookkeeping in one record (24 bytes): a point touches its slot's ring position, count, last-seen
+    /// time and LRU links together, so together they cost one cache line, not five arrays' worth.
+    struct SlotMeta {
+        var head: Int32 = 0        // ring index of the oldest row
+        var count: Int32 = 0
+        var prev: Int32 = -1, next: Int32 = -1   // LRU list, most recent at `mru`
+        var lastSeen: Double = 0
+    }
+    private var meta: [SlotMeta] = []
     private var mru: Int32 = -1, lru: Int32 = -1
     private var free: [Int32] = []
 
@@ -50,9 +57,11 @@ public struct KeyedWindows<Key: Hashable> {
 
     public var count: Int { index.count }
 
+    @_specialize(exported: true, where Key == [String])
     public func contains(_ key: Key) -> Bool { index[key] != nil }
 
     /// The slot of `key` if it has one (no side effect: not created, not touched).
+    @_specialize(exported: true, where Key == [String])
     public func existingSlot(_ key: Key) -> Int? { index[key].map(Int.init) }
 
     /// The slot of `key`, creating it (and evicting the least recently used key if needed).
@@ -64,6 +73,7 @@ public struct KeyedWindows<Key: Hashable> {
     /// As ``slot(for:now:)``, for a store that shares a key limit with others (scoring workers): a new key
     /// asks `admit` whether the shared limit has room; when it has not, this store's least recently used key
     /// makes room (an empty store takes the key anyway).
+    @_specialize(exported: true, where Key == [String])
     public mutating func slot(for key: Key, now: Double, admit: () -> Bool) -> (slot: Int, evicted: Key?) {
         if let s = index[key] {
             touch(s, now: now)
@@ -85,7 +95,7 @@ public struct KeyedWindows<Key: Hashable> {
             keys.append(nil)
             values.append(contentsOf: repeatElement(0, count: length * features))
             stamps.append(contentsOf: repeatElement(0, count: length))
-            head.append(0); counts.append(0); lastSeen.append(0); prev.append(-1); next.append(-1)
+            meta.append(SlotMeta())
         } else {
             s = lru
             evicted = keys[Int(s)]
@@ -94,10 +104,10 @@ public struct KeyedWindows<Key: Hashable> {
         }
         keys[Int(s)] = key
         index[key] = s
-        head[Int(s)] = 0
-        counts[Int(s)] = 0
+        meta[Int(s)].head = 0
+        meta[Int(s)].count = 0
         link(s)
-        lastSeen[Int(s)] = now
+        meta[Int(s)].lastSeen = now
         return (Int(s), evicted)
     }
 
@@ -105,9 +115,9 @@ public struct KeyedWindows<Key: Hashable> {
     public mutating func append(slot s: Int, timestamp: Int64, row: UnsafeBufferPointer<Float>,
                                 duplicates: DuplicatePolicy, late: LatePolicy) -> AppendOutcome {
         precondition(row.count == features, "row of \(row.count) values for \(features) features")
-        let n = Int(counts[s])
+        let n = Int(meta[s].count)
         if n > 0 {
-            let newestPos = (Int(head[s]) + n - 1) % length
+            let newestPos = (Int(meta[s].head) + n - 1) % length
             let newest = stamps[s * length + newestPos]
             if timestamp == newest {
                 guard duplicates == .replace else { return .rejectedDuplicate }
@@ -120,19 +130,19 @@ public struct KeyedWindows<Key: Hashable> {
             }
         }
         if n < length {
-            write(s, pos: (Int(head[s]) + n) % length, timestamp: timestamp, row)
-            counts[s] = Int32(n + 1)
+            write(s, pos: (Int(meta[s].head) + n) % length, timestamp: timestamp, row)
+            meta[s].count = Int32(n + 1)
             return .stored(count: n + 1)
         }
-        write(s, pos: Int(head[s]), timestamp: timestamp, row)   // overwrite the oldest
-        head[s] = Int32((Int(head[s]) + 1) % length)
+        write(s, pos: Int(meta[s].head), timestamp: timestamp, row)   // overwrite the oldest
+        meta[s].head = Int32((Int(meta[s].head) + 1) % length)
         return .stored(count: n)
     }
 
     private mutating func insertLate(_ s: Int, timestamp: Int64, row: UnsafeBufferPointer<Float>, duplicates: DuplicatePolicy) -> AppendOutcome {
-        let n = Int(counts[s])
+        let n = Int(meta[s].count)
         var rows = (0..<n).map { i -> (Int64, [Float]) in
-            let pos = (Int(head[s]) + i) % length
+            let pos = (Int(meta[s].head) + i) % length
             return (stamps[s * length + pos], Array(values[((s * length + pos) * features)..<((s * length + pos + 1) * features)]))
         }
         if let existing = rows.firstIndex(where: { $0.0 == timestamp }) {
@@ -146,8 +156,8 @@ public struct KeyedWindows<Key: Hashable> {
             if rows.count > length { rows.removeFirst() }
         }
         for (i, r) in rows.enumerated() { r.1.withUnsafeBufferPointer { write(s, pos: i, timestamp: r.0, $0) } }
-        head[s] = 0
-        counts[s] = Int32(rows.count)
+        meta[s].head = 0
+        meta[s].count = Int32(rows.count)
         return .stored(count: rows.count)
     }
 
@@ -158,23 +168,23 @@ public struct KeyedWindows<Key: Hashable> {
     }
 
     /// Rows held for a slot.
-    public func rowCount(slot s: Int) -> Int { Int(counts[s]) }
+    public func rowCount(slot s: Int) -> Int { Int(meta[s].count) }
 
     /// The newest row's values of a slot.
     public func newestRow(slot s: Int) -> [Float]? {
-        let n = Int(counts[s])
+        let n = Int(meta[s].count)
         guard n > 0 else { return nil }
-        let pos = (Int(head[s]) + n - 1) % length
+        let pos = (Int(meta[s].head) + n - 1) % length
         return Array(values[((s * length + pos) * features)..<((s * length + pos + 1) * features)])
     }
 
     /// Copies a slot's rows, oldest first, into `out` (`count × features` floats) and returns the count.
     @discardableResult
     public func copyWindow(slot s: Int, into out: UnsafeMutablePointer<Float>) -> Int {
-        let n = Int(counts[s])
+        let n = Int(meta[s].count)
         values.withUnsafeBufferPointer { v in
             for i in 0..<n {
-                let pos = (Int(head[s]) + i) % length
+                let pos = (Int(meta[s].head) + i) % length
                 (out + i * features).update(from: v.baseAddress! + (s * length + pos) * features, count: features)
             }
         }
@@ -187,7 +197,7 @@ public struct KeyedWindows<Key: Hashable> {
     /// `mutating` although it changes nothing: called on a class's stored windows while the caller holds another
     /// `inout` (`&groups[id].windows`), a non-mutating call was compiled as a copy of the whole `KeyedWindows`.
     public mutating func appendWindow(slot s: Int, to out: inout [Float]) {
-        let (n, start, l, f) = (Int(counts[s]), Int(head[s]), length, features)
+        let (n, start, l, f) = (Int(meta[s].count), Int(meta[s].head), length, features)
         out.reserveCapacity(out.count + l * f)
         // (No closure captures `self` here either: that copied the windows too.)
         values.withUnsafeBufferPointer { v in
@@ -199,16 +209,17 @@ public struct KeyedWindows<Key: Hashable> {
     }
 
     public func timestamps(slot s: Int) -> [Int64] {
-        (0..<Int(counts[s])).map { stamps[s * length + (Int(head[s]) + $0) % length] }
+        (0..<Int(meta[s].count)).map { stamps[s * length + (Int(meta[s].head) + $0) % length] }
     }
 
     public func key(slot s: Int) -> Key? { keys[s] }
 
     /// Removes keys not touched since `cutoff` (monotonic seconds); returns them.
     @discardableResult
+    @_specialize(exported: true, where Key == [String])
     public mutating func expire(idleSince cutoff: Double) -> [Key] {
         var removed: [Key] = []
-        while lru >= 0 && lastSeen[Int(lru)] < cutoff {
+        while lru >= 0 && meta[Int(lru)].lastSeen < cutoff {
             let s = lru
             if let k = keys[Int(s)] { removed.append(k) }
             remove(slot: s)
@@ -218,6 +229,7 @@ public struct KeyedWindows<Key: Hashable> {
         return removed
     }
 
+    @_specialize(exported: true, where Key == [String])
     public mutating func remove(_ key: Key) {
         guard let s = index[key] else { return }
         remove(slot: s)
@@ -228,30 +240,30 @@ public struct KeyedWindows<Key: Hashable> {
         if let k = keys[Int(s)] { index[k] = nil }
         keys[Int(s)] = nil
         unlink(s)
-        counts[Int(s)] = 0
+        meta[Int(s)].count = 0
     }
 
     private mutating func touch(_ s: Int32, now: Double) {
-        lastSeen[Int(s)] = now
+        meta[Int(s)].lastSeen = now
         guard mru != s else { return }
         unlink(s)
         link(s)
     }
 
     private mutating func link(_ s: Int32) {
-        prev[Int(s)] = -1
-        next[Int(s)] = mru
-        if mru >= 0 { prev[Int(mru)] = s }
+        meta[Int(s)].prev = -1
+        meta[Int(s)].next = mru
+        if mru >= 0 { meta[Int(mru)].prev = s }
         mru = s
         if lru < 0 { lru = s }
     }
 
     private mutating func unlink(_ s: Int32) {
-        let p = prev[Int(s)], n = next[Int(s)]
-        if p >= 0 { next[Int(p)] = n } else if mru == s { mru = n }
-        if n >= 0 { prev[Int(n)] = p } else if lru == s { lru = p }
-        prev[Int(s)] = -1
-        next[Int(s)] = -1
+        let p = meta[Int(s)].prev, n = meta[Int(s)].next
+        if p >= 0 { meta[Int(p)].next = n } else if mru == s { mru = n }
+        if n >= 0 { meta[Int(n)].prev = p } else if lru == s { lru = p }
+        meta[Int(s)].prev = -1
+        meta[Int(s)].next = -1
     }
 
     /// Every (key, slot) held, most recently used first (for listings).
@@ -260,7 +272,7 @@ public struct KeyedWindows<Key: Hashable> {
         var s = mru
         while s >= 0 {
             if let k = keys[Int(s)] { out.append((k, Int(s))) }
-            s = next[Int(s)]
+            s = meta[Int(s)].next
         }
         return out
     }

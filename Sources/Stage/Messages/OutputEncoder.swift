@@ -187,6 +187,8 @@ public struct UUIDGenerator: Sendable {
 public struct OutputTemplate: Sendable {
     let pipelineID: [UInt8]
     let metricKeys: [[UInt8]]
+    /// The metric keys' encoded bytes, twice (a body names each metric in `data` and in `expected`).
+    let metricKeysBytes: Int
     let thresholds = ThresholdMemo()
 
     public init(pipelineID: String, metrics: [String]) {
@@ -199,6 +201,7 @@ public struct OutputTemplate: Sendable {
             out.append(0x3A)
             return out
         }
+        metricKeysBytes = 2 * metricKeys.reduce(0) { $0 + $1.count }
     }
 
     public func encode(_ o: ScoreOutput) -> [UInt8] {
@@ -212,7 +215,11 @@ public struct OutputTemplate: Sendable {
     public func encode(uuid: String, configID: String, key: [String], timestamp: Int64, unified: Float?, metrics: [String], features: [Float]?,
                        modelVersion: Int?, threshold: [Float]?, status: ScoreStatus, isAnomaly: Bool?, expected: [Float]?) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(200 + 24 * metricKeys.count)
+        // Room for the whole body up front (it grew once or twice per point from a fixed guess): the fixed text,
+        // the strings as they are, each metric's key twice (data and expected) and three numbers per metric.
+        var room = 320 + uuid.utf8.count + configID.utf8.count + pipelineID.count + metricKeysBytes + 48 * metricKeys.count
+        for k in key { room += k.utf8.count + 3 }
+        out.reserveCapacity(room)
         OutputEncoder.raw("{\"uuid\":", to: &out); OutputEncoder.appendString(uuid, to: &out)
         OutputEncoder.raw(",\"config_id\":", to: &out); OutputEncoder.appendString(configID, to: &out)
         OutputEncoder.raw(",\"pipeline_id\":", to: &out); out.append(contentsOf: pipelineID)

@@ -43,9 +43,12 @@ public final class ScoringEngine {
     /// The keys this engine owns (one scoring worker's share).
     public let shard: KeyShard
     var uuids: UUIDGenerator
-    var scratch: [Float] = []
     /// The compiled plans' working memory on this engine's thread.
     let inference = InferenceScratch()
+    /// The row of the point being applied (reused).
+    private var row: [Float] = []
+    /// The arrays of the window being scored (reused).
+    private var scoreBuffers = ScoreBuffers()
 
     /// `windows.max_keys`, shared with the other workers' engines.
     let keyBudget: KeyBudget
@@ -181,9 +184,10 @@ public final class ScoringEngine {
         let rp = raw.basePointer
         for (j, p) in items.enumerated() {
             let (model, version) = scorer.model(j)
-            let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[p.pipeline].extras[p.slot].state)
-            out[p.index] = emission(bp.baseAddress! + p.index, target: target, status: .scored, unified: s.unified, features: s.features,
-                                    version: version, threshold: s.threshold, isAnomaly: s.isAnomaly, expected: s.expected)
+            let s = model.score(pass, index: j, raw: rp + j * l * f, state: &pipelines[p.pipeline].extras[p.slot].state, into: &scoreBuffers)
+            out[p.index] = emission(bp.baseAddress! + p.index, target: target, status: .scored, unified: s.unified, features: scoreBuffers.features,
+                                    version: version, threshold: scoreBuffers.threshold, isAnomaly: s.isAnomaly,
+                                    expected: scoreBuffers.expected.isEmpty ? nil : scoreBuffers.expected)
         }
     }
 
@@ -208,11 +212,15 @@ public final class ScoringEngine {
                 pipelines[pi].extras.append(contentsOf: repeatElement(KeyExtra(), count: slot + 1 - pipelines[pi].extras.count))
             }
             if evicted != nil || pipelines[pi].windows.rowCount(slot: slot) == 0 { pipelines[pi].extras[slot] = KeyExtra() }
-            // Missing values: previous value of the key (or zero), per policy.
-            var row = [Float](repeating: 0, count: bp[i].values.count)
+            // Missing values: previous value of the key (or zero), per policy. The row is the engine's (one array
+            // reused for every point, not one allocated per point).
+            let width = bp[i].values.count
+            if row.count != width { row = [Float](repeating: 0, count: width) }
             var filled = 0
-            for (c, v) in bp[i].values.enumerated() {
-                if let v { row[c] = v } else { filled += 1 }
+            bp[i].values.withUnsafeBufferPointer { vs in
+                for c in 0..<width {
+                    if let v = vs[c] { row[c] = v } else { row[c] = 0; filled += 1 }
+                }
             }
             if filled > 0 {
                 metrics.filledValues.increment(by: Int64(filled))
