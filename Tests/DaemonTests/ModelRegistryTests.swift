@@ -1,6 +1,6 @@
 import Logging
 import Scoring
-import Stage
+@testable import Stage
 import Testing
 import TestSupport
 
@@ -54,5 +54,39 @@ import TestSupport
         let before = registries[0].listing().count
         #expect(registries[1].listing().count > 32 && registries[1].listing().count + before >= 56, "worker 1 holds \(registries[1].listing().count)")
         #expect(registries[0].listing().count + registries[1].listing().count <= 64)
+    }
+}
+
+/// The loader's safety-net re-read, spread over its period (a value type: ticks are given, no clock or thread).
+@Suite struct RecheckScheduleTests {
+    /// 10,000 watched keys, a 30 s period, 50 ms ticks: every key once a period, about 17 a tick, never a burst.
+    @Test func everyKeyOnceAPeriodInSmallShares() {
+        var schedule = RecheckSchedule<Int>(period: 30)
+        let keys = Array(0..<10_000)
+        var seen: [Int: Int] = [:], largest = 0
+        #expect(schedule.due(at: 0, watched: { keys }, isWatched: { _ in true }).isEmpty, "the first tick starts the clock")
+        for tick in 1...600 {
+            let due = schedule.due(at: Double(tick) * 0.05, watched: { keys }, isWatched: { _ in true })
+            largest = max(largest, due.count)
+            for k in due { seen[k, default: 0] += 1 }
+        }
+        #expect(seen.count == 10_000 && seen.values.allSatisfy { $0 == 1 })
+        #expect(largest <= 17, "at most 10,000 × 0.05 / 30 (16.7) a tick, got \(largest)")
+    }
+
+    /// A stalled loader (a long gap between ticks) re-reads the keys once, not once per period missed; keys no
+    /// longer watched are skipped, and keys watched after a round began wait for the next round.
+    @Test func stallsUnwatchedAndNewKeys() {
+        var schedule = RecheckSchedule<Int>(period: 10)
+        var watched = Set(0..<100)
+        func tick(_ t: Double) -> [Int] { schedule.due(at: t, watched: { watched.sorted() }, isWatched: { watched.contains($0) }) }
+        #expect(tick(0).isEmpty)
+        #expect(tick(1_000) == Array(0..<100), "one round after a stall of a hundred periods")
+        #expect(tick(1_001).isEmpty, "a new round starts")
+        #expect(tick(1_006) == Array(0..<50), "half the period, half the keys")
+        watched = Set((0..<100).filter { $0 % 2 == 1 }).union([500])
+        #expect(tick(1_011) == (50..<100).filter { $0 % 2 == 1 }, "unwatched keys skipped, the new one not in this round")
+        #expect(tick(1_012).isEmpty)
+        #expect(tick(1_022) == (0..<100).filter { $0 % 2 == 1 } + [500])
     }
 }

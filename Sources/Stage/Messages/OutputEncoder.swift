@@ -183,9 +183,11 @@ public struct UUIDGenerator: Sendable {
 }
 
 /// Output encoding with the fragments fixed per pipeline (its id and its metric names as JSON keys)
-/// encoded once; produces exactly ``OutputEncoder/encode(_:)``'s bytes.
-public struct OutputTemplate: Sendable {
+/// encoded once; produces exactly ``OutputEncoder/encode(_:)``'s bytes. A class: the scoring engine encodes every
+/// point through its pipeline's template, and a struct's three references were retained and released per point.
+public final class OutputTemplate: Sendable {
     let pipelineID: [UInt8]
+    let metrics: [String]
     let metricKeys: [[UInt8]]
     /// The metric keys' encoded bytes, twice (a body names each metric in `data` and in `expected`).
     let metricKeysBytes: Int
@@ -195,6 +197,7 @@ public struct OutputTemplate: Sendable {
         var p: [UInt8] = []
         OutputEncoder.appendString(pipelineID, to: &p)
         self.pipelineID = p
+        self.metrics = metrics
         metricKeys = metrics.map { m in
             var out: [UInt8] = []
             OutputEncoder.appendString(m, to: &out)
@@ -204,15 +207,16 @@ public struct OutputTemplate: Sendable {
         metricKeysBytes = 2 * metricKeys.reduce(0) { $0 + $1.count }
     }
 
+    /// `o` of this template's pipeline: its pipeline id and metrics are taken from the template.
     public func encode(_ o: ScoreOutput) -> [UInt8] {
-        encode(uuid: o.uuid, configID: o.configID, key: o.key, timestamp: o.timestamp, unified: o.unified, metrics: o.metrics,
+        encode(uuid: o.uuid, configID: o.configID, key: o.key, timestamp: o.timestamp, unified: o.unified,
                features: o.features, modelVersion: o.modelVersion, threshold: o.threshold, status: o.status, isAnomaly: o.isAnomaly,
                expected: o.expected)
     }
 
     /// ``encode(_:)`` from the output's parts (the scoring engine's hot path: no ScoreOutput is assembled, which
-    /// retained and released each of its arrays and strings once per point). `metrics` is the pipeline's.
-    public func encode(uuid: String, configID: String, key: [String], timestamp: Int64, unified: Float?, metrics: [String], features: [Float]?,
+    /// retained and released each of its arrays and strings once per point); the metrics are the template's.
+    public func encode(uuid: String, configID: String, key: [String], timestamp: Int64, unified: Float?, features: [Float]?,
                        modelVersion: Int?, threshold: [Float]?, status: ScoreStatus, isAnomaly: Bool?, expected: [Float]?) -> [UInt8] {
         var out: [UInt8] = []
         // Room for the whole body up front (it grew once or twice per point from a fixed guess): the fixed text,
@@ -238,7 +242,13 @@ public struct OutputTemplate: Sendable {
                 out.append(0x2C)
             }
             OutputEncoder.raw("\"unified_ML\":", to: &out)
-            out.append(contentsOf: out[unifiedAt..<unifiedEnd])
+            // Through a stack copy: a slice of `out` appended to `out` shared its storage, so the append copied the
+            // whole body into a new allocation first.
+            let n = unifiedEnd - unifiedAt
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { digits in
+                out.withUnsafeBufferPointer { _ = digits.initialize(fromContentsOf: $0[unifiedAt..<unifiedEnd]) }
+                out.append(contentsOf: UnsafeBufferPointer(digits))
+            }
         }
         OutputEncoder.raw("},\"metadata\":{\"model_version\":", to: &out)
         if let v = modelVersion { OutputEncoder.appendInt(Int64(v), to: &out) } else { OutputEncoder.raw("null", to: &out) }

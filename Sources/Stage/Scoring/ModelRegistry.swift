@@ -56,7 +56,8 @@ public final class ModelRegistry: @unchecked Sendable {
     }
 
     public let store: CheckpointStore
-    /// With inotify, keys whose directory is watched are re-read by the poll only every this many rounds.
+    /// With inotify, keys whose directory is watched are re-read once every this many polls, spread over the ticks
+    /// in between (``RecheckSchedule``).
     static let watchedPollRounds = 15
     public let capacity: Int
     /// Entries over every registry sharing `capacity` (this one's alone unless given).
@@ -265,7 +266,7 @@ public final class ModelRegistry: @unchecked Sendable {
             watchOf[id] = wd
         }
         var nextPoll = MonotonicClock.now() + pollInterval
-        var pollRound = 1
+        var recheck = RecheckSchedule<ModelID>(period: pollInterval * Double(Self.watchedPollRounds))
         while true {
             // A short tick: directory events (inotify) or a request wake it; the full poll runs every pollInterval.
             let events = watcher.isAvailable ? watcher.wait(seconds: 0.05) : []
@@ -288,13 +289,14 @@ public final class ModelRegistry: @unchecked Sendable {
                 check(id, &known)
                 watch(id)
             }
+            // Keys whose directory is watched hear of changes at once; re-reading their LATEST is only a safety net,
+            // once every `watchedPollRounds` polls, a share each tick.
+            for id in recheck.due(at: MonotonicClock.now(), watched: { Array(watchOf.keys) }, isWatched: { watchOf[$0] != nil && known[$0] != nil }) {
+                check(id, &known)
+            }
             if MonotonicClock.now() >= nextPoll {
-                // Keys whose directory is watched hear of changes at once; re-reading their LATEST is only a safety
-                // net, every `watchedPollRounds` polls (10,000 keys cost 10,000 file reads a round). Keys without a
-                // watch (no directory yet: a new key's first model) are checked every poll.
-                let everyKey = pollRound % Self.watchedPollRounds == 0
-                pollRound += 1
-                for id in known.keys where everyKey || watchOf[id] == nil { check(id, &known) }
+                // Keys without a watch (no directory yet: a new key's first model) are checked every poll.
+                for id in known.keys where watchOf[id] == nil { check(id, &known) }
                 // Directories that did not exist when first asked for may exist now (a lookup per id: this ran a
                 // linear search per id, quadratic in the keys, every poll).
                 for id in known.keys where watchOf[id] == nil { watch(id) }

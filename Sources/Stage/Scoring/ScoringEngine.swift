@@ -364,7 +364,7 @@ public final class ScoringEngine {
         }
         let body = pipelines[p.pointee.pipeline].template.encode(
             uuid: p.pointee.uuid ?? uuids.next(), configID: p.pointee.configID, key: key, timestamp: timestamp, unified: unified,
-            metrics: target.pipeline.metrics, features: features, modelVersion: version, threshold: threshold, status: status,
+            features: features, modelVersion: version, threshold: threshold, status: status,
             isAnomaly: isAnomaly, expected: expected)
         return .score(key: key, body: body, arrival: p.pointee.arrival, status: status, anomalyOf: isAnomaly == true ? target.pipeline.pipelineID : nil)
     }
