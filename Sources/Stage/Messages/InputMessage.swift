@@ -185,6 +185,7 @@ public struct InputDecoder: Sendable {
             case "metrics":
                 guard metrics == nil, c.consume(0x7B) else { return nil }
                 var m: [(String, Float?)] = []
+                m.reserveCapacity(8)   // one allocation for the usual few metrics (grown 1, 2, 4: three)
                 if !c.consume(0x7D) {
                     repeat {
                         guard let name = fastString(&c), c.consume(0x3A) else { return nil }

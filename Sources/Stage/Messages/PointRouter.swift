@@ -69,6 +69,7 @@ public struct PointRouter: Sendable {
             guard !chosen.isEmpty else { return .failure(Rejection(.unknownPipeline, "stream \"\(configID)\" has no pipeline \"\(pid)\"")) }
         }
         var out: [RoutedPoint] = []
+        out.reserveCapacity(chosen.count)
         for t in chosen {
             let target = targets[t]
             let keys = target.stream.compositeKeys
@@ -77,6 +78,7 @@ public struct PointRouter: Sendable {
             }
             var present = 0
             var values: [Float?] = []
+            values.reserveCapacity(target.pipeline.metrics.count)
             for m in target.pipeline.metrics {
                 switch p.value(of: m) {
                 case .some(.some(let v)): values.append(v); present += 1
