@@ -83,18 +83,20 @@ while let a = args.next() {
 }
 
 if probeSeconds > 0 {
-    var gaps: [Double] = []
+    var gaps: [Double] = [], gapEnds: [Double] = []
     let probeStart = now()
     var previous = probeStart
     while previous - probeStart < probeSeconds {
         var ts = timespec(tv_sec: 0, tv_nsec: 50_000)
         nanosleep(&ts, nil)
         let t = now()
-        if t - previous > 0.001 { gaps.append(t - previous) }
+        if t - previous > 0.001 { gaps.append(t - previous); gapEnds.append(t - probeStart) }
         previous = t
     }
+    // When the gaps happened (seconds from the probe's start, the first 20): a period among them is the machine's.
+    let offsets = gapEnds.prefix(20).map { String(format: "%.3f", $0) }.joined(separator: ", ")
     emit("{\"bench\": \"machine_gaps\", \"seconds\": \(probeSeconds), \"gaps_over_1ms\": \(gaps.count), "
-         + "\"worst_gap_ms\": \((gaps.max() ?? 0) * 1e3), \"gap_time_ms\": \(gaps.reduce(0, +) * 1e3)}")
+         + "\"worst_gap_ms\": \((gaps.max() ?? 0) * 1e3), \"gap_time_ms\": \(gaps.reduce(0, +) * 1e3), \"gap_ends_s\": [\(offsets)]}")
 }
 
 let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aeflow").path
