@@ -177,8 +177,8 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// averages do), so a batch of windows is preprocessed as one matrix of rows.
     let rowwise: Bool
     /// Whether a window of this pipeline can be scored in a stacked pass with other pipelines' windows
-    /// (``forward(stacked:_:scratch:)``): it has a compiled plan and a per-element preprocess chain. (Stored: reading
-    /// `plan` copies the existential, a cost per window.)
+    /// (``forward(stacked:_:scratch:)``): it has a compiled plan and a per-element preprocess chain. (Stored: the
+    /// engine asks per window.)
     public let stackable: Bool
     /// The empty `(0, F)` errors of a score from raw memory (made once, not per score).
     let noErrors: Tensor

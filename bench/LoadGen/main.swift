@@ -5,6 +5,8 @@
 //                                                    [--seconds 5] [--warmup-seconds 1] [--probe-seconds 5]
 //                                                    [--points-per-message 1] [--quick] [--with-retrain] [--curve]
 //                                                    [--dump-latencies PREFIX] [--scope pipeline|key] [--max-models N]
+//                                                    [--workers N] [--remote-write URL] [--remote-write-batch N]
+//                                                    [--engine] [--engine-batch N]
 //
 // --scope key gives every key its own model (numalogic's default and most users' way): `model_scope: key`, and
 // the trained checkpoint published once per key before the daemon starts (keys under 1M only), so a batch of
@@ -53,33 +55,57 @@ var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000
 var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
 var perKeyModels = false, maxModels: Int?, workers = 0, remoteWrite: String?, remoteWriteBatch = 2_000
 var engineOnly = false, engineBatch = 256
+/// Ends the program with a usage line (exit status 2): a bad command line is the caller's mistake, not a crash.
+@MainActor func usage(_ problem: String) -> Never {
+    FileHandle.standardError.write(Data(("LoadGen: \(problem)\nusage: LoadGen [--keys N,...] [--rates N,...] [--seconds S] "
+        + "[--warmup-seconds S] [--probe-seconds S] [--points-per-message N] [--quick] [--with-retrain] [--curve] "
+        + "[--dump-latencies PREFIX] [--scope pipeline|key] [--max-models N] [--workers N] [--remote-write URL] "
+        + "[--remote-write-batch N] [--engine] [--engine-batch N]\n").utf8))
+    exit(2)
+}
 var args = CommandLine.arguments.dropFirst().makeIterator()
+/// The next argument as a value of `T` for option `name`.
+@MainActor func value<T: LosslessStringConvertible>(_ name: String) -> T {
+    guard let text = args.next() else { usage("\(name) needs a value") }
+    guard let v = T(text) else { usage("\(name): cannot read \"\(text)\"") }
+    return v
+}
+@MainActor func list(_ name: String) -> [Int] {
+    let text: String = value(name)
+    let items = text.split(separator: ",").map { Int($0) }
+    guard !items.isEmpty, items.allSatisfy({ $0 != nil }) else { usage("\(name) takes comma-separated whole numbers, got \"\(text)\"") }
+    return items.map { $0! }
+}
 while let a = args.next() {
     switch a {
-    case "--keys": keySets = args.next()!.split(separator: ",").map { Int($0)! }
-    case "--rates": rates = args.next()!.split(separator: ",").map { Int($0)! }
-    case "--seconds": seconds = Double(args.next()!)!
-    case "--warmup-seconds": warmupSeconds = Double(args.next()!)!
-    case "--probe-seconds": probeSeconds = Double(args.next()!)!
-    case "--points-per-message": perMessage = Int(args.next()!)!
+    case "--keys": keySets = list(a)
+    case "--rates": rates = list(a)
+    case "--seconds": seconds = value(a)
+    case "--warmup-seconds": warmupSeconds = value(a)
+    case "--probe-seconds": probeSeconds = value(a)
+    case "--points-per-message": perMessage = value(a)
     case "--quick": (keySets, rates, seconds) = ([1, 10_000], [50_000, 0], 2)
     case "--with-retrain": withRetrain = true
     case "--curve": curve = true
-    case "--dump-latencies": dumpPrefix = args.next()!   // PREFIX-<keys>-<rate>.txt: send offset and latency (s) per point
+    case "--dump-latencies": dumpPrefix = value(a) as String   // PREFIX-<keys>-<rate>.txt: send offset and latency (s) per point
     case "--scope":
         switch args.next() {
         case "key": perKeyModels = true
         case "pipeline": perKeyModels = false
-        case let v: fatalError("--scope takes pipeline or key, got \(v ?? "nothing")")
+        case let v: usage("--scope takes pipeline or key, got \(v ?? "nothing")")
         }
-    case "--max-models": maxModels = Int(args.next()!)!
-    case "--workers": workers = Int(args.next()!)!   // windows.workers (0: one per core, the default)
-    case "--remote-write": remoteWrite = args.next()!   // scores also written back to this remote-write URL
-    case "--remote-write-batch": remoteWriteBatch = Int(args.next()!)!   // remote_write.batch_size (default 2,000)
+    case "--max-models": maxModels = value(a) as Int
+    case "--workers": workers = value(a)   // windows.workers (0: one per core, the default)
+    case "--remote-write": remoteWrite = value(a) as String   // scores also written back to this remote-write URL
+    case "--remote-write-batch": remoteWriteBatch = value(a)   // remote_write.batch_size (default 2,000)
     case "--engine": engineOnly = true
-    case "--engine-batch": engineBatch = Int(args.next()!)!
-    default: fatalError("unknown argument \(a)")
+    case "--engine-batch": engineBatch = value(a)
+    case "--help", "-h": usage("load generator for `aeflow serve` (see the header of bench/LoadGen/main.swift)")
+    default: usage("unknown argument \(a)")
     }
+}
+if perMessage < 1 || engineBatch < 1 || seconds <= 0 || keySets.contains(where: { $0 < 1 }) || rates.contains(where: { $0 < 0 }) {
+    usage("--points-per-message, --engine-batch, --seconds and --keys must be positive, --rates not negative")
 }
 
 if probeSeconds > 0 {
