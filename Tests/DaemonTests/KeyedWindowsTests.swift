@@ -218,6 +218,18 @@ import TensorCore
 }
 
 @Suite struct OutputTemplateTests {
+    /// Integers (timestamps, model versions) are written as `String` writes them, at the edges of their range too.
+    @Test func integersAreWrittenAsStringWritesThem() {
+        var values: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, Int64.max, Int64.min, Int64.max - 1, Int64.min + 1, 1_700_000_000_000]
+        var p: Int64 = 1
+        for _ in 0..<18 { p *= 10; values += [p - 1, p, p + 1, -p] }
+        for v in values {
+            var out: [UInt8] = [0x78]
+            OutputEncoder.appendInt(v, to: &out)
+            #expect(out == [0x78] + Array(String(v).utf8), "\(v)")
+        }
+    }
+
     @Test func templateEncodingEqualsTheGenericEncoder() {
         let t = OutputTemplate(pipelineID: "p\"1", metrics: ["cpu", "m\\em"])
         for o in [

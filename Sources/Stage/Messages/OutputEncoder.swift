@@ -73,9 +73,19 @@ public enum OutputEncoder {
         d.withUTF8 { out.append(contentsOf: $0) }
     }
 
+    /// `String(v)`'s bytes, written digit by digit from the end of a stack buffer (no string made per number).
     static func appendInt(_ v: Int64, to out: inout [UInt8]) {
-        var d = String(v)
-        d.withUTF8 { out.append(contentsOf: $0) }
+        var m = v.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var i = digits.count
+            repeat {
+                i -= 1
+                digits[i] = 0x30 + UInt8(truncatingIfNeeded: m % 10)
+                m /= 10
+            } while m > 0
+            if v < 0 { out.append(0x2D) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
+        }
     }
 
     static func appendKey(_ key: [String], to out: inout [UInt8]) {
