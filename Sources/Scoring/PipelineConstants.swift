@@ -1,3 +1,5 @@
+import TensorCore
+
 /// A scoring pipeline's per-window constants in one allocation: its preprocess chain and the chain's inverse as
 /// ``ElementwiseStep``s, each step's parameters, and the threshold's per-column divisors.
 ///
@@ -12,14 +14,17 @@ struct PipelineConstants {
     let inverse: UnsafeBufferPointer<ElementwiseStep>?
     /// The threshold's per-column divisors, `features` of them (nil when its element score is no division).
     let divisors: UnsafePointer<Float>?
+    /// The threshold's values (a score's `threshold`), copied from here rather than shared: sharing the array
+    /// retained it, a locked write to a cold line per window.
+    let thresholds: UnsafeBufferPointer<Float>
     private let memory: UnsafeMutableRawPointer
 
-    init(preprocess: [ElementwiseTransform]?, inverse: [ElementwiseTransform]?, divisors: [Float]?) {
+    init(preprocess: [ElementwiseTransform]?, inverse: [ElementwiseTransform]?, divisors: [Float]?, thresholds: [Float]) {
         let chains = [preprocess, inverse]
         let steps = chains.reduce(0) { $0 + ($1?.count ?? 0) }
         let floats = chains.reduce(0) { n, chain in
             n + (chain ?? []).reduce(0) { let p = $1.parameters; return $0 + p.a.count + p.b.count }
-        } + (divisors?.count ?? 0)
+        } + (divisors?.count ?? 0) + thresholds.count
         let stepBytes = steps * MemoryLayout<ElementwiseStep>.stride
         memory = .allocate(byteCount: Swift.max(1, stepBytes + floats * MemoryLayout<Float>.stride),
                            alignment: MemoryLayout<ElementwiseStep>.alignment)
@@ -45,7 +50,11 @@ struct PipelineConstants {
         self.preprocess = placeChain(preprocess)
         self.inverse = placeChain(inverse)
         self.divisors = divisors.flatMap(place)
+        self.thresholds = UnsafeBufferPointer(start: place(thresholds) ?? UnsafePointer(floatAt), count: thresholds.count)
     }
+
+    /// Hints that the constants will be read soon.
+    func prefetch() { Kernels.prefetch(memory, lines: 2) }
 
     /// Frees the memory (the owning pipeline's `deinit`); the value must not be used afterwards.
     func deallocate() { memory.deallocate() }

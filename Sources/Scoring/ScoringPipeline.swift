@@ -133,6 +133,11 @@ extension Array where Element == Float {
         withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: p, count: n) }
     }
 
+    /// Sets the array to the values of `p`, reusing its storage when it is already that long.
+    mutating func assign(_ p: UnsafeBufferPointer<Float>) {
+        if let base = p.baseAddress { assign(base, count: p.count) } else { removeAll(keepingCapacity: true) }
+    }
+
     /// Sets the array to `count` copies of `value`, reusing its storage when it is already that long.
     mutating func assign(repeating value: Float, count n: Int) {
         if count != n { self = [Float](repeating: value, count: n) } else { for i in 0..<n { self[i] = value } }
@@ -242,7 +247,8 @@ public final class ScoringPipeline: @unchecked Sendable {
         let thresholdDivisors = threshold.elementDivisors.flatMap { $0.count == metrics.count ? $0 : nil }
         thresholdScoresElements = threshold.elementScore(0, column: 0) != nil
         errorCriterion = model.errorCriterion
-        constants = PipelineConstants(preprocess: elementwisePreprocess, inverse: elementwiseInverse, divisors: thresholdDivisors)
+        constants = PipelineConstants(preprocess: elementwisePreprocess, inverse: elementwiseInverse, divisors: thresholdDivisors,
+                                      thresholds: thresholdValues)
     }
 
     deinit { constants.deallocate() }
@@ -344,6 +350,13 @@ public final class ScoringPipeline: @unchecked Sendable {
             r.withUnsafeMutableBufferPointer { rp in
                 e.withUnsafeMutableBufferPointer { ep in
                     for (j, p) in pipelines.enumerated() {
+                        // The memory of the windows ahead is read early: their pipelines' objects two ahead, the next
+                        // one's constants and weights (each key's are cold with many keys).
+                        if j + 2 < pipelines.count { Kernels.prefetch(Unmanaged.passUnretained(pipelines[j + 2]).toOpaque(), lines: 8) }
+                        if j + 1 < pipelines.count {
+                            pipelines[j + 1].constants.prefetch()
+                            pipelines[j + 1].plan?.prefetch()
+                        }
                         precondition(p.stackable && p.seqLen == l && p.features == f, "pipeline \(j) cannot be stacked with \(l)×\(f) windows")
                         let (xj, rj) = (xp.baseAddress! + j * n, rp.baseAddress! + j * n)
                         for step in p.constants.preprocess! { step.apply(xj, count: n, features: f) }
@@ -442,7 +455,7 @@ public final class ScoringPipeline: @unchecked Sendable {
         let f = features
         b.newestErrors.assign(e + (l - 1) * f, count: f)
         var limits: [Float]? = nil
-        b.threshold = thresholdValues
+        b.threshold.assign(constants.thresholds)
         if score.mode == .adaptive {
             let k = score.adaptive.stdFactor
             let mean = state.adaptiveMean ?? stats.errorMean ?? startingErrorMean

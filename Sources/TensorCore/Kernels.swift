@@ -68,6 +68,14 @@ public enum KernelISAError: Error, Equatable, CustomStringConvertible {
 /// Fused inner loops that TensorCore's callers (the Autograd ops) hand raw rows to. Row `b` of an operand
 /// starts at `pointer + b * stride`.
 public enum Kernels {
+    /// Hints that the `lines` cache lines from `p` will be read soon (no effect on results). Scoring a batch of
+    /// keys' models reaches each key's cold memory in turn; asked for a window ahead, those reads overlap the work
+    /// on the window before.
+    @inlinable
+    public static func prefetch(_ p: UnsafeRawPointer, lines: Int = 1) {
+        for i in 0..<lines { aef_prefetch(p + i * 64) }
+    }
+
     /// One LSTM time step over a batch (gates `[i, f, g, o]`): activates the gates in place and writes
     /// `h_t` and `c_t` (`out` rows: `[h | c]`) and `tanh(c_t)`. `cPrev` nil is the zero initial state.
     @inlinable

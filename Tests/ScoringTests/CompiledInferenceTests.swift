@@ -157,6 +157,7 @@ import TensorCore
                 #expect(buffers.newestErrors == fresh.newestErrors && buffers.threshold == fresh.threshold, "\(what)")
                 #expect((buffers.expected.isEmpty ? nil : buffers.expected) == fresh.expected, "\(what)")
                 #expect(buffers.features.count == p.features, "\(what)")
+                if p.score.mode == .numalogic { #expect(buffers.threshold == p.threshold.thresholdValues, "\(what): the model's thresholds") }
             }
         }
     }

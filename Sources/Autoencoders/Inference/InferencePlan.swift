@@ -38,9 +38,13 @@ public protocol InferencePlan: AnyObject, Sendable {
     var largestBatch: Int { get }
     /// Reconstructions of `batch` windows `(B, L, F)` at `x` into `y` (`B·L·F` floats).
     func reconstruct(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>, scratch: InferenceScratch)
+    /// Hints that the plan's weights will be read soon (``Kernels/prefetch(_:lines:)``); plans without a hint do nothing.
+    func prefetch()
 }
 
 extension InferencePlan {
+    public func prefetch() {}
+
     /// Reconstructions of windows `(B, L, F)` as a tensor (tests, tools).
     public func reconstruct(_ x: Tensor, scratch: InferenceScratch = InferenceScratch()) -> Tensor {
         precondition(x.rank == 3 && x.shape[1] == seqLen && x.shape[2] == features, "plan (L \(seqLen), F \(features)) of input \(x.shape)")
@@ -218,6 +222,8 @@ final class MLPPlan: InferencePlan {
         (self.seqLen, self.features, self.chain) = (seqLen, features, PackedDenseChain(chain))
         widest = chain.map(\.outputs).max().map { Swift.max($0, seqLen * features) } ?? seqLen * features
     }
+
+    func prefetch() { chain.prefetch() }
 
     func reconstruct(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>, scratch: InferenceScratch) {
         var a = scratch.buffer(0, batch * widest), b = scratch.buffer(1, batch * widest)

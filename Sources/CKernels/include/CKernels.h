@@ -10,6 +10,9 @@
 extern "C" {
 #endif
 
+/// A hint that the cache line at `p` will be read soon (no fault, no effect on results).
+static inline void aef_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 /// Instruction-set levels. Every level computes the same formulas; results differ only by rounding
 /// (fused multiply-add on the AVX levels).
 enum {
