@@ -18,6 +18,7 @@ struct PipelineConstants {
     /// retained it, a locked write to a cold line per window.
     let thresholds: UnsafeBufferPointer<Float>
     private let memory: UnsafeMutableRawPointer
+    private let lines: Int
 
     init(preprocess: [ElementwiseTransform]?, inverse: [ElementwiseTransform]?, divisors: [Float]?, thresholds: [Float]) {
         let chains = [preprocess, inverse]
@@ -25,9 +26,9 @@ struct PipelineConstants {
         let floats = chains.reduce(0) { n, chain in
             n + (chain ?? []).reduce(0) { let p = $1.parameters; return $0 + p.a.count + p.b.count }
         } + (divisors?.count ?? 0) + thresholds.count
-        let stepBytes = steps * MemoryLayout<ElementwiseStep>.stride
-        memory = .allocate(byteCount: Swift.max(1, stepBytes + floats * MemoryLayout<Float>.stride),
-                           alignment: MemoryLayout<ElementwiseStep>.alignment)
+        let stepBytes = steps * MemoryLayout<ElementwiseStep>.stride, bytes = stepBytes + floats * MemoryLayout<Float>.stride
+        memory = .allocate(byteCount: Swift.max(1, bytes), alignment: MemoryLayout<ElementwiseStep>.alignment)
+        lines = Swift.min(8, (bytes + 63) / 64 + 1)   // (+1: the block need not start on a line)
         let stepBase = memory.bindMemory(to: ElementwiseStep.self, capacity: steps)
         var floatAt = (memory + stepBytes).bindMemory(to: Float.self, capacity: floats)
         func place(_ values: [Float]) -> UnsafePointer<Float>? {
@@ -54,7 +55,7 @@ struct PipelineConstants {
     }
 
     /// Hints that the constants will be read soon.
-    func prefetch() { Kernels.prefetch(memory, lines: 2) }
+    func prefetch() { Kernels.prefetch(memory, lines: lines) }
 
     /// Frees the memory (the owning pipeline's `deinit`); the value must not be used afterwards.
     func deallocate() { memory.deallocate() }
