@@ -403,12 +403,6 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// Scores window `index` of a forward pass; `raw` points at that window's `length × features` values in metric
     /// units (as received, before any level shift).
     public func score(_ pass: ForwardPass, index j: Int, raw: UnsafePointer<Float>, state: inout KeyScoreState) -> WindowScore {
-        let (l, f) = (pass.errors.shape[1], pass.errors.shape[2])
-        if score.mode == .likelihood {
-            let at = j * l * f
-            return scoreLikelihood(errors: pass.errors.basePointer + at, input: pass.input.basePointer + at,
-                                   reconstruction: pass.reconstruction.basePointer + at, raw: raw, length: l, state: &state)
-        }
         var b = ScoreBuffers()
         let v = score(pass, index: j, raw: raw, state: &state, into: &b)
         return WindowScore(v, b, errors: noErrors)

@@ -291,15 +291,17 @@ public final class ModelRegistry: @unchecked Sendable {
             }
             // Keys whose directory is watched hear of changes at once; re-reading their LATEST is only a safety net,
             // once every `watchedPollRounds` polls, a share each tick.
-            for id in recheck.due(at: MonotonicClock.now(), watched: { Array(watchOf.keys) }, isWatched: { watchOf[$0] != nil && known[$0] != nil }) {
+            for id in recheck.due(at: MonotonicClock.now(), watched: { Array(watchOf.keys) }, isWatched: { watchOf[$0] != nil }) {
                 check(id, &known)
             }
             if MonotonicClock.now() >= nextPoll {
-                // Keys without a watch (no directory yet: a new key's first model) are checked every poll.
-                for id in known.keys where watchOf[id] == nil { check(id, &known) }
-                // Directories that did not exist when first asked for may exist now (a lookup per id: this ran a
-                // linear search per id, quadratic in the keys, every poll).
-                for id in known.keys where watchOf[id] == nil { watch(id) }
+                // Keys without a watch (no directory yet: a new key's first model) are checked every poll, and watched
+                // once their directory exists (a lookup per id: this ran a linear search per id, quadratic in the
+                // keys, every poll).
+                for id in known.keys where watchOf[id] == nil {
+                    check(id, &known)
+                    watch(id)
+                }
                 nextPoll = MonotonicClock.now() + pollInterval
             }
         }
