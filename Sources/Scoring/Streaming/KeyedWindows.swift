@@ -112,6 +112,7 @@ public struct KeyedWindows<Key: Hashable> {
     }
 
     /// Adds a row (`features` values) at `timestamp` to a slot.
+    @_specialize(exported: true, where Key == [String])
     public mutating func append(slot s: Int, timestamp: Int64, row: UnsafeBufferPointer<Float>,
                                 duplicates: DuplicatePolicy, late: LatePolicy) -> AppendOutcome {
         precondition(row.count == features, "row of \(row.count) values for \(features) features")
@@ -168,9 +169,11 @@ public struct KeyedWindows<Key: Hashable> {
     }
 
     /// Rows held for a slot.
+    @_specialize(exported: true, where Key == [String])
     public func rowCount(slot s: Int) -> Int { Int(meta[s].count) }
 
     /// The newest row's values of a slot.
+    @_specialize(exported: true, where Key == [String])
     public func newestRow(slot s: Int) -> [Float]? {
         let n = Int(meta[s].count)
         guard n > 0 else { return nil }
@@ -180,6 +183,7 @@ public struct KeyedWindows<Key: Hashable> {
 
     /// Copies a slot's rows, oldest first, into `out` (`count × features` floats) and returns the count.
     @discardableResult
+    @_specialize(exported: true, where Key == [String])
     public func copyWindow(slot s: Int, into out: UnsafeMutablePointer<Float>) -> Int {
         let n = Int(meta[s].count)
         values.withUnsafeBufferPointer { v in
@@ -196,6 +200,7 @@ public struct KeyedWindows<Key: Hashable> {
     /// the caller's stored windows would be copied (every array of them retained and released) once per call.
     /// `mutating` although it changes nothing: called on a class's stored windows while the caller holds another
     /// `inout` (`&groups[id].windows`), a non-mutating call was compiled as a copy of the whole `KeyedWindows`.
+    @_specialize(exported: true, where Key == [String])
     public mutating func appendWindow(slot s: Int, to out: inout [Float]) {
         let (n, start, l, f) = (Int(meta[s].count), Int(meta[s].head), length, features)
         out.reserveCapacity(out.count + l * f)
