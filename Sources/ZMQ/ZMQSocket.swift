@@ -119,14 +119,25 @@ public final class ZMQSocket {
     /// Sends all frames as one multipart message. With `dontWait`, a full queue throws `.wouldBlock`.
     public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws(ZMQError) {
         let h = try open("send")
-        for (i, frame) in frames.enumerated() {
-            var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
-            if i < frames.count - 1 { flags |= ZMQ_SNDMORE }
-            _ = try zmqCall("zmq_send") { frame.withUnsafeBytes { Int32(truncatingIfNeeded: zmq_send(h, $0.baseAddress, $0.count, flags)) } }
-        }
+        for (i, frame) in frames.enumerated() { try send(frame, on: h, more: i < frames.count - 1, dontWait: dontWait) }
     }
 
-    public func send(_ frame: [UInt8], dontWait: Bool = false) throws(ZMQError) { try send([frame], dontWait: dontWait) }
+    /// A one-frame message (without the array of frames a message of several needs).
+    public func send(_ frame: [UInt8], dontWait: Bool = false) throws(ZMQError) {
+        try send(frame, on: try open("send"), more: false, dontWait: dontWait)
+    }
+
+    /// A two-frame message, `first` (a PUB topic, say) then `second`.
+    public func send(_ first: [UInt8], _ second: [UInt8], dontWait: Bool = false) throws(ZMQError) {
+        let h = try open("send")
+        try send(first, on: h, more: true, dontWait: dontWait)
+        try send(second, on: h, more: false, dontWait: dontWait)
+    }
+
+    private func send(_ frame: [UInt8], on h: UnsafeMutableRawPointer, more: Bool, dontWait: Bool) throws(ZMQError) {
+        let flags: Int32 = (dontWait ? ZMQ_DONTWAIT : 0) | (more ? ZMQ_SNDMORE : 0)
+        _ = try zmqCall("zmq_send") { frame.withUnsafeBytes { Int32(truncatingIfNeeded: zmq_send(h, $0.baseAddress, $0.count, flags)) } }
+    }
     public func send(_ text: String, dontWait: Bool = false) throws(ZMQError) { try send([Array(text.utf8)], dontWait: dontWait) }
 
     /// One multipart message received under a size limit (``receive(dontWait:limit:keep:)``).

@@ -27,19 +27,19 @@ extension DaemonRuntime {
         var limiter = RateLimitedLog(logger: logger, perSeconds: 10)
         var accepted = 0, published = 0
         var topic: [UInt8] = []
-        func publish(_ emissions: [Emission]) {
-            for e in emissions {
-                switch e {
+        func publish(_ emissions: consuming [Emission]) {
+            for e in emissions.draining() {
+                switch consume e {
                 case .score(let key, let body, let arrival, let status, let anomalyOf):
                     accepted += 1
-                    do {
+                    do throws(ZMQError) {
                         if scores.kind == .pub {
                             topic.removeAll(keepingCapacity: true)
                             for (i, v) in key.enumerated() {
                                 if i > 0 { topic.append(UInt8(ascii: ":")) }
                                 topic.append(contentsOf: v.utf8)
                             }
-                            try scores.send([topic, body], dontWait: true)
+                            try scores.send(topic, body, dontWait: true)
                         } else {
                             try scores.send(body, dontWait: true)
                         }
@@ -82,8 +82,8 @@ extension DaemonRuntime {
         }
         var stopped: [ScoringEngine] = []
         while stopped.count < workers.count {
-            for item in outputs.popAll(timeout: 0.25) {
-                switch item {
+            for item in outputs.popAll(timeout: 0.25).draining() {
+                switch consume item {
                 case .emissions(let e): publish(e)
                 case .rejected(let frames, let r, let total, let point): reject(r, frames: frames, totalBytes: total, point: point)
                 case .stopped(let engine): stopped.append(engine)

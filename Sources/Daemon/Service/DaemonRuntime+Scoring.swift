@@ -32,6 +32,7 @@ extension DaemonRuntime {
         var running = true
         while running {
             let items = w.queue.popAll(timeout: 0.25)
+            let idle = items.isEmpty
             let now = MonotonicClock.now()
             var batch: [RoutedPoint] = []
             func flush() {
@@ -39,18 +40,18 @@ extension DaemonRuntime {
                 outputs.push(.emissions(engine.process(batch, now: now)), weight: batch.count)
                 batch = []   // (the array is usually the ingest thread's: keeping its capacity would allocate a fresh one)
             }
-            for item in items {
-                switch item {
+            for item in items.draining() {
+                switch consume item {
                 case .points(let ps):
-                    // Small shares are joined (one model call for their keys); a large one is scored as it came, since
-                    // joining copies every point (five references retained and later released each).
+                    // Small shares are joined (one model call for their keys; the points moved, not copied); a large
+                    // one is scored as it came.
                     if batch.isEmpty {
                         batch = ps
                     } else if batch.count + ps.count > 512 {
                         flush()
                         batch = ps
                     } else {
-                        batch += ps
+                        for p in ps.draining() { batch.append(consume p) }
                     }
                 case .window(let window, let arrival, let frames):
                     flush()
@@ -66,7 +67,7 @@ extension DaemonRuntime {
                 }
             }
             flush()
-            if items.isEmpty { w.models.applyLoaderResults() }
+            if idle { w.models.applyLoaderResults() }
             if now >= nextExpiry || !running {
                 engine.expire(now: now)
                 nextExpiry = now + 1

@@ -306,8 +306,12 @@ public final class DaemonRuntime: @unchecked Sendable {
                     round.append((frames, MonotonicClock.now()))
                     roundBytes += message.totalBytes
                 }
-                let outcomes = decode(round)
-                for (k, outcome) in outcomes.enumerated() {
+                var outcomes = decode(round)
+                for k in outcomes.indices {
+                    // Each outcome is moved out of the round's array, and its points on into the workers' shares: a
+                    // copy of a point retains (and later releases) its key, values, uuid and source, on a busy thread.
+                    var outcome = Ingest.Outcome.points([], refused: [])
+                    swap(&outcome, &outcomes[k])
                     let (frames, arrival) = round[k]
                     if outcome.decoded {
                         // The retrain stage's history: in process (the routed points), or forwarded verbatim; never blocking.
@@ -322,7 +326,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                             }
                         }
                     }
-                    switch outcome {
+                    switch consume outcome {
                     case .rejected(let r):
                         outputs.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
                     case .window(let w):
@@ -331,10 +335,10 @@ public final class DaemonRuntime: @unchecked Sendable {
                         if !shares[owner].isEmpty { hand(owner) }
                         workers[owner].queue.push(.window(w, arrival: arrival, frames: frames))
                     case .points(let routed, let refused):
-                        if n == 1 {
-                            shares[0] += routed
+                        if n == 1 && shares[0].isEmpty {
+                            shares[0] = routed
                         } else {
-                            for p in routed { shares[KeyShard.of(p.key, count: n)].append(p) }
+                            for p in routed.draining() { shares[n == 1 ? 0 : KeyShard.of(p.key, count: n)].append(consume p) }
                         }
                         for f in refused { outputs.push(.rejected(frames: frames, f.rejection, totalBytes: nil, point: f.index)) }
                     }
@@ -356,18 +360,17 @@ public final class DaemonRuntime: @unchecked Sendable {
         let parts = round.count >= 512 ? min(workers.count, round.count / 256) : 1
         let ingest = self.ingest
         guard parts > 1 else { return round.map { ingest($0.frames[$0.frames.count - 1], arrival: $0.arrival, source: $0.frames) } }
-        var out = [Ingest.Outcome?](repeating: nil, count: round.count)
-        /// Each part writes only its own range of the slots.
-        struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<Ingest.Outcome?> }
-        out.withUnsafeMutableBufferPointer { buffer in
+        /// Each part initializes only its own range of the slots (every slot, since the parts cover the round).
+        struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<Ingest.Outcome> }
+        return [Ingest.Outcome](unsafeUninitializedCapacity: round.count) { buffer, initialized in
             let slots = Slots(base: buffer.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: parts) { p in
                 for k in (round.count * p / parts)..<(round.count * (p + 1) / parts) {
                     let m = round[k]
-                    (slots.base + k).pointee = ingest(m.frames[m.frames.count - 1], arrival: m.arrival, source: m.frames)
+                    (slots.base + k).initialize(to: ingest(m.frames[m.frames.count - 1], arrival: m.arrival, source: m.frames))
                 }
             }
+            initialized = round.count
         }
-        return out.map { $0! }
     }
 }

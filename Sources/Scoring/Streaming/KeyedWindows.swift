@@ -37,13 +37,14 @@ public struct KeyedWindows<Key: Hashable> {
     private var stamps: [Int64] = []       // slot × length
     /// A slot's bookkeeping in one record (24 bytes): a point touches its slot's ring position, count, last-seen
     /// time and LRU links together, so together they cost one cache line, not five arrays' worth.
+    @usableFromInline
     struct SlotMeta {
         var head: Int32 = 0        // ring index of the oldest row
-        var count: Int32 = 0
+        @usableFromInline var count: Int32 = 0
         var prev: Int32 = -1, next: Int32 = -1   // LRU list, most recent at `mru`
         var lastSeen: Double = 0
     }
-    private var meta: [SlotMeta] = []
+    @usableFromInline private(set) var meta: [SlotMeta] = []
     private var mru: Int32 = -1, lru: Int32 = -1
     private var free: [Int32] = []
 
@@ -168,8 +169,9 @@ public struct KeyedWindows<Key: Hashable> {
         for f in 0..<features { values[base + f] = row[f] }
     }
 
-    /// Rows held for a slot.
-    @_specialize(exported: true, where Key == [String])
+    /// Rows held for a slot. (Inlinable: called on a window store held in a class's array, a call copied the
+    /// whole store — retaining each of its arrays — to pass it.)
+    @inlinable
     public func rowCount(slot s: Int) -> Int { Int(meta[s].count) }
 
     /// The newest row's values of a slot.

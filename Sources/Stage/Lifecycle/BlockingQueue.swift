@@ -5,7 +5,9 @@ import Foundation
 /// available, waiting up to a timeout when empty.
 public final class BlockingQueue<Element>: @unchecked Sendable {
     // @unchecked: every access to `items` and `load` happens under `condition`.
-    private var items: [(Element, Int)] = []
+    // The weights are only summed (`popAll` takes everything, so the load drops to zero), not kept per item: the
+    // queue's storage is handed out whole, without copying (retaining and releasing) its elements one by one.
+    private var items: [Element] = []
     private var load = 0
     private let capacity: Int
     private let condition = NSCondition()
@@ -16,7 +18,7 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
     public func push(_ element: Element, weight: Int = 1) {
         condition.lock()
         while load > 0 && load + weight > capacity { condition.wait() }
-        items.append((element, weight))
+        items.append(element)
         load += weight
         condition.broadcast()
         condition.unlock()
@@ -27,7 +29,7 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard load == 0 || load + weight <= capacity else { return false }
-        items.append((element, weight))
+        items.append(element)
         load += weight
         condition.broadcast()
         return true
@@ -38,8 +40,9 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if items.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
-        let out = items.map(\.0)
-        items.removeAll(keepingCapacity: true)
+        var out: [Element] = []
+        swap(&out, &items)
+        items.reserveCapacity(out.count)
         load = 0
         condition.broadcast()
         return out

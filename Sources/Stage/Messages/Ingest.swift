@@ -47,7 +47,7 @@ public struct Ingest: Sendable {
             return .window(w)
         case .points(let ps):
             var routed: [RoutedPoint] = []
-            routed.reserveCapacity(ps.count)
+            if ps.count > 1 { routed.reserveCapacity(ps.count) }   // (one point's array is the router's own, below)
             var refused: [Refusal] = []
             for (k, p) in ps.enumerated() {
                 let index = ps.count > 1 ? k : nil

@@ -6,7 +6,7 @@ public struct RoutedPoint: Sendable {
     public var pipeline: Int
     public var key: [String]
     public var timestamp: Int64
-    public var values: [Float?]
+    public var values: PointValues
     public var uuid: String?
     public var configID: String
     /// Monotonic seconds when the message arrived (for the latency histogram).
@@ -77,8 +77,7 @@ public struct PointRouter: Sendable {
                 return .failure(Rejection(.invalidKey, "stream \"\(configID)\" keys are [\(keys.joined(separator: ", "))], the point has \(p.key.count) values"))
             }
             var present = 0
-            var values: [Float?] = []
-            values.reserveCapacity(target.pipeline.metrics.count)
+            var values = PointValues()
             for m in target.pipeline.metrics {
                 switch p.value(of: m) {
                 case .some(.some(let v)): values.append(v); present += 1

@@ -217,10 +217,8 @@ public final class ScoringEngine {
             let width = bp[i].values.count
             if row.count != width { row = [Float](repeating: 0, count: width) }
             var filled = 0
-            bp[i].values.withUnsafeBufferPointer { vs in
-                for c in 0..<width {
-                    if let v = vs[c] { row[c] = v } else { row[c] = 0; filled += 1 }
-                }
+            for c in 0..<width {
+                if let v = bp[i].values[c] { row[c] = v } else { row[c] = 0; filled += 1 }
             }
             if filled > 0 {
                 metrics.filledValues.increment(by: Int64(filled))
