@@ -60,7 +60,7 @@ public struct SourceTransformer: Sendable {
         ])
         if let c = p.configID { o["config_id"] = .string(c) }
         if let pid = p.pipelineID { o["pipeline_id"] = .string(pid) }
-        if let u = p.uuid { o["uuid"] = .string(u) }
+        if let u = p.uuid { o["uuid"] = .string(u.string) }
         return Array(JSONValue.object(o).serialized().utf8)
     }
 }

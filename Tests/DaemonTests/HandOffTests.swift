@@ -1,4 +1,5 @@
 import Stage
+import TensorCore
 import Testing
 
 /// The pieces a point and its output cross threads in: its values held in the point, arrays drained by moving
@@ -52,5 +53,41 @@ import Testing
         q.push([12], weight: 1)
         #expect(q.popAll(timeout: 0) == [Array(4..<12), [12]])
         #expect(q.popAll(timeout: 0).isEmpty)
+    }
+
+    @Test func shortTextHoldsAnyTextInlineOrNot() {
+        let texts = ["", "u", String(repeating: "a", count: 36), String(repeating: "b", count: 40), String(repeating: "c", count: 41),
+                     String(repeating: "d", count: 300), "é√ü—", "0f8fad5b-d9cb-469f-a165-70867728950e"]
+        for t in texts {
+            let a = ShortText(t)
+            var copy = t
+            let b = copy.withUTF8 { ShortText(validUTF8: $0) }
+            #expect(a.string == t && b.string == t && a.utf8Count == t.utf8.count, "\(t.utf8.count) bytes")
+            #expect(a == b && a.hashValue == b.hashValue)
+            #expect(a.withUTF8 { Array($0) } == Array(t.utf8))
+        }
+        #expect(ShortText("a") != ShortText("b") && ShortText(String(repeating: "e", count: 50)) != ShortText(String(repeating: "e", count: 51)))
+    }
+
+    /// A point's uuid from its message to its output, as the fast decoder reads it (plain bytes) and as it reads any
+    /// other (escaped, non-ASCII, long): the output carries the same text.
+    @Test func uuidsReachTheOutputAsSent() throws {
+        let decoder = InputDecoder()
+        let template = OutputTemplate(pipelineID: "p", metrics: ["x"])
+        let uuids = ["u1", "0f8fad5b-d9cb-469f-a165-70867728950e", "q\"uo\\te", "é√", String(repeating: "7", count: 200)]
+        for u in uuids {
+            let text = #"{"key":"a","timestamp":1,"metrics":{"x":1},"uuid":"# + JSONValue.string(u).serialized() + "}"
+            guard case .success(.points(let ps)) = decoder.decode(Array(text.utf8)) else {
+                Issue.record("not decoded: \(text)"); continue
+            }
+            #expect(ps[0].uuid?.string == u)
+            let body = template.encode(uuid: ps[0].uuid!, configID: "c", key: ["a"], timestamp: 1, unified: nil, features: nil,
+                                       modelVersion: nil, threshold: nil, status: .warmingUp, isAnomaly: nil, expected: nil)
+            #expect(try JSONValue.parse(body).objectValue?["uuid"]?.stringValue == u, "\(u)")
+        }
+        guard case .success(.points(let none)) = decoder.decode(Array(#"{"key":"a","timestamp":1,"metrics":{"x":1},"uuid":null}"#.utf8)) else {
+            Issue.record("null uuid not decoded"); return
+        }
+        #expect(none[0].uuid == nil)
     }
 }

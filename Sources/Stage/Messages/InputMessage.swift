@@ -40,7 +40,7 @@ public struct InputPoint: Sendable, Equatable {
     public var metrics: [(String, Float?)]
     public var configID: String?
     public var pipelineID: String?
-    public var uuid: String?
+    public var uuid: ShortText?
 
     public static func == (a: InputPoint, b: InputPoint) -> Bool {
         a.key == b.key && a.timestamp == b.timestamp && a.configID == b.configID && a.pipelineID == b.pipelineID && a.uuid == b.uuid
@@ -143,27 +143,36 @@ public struct InputDecoder: Sendable {
         return try? c.readString()
     }
 
+    /// The fast path's bit for a field name (0: not a point's field).
+    private static func fieldBit(_ name: UnsafeBufferPointer<UInt8>) -> Int {
+        func spells(_ s: StaticString) -> Bool {
+            name.count == s.utf8CodeUnitCount && name.elementsEqual(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        }
+        return switch name.count {
+        case 3 where spells("key"): 1
+        case 9 where spells("timestamp"): 2
+        case 9 where spells("config_id"): 8
+        case 7 where spells("metrics"): 4
+        case 11 where spells("pipeline_id"): 16
+        case 4 where spells("uuid"): 32
+        default: 0
+        }
+    }
+
     private func fastPoint(_ c: inout JSONCursor) -> InputPoint? {
         guard c.consume(0x7B) else { return nil }                   // {
         var key: [String]?, timestamp: Int64?, metrics: [(String, Float?)]?
-        var configID: String?, pipelineID: String?, uuid: String?
+        var configID: String?, pipelineID: String?, uuid: ShortText?
         var seen = 0   // bit per field: a repeated field goes to the generic path (which rejects duplicates)
         repeat {
-            guard let field = fastString(&c), c.consume(0x3A) else { return nil }
+            // Field names matched on their bytes (an escaped one goes to the generic path).
+            guard let name = c.readPlainASCII(), c.consume(0x3A) else { return nil }
             c.skipWhitespace()
-            let bit: Int = switch field {
-            case "key": 1
-            case "timestamp": 2
-            case "metrics": 4
-            case "config_id": 8
-            case "pipeline_id": 16
-            case "uuid": 32
-            default: 0
-            }
+            let bit = Self.fieldBit(name)
             guard bit != 0, seen & bit == 0 else { return nil }
             seen |= bit
-            switch field {
-            case "key":
+            switch bit {
+            case 1:   // key
                 guard key == nil else { return nil }
                 if c.peek == 0x22 {
                     guard let k = fastString(&c) else { return nil }
@@ -179,10 +188,10 @@ public struct InputDecoder: Sendable {
                     key = values
                 }
                 guard validKey(key!, field: "key") == nil else { return nil }
-            case "timestamp":
+            case 2:   // timestamp
                 guard timestamp == nil, let n = try? c.readNumber(), case .success(let t) = self.timestamp(n) else { return nil }
                 timestamp = t
-            case "metrics":
+            case 4:   // metrics
                 guard metrics == nil, c.consume(0x7B) else { return nil }
                 var m: [(String, Float?)] = []
                 m.reserveCapacity(8)   // one allocation for the usual few metrics (grown 1, 2, 4: three)
@@ -198,13 +207,23 @@ public struct InputDecoder: Sendable {
                 }
                 guard !m.isEmpty, m.count <= maximumMetrics, Self.namesAreDistinct(m) else { return nil }
                 metrics = m
-            case "config_id", "pipeline_id", "uuid":
+            case 32:   // uuid: a plain one held as its bytes (no String made), any other read as a string
+                if c.readNull() {
+                    uuid = nil
+                } else if let raw = c.readPlainASCII() {
+                    guard raw.count <= 256 else { return nil }
+                    uuid = ShortText(validUTF8: raw)
+                } else {
+                    guard let s = fastString(&c), s.utf8.count <= 256 else { return nil }
+                    uuid = ShortText(s)
+                }
+            case 8, 16:   // config_id, pipeline_id
                 let v: String?
                 if c.readNull() { v = nil } else {
                     guard let s = fastString(&c), s.utf8.count <= 256 else { return nil }
                     v = s
                 }
-                if field == "config_id" { configID = v } else if field == "pipeline_id" { pipelineID = v } else { uuid = v }
+                if bit == 8 { configID = v } else { pipelineID = v }
             default:
                 return nil
             }
@@ -315,7 +334,7 @@ public struct InputDecoder: Sendable {
         var p = InputPoint(key: k, timestamp: ts, metrics: metrics)
         switch optionalString(o, "config_id") { case .success(let v): p.configID = v; case .failure(let r): return .failure(r) }
         switch optionalString(o, "pipeline_id") { case .success(let v): p.pipelineID = v; case .failure(let r): return .failure(r) }
-        switch optionalString(o, "uuid") { case .success(let v): p.uuid = v; case .failure(let r): return .failure(r) }
+        switch optionalString(o, "uuid") { case .success(let v): p.uuid = v.map { ShortText($0) }; case .failure(let r): return .failure(r) }
         return .success(p)
     }
 

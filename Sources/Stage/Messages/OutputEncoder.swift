@@ -37,21 +37,33 @@ public enum OutputEncoder {
     }
 
     static func appendString(_ s: String, to out: inout [UInt8]) {
-        // Most strings (uuids, ids, keys) need no escaping: their bytes go in with one copy.
         var s = s
-        let plain = s.withUTF8 { bytes -> Bool in
-            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C { return false }
-            out.append(0x22)
-            out.append(contentsOf: bytes)
-            out.append(0x22)
-            return true
+        s.withUTF8 { appendString(utf8: $0, to: &out) }
+    }
+
+    static func appendString(_ s: ShortText, to out: inout [UInt8]) {
+        s.withUTF8 { appendString(utf8: $0, to: &out) }
+    }
+
+    static func appendString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        // Most strings (uuids, ids, keys) need no escaping: their bytes go in with one copy.
+        for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C {
+            appendEscaped(bytes, to: &out)
+            return
         }
-        if !plain { appendEscaped(s, to: &out) }
+        out.append(0x22)
+        out.append(contentsOf: bytes)
+        out.append(0x22)
     }
 
     static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { appendEscaped($0, to: &out) }
+    }
+
+    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(0x22)
-        for b in s.utf8 {
+        for b in bytes {
             switch b {
             case 0x22: out.append(0x5C); out.append(0x22)
             case 0x5C: out.append(0x5C); out.append(0x5C)
@@ -167,8 +179,10 @@ public enum OutputEncoder {
 public struct UUIDGenerator: Sendable {
     var rng: RandomGenerator
     public init(seed: UInt64) { rng = RandomGenerator(seed: seed) }
-    public mutating func next() -> String {
-        // Written straight into the string's storage: the output of a point without a uuid pays for one string.
+    public mutating func next() -> String { nextText().string }
+
+    /// A uuid written straight into the text's own storage: the output of a point without a uuid allocates nothing.
+    public mutating func nextText() -> ShortText {
         var b: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &b) { bytes in
             for i in 0..<16 { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
@@ -176,7 +190,7 @@ public struct UUIDGenerator: Sendable {
             bytes[8] = (bytes[8] & 0x3F) | 0x80
         }
         return withUnsafeBytes(of: &b) { bytes in
-            String(unsafeUninitializedCapacity: 36) { out in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { out in
                 var o = 0
                 for i in 0..<16 {
                     if i == 4 || i == 6 || i == 8 || i == 10 { out[o] = UInt8(ascii: "-"); o += 1 }
@@ -184,7 +198,7 @@ public struct UUIDGenerator: Sendable {
                     out[o + 1] = Self.hex[Int(bytes[i] & 15)]
                     o += 2
                 }
-                return o
+                return ShortText(validUTF8: UnsafeBufferPointer(rebasing: out[..<o]))
             }
         }
     }
@@ -219,19 +233,19 @@ public final class OutputTemplate: Sendable {
 
     /// `o` of this template's pipeline: its pipeline id and metrics are taken from the template.
     public func encode(_ o: ScoreOutput) -> [UInt8] {
-        encode(uuid: o.uuid, configID: o.configID, key: o.key, timestamp: o.timestamp, unified: o.unified,
+        encode(uuid: ShortText(o.uuid), configID: o.configID, key: o.key, timestamp: o.timestamp, unified: o.unified,
                features: o.features, modelVersion: o.modelVersion, threshold: o.threshold, status: o.status, isAnomaly: o.isAnomaly,
                expected: o.expected)
     }
 
     /// ``encode(_:)`` from the output's parts (the scoring engine's hot path: no ScoreOutput is assembled, which
     /// retained and released each of its arrays and strings once per point); the metrics are the template's.
-    public func encode(uuid: String, configID: String, key: [String], timestamp: Int64, unified: Float?, features: [Float]?,
+    public func encode(uuid: ShortText, configID: String, key: [String], timestamp: Int64, unified: Float?, features: [Float]?,
                        modelVersion: Int?, threshold: [Float]?, status: ScoreStatus, isAnomaly: Bool?, expected: [Float]?) -> [UInt8] {
         var out: [UInt8] = []
         // Room for the whole body up front (it grew once or twice per point from a fixed guess): the fixed text,
         // the strings as they are, each metric's key twice (data and expected) and three numbers per metric.
-        var room = 320 + uuid.utf8.count + configID.utf8.count + pipelineID.count + metricKeysBytes + 48 * metricKeys.count
+        var room = 320 + uuid.utf8Count + configID.utf8.count + pipelineID.count + metricKeysBytes + 48 * metricKeys.count
         for k in key { room += k.utf8.count + 3 }
         out.reserveCapacity(room)
         OutputEncoder.raw("{\"uuid\":", to: &out); OutputEncoder.appendString(uuid, to: &out)

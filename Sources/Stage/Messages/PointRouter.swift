@@ -7,7 +7,7 @@ public struct RoutedPoint: Sendable {
     public var key: [String]
     public var timestamp: Int64
     public var values: PointValues
-    public var uuid: String?
+    public var uuid: ShortText?
     public var configID: String
     /// Monotonic seconds when the message arrived (for the latency histogram).
     public var arrival: Double

@@ -361,7 +361,7 @@ public final class ScoringEngine {
                                        score: unified, metrics: target.pipeline.metrics, metricScores: features, isAnomaly: isAnomaly == true))
         }
         let body = pipelines[p.pointee.pipeline].template.encode(
-            uuid: p.pointee.uuid ?? uuids.next(), configID: p.pointee.configID, key: key, timestamp: timestamp, unified: unified,
+            uuid: p.pointee.uuid ?? uuids.nextText(), configID: p.pointee.configID, key: key, timestamp: timestamp, unified: unified,
             features: features, modelVersion: version, threshold: threshold, status: status,
             isAnomaly: isAnomaly, expected: expected)
         return .score(key: key, body: body, arrival: p.pointee.arrival, status: status, anomalyOf: isAnomaly == true ? target.pipeline.pipelineID : nil)
@@ -392,7 +392,7 @@ public final class ScoringEngine {
                     values.append(row.first { $0.0 == m }.flatMap(\.1) ?? 0)
                 }
             }
-            let point = RoutedPoint(pipeline: pi, key: w.key, timestamp: w.timestamps.last!, values: [], uuid: w.uuid, configID: configID, arrival: arrival)
+            let point = RoutedPoint(pipeline: pi, key: w.key, timestamp: w.timestamps.last!, values: [], uuid: w.uuid.map { ShortText($0) }, configID: configID, arrival: arrival)
             metrics.pointsIn.increment()
             switch models.lookup(modelID(pipelines[pi], key: w.key), now: now) {
             case .ready(let model, let version):

@@ -52,6 +52,22 @@ public struct JSONCursor {
     /// Reads a string literal (the cursor on its opening quote).
     public mutating func readString() throws(JSONParseError) -> String { try string() }
 
+    /// The bytes of the string literal next (after whitespace), consumed, when it is plain ASCII (no escape, no
+    /// control character, nothing beyond 0x7F: its bytes are its text, valid UTF-8); nil, and nothing consumed,
+    /// otherwise. The buffer is the cursor's own (valid while it is).
+    public mutating func readPlainASCII() -> UnsafeBufferPointer<UInt8>? {
+        skipWhitespace()
+        guard i < b.count, b[i] == 0x22 else { return nil }
+        var j = i + 1
+        while j < b.count, b[j] != 0x22 {
+            guard b[j] >= 0x20, b[j] < 0x80, b[j] != 0x5C else { return nil }
+            j += 1
+        }
+        guard j < b.count else { return nil }
+        defer { i = j + 1 }
+        return UnsafeBufferPointer(rebasing: b[(i + 1)..<j])
+    }
+
     /// Reads a number literal.
     public mutating func readNumber() throws(JSONParseError) -> JSONValue { try number() }
 
