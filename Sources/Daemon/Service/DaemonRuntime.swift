@@ -290,12 +290,17 @@ public final class DaemonRuntime: @unchecked Sendable {
                 // A round is at most 4,096 messages or 1 MiB of them: a round is accepted whole, so it bounds what a
                 // stop finds already read (1,000-point arrays would otherwise make a round of millions of points).
                 var round: [(frames: [[UInt8]], arrival: Double)] = []
-                var roundBytes = 0
+                var roundBytes = 0, received = 0
+                // The arrival time is read every 16 messages (each read was 2 % of the ingest thread): a message's
+                // arrival is at most 15 receives (a few µs) early, so its latency is never under-reported.
+                var clock = 0.0
+                defer { metrics.messagesIn.increment(by: Int64(received)) }
                 for _ in 0..<4096 where !isStopping && roundBytes < 1 << 20 {
                     let message: ZMQSocket.BoundedMessage
                     // The whole message counts (every frame); an optional topic frame is at most 4 KiB of it.
                     do { message = try inputs[i].receive(dontWait: true, limit: limit + 4096, keep: DeadLetter.copyBytes) } catch { break }
-                    metrics.messagesIn.increment()
+                    if received & 15 == 0 { clock = MonotonicClock.now() }
+                    received += 1
                     let frames = message.frames
                     if message.isOversize || (frames.last?.count ?? 0) > limit {
                         outputs.push(.rejected(frames: frames, Rejection(.tooLarge, "\(message.totalBytes) bytes in \(frames.count) frame(s) (limit \(limit))"),
@@ -303,7 +308,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                         continue
                     }
                     guard !frames.isEmpty else { continue }
-                    round.append((frames, MonotonicClock.now()))
+                    round.append((frames, clock))
                     roundBytes += message.totalBytes
                 }
                 var outcomes = decode(round)

@@ -112,49 +112,82 @@ public final class ScoringEngine {
         return n
     }
 
+    /// A point whose window a model scores in this batch.
     struct Pending {
         let index: Int          // the point's position in the batch (and of its output)
         let pipeline: Int       // its pipeline (two streams may share a pipeline id, and so a model)
         let slot: Int
+        let model: Int          // its model among the batch's (``BatchModel``)
     }
 
-    /// The points one model scores in a batch, with their windows copied into one `(B, L, F)` buffer.
-    struct Group {
+    /// A model that scores windows in this batch, and how many.
+    struct BatchModel {
         let model: ScoringPipeline
         let version: Int
-        var items: [Pending] = []
-        var windows: [Float] = []
+        var windows = 0
     }
 
     /// Models with fewer windows than this in a batch are stacked (``ScoringPipeline/forward(stacked:_:scratch:)``):
     /// below 8 rows the dense plans run the same row loop either way, so stacking only saves per-model overhead.
     static let stackedBelow = 8
 
-    /// The windows of several models of one pipeline, each scored by its own model in one stacked pass.
-    struct Stack {
-        var items: [Pending] = []
-        var windows: [Float] = []
-        var models: [(ScoringPipeline, Int)] = []
-
-        mutating func add(_ g: Group) {
-            items += g.items
-            windows += g.windows
-            models.append(contentsOf: repeatElement((g.model, g.version), count: g.items.count))
-        }
-    }
-
     /// Which model scores each window of ``scoreWindows(_:_:by:_:into:)``.
     enum Scorer {
         /// One model (and version) for every window, in one batch.
         case shared(ScoringPipeline, version: Int)
-        /// Window `j` by `models[j]`, stacked.
-        case each([(ScoringPipeline, Int)])
+        /// Window `j` by `models[j]` (version `versions[j]`), stacked.
+        case each([ScoringPipeline], versions: [Int])
 
         func model(_ j: Int) -> (ScoringPipeline, Int) {
             switch self {
             case .shared(let m, let v): (m, v)
-            case .each(let ms): ms[j]
+            case .each(let ms, let vs): (ms[j], vs[j])
             }
+        }
+    }
+
+    /// Scores the ready windows of pipeline `pi` (`items` in batch order, their windows `(B, L, F)` in `windows`):
+    /// a model with few windows (with a model per key, most have one) in a stacked pass with the other such
+    /// models, a model with more as one batch. When every window goes one way (the usual case: a model per key,
+    /// or one pipeline-wide model), the windows go as they were gathered, without a second copy.
+    func scoreReady(_ items: [Pending], _ windows: [Float], of pi: Int, models: [BatchModel], _ bp: UnsafeBufferPointer<RoutedPoint>,
+                    into out: inout [Emission?]) {
+        let target = pipelines[pi].target
+        let n = target.stream.windowSize * target.pipeline.metrics.count
+        func stacks(_ m: BatchModel) -> Bool {
+            m.windows < Self.stackedBelow && m.model.stackable && m.model.seqLen == target.stream.windowSize
+                && m.model.features == target.pipeline.metrics.count
+        }
+        var stacked = 0, oneModel = true
+        for p in items {
+            if stacks(models[p.model]) { stacked += 1 }
+            if p.model != items[0].model { oneModel = false }
+        }
+        func each(_ items: [Pending]) -> Scorer { .each(items.map { models[$0.model].model }, versions: items.map { models[$0.model].version }) }
+        if stacked == items.count {
+            scoreWindows(items, windows, by: each(items), bp, into: &out)
+        } else if oneModel {
+            scoreWindows(items, windows, by: .shared(models[items[0].model].model, version: models[items[0].model].version), bp, into: &out)
+        } else {
+            var stack: (items: [Pending], windows: [Float]) = ([], [])
+            var shared: [Int: (items: [Pending], windows: [Float])] = [:]
+            var sharedOrder: [Int] = []
+            for (j, p) in items.enumerated() {
+                let w = windows[(j * n)..<((j + 1) * n)]
+                if stacks(models[p.model]) {
+                    stack.items.append(p)
+                    stack.windows += w
+                } else {
+                    if shared[p.model] == nil { shared[p.model] = ([], []); sharedOrder.append(p.model) }
+                    shared[p.model]!.items.append(p)
+                    shared[p.model]!.windows += w
+                }
+            }
+            for m in sharedOrder {
+                let g = shared.removeValue(forKey: m)!
+                scoreWindows(g.items, g.windows, by: .shared(models[m].model, version: models[m].version), bp, into: &out)
+            }
+            if !stack.items.isEmpty { scoreWindows(stack.items, stack.windows, by: each(stack.items), bp, into: &out) }
         }
     }
 
@@ -179,7 +212,7 @@ public final class ScoringEngine {
         }
         let pass = switch scorer {
         case .shared(let model, _): model.forward(input, scratch: inference)
-        case .each(let models): ScoringPipeline.forward(stacked: models.map(\.0), input, scratch: inference)
+        case .each(let models, _): ScoringPipeline.forward(stacked: models, input, scratch: inference)
         }
         let rp = raw.basePointer
         for (j, p) in items.enumerated() {
@@ -201,9 +234,12 @@ public final class ScoringEngine {
         models.applyLoaderResults()
         var out = [Emission?](repeating: nil, count: bp.count)
         var trainRequests: [Emission] = []
-        // Points grouped by the model that scores them: one inference call per model per batch.
-        var groups: [ObjectIdentifier: Group] = [:]
-        var order: [ObjectIdentifier] = []
+        // Each ready point's window is copied when its point is applied (a later point of its key in the batch moves
+        // the window on) into its pipeline's buffer, in batch order; each model scoring any is listed once.
+        var batchModels: [BatchModel] = []
+        var modelIndex: [ObjectIdentifier: Int] = [:]
+        var ready = [[Pending]](repeating: [], count: pipelines.count)
+        var windows = [[Float]](repeating: [], count: pipelines.count)
         for i in bp.indices {
             let pi = bp[i].pipeline
             let (slot, evicted) = keySlot(pi, bp[i].key, now: now)
@@ -263,9 +299,22 @@ public final class ScoringEngine {
             switch lookup {
             case .ready(let model, let version):
                 let oid = ObjectIdentifier(model)
-                if groups[oid] == nil { groups[oid] = Group(model: model, version: version); order.append(oid) }
-                pipelines[pi].windows.appendWindow(slot: slot, to: &groups[oid]!.windows)
-                groups[oid]!.items.append(Pending(index: i, pipeline: pi, slot: slot))
+                let m: Int
+                if let known = modelIndex[oid] {
+                    m = known
+                } else {
+                    if modelIndex.isEmpty { modelIndex.reserveCapacity(bp.count - i) }
+                    m = batchModels.count
+                    modelIndex[oid] = m
+                    batchModels.append(BatchModel(model: model, version: version))
+                }
+                batchModels[m].windows += 1
+                if ready[pi].isEmpty {
+                    ready[pi].reserveCapacity(bp.count - i)
+                    windows[pi].reserveCapacity((bp.count - i) * length * f)
+                }
+                pipelines[pi].windows.appendWindow(slot: slot, to: &windows[pi])
+                ready[pi].append(Pending(index: i, pipeline: pi, slot: slot, model: m))
             case .loading, .missing:
                 let id = modelID(pipelines[pi], key: bp[i].key)
                 let conf = target.pipeline.numalogicConf
@@ -288,25 +337,8 @@ public final class ScoringEngine {
                 }
             }
         }
-        // A model with few windows in the batch (with a model per key, most have one) is scored in a stacked pass
-        // with the other such models of its pipeline; a model with more scores its windows as one batch.
-        var stacks: [Int: Stack] = [:]
-        var stackOrder: [Int] = []
-        for oid in order {
-            let group = groups.removeValue(forKey: oid)!
-            let pi = group.items[0].pipeline
-            let target = pipelines[pi].target
-            if group.items.count < Self.stackedBelow && group.model.stackable && group.model.seqLen == target.stream.windowSize
-                && group.model.features == target.pipeline.metrics.count {
-                if stacks[pi] == nil { stacks[pi] = Stack(); stackOrder.append(pi) }
-                stacks[pi]!.add(group)
-            } else {
-                scoreWindows(group.items, group.windows, by: .shared(group.model, version: group.version), bp, into: &out)
-            }
-        }
-        for pi in stackOrder {
-            let stack = stacks.removeValue(forKey: pi)!
-            scoreWindows(stack.items, stack.windows, by: .each(stack.models), bp, into: &out)
+        for pi in pipelines.indices where !ready[pi].isEmpty {
+            scoreReady(ready[pi], windows[pi], of: pi, models: batchModels, bp, into: &out)
         }
         metrics.setKeys(keyCount, shard: shard)
         var result: [Emission] = []
