@@ -1,3 +1,4 @@
+import Foundation
 import Stage
 import TensorCore
 import Testing
@@ -7,7 +8,10 @@ import Testing
 @Suite struct HandOffTests {
     @Test func pointValuesKeepEveryValueAndGapInOrderInlineAndBeyond() {
         for n in [0, 1, 3, 7, 8, 9, 20] {
-            let expected: [Float?] = (0..<n).map { $0 % 3 == 1 ? nil : Float($0) * 1.5 - 2 }
+            let expected: [Float?] = (0..<n).map { (k: Int) -> Float? in
+                let x = Float(k) * 1.5 - 2
+                return k % 3 == 1 ? nil : x
+            }
             var v = PointValues()
             for x in expected { v.append(x) }
             #expect(v.count == n)
@@ -89,5 +93,24 @@ import Testing
             Issue.record("null uuid not decoded"); return
         }
         #expect(none[0].uuid == nil)
+    }
+
+    /// What a producer pushes reaches the consumer with no other reference left: the queue takes the value itself
+    /// (a borrowed push kept a copy, and the producer's own went only after the lock was released — a consumer
+    /// draining it meanwhile found it shared and copied it whole). The window is a few instructions wide: a queue
+    /// that borrows fails this test in some runs, not every run (a copy costs time, never an answer).
+    @Test func aPushedArrayReachesTheConsumerUnshared() {
+        let q = BlockingQueue<[Box]>(capacity: 1 << 20)
+        let rounds = 20_000
+        let producer = Thread { for i in 0..<rounds { q.push([Box(i), Box(i)], weight: 1) } }
+        producer.start()
+        var got = 0, shared = 0
+        while got < rounds {
+            for arr in q.popAll(timeout: 1).draining() {
+                for var b in (consume arr).draining() where !isKnownUniquelyReferenced(&b) { shared += 1 }
+                got += 1
+            }
+        }
+        #expect(shared == 0, "\(shared) of \(2 * rounds) elements were still shared when drained")
     }
 }

@@ -82,9 +82,13 @@ extension DaemonRuntime {
         }
         var stopped: [ScoringEngine] = []
         while stopped.count < workers.count {
-            for item in outputs.popAll(timeout: 0.25).draining() {
+            for var item in outputs.popAll(timeout: 0.25).draining() {
+                if let e = item.takeEmissions() {
+                    publish(e)
+                    continue
+                }
                 switch consume item {
-                case .emissions(let e): publish(e)
+                case .emissions: break   // (taken above)
                 case .rejected(let frames, let r, let total, let point): reject(r, frames: frames, totalBytes: total, point: point)
                 case .stopped(let engine): stopped.append(engine)
                 }

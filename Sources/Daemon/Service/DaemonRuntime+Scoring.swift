@@ -40,9 +40,8 @@ extension DaemonRuntime {
                 outputs.push(.emissions(engine.process(batch, now: now)), weight: batch.count)
                 batch = []   // (the array is usually the ingest thread's: keeping its capacity would allocate a fresh one)
             }
-            for item in items.draining() {
-                switch consume item {
-                case .points(let ps):
+            for var item in items.draining() {
+                if let ps = item.takePoints() {
                     // Small shares are joined (one model call for their keys; the points moved, not copied); a large
                     // one is scored as it came.
                     if batch.isEmpty {
@@ -53,6 +52,10 @@ extension DaemonRuntime {
                     } else {
                         for p in ps.draining() { batch.append(consume p) }
                     }
+                    continue
+                }
+                switch consume item {
+                case .points: break   // (taken above)
                 case .window(let window, let arrival, let frames):
                     flush()
                     switch engine.processWindow(window, arrival: arrival, now: now) {

@@ -13,6 +13,14 @@ enum WorkItem {
     /// A worker's share of an HTTP request.
     case request(RequestShare, update: Bool, gather: RequestGather)
     case stop
+
+    /// Its points, moved out (the item keeps none). Taken so, they have one reference and drain without a copy:
+    /// a payload bound by a `switch` is a second reference while the item lives (`draining()` then copies).
+    mutating func takePoints() -> [RoutedPoint]? {
+        guard case .points(let ps) = self else { return nil }
+        self = .points([])
+        return ps
+    }
 }
 
 /// The part of an HTTP request one worker answers: the points of its keys (with their positions in the
@@ -29,6 +37,13 @@ enum PublishItem {
     case rejected(frames: [[UInt8]], Rejection, totalBytes: Int?, point: Int?)
     /// A worker has drained: its engine, for the shutdown snapshot.
     case stopped(ScoringEngine)
+
+    /// Its emissions, moved out (see ``WorkItem/takePoints()``).
+    mutating func takeEmissions() -> [Emission]? {
+        guard case .emissions(let e) = self else { return nil }
+        self = .emissions([])
+        return e
+    }
 }
 
 /// One scoring worker: a thread that owns a share of the keys (``KeyShard``), with their windows, score states
@@ -281,8 +296,12 @@ public final class DaemonRuntime: @unchecked Sendable {
             // Each worker's share of this round's points, in arrival order.
             var shares = [[RoutedPoint]](repeating: [], count: n)
             func hand(_ w: Int) {
-                workers[w].queue.push(.points(shares[w]), weight: shares[w].count)
-                shares[w].removeAll(keepingCapacity: true)
+                // The share itself goes (a copy left here would be a second reference while its worker drains it).
+                var share: [RoutedPoint] = []
+                share.reserveCapacity(shares[w].count)
+                swap(&share, &shares[w])
+                let weight = share.count
+                workers[w].queue.push(.points(consume share), weight: weight)
             }
             let limit = config.windows.maxMessageBytes
             for i in readable {
@@ -331,21 +350,24 @@ public final class DaemonRuntime: @unchecked Sendable {
                             }
                         }
                     }
-                    switch consume outcome {
-                    case .rejected(let r):
-                        outputs.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
-                    case .window(let w):
-                        // After the points of this round already routed to its worker: outputs keep arrival order.
-                        let owner = KeyShard.of(w.key, count: n)
-                        if !shares[owner].isEmpty { hand(owner) }
-                        workers[owner].queue.push(.window(w, arrival: arrival, frames: frames))
-                    case .points(let routed, let refused):
+                    if let (routed, refused) = outcome.takePoints() {
                         if n == 1 && shares[0].isEmpty {
                             shares[0] = routed
                         } else {
                             for p in routed.draining() { shares[n == 1 ? 0 : KeyShard.of(p.key, count: n)].append(consume p) }
                         }
                         for f in refused { outputs.push(.rejected(frames: frames, f.rejection, totalBytes: nil, point: f.index)) }
+                    } else {
+                        switch consume outcome {
+                        case .points: break   // (taken above)
+                        case .rejected(let r):
+                            outputs.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
+                        case .window(let w):
+                            // After the points of this round already routed to its worker: outputs keep arrival order.
+                            let owner = KeyShard.of(w.key, count: n)
+                            if !shares[owner].isEmpty { hand(owner) }
+                            workers[owner].queue.push(.window(w, arrival: arrival, frames: frames))
+                        }
                     }
                     for w in 0..<n where shares[w].count >= 4096 { hand(w) }
                 }

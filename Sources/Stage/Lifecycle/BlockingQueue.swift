@@ -15,21 +15,23 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
     public init(capacity: Int) { self.capacity = capacity }
 
     /// Adds `element` weighing `weight` units (points, say), waiting for room.
-    public func push(_ element: Element, weight: Int = 1) {
+    /// (`element` is consumed: moved into the queue under the lock. Borrowed, the queue held a copy and the caller's
+    /// reference went only after the lock was released — a consumer already draining it found it shared and copied it.)
+    public func push(_ element: consuming Element, weight: Int = 1) {
         condition.lock()
         while load > 0 && load + weight > capacity { condition.wait() }
-        items.append(element)
+        items.append(consume element)
         load += weight
         condition.broadcast()
         condition.unlock()
     }
 
     /// Adds `element` if it fits now; false (nothing queued) when the queue is full.
-    public func tryPush(_ element: Element, weight: Int = 1) -> Bool {
+    public func tryPush(_ element: consuming Element, weight: Int = 1) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard load == 0 || load + weight <= capacity else { return false }
-        items.append(element)
+        items.append(consume element)
         load += weight
         condition.broadcast()
         return true

@@ -29,6 +29,15 @@ public struct Ingest: Sendable {
 
         /// Whether anything in the message was accepted (it goes on to the history).
         public var decoded: Bool { if case .rejected = self { false } else { true } }
+
+        /// A points outcome's points and refusals, moved out (the outcome keeps none). Taken so, the points have one
+        /// reference and drain without a copy (`Array.draining()`); a payload bound by a `switch` is a second one
+        /// while the outcome lives.
+        public mutating func takePoints() -> (routed: [RoutedPoint], refused: [Refusal])? {
+            guard case .points(let routed, let refused) = self else { return nil }
+            self = .points([], refused: [])
+            return (routed, refused)
+        }
     }
 
     /// Decodes and routes one message. `source` (the message's frames) travels with its points, so a point
