@@ -3,6 +3,7 @@
 
     make bench                         # builds release, runs every suite
     .venv/bin/python bench/run.py engine [--threads 1] [--quick]
+    .venv/bin/python bench/run.py worker [--baseline OTHER/.build/release]   # the scoring worker alone, A/B
 
 Prints a Markdown table per suite (paste into BENCHMARKS.md with the command line shown at the top).
 """
@@ -284,6 +285,46 @@ def per_key(args):
     print()
 
 
+def worker(args):
+    """The scoring worker alone (LoadGen --engine: one ScoringEngine in the generator's process over the same store and
+    configuration as the daemon rows, pre-decoded batches of 256 points): CPU ns a point of ScoringEngine.process and
+    of the decode. Three runs of each row (one with --quick); with --baseline DIR (another build's .build/release) the
+    two builds run in alternation and the change of the medians is printed. The daemon rows move by ±10 % on shared
+    cores; this one by a few percent, so it is the instrument for comparing two builds."""
+    import statistics
+    runs = 1 if args.quick else 3
+    builds = ([("baseline", args.baseline)] if args.baseline else []) + [("this build", RELEASE)]
+    rows = [("key", "100"), ("key", "10000"), ("pipeline", "10000")]
+    got = {}
+    for _ in range(runs):
+        for name, directory in builds:
+            for scope, keys in (("key", "100,10000"), ("pipeline", "10000")):
+                cmd = [os.path.join(directory, "LoadGen"), "--engine", "--keys", keys, "--scope", scope, "--probe-seconds", "0"]
+                for r in (r for r in json_lines(cmd) if r["bench"] == "engine"):
+                    got.setdefault((name, r["scope"], str(r["keys"])), []).append(r)
+    print("### The scoring worker alone (bench/LoadGen --engine, VanillaAE(12, 3), batches of 256 points)\n")
+    head = "| scope | keys | process ns/point (runs) | median | decode ns/point (median) |"
+    if args.baseline:
+        head += " baseline process ns/point (runs) | baseline median | change |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for scope, keys in rows:
+        mine = got.get(("this build", scope, keys), [])
+        if not mine:
+            continue
+        runs_text = " / ".join(f"{r['process_ns_per_point']:,.0f}" for r in mine)
+        med = statistics.median(r["process_ns_per_point"] for r in mine)
+        dec = statistics.median(r["decode_ns_per_point"] for r in mine)
+        line = f"| {scope} | {int(keys):,} | {runs_text} | {med:,.0f} | {dec:,.0f} |"
+        if args.baseline:
+            base = got.get(("baseline", scope, keys), [])
+            bmed = statistics.median(r["process_ns_per_point"] for r in base)
+            base_text = " / ".join(f"{r['process_ns_per_point']:,.0f}" for r in base)
+            line += f" {base_text} | {bmed:,.0f} | {100 * (med - bmed) / bmed:+.0f} % |"
+        print(line)
+    print()
+
+
 def listening_port(pid, timeout=30):
     """The TCP port process `pid` listens on (its only listening socket), from /proc."""
     import time
@@ -346,7 +387,7 @@ def remote_write(args):
         shutil.rmtree(data, ignore_errors=True)
 
 
-SUITES = {"per-key": per_key, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+SUITES = {"per-key": per_key, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():
@@ -354,6 +395,7 @@ def main():
     ap.add_argument("suites", nargs="*", default=list(SUITES), help=f"suites to run: {', '.join(SUITES)}")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    ap.add_argument("--baseline", help="worker suite: another build's .build/release directory, run in alternation")
     args = ap.parse_args()
     print(f"Machine: {cpu_name()}, {os.cpu_count()} cores; command: bench/run.py {' '.join(sys.argv[1:])}\n")
     for s in args.suites:
