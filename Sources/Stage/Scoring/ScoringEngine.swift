@@ -198,6 +198,13 @@ public final class ScoringEngine {
         let raw = Tensor(shape: [items.count, l, f], scalars: windows)
         var input = raw
         for (j, p) in items.enumerated() {
+            // With a model per key, each window's pipeline object is first read here, one after another: the objects
+            // a few windows ahead are read early (their addresses taken without a retain, which would itself wait).
+            if case .each(let models, _) = scorer, j + 4 < models.count {
+                models.withUnsafeBufferPointer {
+                    Kernels.prefetch(UnsafeRawPointer($0.baseAddress! + j + 4).load(as: UnsafeRawPointer.self), lines: 4)
+                }
+            }
             let (model, version) = scorer.model(j)
             // A new model (or version) starts its own score statistics; the key's range and level carry over.
             if pipelines[p.pipeline].extras[p.slot].modelVersion != version {
