@@ -56,11 +56,6 @@ public enum OutputEncoder {
         out.append(0x22)
     }
 
-    static func appendEscaped(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { appendEscaped($0, to: &out) }
-    }
-
     static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(0x22)
         for b in bytes {

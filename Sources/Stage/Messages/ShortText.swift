@@ -10,23 +10,22 @@ public struct ShortText: Sendable, Hashable, ExpressibleByStringLiteral, CustomS
 
     public init(_ s: String) {
         var s = s
-        let n = s.utf8.count
-        guard n <= Self.inlineCapacity else {
+        if s.utf8.count > Self.inlineCapacity {
             long = s   // (shared, not rebuilt from its bytes)
-            return
+        } else {
+            s.withUTF8 { store($0) }
         }
-        s.withUTF8 { b in for k in 0..<n { bytes[k] = b[k] } }
-        length = UInt8(n)
     }
 
     public init(stringLiteral s: String) { self.init(s) }
 
     /// Text from bytes the caller knows are valid UTF-8.
     public init(validUTF8 b: UnsafeBufferPointer<UInt8>) {
-        guard b.count <= Self.inlineCapacity else {
-            long = String(decoding: b, as: UTF8.self)
-            return
-        }
+        if b.count > Self.inlineCapacity { long = String(decoding: b, as: UTF8.self) } else { store(b) }
+    }
+
+    /// Holds `b` (at most ``inlineCapacity`` bytes) in the value.
+    private mutating func store(_ b: UnsafeBufferPointer<UInt8>) {
         for k in 0..<b.count { bytes[k] = b[k] }
         length = UInt8(b.count)
     }
