@@ -1,5 +1,6 @@
+import Foundation
 import Testing
-import TensorCore
+@testable import TensorCore
 
 @Suite struct JSONTests {
     @Test func parsesDocuments() throws {
@@ -76,5 +77,74 @@ import TensorCore
             default: #expect(got == want, "\(text)")
             }
         }
+    }
+}
+
+/// Decimals of up to 19 digits beyond Clinger's fast path (a double's 17-digit shortest forms, long fractions, large
+/// and small exponents) are read without their text (`DecimalToDouble`): each must be, bit for bit, the double
+/// `strtod` gives for the same text, across the whole exponent range, and the reader must decide nearly all of them
+/// itself (else the test would pass on the fallback alone).
+@Suite struct DecimalToDoubleTests {
+    func strtodValue(_ text: String) -> Double { text.withCString { strtod($0, nil) } }
+
+    @Test func everyDoubleShapeEqualsStrtod() throws {
+        var rng = RandomGenerator(seed: 17)
+        var texts: [String] = ["2.2250738585072011e-308", "2.2250738585072012e-308", "1.7976931348623157e308",
+                               "1.7976931348623158e308", "4.9406564584124654e-324", "9007199254740993.0", "9007199254740992.9999",
+                               "0.30000000000000004", "7.038531e-26", "1.00000000000000011102230246251565404", "8.98846567431158e307",
+                               "123456789012345678e-340", "9999999999999999999e-343", "1e-342", "1e308", "-1.0000000000000002"]
+        for _ in 0..<150_000 {
+            let r = rng.next(), s = rng.next()
+            var d = Double(bitPattern: r & 0x7FFF_FFFF_FFFF_FFFF)
+            if !d.isFinite { d = Double(bitPattern: r & 0x3FFF_FFFF_FFFF_FFFF) }
+            if r >> 63 == 1 { d = -d }
+            switch s % 5 {
+            case 0: texts.append(d.description)
+            case 1: texts.append(String(format: "%.17g", d))
+            case 2: texts.append(String(format: "%.\(Int(s >> 8) % 19)e", d))
+            case 3: texts.append("\(s % 10_000_000_000_000_000_000)e\(Int((s >> 32) % 660) - 345)")   // 19 digits, any exponent
+            default: texts.append("\(Double(Int64(r % 2_000) - 1_000) + 10 * Double(s % 1_000_000) / 1_000_000)")   // metric-like
+            }
+        }
+        var decided = 0, inRange = 0
+        for text in texts {
+            let want = strtodValue(text)
+            guard want.isFinite else { continue }
+            let got = try Array(text.utf8).withUnsafeBufferPointer { buf -> JSONValue in
+                var cursor = JSONCursor(buf)
+                return try cursor.readNumber()
+            }
+            #expect(got.doubleValue?.bitPattern == want.bitPattern, "\(text): \(String(describing: got)) vs \(want)")
+            // The reader itself, where it answers: the digits and exponent as the text has them.
+            let parts = text.lowercased().split(separator: "e")
+            let mantissa = String(parts[0]).replacingOccurrences(of: "-", with: "")
+            let pieces = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+            let digits = pieces.joined()
+            let exponent = (parts.count > 1 ? Int(parts[1])! : 0) - (pieces.count > 1 ? pieces[1].count : 0)
+            if digits.count <= 19, let w = UInt64(digits), want.isNormal {
+                inRange += 1
+                if let v = DecimalToDouble.value(significand: w, exponent: exponent, negative: text.hasPrefix("-")) {
+                    decided += 1
+                    #expect(v.bitPattern == want.bitPattern, "\(text): \(v) vs \(want)")
+                }
+            }
+        }
+        #expect(inRange > 100_000)
+        // Undecided: "9007199254740993.0" (an exact halfway point through a fraction) and "2.2250738585072012e-308"
+        // (rounds up into the normal range from below it).
+        #expect(decided >= inRange - 2, "decided \(decided) of \(inRange)")
+    }
+
+    @Test func outsideTheNormalRangeTheTextDecides() {
+        #expect(DecimalToDouble.value(significand: 49, exponent: -325, negative: false) == nil)   // subnormal
+        #expect(DecimalToDouble.value(significand: 2, exponent: 308, negative: false) == nil)     // overflow
+        #expect(DecimalToDouble.value(significand: 1, exponent: 309, negative: false) == nil)     // beyond the table
+        #expect(DecimalToDouble.value(significand: 0, exponent: 400, negative: true)?.bitPattern == (-0.0).bitPattern)
+        // Exact halfway points between two doubles: integers (an exact product) round to even; through a fraction
+        // (90071992547409930e-1: 5^-1 is not exact in binary) the text decides.
+        #expect(DecimalToDouble.value(significand: 9_007_199_254_740_993, exponent: 0, negative: false) == 9_007_199_254_740_992)
+        #expect(DecimalToDouble.value(significand: 9_007_199_254_740_995, exponent: 0, negative: false) == 9_007_199_254_740_996)
+        #expect(DecimalToDouble.value(significand: 18_014_398_509_481_986, exponent: 0, negative: true) == -18_014_398_509_481_984)
+        #expect(DecimalToDouble.value(significand: 90_071_992_547_409_930, exponent: -1, negative: false) == nil)
     }
 }

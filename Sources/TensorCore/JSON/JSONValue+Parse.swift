@@ -270,15 +270,19 @@ public struct JSONCursor {
                 // Int64's range, as `Int64(text)` reads it (beyond it, the double below).
                 if !negative, significand <= UInt64(Int64.max) { return .int(Int64(significand)) }
                 if negative, significand <= UInt64(Int64.max) + 1 { return .int(significand == 0 ? 0 : 0 &- Int64(truncatingIfNeeded: significand)) }
-            } else if significand <= 1 << 53, exponentDigits <= 6 {
-                // Clinger's fast path: a significand and a power of ten both exact in a double give the correctly
-                // rounded value in one operation, the same double the text conversion (strtod) returns.
+            }
+            if !isInteger, exponentDigits <= 6 {
                 let e10 = (exponentNegative ? -exponent : exponent) - fractionDigits
-                if (-22...22).contains(e10) {
+                if significand <= 1 << 53, (-22...22).contains(e10) {
+                    // Clinger's fast path: a significand and a power of ten both exact in a double give the correctly
+                    // rounded value in one operation, the same double the text conversion (strtod) returns.
                     let m = Double(significand), p = Self.powersOfTen[abs(e10)]
                     let v = e10 < 0 ? m / p : m * p
                     return .double(negative ? -v : v)
                 }
+                // Up to 19 digits otherwise (a double's 17-digit shortest forms among them): the same double, from the
+                // digits and the exponent (nil in the rare cases it cannot decide, and outside the normal range).
+                if let v = DecimalToDouble.value(significand: significand, exponent: e10, negative: negative) { return .double(v) }
             }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
