@@ -186,6 +186,21 @@ public final class ZMQSocket {
         return BoundedMessage(frames: frames, totalBytes: total, isOversize: oversize)
     }
 
+    /// Receives one whole multipart message and lends its last frame's bytes to `body` (no copy, no array: valid
+    /// only during the call; the frames before it are dropped). With `dontWait`, nothing pending throws `.wouldBlock`.
+    public func receive<R>(dontWait: Bool = false, lastFrame body: (UnsafeRawBufferPointer) -> R) throws(ZMQError) -> R {
+        let h = try open("receive")
+        var first = true
+        while true {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            let n = try zmqCall("zmq_msg_recv") { zmq_msg_recv(&msg, h, dontWait && first ? ZMQ_DONTWAIT : 0) }
+            first = false
+            if zmq_msg_more(&msg) == 0 { return body(UnsafeRawBufferPointer(start: n == 0 ? nil : zmq_msg_data(&msg), count: Int(n))) }
+        }
+    }
+
     /// Receives one whole multipart message (any size). With `dontWait`, nothing pending throws `.wouldBlock`.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]] {
         let h = try open("receive")

@@ -19,6 +19,21 @@ import ZMQ
         #expect(!push.isOpen)
     }
 
+    @Test func aLentLastFrameIsTheMessagesLastFrame() throws {
+        let ctx = try ZMQContext()
+        let pull = try ZMQSocket(ctx, .pull)
+        try pull.bind("inproc://lent")
+        let push = try ZMQSocket(ctx, .push)
+        try push.connect("inproc://lent")
+        try push.send([Array("topic".utf8), Array("body".utf8)])
+        try push.send(Array("one".utf8))
+        try push.send([UInt8]())
+        #expect(try pull.receive { Array($0) } == Array("body".utf8))
+        #expect(try pull.receive { Array($0) } == Array("one".utf8))
+        #expect(try pull.receive { $0.count } == 0)
+        #expect(throws: ZMQError.self) { try pull.receive(dontWait: true) { $0.count } }
+    }
+
     @Test func nonBlockingReceiveReportsWouldBlock() throws {
         let ctx = try ZMQContext()
         let pull = try ZMQSocket(ctx, .pull)

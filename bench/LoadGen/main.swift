@@ -310,8 +310,42 @@ func point(key: Int, step: Int, sent: Double) -> String {
     "{\"key\":\"k\(key)\",\"timestamp\":\(firstTimestamp + Int64(step) * 10_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[step % 120])"
 }
 
+/// `point(key:step:sent:)`'s bytes appended to `out`, the sender's reused buffer (`sentNs`: `Int64(sent * 1e9)`):
+/// no String per point — the generator shares the two cores with the daemon, so its cycles are taken from what is
+/// measured. Checked equal to `point` at start.
+let metricsBytesByPhase: [[UInt8]] = metricsByPhase.map { Array($0.utf8) }
+let keyOpen = Array("{\"key\":\"k".utf8), timestampOpen = Array("\",\"timestamp\":".utf8)
+let uuidOpen = Array(",\"uuid\":\"".utf8), uuidClose = Array("\",".utf8)
+func appendPoint(key: Int, step: Int, sentNs: Int64, to out: inout [UInt8]) {
+    func decimal(_ v: Int64) {
+        precondition(v >= 0)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // up to 24 digits, most significant first once reversed
+        var n = 0, x = v
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat { d[n] = UInt8(truncatingIfNeeded: 48 + x % 10); x /= 10; n += 1 } while x > 0
+            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
+        }
+    }
+    out.append(contentsOf: keyOpen)
+    decimal(Int64(key))
+    out.append(contentsOf: timestampOpen)
+    decimal(firstTimestamp + Int64(step) * 10_000)
+    out.append(contentsOf: uuidOpen)
+    decimal(sentNs)
+    out.append(contentsOf: uuidClose)
+    out.append(contentsOf: metricsBytesByPhase[step % 120])
+}
+do {
+    var probe: [UInt8] = []
+    for (key, step, sent) in [(0, 0, 0.0), (7, 13, 1_234.5), (99_999, 1_000_000, 1.75e9)] {
+        probe.removeAll(keepingCapacity: true)
+        appendPoint(key: key, step: step, sentNs: Int64(sent * 1e9), to: &probe)
+        precondition(probe == Array(point(key: key, step: step, sent: sent).utf8), "appendPoint differs from point")
+    }
+}
+
 /// The bytes after the first `"name":"` in `body`, up to the closing quote (no String, no Foundation search).
-func field(_ body: [UInt8], _ pattern: [UInt8]) -> ArraySlice<UInt8>? {
+func field(_ body: UnsafeRawBufferPointer, _ pattern: [UInt8]) -> UnsafeRawBufferPointer? {
     guard body.count >= pattern.count else { return nil }
     var i = 0
     let last = body.count - pattern.count
@@ -320,7 +354,7 @@ func field(_ body: [UInt8], _ pattern: [UInt8]) -> ArraySlice<UInt8>? {
         let start = i + pattern.count
         var end = start
         while end < body.count, body[end] != UInt8(ascii: "\"") { end += 1 }
-        return body[start..<end]
+        return UnsafeRawBufferPointer(rebasing: body[start..<end])
     }
     return nil
 }
@@ -431,29 +465,36 @@ for keys in keySets {
         let start = now()
         Thread.detachNewThread {
             defer { done.signal() }
+            // Statuses counted by their bytes (a String and a hash per output were a tenth of the generator).
+            var statusCounts: [([UInt8], Int)] = []
+            defer { for (st, n) in statusCounts { results.statuses[String(decoding: st, as: UTF8.self), default: 0] += n } }
             while results.received < total {
-                guard let frames = try? box.socket.receive(), let body = frames.last else { break }
-                let t = now()
-                // Outputs come back in the order the points went out (one scoring thread): the first
-                // `warm` are the warm-up's.
-                if results.received < warm { results.received += 1; continue }
-                if let digits = field(body, uuidPattern), !digits.isEmpty {
-                    var sent: Int64 = 0
-                    for d in digits { sent = sent &* 10 &+ Int64(d &- 48) }
-                    results.latencies.append(t - Double(sent) / 1e9)
-                    if keepSendTimes { results.sendTimes.append(Double(sent) / 1e9) }
+                // The output's bytes lent by the socket (no array per output).
+                let got = try? box.socket.receive { body -> Bool in
+                    let t = now()
+                    // Outputs come back in the order the points went out (per key): the first `warm` are the warm-up's.
+                    if results.received < warm { results.received += 1; return true }
+                    if let digits = field(body, uuidPattern), !digits.isEmpty {
+                        var sent: Int64 = 0
+                        for d in digits { sent = sent &* 10 &+ Int64(d &- 48) }
+                        results.latencies.append(t - Double(sent) / 1e9)
+                        if keepSendTimes { results.sendTimes.append(Double(sent) / 1e9) }
+                    }
+                    if let st = field(body, statusPattern) {
+                        if let k = statusCounts.firstIndex(where: { $0.0.elementsEqual(st) }) { statusCounts[k].1 += 1 } else { statusCounts.append((Array(st), 1)) }
+                    }
+                    results.received += 1
+                    results.last = t
+                    return true
                 }
-                if let st = field(body, statusPattern) {
-                    results.statuses[String(decoding: st, as: UTF8.self), default: 0] += 1
-                }
-                results.received += 1
-                results.last = t
+                guard got == true else { break }
             }
         }
         var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds()
         let dropReasons = ["queue_full", "rejected", "retries_exhausted"]
         let written0 = remoteWrite == nil ? 0 : metric(port: e["http_port"]!, "aeflow_remote_write_samples_sent_total")
         let dropped0 = remoteWrite == nil ? [] : dropReasons.map { metric(port: e["http_port"]!, "aeflow_remote_write_samples_dropped_total{reason=\"\($0)\"}") }
+        var message: [UInt8] = []
         for m in 0..<messages {
             if rate > 0 {
                 // Pace without spinning (the generator shares the machine with the daemon): sleep while
@@ -468,12 +509,15 @@ for keys in keySets {
             let n = min(perMessage, total - sent)
             let t = now()
             if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds() }
-            var bodies: [String] = []
+            message.removeAll(keepingCapacity: true)
+            if n > 1 { message.append(UInt8(ascii: "[")) }
             for j in 0..<n {
                 let i = sent + j
-                bodies.append(point(key: keys >= 1_000_000 ? (step * 7919 + i) % keys : i % keys, step: step + i / max(keys, 1), sent: t))
+                if j > 0 { message.append(UInt8(ascii: ",")) }
+                appendPoint(key: keys >= 1_000_000 ? (step * 7919 + i) % keys : i % keys, step: step + i / max(keys, 1), sentNs: Int64(t * 1e9), to: &message)
             }
-            try push.send(n == 1 ? bodies[0] : "[" + bodies.joined(separator: ",") + "]")
+            if n > 1 { message.append(UInt8(ascii: "]")) }
+            try push.send(message)
             sent += n
         }
         let sendEnd = now()
