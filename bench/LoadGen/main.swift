@@ -360,6 +360,13 @@ func field(_ body: UnsafeRawBufferPointer, _ pattern: [UInt8]) -> UnsafeRawBuffe
 }
 let uuidPattern = Array("\"uuid\":\"".utf8), statusPattern = Array("\"status\":\"".utf8)
 
+/// CPU time (user + system) of this process (the generator: sender and receiver), in seconds.
+func processCPU() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+}
+
 /// Thread CPU time (user + system) of the calling thread, in seconds.
 func threadCPU() -> Double {
     var ts = timespec()
@@ -490,7 +497,7 @@ for keys in keySets {
                 guard got == true else { break }
             }
         }
-        var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds()
+        var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds(), ownStart = processCPU()
         let dropReasons = ["queue_full", "rejected", "retries_exhausted"]
         let written0 = remoteWrite == nil ? 0 : metric(port: e["http_port"]!, "aeflow_remote_write_samples_sent_total")
         let dropped0 = remoteWrite == nil ? [] : dropReasons.map { metric(port: e["http_port"]!, "aeflow_remote_write_samples_dropped_total{reason=\"\($0)\"}") }
@@ -508,7 +515,7 @@ for keys in keySets {
             }
             let n = min(perMessage, total - sent)
             let t = now()
-            if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds() }
+            if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds(); ownStart = processCPU() }
             message.removeAll(keepingCapacity: true)
             if n > 1 { message.append(UInt8(ascii: "[")) }
             for j in 0..<n {
@@ -525,6 +532,7 @@ for keys in keySets {
         step += total / max(keys, 1) + 1
         let elapsed = results.last - measureStart
         let cpu = daemon.cpuSeconds() - cpuStart   // read once the outputs are in: the daemon is idle again
+        let own = processCPU() - ownStart
         if let dumpPrefix {
             let lines = zip(results.sendTimes, results.latencies).map { "\($0.0 - measureStart) \($0.1)" }
             try lines.joined(separator: "\n").write(toFile: "\(dumpPrefix)-\(keys)-\(rate).txt", atomically: true, encoding: .utf8)
@@ -577,6 +585,7 @@ for keys in keySets {
               + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
               + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
               + "\"daemon_cpu_us_per_point\": \(cpu / Double(max(1, results.received - warm)) * 1e6), \"daemon_cores\": \(cpu / elapsed), "
+              + "\"generator_cores\": \(own / elapsed), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
               + "\"statuses\": {\(statuses)}\(history)}")
     }
