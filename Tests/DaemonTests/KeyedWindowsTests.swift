@@ -245,6 +245,21 @@ import TensorCore
         ] {
             #expect(t.encode(o) == OutputEncoder.encode(o))
         }
+        // At the template's size bound: every string escaped at its longest (control bytes as \u00XX), long and
+        // inline uuids, many metrics, the longest float spellings.
+        let names = (0..<24).map { "m\u{01}\($0)" }
+        let wide = OutputTemplate(pipelineID: String(repeating: "\u{02}", count: 50), metrics: names)
+        let longest: [Float] = [-1.17549435e-38, -3.4028235e38, -Float.leastNonzeroMagnitude, -0.000123456789, -16777215]
+        let values = (0..<24).map { longest[$0 % longest.count] }
+        for uuid in [String(repeating: "\u{1f}", count: 40), String(repeating: "\"\u{7}", count: 150)] {
+            let o = ScoreOutput(uuid: uuid, configID: String(repeating: "\u{0}", count: 64), pipelineID: String(repeating: "\u{02}", count: 50),
+                                key: [String(repeating: "\u{1b}", count: 100), "", String(repeating: "\\", count: 30)], timestamp: Int64.min,
+                                unified: -1.17549435e-38, metrics: names, features: values, modelVersion: Int.min, threshold: values,
+                                status: .modelNotReady, isAnomaly: true, expected: values)
+            let body = wide.encode(o)
+            #expect(body == OutputEncoder.encode(o))
+            #expect((try? JSONValue.parse(body))?.objectValue?["uuid"]?.stringValue == uuid)
+        }
     }
 
     /// Strings that need escaping and strings that do not (the one-copy path) both come back as they went in.

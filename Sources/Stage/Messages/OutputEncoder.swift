@@ -46,52 +46,24 @@ public enum OutputEncoder {
     }
 
     static func appendString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        // Most strings (uuids, ids, keys) need no escaping: their bytes go in with one copy.
-        for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C {
-            appendEscaped(bytes, to: &out)
-            return
-        }
-        out.append(0x22)
-        out.append(contentsOf: bytes)
-        out.append(0x22)
-    }
-
-    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.append(0x22)
-        for b in bytes {
-            switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
-            default: out.append(b)
-            }
-        }
-        out.append(0x22)
+        appending(to: &out, bound: ByteWriter.stringBound(bytes.count)) { $0.string(utf8: bytes) }
     }
 
     static func appendFloat(_ x: Float?, to out: inout [UInt8]) {
-        guard let x, x.isFinite else { OutputEncoder.raw("null", to: &out); return }
-        var d = x.description   // shortest round-trip digits, a small string (no allocation)
-        d.withUTF8 { out.append(contentsOf: $0) }
+        appending(to: &out, bound: ByteWriter.floatBound) { $0.float(x) }
     }
 
-    /// `String(v)`'s bytes, written digit by digit from the end of a stack buffer (no string made per number).
+    /// `String(v)`'s bytes (no string made per number).
     static func appendInt(_ v: Int64, to out: inout [UInt8]) {
-        var m = v.magnitude
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var i = digits.count
-            repeat {
-                i -= 1
-                digits[i] = 0x30 + UInt8(truncatingIfNeeded: m % 10)
-                m /= 10
-            } while m > 0
-            if v < 0 { out.append(0x2D) }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
+        appending(to: &out, bound: ByteWriter.intBound) { $0.int(v) }
+    }
+
+    /// What `write` writes (at most `bound` bytes), appended to `out` through a stack buffer.
+    private static func appending(to out: inout [UInt8], bound: Int, _ write: (inout ByteWriter) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { buf in
+            var w = ByteWriter(buf.baseAddress!, capacity: bound)
+            write(&w)
+            out.append(contentsOf: UnsafeBufferPointer(start: buf.baseAddress, count: w.count))
         }
     }
 
@@ -133,24 +105,21 @@ public enum OutputEncoder {
             OutputEncoder.raw("null", to: &out)
         }
         OutputEncoder.raw(",\"status\":", to: &out); appendString(o.status.rawValue, to: &out)
-        appendVerdict(o, metricKeys: nil, to: &out)
+        appendVerdict(o, to: &out)
         OutputEncoder.raw("}}", to: &out)
         return out
     }
 
     /// `,"is_anomaly":…,"expected":{"<metric>":…}` when the output has them. `metricKeys` are the metric names
     /// pre-encoded as `"name":` (the template's), or nil to encode them from `o.metrics`.
-    static func appendVerdict(_ o: ScoreOutput, metricKeys: [[UInt8]]?, to out: inout [UInt8]) {
-        appendVerdict(isAnomaly: o.isAnomaly, expected: o.expected, metrics: o.metrics, metricKeys: metricKeys, to: &out)
-    }
-
-    static func appendVerdict(isAnomaly: Bool?, expected: [Float]?, metrics: [String], metricKeys: [[UInt8]]?, to out: inout [UInt8]) {
-        if let a = isAnomaly { if a { raw(",\"is_anomaly\":true", to: &out) } else { raw(",\"is_anomaly\":false", to: &out) } }
-        guard let e = expected, e.count == metrics.count else { return }
+    static func appendVerdict(_ o: ScoreOutput, to out: inout [UInt8]) {
+        if let a = o.isAnomaly { if a { raw(",\"is_anomaly\":true", to: &out) } else { raw(",\"is_anomaly\":false", to: &out) } }
+        guard let e = o.expected, e.count == o.metrics.count else { return }
         OutputEncoder.raw(",\"expected\":{", to: &out)
         for (i, v) in e.enumerated() {
             if i > 0 { out.append(0x2C) }
-            if let k = metricKeys { out.append(contentsOf: k[i]) } else { appendString(metrics[i], to: &out); out.append(0x3A) }
+            appendString(o.metrics[i], to: &out)
+            out.append(0x3A)
             appendFloat(v, to: &out)
         }
         out.append(0x7D)
@@ -234,49 +203,60 @@ public final class OutputTemplate: Sendable {
     }
 
     /// ``encode(_:)`` from the output's parts (the scoring engine's hot path: no ScoreOutput is assembled, which
-    /// retained and released each of its arrays and strings once per point); the metrics are the template's.
+    /// retained and released each of its arrays and strings once per point); the metrics are the template's. The
+    /// body is written into one allocation of its upper bound (a ``ByteWriter``: no per-piece array append).
     public func encode(uuid: ShortText, configID: String, key: [String], timestamp: Int64, unified: Float?, features: [Float]?,
                        modelVersion: Int?, threshold: [Float]?, status: ScoreStatus, isAnomaly: Bool?, expected: [Float]?) -> [UInt8] {
-        var out: [UInt8] = []
-        // Room for the whole body up front (it grew once or twice per point from a fixed guess): the fixed text,
-        // the strings as they are, each metric's key twice (data and expected) and three numbers per metric.
-        var room = 320 + uuid.utf8Count + configID.utf8.count + pipelineID.count + metricKeysBytes + 48 * metricKeys.count
-        for k in key { room += k.utf8.count + 3 }
-        out.reserveCapacity(room)
-        OutputEncoder.raw("{\"uuid\":", to: &out); OutputEncoder.appendString(uuid, to: &out)
-        OutputEncoder.raw(",\"config_id\":", to: &out); OutputEncoder.appendString(configID, to: &out)
-        OutputEncoder.raw(",\"pipeline_id\":", to: &out); out.append(contentsOf: pipelineID)
-        OutputEncoder.raw(",\"composite_keys\":", to: &out); OutputEncoder.appendKey(key, to: &out)
-        OutputEncoder.raw(",\"timestamp\":", to: &out); OutputEncoder.appendInt(timestamp, to: &out)
-        OutputEncoder.raw(",\"unified_anomaly\":", to: &out)
-        // The unified score appears twice (unified_anomaly and data.unified_ML): formatted once.
-        let unifiedAt = out.count
-        OutputEncoder.appendFloat(unified, to: &out)
-        let unifiedEnd = out.count
-        OutputEncoder.raw(",\"data\":{", to: &out)
-        if let f = features {
-            for (i, k) in metricKeys.enumerated() {
-                out.append(contentsOf: k)
-                OutputEncoder.appendFloat(f[i], to: &out)
-                out.append(0x2C)
+        var configID = configID
+        // The fixed text (under 250 bytes), the strings escaped at worst, each metric's key twice, numbers at their longest.
+        let numbers = 2 + (features?.count ?? 0) + (expected?.count ?? 0) + (threshold?.count ?? 0)
+        var bound = 320 + ByteWriter.stringBound(uuid.utf8Count) + ByteWriter.stringBound(configID.utf8.count) + pipelineID.count
+            + metricKeysBytes + numbers * (ByteWriter.floatBound + 1) + 2 * ByteWriter.intBound
+        for k in key { bound += ByteWriter.stringBound(k.utf8.count) + 1 }
+        return [UInt8](unsafeUninitializedCapacity: bound) { buf, written in
+            var w = ByteWriter(buf.baseAddress!, capacity: bound)
+            w.raw("{\"uuid\":"); uuid.withUTF8 { w.string(utf8: $0) }
+            w.raw(",\"config_id\":"); configID.withUTF8 { w.string(utf8: $0) }
+            w.raw(",\"pipeline_id\":"); w.bytes(pipelineID)
+            w.raw(",\"composite_keys\":[")
+            for (i, k) in key.enumerated() {
+                if i > 0 { w.byte(0x2C) }
+                w.string(k)
             }
-            OutputEncoder.raw("\"unified_ML\":", to: &out)
-            // Through a stack copy: a slice of `out` appended to `out` shared its storage, so the append copied the
-            // whole body into a new allocation first.
-            let n = unifiedEnd - unifiedAt
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { digits in
-                out.withUnsafeBufferPointer { _ = digits.initialize(fromContentsOf: $0[unifiedAt..<unifiedEnd]) }
-                out.append(contentsOf: UnsafeBufferPointer(digits))
+            w.raw("],\"timestamp\":"); w.int(timestamp)
+            w.raw(",\"unified_anomaly\":")
+            // The unified score appears twice (unified_anomaly and data.unified_ML): formatted once.
+            let unifiedAt = w.count
+            w.float(unified)
+            let unifiedEnd = w.count
+            w.raw(",\"data\":{")
+            if let f = features {
+                for (i, k) in metricKeys.enumerated() {
+                    w.bytes(k)
+                    w.float(f[i])
+                    w.byte(0x2C)
+                }
+                w.raw("\"unified_ML\":")
+                w.bytes(UnsafeBufferPointer(start: w.base + unifiedAt, count: unifiedEnd - unifiedAt))
             }
+            w.raw("},\"metadata\":{\"model_version\":")
+            if let v = modelVersion { w.int(Int64(v)) } else { w.raw("null") }
+            w.raw(",\"threshold\":")
+            if let t = threshold { thresholds.write(t, to: &w) } else { w.raw("null") }
+            w.raw(",\"status\":"); w.string(status.rawValue)
+            if let a = isAnomaly { if a { w.raw(",\"is_anomaly\":true") } else { w.raw(",\"is_anomaly\":false") } }
+            if let e = expected, e.count == metrics.count {
+                w.raw(",\"expected\":{")
+                for (i, v) in e.enumerated() {
+                    if i > 0 { w.byte(0x2C) }
+                    w.bytes(metricKeys[i])
+                    w.float(v)
+                }
+                w.byte(0x7D)
+            }
+            w.raw("}}")
+            written = w.count
         }
-        OutputEncoder.raw("},\"metadata\":{\"model_version\":", to: &out)
-        if let v = modelVersion { OutputEncoder.appendInt(Int64(v), to: &out) } else { OutputEncoder.raw("null", to: &out) }
-        OutputEncoder.raw(",\"threshold\":", to: &out)
-        if let t = threshold { thresholds.append(t, to: &out) } else { OutputEncoder.raw("null", to: &out) }
-        OutputEncoder.raw(",\"status\":", to: &out); OutputEncoder.appendString(status.rawValue, to: &out)
-        OutputEncoder.appendVerdict(isAnomaly: isAnomaly, expected: expected, metrics: metrics, metricKeys: metricKeys, to: &out)
-        OutputEncoder.raw("}}", to: &out)
-        return out
     }
 }
 
@@ -285,7 +265,8 @@ public final class OutputTemplate: Sendable {
 final class ThresholdMemo: Sendable {
     private let memo = Mutex<(last: [Float], bytes: [UInt8])>(([], []))
 
-    func append(_ t: [Float], to out: inout [UInt8]) {
+    /// `t` as a JSON array (at most `t.count` × (``ByteWriter/floatBound`` + 1) + 2 bytes).
+    func write(_ t: [Float], to w: inout ByteWriter) {
         memo.withLock { m in
             if m.bytes.isEmpty || t != m.last {
                 m.bytes.removeAll(keepingCapacity: true)
@@ -294,7 +275,7 @@ final class ThresholdMemo: Sendable {
                 m.bytes.append(0x5D)
                 m.last = t
             }
-            out.append(contentsOf: m.bytes)
+            w.bytes(m.bytes)
         }
     }
 }
