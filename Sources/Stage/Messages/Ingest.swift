@@ -50,16 +50,19 @@ public struct Ingest: Sendable {
     }
 
     /// Routes a decoded message.
-    public func route(_ message: InputMessage, arrival: Double, source: [[UInt8]]? = nil) -> Outcome {
-        switch message {
+    public func route(_ message: consuming InputMessage, arrival: Double, source: [[UInt8]]? = nil) -> Outcome {
+        switch consume message {
         case .window(let w):
             return .window(w)
         case .points(let ps):
             var routed: [RoutedPoint] = []
             if ps.count > 1 { routed.reserveCapacity(ps.count) }   // (one point's array is the router's own, below)
             var refused: [Refusal] = []
-            for (k, p) in ps.enumerated() {
-                let index = ps.count > 1 ? k : nil
+            let count = ps.count
+            // The points moved out of the message one by one (a point read from the array is copied: its key, metrics
+            // and strings retained and released once more).
+            for (k, p) in ps.draining().enumerated() {
+                let index = count > 1 ? k : nil
                 switch router.route(p, arrival: arrival, source: source, index: index) {
                 case .success(let rs) where routed.isEmpty: routed = rs   // (the usual single point: no copy of it)
                 case .success(let rs): routed += rs

@@ -26,7 +26,13 @@ public struct PointRouter: Sendable {
     public final class Target: Sendable {
         public let stream: StreamConf
         public let pipeline: MLPipelineConf
-        init(stream: StreamConf, pipeline: MLPipelineConf) { (self.stream, self.pipeline) = (stream, pipeline) }
+        /// What routing reads per point, held directly (not through the two configurations' copies).
+        let metrics: [String]
+        let keyCount: Int
+        init(stream: StreamConf, pipeline: MLPipelineConf) {
+            (self.stream, self.pipeline) = (stream, pipeline)
+            (metrics, keyCount) = (pipeline.metrics, stream.compositeKeys.count)
+        }
     }
 
     public let targets: [Target]
@@ -36,6 +42,8 @@ public struct PointRouter: Sendable {
     /// Where a point without `config_id` goes (the `default` stream, else the first one), looked up once: most
     /// points carry no `config_id`, and hashing "default" per point showed in the profile.
     private let unnamed: (String, [Int])?
+    /// The target of a point that names neither stream nor pipeline when there is only one (the usual deployment).
+    private let unnamedOnly: (configID: String, target: Int)?
 
     public init(config: AEFlowConfig) {
         targets = config.streams.flatMap { s in s.pipelines.map { Target(stream: s, pipeline: $0) } }
@@ -50,6 +58,7 @@ public struct PointRouter: Sendable {
         } else {
             unnamed = nil
         }
+        unnamedOnly = unnamed.flatMap { $0.1.count == 1 ? ($0.0, $0.1[0]) : nil }
     }
 
     public func streamTargets(_ configID: String?) -> (String, [Int])? {
@@ -60,6 +69,10 @@ public struct PointRouter: Sendable {
     }
 
     public func route(_ p: InputPoint, arrival: Double, source: [[UInt8]]? = nil, index: Int? = nil) -> Result<[RoutedPoint], Rejection> {
+        if p.configID == nil, p.pipelineID == nil, let (configID, t) = unnamedOnly {
+            // The usual point: one pipeline to go to (no stream lookup, no list of candidates).
+            return route(p, to: t, configID: configID, arrival: arrival, source: source, index: index).map { [$0] }
+        }
         guard let (configID, candidates) = streamTargets(p.configID) else {
             return .failure(Rejection(.unknownStream, "no stream \"\(p.configID ?? "")\" and no default stream"))
         }
@@ -71,27 +84,41 @@ public struct PointRouter: Sendable {
         var out: [RoutedPoint] = []
         out.reserveCapacity(chosen.count)
         for t in chosen {
-            let target = targets[t]
-            let keys = target.stream.compositeKeys
-            guard keys.isEmpty || p.key.count == keys.count else {
-                return .failure(Rejection(.invalidKey, "stream \"\(configID)\" keys are [\(keys.joined(separator: ", "))], the point has \(p.key.count) values"))
+            switch route(p, to: t, configID: configID, arrival: arrival, source: source, index: index) {
+            case .success(let r): out.append(r)
+            case .failure(let r): return .failure(r)
             }
-            var present = 0
-            var values = PointValues()
-            for m in target.pipeline.metrics {
-                switch p.value(of: m) {
-                case .some(.some(let v)): values.append(v); present += 1
-                case .some(.none), .none:
-                    if missingPolicy == .reject { return .failure(Rejection(.missingMetric, "metric \(m) is missing or null")) }
-                    values.append(nil)
-                }
-            }
-            guard present > 0 else {
-                return .failure(Rejection(.unknownMetricSet, "none of the pipeline's metrics [\(target.pipeline.metrics.joined(separator: ", "))] is present"))
-            }
-            out.append(RoutedPoint(pipeline: t, key: p.key, timestamp: p.timestamp, values: values, uuid: p.uuid, configID: configID, arrival: arrival,
-                                   source: source, index: index))
         }
         return .success(out)
+    }
+
+    /// `p` for target `t`: its values in the pipeline's metric order.
+    private func route(_ p: InputPoint, to t: Int, configID: String, arrival: Double, source: [[UInt8]]?, index: Int?) -> Result<RoutedPoint, Rejection> {
+        let target = targets[t]
+        guard target.keyCount == 0 || p.key.count == target.keyCount else {
+            let keys = target.stream.compositeKeys
+            return .failure(Rejection(.invalidKey, "stream \"\(configID)\" keys are [\(keys.joined(separator: ", "))], the point has \(p.key.count) values"))
+        }
+        var present = 0
+        var values = PointValues()
+        for m in target.metrics {
+            // The point's metrics are few: a scan (names compared as strings: equal text, whatever its form).
+            var found: Float?? = .none
+            for (name, v) in p.metrics where name == m {
+                found = .some(v)
+                break
+            }
+            switch found {
+            case .some(.some(let v)): values.append(v); present += 1
+            case .some(.none), .none:
+                if missingPolicy == .reject { return .failure(Rejection(.missingMetric, "metric \(m) is missing or null")) }
+                values.append(nil)
+            }
+        }
+        guard present > 0 else {
+            return .failure(Rejection(.unknownMetricSet, "none of the pipeline's metrics [\(target.metrics.joined(separator: ", "))] is present"))
+        }
+        return .success(RoutedPoint(pipeline: t, key: p.key, timestamp: p.timestamp, values: values, uuid: p.uuid, configID: configID,
+                                    arrival: arrival, source: source, index: index))
     }
 }
