@@ -49,6 +49,8 @@ import TensorCore
         #expect(try h.metric("aeflow_points_rejected_total{reason=\"late\"}") == 1)
         // Outputs by status (only "scored" was scored); the history feed has no retrain stage: unconsumed, not dropped.
         #expect(try h.metric("aeflow_outputs_total{status=\"scored\"}") == 29 && h.metric("aeflow_outputs_total{status=\"warming_up\"}") == 11)
+        // Every published output's latency is recorded (once its batch is sent), none twice.
+        #expect(try h.metric("aeflow_score_latency_seconds_count") == 40)
         #expect(try h.metric("aeflow_history_forward_unconsumed_total") > 0 && h.metric("aeflow_history_forward_dropped_total") == 0)
         // HEAD answers like GET on the probe and scrape endpoints.
         #expect(try h.http("HEAD", "/metrics").0 == 200 && h.http("HEAD", "/healthz").0 == 200)
