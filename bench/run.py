@@ -305,7 +305,7 @@ def worker(args):
     print("### The scoring worker alone (bench/LoadGen --engine, VanillaAE(12, 3), batches of 256 points)\n")
     head = "| scope | keys | process ns/point (runs) | median | decode ns/point (median) |"
     if args.baseline:
-        head += " baseline process ns/point (runs) | baseline median | change |"
+        head += " baseline process ns/point (runs) | baseline median | change | baseline decode (median) | decode change |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for scope, keys in rows:
@@ -320,7 +320,8 @@ def worker(args):
             base = got.get(("baseline", scope, keys), [])
             bmed = statistics.median(r["process_ns_per_point"] for r in base)
             base_text = " / ".join(f"{r['process_ns_per_point']:,.0f}" for r in base)
-            line += f" {base_text} | {bmed:,.0f} | {100 * (med - bmed) / bmed:+.0f} % |"
+            bdec = statistics.median(r["decode_ns_per_point"] for r in base)
+            line += f" {base_text} | {bmed:,.0f} | {100 * (med - bmed) / bmed:+.0f} % | {bdec:,.0f} | {100 * (dec - bdec) / bdec:+.0f} % |"
         print(line)
     print()
 
