@@ -41,10 +41,6 @@ public enum OutputEncoder {
         s.withUTF8 { appendString(utf8: $0, to: &out) }
     }
 
-    static func appendString(_ s: ShortText, to out: inout [UInt8]) {
-        s.withUTF8 { appendString(utf8: $0, to: &out) }
-    }
-
     static func appendString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         appending(to: &out, bound: ByteWriter.stringBound(bytes.count)) { $0.string(utf8: bytes) }
     }
@@ -76,6 +72,8 @@ public enum OutputEncoder {
         out.append(0x5D)
     }
 
+    /// `o`, appended piece by piece: the reference the daemon's writer (``OutputTemplate``, one allocation of its
+    /// bound) is tested against, and the encoder for outputs without a template.
     public static func encode(_ o: ScoreOutput) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
@@ -110,8 +108,7 @@ public enum OutputEncoder {
         return out
     }
 
-    /// `,"is_anomaly":…,"expected":{"<metric>":…}` when the output has them. `metricKeys` are the metric names
-    /// pre-encoded as `"name":` (the template's), or nil to encode them from `o.metrics`.
+    /// `,"is_anomaly":…,"expected":{"<metric>":…}` when the output has them.
     static func appendVerdict(_ o: ScoreOutput, to out: inout [UInt8]) {
         if let a = o.isAnomaly { if a { raw(",\"is_anomaly\":true", to: &out) } else { raw(",\"is_anomaly\":false", to: &out) } }
         guard let e = o.expected, e.count == o.metrics.count else { return }
