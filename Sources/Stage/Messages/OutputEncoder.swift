@@ -201,7 +201,8 @@ public final class OutputTemplate: Sendable {
 
     /// ``encode(_:)`` from the output's parts (the scoring engine's hot path: no ScoreOutput is assembled, which
     /// retained and released each of its arrays and strings once per point); the metrics are the template's. The
-    /// body is written into one allocation of its upper bound (a ``ByteWriter``: no per-piece array append).
+    /// body is written into temporary memory of its upper bound (a ``ByteWriter``: no per-piece array append), then
+    /// copied once into an array of its size.
     public func encode(uuid: ShortText, configID: String, key: [String], timestamp: Int64, unified: Float?, features: [Float]?,
                        modelVersion: Int?, threshold: [Float]?, status: ScoreStatus, isAnomaly: Bool?, expected: [Float]?) -> [UInt8] {
         var configID = configID
@@ -210,7 +211,7 @@ public final class OutputTemplate: Sendable {
         var bound = 320 + ByteWriter.stringBound(uuid.utf8Count) + ByteWriter.stringBound(configID.utf8.count) + pipelineID.count
             + metricKeysBytes + numbers * (ByteWriter.floatBound + 1) + 2 * ByteWriter.intBound
         for k in key { bound += ByteWriter.stringBound(k.utf8.count) + 1 }
-        return [UInt8](unsafeUninitializedCapacity: bound) { buf, written in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { buf in
             var w = ByteWriter(buf.baseAddress!, capacity: bound)
             w.raw("{\"uuid\":"); uuid.withUTF8 { w.string(utf8: $0) }
             w.raw(",\"config_id\":"); configID.withUTF8 { w.string(utf8: $0) }
@@ -252,7 +253,8 @@ public final class OutputTemplate: Sendable {
                 w.byte(0x7D)
             }
             w.raw("}}")
-            written = w.count
+            // The body leaves at its size (the bound is generous: an allocation of it would hold twice the body).
+            return [UInt8](UnsafeBufferPointer(start: buf.baseAddress, count: w.count))
         }
     }
 }
