@@ -262,6 +262,30 @@ import TensorCore
         }
     }
 
+    /// The writer's bounds hold for every number it writes: a float's shortest spelling (random bit patterns and the
+    /// edges of the range) and an integer's, so its bounds check never stops the daemon on a real output.
+    @Test func numbersFitTheWritersBounds() {
+        var rng = RandomGenerator(seed: 3)
+        var floats: [Float] = [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNormalMagnitude, -.leastNormalMagnitude,
+                               .leastNonzeroMagnitude, -.leastNonzeroMagnitude, -0.0, 16_777_215, -16_777_216, -0.000123456789, .nan, .infinity]
+        for _ in 0..<300_000 { floats.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))) }
+        var longest = 0
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ByteWriter.floatBound) { buf in
+            for x in floats {
+                var w = ByteWriter(buf.baseAddress!, capacity: ByteWriter.floatBound)
+                w.float(x)
+                longest = max(longest, w.count)
+                if x.isFinite { #expect(String(decoding: UnsafeBufferPointer(start: buf.baseAddress, count: w.count), as: UTF8.self) == x.description) }
+            }
+        }
+        #expect(longest <= 16, "longest float \(longest) bytes")
+        for v in [Int64.min, Int64.max, 0, -1] {
+            var out: [UInt8] = []
+            OutputEncoder.appendInt(v, to: &out)
+            #expect(out.count <= ByteWriter.intBound)
+        }
+    }
+
     /// Strings that need escaping and strings that do not (the one-copy path) both come back as they went in.
     @Test func encodedStringsParseBackToThemselves() throws {
         let keys = ["plain-key_1", "quo\"te", "back\\slash", "new\nline", "tab\tcr\r", "\u{01}ctl", "ünïcødé ✓", "", "a:b/c"]
