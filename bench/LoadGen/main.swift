@@ -446,9 +446,18 @@ for keys in keySets {
     let pull = try ZMQSocket(ctx, .pull)
     if curve { try pull.makeCurveClient(serverKey: serverKeys.publicKey, keys: clientKeys) }
     try pull.setReceiveHighWaterMark(0)
+    try pull.connect(e["outputs.scores"]!)
+    // The daemon never waits for a consumer: outputs it sends before this socket's connection is complete are
+    // dropped, and the warm-up below then waited for them until its receive timed out and the generator stopped (a
+    // few runs in a hundred). So first one point at a time, on a key of its own, until one's output comes back.
+    try pull.setReceiveTimeout(200)
+    for probe in 0... {
+        guard probe < 300 else { fatalError("no output from the daemon within 60 s of connecting") }
+        try push.send(point(key: -1, step: probe, sent: now()))
+        if (try? pull.receive()) != nil { break }
+    }
     // A row ends early (and says how many outputs the daemon dropped) when nothing arrives for 10 s.
     try pull.setReceiveTimeout(10_000)
-    try pull.connect(e["outputs.scores"]!)
     var step = 0
     // Warm-up: fill every key's window once (not for the churn case, where windows are evicted anyway).
     if keys < 1_000_000 {
