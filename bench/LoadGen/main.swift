@@ -307,7 +307,7 @@ let metricsByPhase: [String] = (0..<120).map { step in
 let firstTimestamp = (Int64(Date().timeIntervalSince1970) - 5 * 365 * 86_400) * 1000
 
 func point(key: Int, step: Int, sent: Double) -> String {
-    "{\"key\":\"k\(key)\",\"timestamp\":\(firstTimestamp + Int64(step) * 10_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[step % 120])"
+    "{\"key\":\"k\(key)\",\"timestamp\":\(firstTimestamp + Int64(step) * 10_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[(step % 120 + 120) % 120])"
 }
 
 /// `point(key:step:sent:)`'s bytes appended to `out`, the sender's reused buffer (`sentNs`: `Int64(sent * 1e9)`):
@@ -449,11 +449,12 @@ for keys in keySets {
     try pull.connect(e["outputs.scores"]!)
     // The daemon never waits for a consumer: outputs it sends before this socket's connection is complete are
     // dropped, and the warm-up below then waited for them until its receive timed out and the generator stopped (a
-    // few runs in a hundred). So first one point at a time, on a key of its own, until one's output comes back.
+    // few runs in a hundred). So first one point at a time until one's output comes back: key 0's, timestamped before
+    // the warm-up's (a key of its own would count against `windows.max_keys`, which the rows set to the key count).
     try pull.setReceiveTimeout(200)
     for probe in 0... {
         guard probe < 300 else { fatalError("no output from the daemon within 60 s of connecting") }
-        try push.send(point(key: -1, step: probe, sent: now()))
+        try push.send(point(key: 0, step: probe - 1_000, sent: now()))
         if (try? pull.receive()) != nil { break }
     }
     // A row ends early (and says how many outputs the daemon dropped) when nothing arrives for 10 s.
