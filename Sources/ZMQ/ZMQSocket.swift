@@ -153,18 +153,10 @@ public final class ZMQSocket {
     /// bytes only the first `keep` bytes are copied (the rest is received and discarded), so an oversize message
     /// costs no copy and the messages after it are read as usual. With `dontWait`, nothing pending throws.
     public func receive(dontWait: Bool = false, limit: Int, keep: Int) throws(ZMQError) -> BoundedMessage {
-        let h = try open("receive")
         var frames: [[UInt8]] = []
         var total = 0, kept = 0, oversize = false
-        var more = true
-        while more {
-            var msg = zmq_msg_t()
-            zmq_msg_init(&msg)
-            defer { zmq_msg_close(&msg) }
-            let flags: Int32 = dontWait && frames.isEmpty && total == 0 ? ZMQ_DONTWAIT : 0
-            let n = Int(try zmqCall("zmq_msg_recv") { zmq_msg_recv(&msg, h, flags) })
-            let data = zmq_msg_data(&msg)
-            total += n
+        try eachFrame(dontWait: dontWait) { data, _ in
+            total += data.count
             if !oversize && total > limit {
                 // From here on, keep at most `keep` bytes of the whole message.
                 oversize = true
@@ -176,12 +168,11 @@ public final class ZMQSocket {
                 }
                 kept = keep - budget
             }
-            let take = oversize ? Swift.min(n, Swift.max(0, keep - kept)) : n
+            let take = oversize ? Swift.min(data.count, Swift.max(0, keep - kept)) : data.count
             if !oversize || take > 0 {   // past the kept bytes, frames are received and dropped, not listed
-                frames.append(take == 0 || data == nil ? [] : [UInt8](UnsafeRawBufferPointer(start: data, count: take)))
+                frames.append(Array(UnsafeRawBufferPointer(rebasing: data[0..<take])))
             }
             if oversize { kept += take }
-            more = zmq_msg_more(&msg) != 0
         }
         return BoundedMessage(frames: frames, totalBytes: total, isOversize: oversize)
     }
@@ -189,6 +180,22 @@ public final class ZMQSocket {
     /// Receives one whole multipart message and lends its last frame's bytes to `body` (no copy, no array: valid
     /// only during the call; the frames before it are dropped). With `dontWait`, nothing pending throws `.wouldBlock`.
     public func receive<R>(dontWait: Bool = false, lastFrame body: (UnsafeRawBufferPointer) -> R) throws(ZMQError) -> R {
+        var result: R?
+        try eachFrame(dontWait: dontWait) { data, isLast in if isLast { result = body(data) } }
+        return result!
+    }
+
+    /// Receives one whole multipart message (any size). With `dontWait`, nothing pending throws `.wouldBlock`.
+    public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]] {
+        var frames: [[UInt8]] = []
+        try eachFrame(dontWait: dontWait) { data, _ in frames.append(Array(data)) }
+        return frames
+    }
+
+    /// The one receive loop: each frame of one whole multipart message lent to `visit` in order (valid only during
+    /// the call), with whether it is the last. With `dontWait`, nothing pending throws `.wouldBlock` (once the first
+    /// frame is in, the rest of the message is there too).
+    private func eachFrame(dontWait: Bool, _ visit: (UnsafeRawBufferPointer, _ isLast: Bool) -> Void) throws(ZMQError) {
         let h = try open("receive")
         var first = true
         while true {
@@ -197,26 +204,10 @@ public final class ZMQSocket {
             defer { zmq_msg_close(&msg) }
             let n = try zmqCall("zmq_msg_recv") { zmq_msg_recv(&msg, h, dontWait && first ? ZMQ_DONTWAIT : 0) }
             first = false
-            if zmq_msg_more(&msg) == 0 { return body(UnsafeRawBufferPointer(start: n == 0 ? nil : zmq_msg_data(&msg), count: Int(n))) }
+            let isLast = zmq_msg_more(&msg) == 0
+            visit(UnsafeRawBufferPointer(start: n == 0 ? nil : zmq_msg_data(&msg), count: Int(n)), isLast)
+            if isLast { return }
         }
-    }
-
-    /// Receives one whole multipart message (any size). With `dontWait`, nothing pending throws `.wouldBlock`.
-    public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]] {
-        let h = try open("receive")
-        var frames: [[UInt8]] = []
-        var more = true
-        while more {
-            var msg = zmq_msg_t()
-            zmq_msg_init(&msg)
-            defer { zmq_msg_close(&msg) }
-            let flags: Int32 = dontWait && frames.isEmpty ? ZMQ_DONTWAIT : 0
-            let n = try zmqCall("zmq_msg_recv") { zmq_msg_recv(&msg, h, flags) }
-            let data = zmq_msg_data(&msg)
-            frames.append(n == 0 || data == nil ? [] : [UInt8](UnsafeRawBufferPointer(start: data, count: Int(n))))
-            more = zmq_msg_more(&msg) != 0
-        }
-        return frames
     }
 }
 

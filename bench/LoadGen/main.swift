@@ -307,8 +307,11 @@ let metricsByPhase: [String] = (0..<120).map { step in
 let firstTimestamp = (Int64(Date().timeIntervalSince1970) - 5 * 365 * 86_400) * 1000
 
 func point(key: Int, step: Int, sent: Double) -> String {
-    "{\"key\":\"k\(key)\",\"timestamp\":\(firstTimestamp + Int64(step) * 10_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[(step % 120 + 120) % 120])"
+    "{\"key\":\"k\(key)\",\"timestamp\":\(firstTimestamp + Int64(step) * 10_000),\"uuid\":\"\(Int64(sent * 1e9))\",\(metricsByPhase[phase(step)])"
 }
+
+/// A step's phase (of 120; the connection probe's steps are negative).
+func phase(_ step: Int) -> Int { (step % 120 + 120) % 120 }
 
 /// `point(key:step:sent:)`'s bytes appended to `out`, the sender's reused buffer (`sentNs`: `Int64(sent * 1e9)`):
 /// no String per point — the generator shares the two cores with the daemon, so its cycles are taken from what is
@@ -317,23 +320,14 @@ let metricsBytesByPhase: [[UInt8]] = metricsByPhase.map { Array($0.utf8) }
 let keyOpen = Array("{\"key\":\"k".utf8), timestampOpen = Array("\",\"timestamp\":".utf8)
 let uuidOpen = Array(",\"uuid\":\"".utf8), uuidClose = Array("\",".utf8)
 func appendPoint(key: Int, step: Int, sentNs: Int64, to out: inout [UInt8]) {
-    func decimal(_ v: Int64) {
-        precondition(v >= 0)
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // up to 24 digits, most significant first once reversed
-        var n = 0, x = v
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat { d[n] = UInt8(truncatingIfNeeded: 48 + x % 10); x /= 10; n += 1 } while x > 0
-            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
-        }
-    }
     out.append(contentsOf: keyOpen)
-    decimal(Int64(key))
+    OutputEncoder.appendInt(Int64(key), to: &out)
     out.append(contentsOf: timestampOpen)
-    decimal(firstTimestamp + Int64(step) * 10_000)
+    OutputEncoder.appendInt(firstTimestamp + Int64(step) * 10_000, to: &out)
     out.append(contentsOf: uuidOpen)
-    decimal(sentNs)
+    OutputEncoder.appendInt(sentNs, to: &out)
     out.append(contentsOf: uuidClose)
-    out.append(contentsOf: metricsBytesByPhase[step % 120])
+    out.append(contentsOf: metricsBytesByPhase[phase(step)])
 }
 do {
     var probe: [UInt8] = []

@@ -37,8 +37,7 @@ public enum OutputEncoder {
     }
 
     static func appendString(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { appendString(utf8: $0, to: &out) }
+        appending(to: &out, bound: ByteWriter.stringBound(s.utf8.count)) { $0.string(s) }
     }
 
     static func appendString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
@@ -50,7 +49,7 @@ public enum OutputEncoder {
     }
 
     /// `String(v)`'s bytes (no string made per number).
-    static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+    public static func appendInt(_ v: Int64, to out: inout [UInt8]) {
         appending(to: &out, bound: ByteWriter.intBound) { $0.int(v) }
     }
 
@@ -72,8 +71,8 @@ public enum OutputEncoder {
         out.append(0x5D)
     }
 
-    /// `o`, appended piece by piece: the reference the daemon's writer (``OutputTemplate``, one allocation of its
-    /// bound) is tested against, and the encoder for outputs without a template.
+    /// `o`, appended piece by piece: the reference the daemon's writer (``OutputTemplate``) is tested against, and
+    /// the encoder for outputs without a template.
     public static func encode(_ o: ScoreOutput) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)

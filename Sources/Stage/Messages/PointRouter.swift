@@ -26,13 +26,7 @@ public struct PointRouter: Sendable {
     public final class Target: Sendable {
         public let stream: StreamConf
         public let pipeline: MLPipelineConf
-        /// What routing reads per point, held directly (not through the two configurations' copies).
-        let metrics: [String]
-        let keyCount: Int
-        init(stream: StreamConf, pipeline: MLPipelineConf) {
-            (self.stream, self.pipeline) = (stream, pipeline)
-            (metrics, keyCount) = (pipeline.metrics, stream.compositeKeys.count)
-        }
+        init(stream: StreamConf, pipeline: MLPipelineConf) { (self.stream, self.pipeline) = (stream, pipeline) }
     }
 
     public let targets: [Target]
@@ -95,20 +89,14 @@ public struct PointRouter: Sendable {
     /// `p` for target `t`: its values in the pipeline's metric order.
     private func route(_ p: InputPoint, to t: Int, configID: String, arrival: Double, source: [[UInt8]]?, index: Int?) -> Result<RoutedPoint, Rejection> {
         let target = targets[t]
-        guard target.keyCount == 0 || p.key.count == target.keyCount else {
-            let keys = target.stream.compositeKeys
+        let keys = target.stream.compositeKeys
+        guard keys.isEmpty || p.key.count == keys.count else {
             return .failure(Rejection(.invalidKey, "stream \"\(configID)\" keys are [\(keys.joined(separator: ", "))], the point has \(p.key.count) values"))
         }
         var present = 0
         var values = PointValues()
-        for m in target.metrics {
-            // The point's metrics are few: a scan (names compared as strings: equal text, whatever its form).
-            var found: Float?? = .none
-            for (name, v) in p.metrics where name == m {
-                found = .some(v)
-                break
-            }
-            switch found {
+        for m in target.pipeline.metrics {
+            switch p.value(of: m) {
             case .some(.some(let v)): values.append(v); present += 1
             case .some(.none), .none:
                 if missingPolicy == .reject { return .failure(Rejection(.missingMetric, "metric \(m) is missing or null")) }
@@ -116,7 +104,7 @@ public struct PointRouter: Sendable {
             }
         }
         guard present > 0 else {
-            return .failure(Rejection(.unknownMetricSet, "none of the pipeline's metrics [\(target.metrics.joined(separator: ", "))] is present"))
+            return .failure(Rejection(.unknownMetricSet, "none of the pipeline's metrics [\(target.pipeline.metrics.joined(separator: ", "))] is present"))
         }
         return .success(RoutedPoint(pipeline: t, key: p.key, timestamp: p.timestamp, values: values, uuid: p.uuid, configID: configID,
                                     arrival: arrival, source: source, index: index))

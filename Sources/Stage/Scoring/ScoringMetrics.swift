@@ -29,8 +29,9 @@ public final class ScoringMetrics: Sendable {
     public let filledValues: Counter
     /// Seconds from a message's arrival to its score being sent.
     public let latency: ValueHistogram
-    /// By `ScoreStatus.allCases` position (a counter per output: a dictionary lookup hashed the status's text).
+    /// By position in `statuses` (a counter per output: a dictionary lookup hashed the status's text).
     private let scoredByStatus: [Counter]
+    private static let statuses = ScoreStatus.allCases
     private let droppedByOutput: [String: Counter]
     public static let outputs = ["scores", "train_requests", "dead_letter", "history"]
     private let rejectedByReason: [String: Counter]
@@ -67,7 +68,7 @@ public final class ScoringMetrics: Sendable {
         filledValues = r.makeCounter(descriptor: Self.d("filled_values", "total", "Missing metric values filled by the missing-value policy."))
         latency = r.makeValueHistogram(descriptor: Self.d("score_latency", "seconds", "Arrival to publication of a score."),
                                        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1])
-        scoredByStatus = ScoreStatus.allCases.map { status in
+        scoredByStatus = Self.statuses.map { status in
             r.makeCounter(descriptor: Self.d("outputs", "total", "Outputs published, by status (only status=scored was scored by a model)."), labels: [("status", status.rawValue)])
         }
         var j: [String: Counter] = [:]
@@ -97,7 +98,7 @@ public final class ScoringMetrics: Sendable {
     public func outputDropped(_ output: String) { droppedByOutput[output]?.increment() }
     public func curveRefused(_ reason: HandshakeFailure) { curveRefusedByReason[reason.rawValue]!.increment() }
 
-    public func scored(_ status: ScoreStatus) { scoredByStatus[ScoreStatus.allCases.firstIndex(of: status)!].increment() }
+    public func scored(_ status: ScoreStatus) { scoredByStatus[Self.statuses.firstIndex(of: status)!].increment() }
 
     /// An output answered (published, or returned over HTTP or to Numaflow): counted by status, and in
     /// `aeflow_anomalies_total{pipeline}` when its score reached the pipeline's alert threshold.
