@@ -269,6 +269,19 @@ final class LineReader: @unchecked Sendable {
         guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return .nan }
         return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
+    /// The daemon's context switches so far (voluntary + involuntary, every thread), from /proc/PID/task/*/status:
+    /// a thread that sleeps and is woken per message costs more than its work at moderate rates.
+    func contextSwitches() -> Int {
+        let dir = "/proc/\(process.processIdentifier)/task"
+        var total = 0
+        for tid in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            let status = (try? String(contentsOfFile: "\(dir)/\(tid)/status", encoding: .utf8)) ?? ""
+            for line in status.split(separator: "\n") where line.contains("ctxt_switches:") {
+                total += Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last ?? "") ?? 0
+            }
+        }
+        return total
+    }
     func stop() { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
 }
 
@@ -507,7 +520,7 @@ for keys in keySets {
                 guard got == true else { break }
             }
         }
-        var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds(), ownStart = processCPU()
+        var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds(), ownStart = processCPU(), switchesStart = daemon.contextSwitches()
         let dropReasons = ["queue_full", "rejected", "retries_exhausted"]
         let written0 = remoteWrite == nil ? 0 : metric(port: e["http_port"]!, "aeflow_remote_write_samples_sent_total")
         let dropped0 = remoteWrite == nil ? [] : dropReasons.map { metric(port: e["http_port"]!, "aeflow_remote_write_samples_dropped_total{reason=\"\($0)\"}") }
@@ -526,7 +539,7 @@ for keys in keySets {
                 }
             }
             let n = min(perMessage, total - sent)
-            if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds(); ownStart = processCPU() }
+            if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds(); ownStart = processCPU(); switchesStart = daemon.contextSwitches() }
             message.removeAll(keepingCapacity: true)
             if n > 1 { message.append(UInt8(ascii: "[")) }
             for j in 0..<n {
@@ -544,8 +557,10 @@ for keys in keySets {
         let elapsed = results.last - measureStart
         let cpu = daemon.cpuSeconds() - cpuStart   // read once the outputs are in: the daemon is idle again
         let own = processCPU() - ownStart
+        let switches = daemon.contextSwitches() - switchesStart
         if let dumpPrefix {
-            let lines = zip(results.sendTimes, results.latencies).map { "\($0.0 - measureStart) \($0.1)" }
+            // First line: the measured part's start on CLOCK_MONOTONIC, to set the points beside other clocked samples.
+            let lines = ["# measure_start_monotonic \(measureStart)"] + zip(results.sendTimes, results.latencies).map { "\($0.0 - measureStart) \($0.1)" }
             try lines.joined(separator: "\n").write(toFile: "\(dumpPrefix)-\(keys)-\(rate).txt", atomically: true, encoding: .utf8)
         }
         let lat = results.latencies.sorted()
@@ -596,7 +611,7 @@ for keys in keySets {
               + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
               + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
               + "\"daemon_cpu_us_per_point\": \(cpu / Double(max(1, results.received - warm)) * 1e6), \"daemon_cores\": \(cpu / elapsed), "
-              + "\"generator_cores\": \(own / elapsed), "
+              + "\"generator_cores\": \(own / elapsed), \"daemon_switches_per_point\": \(Double(switches) / Double(max(1, results.received - warm))), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
               + "\"statuses\": {\(statuses)}\(history)}")
     }

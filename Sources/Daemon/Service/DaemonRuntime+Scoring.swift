@@ -37,7 +37,7 @@ extension DaemonRuntime {
             var batch: [RoutedPoint] = []
             func flush() {
                 guard !batch.isEmpty else { return }
-                outputs.push(.emissions(engine.process(batch, now: now)), weight: batch.count)
+                send(engine.process(batch, now: now))
                 batch = []   // (the array is usually the ingest thread's: keeping its capacity would allocate a fresh one)
             }
             for var item in items.draining() {
@@ -59,7 +59,7 @@ extension DaemonRuntime {
                 case .window(let window, let arrival, let frames):
                     flush()
                     switch engine.processWindow(window, arrival: arrival, now: now) {
-                    case .success(let e): outputs.push(.emissions(e), weight: e.count)
+                    case .success(let e): send(e)
                     case .failure(let r): outputs.push(.rejected(frames: frames, r, totalBytes: nil, point: nil))
                     }
                 case .request(let share, let update, let gather):
@@ -84,6 +84,13 @@ extension DaemonRuntime {
             metrics.queueDepth.set(Int64(queuedPoints))
         }
         outputs.push(.stopped(engine))
+    }
+
+    /// A worker's emissions: its scores straight to the score socket, the rest (train requests, refused points) to
+    /// the publisher.
+    func send(_ emissions: consuming [Emission]) {
+        let rest = scores.send(emissions)
+        if !rest.isEmpty { outputs.push(.emissions(rest), weight: rest.count) }
     }
 
     /// Each served pipeline's points of the last `window_size` steps plus five minutes (Prometheus's lookback: a key

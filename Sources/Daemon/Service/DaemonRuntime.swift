@@ -63,8 +63,9 @@ final class ScoringWorker: @unchecked Sendable {
 }
 
 /// The running daemon: an ingest thread that owns the input sockets (receive, decode, validate, route to the
-/// worker that owns each key), `windows.workers` scoring workers (windows, models, inference, output encoding),
-/// a publisher thread that owns the output sockets (scores, train requests, dead letters), and a model loader
+/// worker that owns each key), `windows.workers` scoring workers (windows, models, inference, output encoding,
+/// sending their scores through ``ScoreSender``), a publisher thread that owns the other output sockets (train
+/// requests, dead letters) and closes the score socket at the end, and a model loader
 /// per worker. `stop()` drains: inputs close first, everything already accepted is scored and published, then
 /// the outputs are flushed and closed.
 public final class DaemonRuntime: @unchecked Sendable {
@@ -78,6 +79,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// 7-10 % of the per-key throughput (workers waiting on a busy publisher); shutdown stays prompt because input
     /// rounds are bounded (1 MiB), not because this queue is small.
     let outputs = BlockingQueue<PublishItem>(capacity: 65_536)
+    /// The score socket, which the workers send on (opened by `start`, closed by the publisher once they stopped).
+    private(set) var scores: ScoreSender!
     /// The one way in (decoding and routing), shared by the sockets and HTTP.
     public let ingest: Ingest
     /// `windows.max_keys`, shared by the workers.
@@ -162,6 +165,7 @@ public final class DaemonRuntime: @unchecked Sendable {
             }
             logger.info("CURVE on every socket", metadata: ["public_key": "\(security.keys.publicKey)", "allowed_clients": "\(security.allowed.count)"])
         }
+        scores = ScoreSender(socket: try open(config.outputs.scores, role: "outputs.scores", receiving: false), metrics: metrics, logger: logger)
         let publisher = Thread { [self] in publishLoop() }
         publisher.name = "aeflow-publish"
         publisher.start()
