@@ -254,8 +254,8 @@ def per_key(args):
     LoadGen run. Then numalogic's per-key inference in process (bench/numalogic_per_key.py) for the ratio."""
     seconds = "2" if args.quick else "3"
     print("### Per-key models (bench/LoadGen --scope key, VanillaAE(12, 3) per key, tcp loopback)\n")
-    print("| keys | offered points/s | inference | workers | sustained outputs/s | daemon CPU µs/point | p50 | p99 | RSS | statuses |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| keys | offered points/s | inference | workers | sustained outputs/s | daemon CPU µs/point | daemon switches/point | p50 | p99 | RSS | statuses |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     best = {}
     for keys in ["100", "10000"]:
         for label, env, workers in (("compiled plans", {}, "0"), ("compiled plans", {}, "1"),
@@ -267,8 +267,8 @@ def per_key(args):
                 st = ", ".join(f"{k} {v:,}" for k, v in sorted(r["statuses"].items()))
                 missing = f", {r['missing_outputs']:,} missing" if "missing_outputs" in r else ""
                 shown = f"{os.cpu_count()} (one per core)" if workers == "0" else workers
-                print(f"| {r['keys']:,} | {off} | {label} | {shown} | {r['scored_per_s']:,.0f} | {r['daemon_cpu_us_per_point']:.1f} | {r['p50_us'] / 1000:.2f} ms | "
-                      f"{r['p99_us'] / 1000:.2f} ms | {r['rss_mb']:.0f} MB | {st}{missing} |")
+                print(f"| {r['keys']:,} | {off} | {label} | {shown} | {r['scored_per_s']:,.0f} | {r['daemon_cpu_us_per_point']:.1f} | {r['daemon_switches_per_point']:.2f} | "
+                      f"{r['p50_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | {r['rss_mb']:.0f} MB | {st}{missing} |")
                 if label == "compiled plans" and workers == "0":
                     best[keys] = max(best.get(keys, 0), r["scored_per_s"])
     print()
