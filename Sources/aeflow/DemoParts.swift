@@ -31,6 +31,8 @@ final class DemoBoard: @unchecked Sendable {
         /// (`metadata.is_anomaly`), by point index.
         var outputs = 0
         var nonFinite = 0
+        /// Scored outputs for a timestamp the publisher never sent for this key.
+        var unknown = 0
         var alarms: Set<Int> = []
     }
 
@@ -79,8 +81,10 @@ final class DemoBoard: @unchecked Sendable {
         if let v = meta["model_version"]?.intValue { keys[k].version = Int(v) }
         if meta["is_anomaly"]?.boolValue == true { keys[k].alarms.insert(i) }
         if status == "scored" {
-            if let s = o["unified_anomaly"]?.doubleValue, s.isFinite, i >= 0, i < keys[k].scores.count {
-                keys[k].scores[i] = Float(s)
+            if let s = o["unified_anomaly"]?.doubleValue, s.isFinite {
+                // (Every point is on the board before it is sent. It was recorded after the send, and a score that
+                // came back first was lost from the board and counted here as non-finite: 25 in a 10-minute run.)
+                if i >= 0, i < keys[k].scores.count { keys[k].scores[i] = Float(s) } else { keys[k].unknown += 1 }
                 keys[k].lastScore = Float(s)
             } else {
                 keys[k].nonFinite += 1
@@ -154,6 +158,7 @@ final class DemoBoard: @unchecked Sendable {
         var lines: [String] = []
         var statusTotals: [String: Int] = [:]
         var (sentTotal, outputTotal, nonFiniteTotal, injectedTotal, injectedAlarmed, alarmTotal) = (0, 0, 0, 0, 0, 0)
+        var unknownTotal = 0
         for k in keys {
             var inj: [Float] = [], norm: [Float] = []
             for (i, s) in k.scores.enumerated() where s.isFinite {
@@ -164,6 +169,7 @@ final class DemoBoard: @unchecked Sendable {
             for (st, n) in k.counts { statusTotals[st, default: 0] += n }
             let alarmedInjected = k.injected.filter { k.alarms.contains($0) }.count
             (sentTotal, outputTotal, nonFiniteTotal) = (sentTotal + k.values.count, outputTotal + k.outputs, nonFiniteTotal + k.nonFinite)
+            unknownTotal += k.unknown
             (injectedTotal, injectedAlarmed, alarmTotal) = (injectedTotal + k.injected.count, injectedAlarmed + alarmedInjected, alarmTotal + k.alarms.count)
             let statuses = k.counts.keys.sorted().map { "\($0)=\(k.counts[$0]!)" }.joined(separator: " ")
             lines.append("  \(k.name): sent=\(k.values.count) outputs=\(k.outputs) \(statuses) non_finite_scores=\(k.nonFinite) "
@@ -175,7 +181,7 @@ final class DemoBoard: @unchecked Sendable {
         let above = injectedScores.filter { $0 > p99 }.count
         var text = "\ndemo summary: points_sent=\(sentTotal) outputs=\(outputTotal)"
         for st in statusTotals.keys.sorted() { text += " \(st)=\(statusTotals[st]!)" }
-        text += " non_finite_scores=\(nonFiniteTotal) injected=\(injectedTotal) injected_scored=\(injectedScores.count)"
+        text += " non_finite_scores=\(nonFiniteTotal) unknown_points=\(unknownTotal) injected=\(injectedTotal) injected_scored=\(injectedScores.count)"
         text += " injected_alarmed=\(injectedAlarmed) alarms=\(alarmTotal)"
         text += " injected_mean_score=\(fmt(mean(injectedScores))) normal_mean_score=\(fmt(mean(normalScores)))"
         text += " normal_p99_score=\(fmt(p99)) injected_above_normal_p99=\(injectedScores.isEmpty ? 0 : 100 * above / injectedScores.count)%\n"
@@ -274,8 +280,9 @@ final class DemoPublisher: @unchecked Sendable {
         for (k, s) in series.enumerated() {
             for start in stride(from: 0, to: backfill, by: 300) where !stopping {
                 let end = min(start + 300, backfill)
-                try push.send("[" + (start..<end).map { body(k, $0, s[$0]) }.joined(separator: ",") + "]")
+                // On the board before it goes out: the daemon may answer before the next line runs.
                 for i in start..<end { board.sent(k, value: s[i], injected: false) }
+                try push.send("[" + (start..<end).map { body(k, $0, s[$0]) }.joined(separator: ",") + "]")
                 total += end - start
             }
         }
@@ -300,8 +307,8 @@ final class DemoPublisher: @unchecked Sendable {
                     v = pending[k].removeFirst()
                     injected = true
                 }
-                try push.send(body(k, i, v))
                 board.sent(k, value: v, injected: injected)
+                try push.send(body(k, i, v))
                 total += 1
             }
             i += 1

@@ -68,6 +68,7 @@ import TensorCore
         let sent = summary.split(separator: " ").first { $0.hasPrefix("points_sent=") }.map { $0.dropFirst(12) }
         let outputs = summary.split(separator: " ").first { $0.hasPrefix("outputs=") }.map { $0.dropFirst(8) }
         #expect(sent != nil && sent == outputs, "\(summary)")
+        #expect(summary.contains(" non_finite_scores=0 ") && summary.contains(" unknown_points=0 "), "\(summary)")
         #expect(demo.stderrLines.contains { $0.contains("msg=\"scoring drained\"") })
     }
 
@@ -94,6 +95,7 @@ import TensorCore
         let number = { (k: String) in Double(fields[k]?.trimmingCharacters(in: CharacterSet(charactersIn: "%")) ?? "") ?? -1 }
         #expect(number("points_sent") > 8000 && number("outputs") == number("points_sent"), "every point answered: \(summary)")
         #expect(number("scored") > 0 && number("injected") > 0, "\(summary)")
+        #expect(number("non_finite_scores") == 0 && number("unknown_points") == 0, "every scored output has a finite score on its point: \(summary)")
         #expect(number("injected_mean_score") > 3 * number("normal_p99_score"), "\(summary)")
         #expect(number("injected_above_normal_p99") >= 90, "\(summary)")
         // The chart: a PNG of four stacked charts.
