@@ -35,7 +35,12 @@
 //
 // Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
 // minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
-// resident memory (VmRSS) at the end of the run and its peak (VmHWM).
+// resident memory (VmRSS) at the end of the run and its peak (VmHWM), its CPU time and its threads' context switches
+// (voluntary and involuntary) per point over the measured part.
+//
+// --dump-latencies PREFIX writes PREFIX-<keys>-<rate>.txt per row: a first line `# measure_start_monotonic <s>` (the
+// measured part's start on CLOCK_MONOTONIC, to set the points beside e.g. `perf record -k CLOCK_MONOTONIC`), then one
+// line per point: its send time from that start and its latency, in seconds.
 import Autoencoders
 import Foundation
 import Logging
@@ -87,7 +92,7 @@ while let a = args.next() {
     case "--quick": (keySets, rates, seconds) = ([1, 10_000], [50_000, 0], 2)
     case "--with-retrain": withRetrain = true
     case "--curve": curve = true
-    case "--dump-latencies": dumpPrefix = value(a) as String   // PREFIX-<keys>-<rate>.txt: send offset and latency (s) per point
+    case "--dump-latencies": dumpPrefix = value(a) as String   // PREFIX-<keys>-<rate>.txt (see the header)
     case "--scope":
         switch args.next() {
         case "key": perKeyModels = true
