@@ -35,8 +35,8 @@
 //
 // Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
 // minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
-// resident memory (VmRSS) at the end of the run and its peak (VmHWM), its CPU time and its threads' context switches
-// (voluntary and involuntary) per point over the measured part.
+// resident memory (VmRSS) at the end of the run and its peak (VmHWM), its CPU time per point over the measured part and
+// its threads' context switches (voluntary and involuntary) per point over the whole row, warm-up included.
 //
 // --dump-latencies PREFIX writes PREFIX-<keys>-<rate>.txt per row: a first line `# measure_start_monotonic <s>` (the
 // measured part's start on CLOCK_MONOTONIC, to set the points beside e.g. `perf record -k CLOCK_MONOTONIC`), then one
@@ -497,6 +497,9 @@ for keys in keySets {
         results.latencies.removeAll(keepingCapacity: true)
         let box = SocketBox(pull)
         let done = DispatchSemaphore(value: 0)
+        // The daemon's context switches are counted over the whole row, warm-up included (same rate): reading every
+        // thread's /proc status takes about a millisecond, which at the warm-up's end delayed the first measured sends.
+        let switchesStart = daemon.contextSwitches()
         let start = now()
         Thread.detachNewThread {
             defer { done.signal() }
@@ -525,7 +528,7 @@ for keys in keySets {
                 guard got == true else { break }
             }
         }
-        var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds(), ownStart = processCPU(), switchesStart = daemon.contextSwitches()
+        var sent = 0, measureStart = start, cpuStart = daemon.cpuSeconds(), ownStart = processCPU()
         let dropReasons = ["queue_full", "rejected", "retries_exhausted"]
         let written0 = remoteWrite == nil ? 0 : metric(port: e["http_port"]!, "aeflow_remote_write_samples_sent_total")
         let dropped0 = remoteWrite == nil ? [] : dropReasons.map { metric(port: e["http_port"]!, "aeflow_remote_write_samples_dropped_total{reason=\"\($0)\"}") }
@@ -544,7 +547,7 @@ for keys in keySets {
                 }
             }
             let n = min(perMessage, total - sent)
-            if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds(); ownStart = processCPU(); switchesStart = daemon.contextSwitches() }
+            if sent == warm { measureStart = t; cpuStart = daemon.cpuSeconds(); ownStart = processCPU() }
             message.removeAll(keepingCapacity: true)
             if n > 1 { message.append(UInt8(ascii: "[")) }
             for j in 0..<n {
@@ -616,7 +619,7 @@ for keys in keySets {
               + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
               + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
               + "\"daemon_cpu_us_per_point\": \(cpu / Double(max(1, results.received - warm)) * 1e6), \"daemon_cores\": \(cpu / elapsed), "
-              + "\"generator_cores\": \(own / elapsed), \"daemon_switches_per_point\": \(Double(switches) / Double(max(1, results.received - warm))), "
+              + "\"generator_cores\": \(own / elapsed), \"daemon_switches_per_point\": \(Double(switches) / Double(max(1, results.received))), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
               + "\"statuses\": {\(statuses)}\(history)}")
     }
