@@ -1,5 +1,6 @@
-/// Writes JSON pieces into memory sized beforehand: an output body is written into one allocation of its bound
-/// (``OutputTemplate``), without the capacity and uniqueness checks an `Array.append` makes per piece. The one
+/// Writes JSON pieces into memory sized beforehand: an output body is written into temporary memory of its bound
+/// (``OutputTemplate``, which then copies it once into an array of its size), without the capacity and uniqueness
+/// checks an `Array.append` makes per piece. The one
 /// implementation of the encoders' strings (escaped as JSON needs), integers and floats; `OutputEncoder`'s
 /// array helpers write through it. Every write is bounds-checked: a bound too small stops the process rather than
 /// write past the memory.
