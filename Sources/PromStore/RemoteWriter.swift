@@ -59,10 +59,10 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
             queue.append(s)
             queuedSamples += n
         }
-        let depth = queuedSamples
-        if depth >= conf.batchSize { cond.signal() }
+        if queuedSamples >= conf.batchSize { cond.signal() }
+        // Set under the lock: set after it, a depth read here could land after the sender's newer one and stay.
+        metrics.writeQueue.set(Int64(queuedSamples))
         cond.unlock()
-        metrics.writeQueue.set(Int64(depth))
         metrics.dropped(late ? "stopping" : "queue_full", dropped)
     }
 
@@ -102,9 +102,9 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
                 let left = queuedSamples
                 queue.removeAll()
                 queuedSamples = 0
+                metrics.writeQueue.set(Int64(0))
                 cond.unlock()
                 metrics.dropped("stopping", left)
-                metrics.writeQueue.set(Int64(0))
                 if left > 0 { logger.warning("remote write stopped with samples unsent", metadata: ["samples": "\(left)"]) }
                 return
             }
@@ -118,9 +118,8 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
             queue.removeFirst(taken)
             queuedSamples -= count
             sending = true
-            let depth = queuedSamples
+            metrics.writeQueue.set(Int64(queuedSamples))
             cond.unlock()
-            metrics.writeQueue.set(Int64(depth))
             lastFlush = MonotonicClock.now()
             send(batch, samples: count)
             cond.lock(); sending = false; cond.unlock()

@@ -292,12 +292,13 @@ struct RemoteWriteFailureTests {
         #expect(try d.metric("aeflow_remote_write_samples_dropped_total{reason=\"retries_exhausted\"}", reaching: 4, within: 10) >= 4)
         // Every sample is accounted for: sent, dropped (queue full or failed), or still queued.
         let produced = 98.0 * 4
+        var last = (full: -1.0, failed: -1.0, queued: -1.0)
         #expect(try eventually(within: 10) {
-            let full = try d.metric("aeflow_remote_write_samples_dropped_total{reason=\"queue_full\"}")
-            let failed = try d.metric("aeflow_remote_write_samples_dropped_total{reason=\"retries_exhausted\"}")
-            let queued = try d.metric("aeflow_remote_write_queue_samples")
-            return full > 0 && full + failed + queued == produced
-        })
+            last = (try d.metric("aeflow_remote_write_samples_dropped_total{reason=\"queue_full\"}"),
+                    try d.metric("aeflow_remote_write_samples_dropped_total{reason=\"retries_exhausted\"}"),
+                    try d.metric("aeflow_remote_write_queue_samples"))
+            return last.full > 0 && last.full + last.failed + last.queued == produced
+        }, "dropped as queue full + dropped after retries + queued should be \(produced): \(last)")
         // The history source: the catch-up at start failed and was counted.
         #expect(try d.metric("aeflow_history_backfills_total{outcome=\"failed\"}", reaching: 1, within: 10) >= 1)
         #expect(try d.metric("aeflow_history_fetch_requests_total{outcome=\"unreachable\"}") >= 1)
