@@ -96,10 +96,11 @@ func waitForScores(_ count: Int, in server: MetricsServer, host: String, outputs
 }
 
 /// The `prometheus_conf`/`remote_write` part of a test config.
-func storeConfig(history: String?, write: String?, writeExtra: String = "", historyExtra: String = "", historyTimeout: Double = 2) -> String {
+func storeConfig(history: String?, write: String?, writeExtra: String = "", historyExtra: String = "", historyTimeout: Double = 2,
+                 flushMs: Int = 50) -> String {
     var s = ""
     if let history { s += "prometheus_conf: {url: \"\(history)\", scrape_interval: 1, timeout_s: \(historyTimeout), retries: 1, min_backoff_ms: 10\(historyExtra)}\n" }
-    if let write { s += "remote_write: {url: \"\(write)\", flush_interval_ms: 50\(writeExtra)}\n" }
+    if let write { s += "remote_write: {url: \"\(write)\", flush_interval_ms: \(flushMs)\(writeExtra)}\n" }
     return s
 }
 
@@ -277,10 +278,12 @@ struct RemoteWriteFailureTests {
     @Test func aStoreThatIsDownIsCountedAndScoringGoesOn() throws {
         let down = try RefusingPort()
         let url = "http://127.0.0.1:\(down.port)"
-        // Write-back and history both point at it; a 40-sample queue also drops what does not fit.
+        // Write-back and history both point at it; a 40-sample queue also drops what does not fit. Batches go at most
+        // once a second (the batch size, 2,000, is never reached), so the 392 samples of one stream overflow the queue
+        // even when a busy machine scores them slowly.
         let d = try DaemonHarness(extraConfig: storeConfig(history: url, write: url + "/api/v1/write",
                                                            writeExtra: ", timeout_s: 0.3, retries: 2, min_backoff_ms: 5, max_backoff_ms: 20, queue_capacity: 40",
-                                                           historyTimeout: 0.3),
+                                                           historyTimeout: 0.3, flushMs: 1000),
                                   streamExtra: "source: prometheus", arguments: ["--with-retrain"], prepare: Self.publish)
         let outputs = try d.stream(Self.traffic(), expect: 120)
         #expect(outputs.count == 120)
