@@ -85,14 +85,15 @@ public final class ScoringMetrics: Sendable {
         droppedByOutput = o
     }
 
-    /// Keys with a window on worker `shard.index`; `aeflow_keys` is the sum over workers.
+    /// Keys with a window on worker `shard.index`; `aeflow_keys` is the sum over workers. (The sum is set under the
+    /// lock: set after it, one worker's older sum could land after the other's newer one and stay once traffic stops.)
     public func setKeys(_ count: Int, shard: KeyShard) {
-        keys.set(Int64(keysByWorker.withLock { $0[shard.index] = count; return $0.values.reduce(0, +) }))
+        keysByWorker.withLock { $0[shard.index] = count; keys.set(Int64($0.values.reduce(0, +))) }
     }
 
-    /// Models loaded on worker `shard.index`; `aeflow_models_loaded` is the sum over workers.
+    /// Models loaded on worker `shard.index`; `aeflow_models_loaded` is the sum over workers (set under the lock).
     public func setModelsLoaded(_ count: Int, shard: KeyShard) {
-        modelsLoaded.set(Int64(modelsByWorker.withLock { $0[shard.index] = count; return $0.values.reduce(0, +) }))
+        modelsByWorker.withLock { $0[shard.index] = count; modelsLoaded.set(Int64($0.values.reduce(0, +))) }
     }
 
     public func outputDropped(_ output: String) { droppedByOutput[output]?.increment() }
