@@ -151,7 +151,7 @@ import TensorCore
         #expect(responses.map(\.id) == (0..<75).map { "m\($0)" } + ["m25", "again", "bad", "m-final"], "one response per request, ids echoed")
         let byID = Dictionary(responses.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         // The redelivered id gets exactly its first answer (same uuid): no state was touched.
-        let first25 = responses.first { $0.id == "m25" }!, again25 = responses.filter { $0.id == "m25" }.last!
+        let first25 = try #require(responses.first { $0.id == "m25" }), again25 = try #require(responses.last { $0.id == "m25" })
         #expect(first25.results.map(\.raw) == again25.results.map(\.raw))
         // The malformed value is answered, tagged for a dead-letter edge.
         let bad = try #require(byID["bad"]?.results.first)
