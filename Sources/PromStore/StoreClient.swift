@@ -57,6 +57,13 @@ public final class StoreClient: Sendable {
     public let endpoint: StoreEndpoint
     let client: HTTPClient
     let authorization: String?
+    /// Every request of this client runs on one event loop, its connection included. With the default (`indifferent`)
+    /// a request's task and its pooled connection can sit on different loops: the connection's release then waits for a
+    /// hop back from the task's loop, the response is already delivered, and a `shutdown()` right after it (as a
+    /// backtest does) can close the still-leased connection in between — AsyncHTTPClient 1.37 then stops the process
+    /// ("A connection that we don't know was released?"; seen once, in a `make test` run). On one loop the release runs
+    /// in the same turn as the response.
+    let eventLoop: any EventLoop
 
     public init(_ endpoint: StoreEndpoint) throws(StoreFailure) {
         self.endpoint = endpoint
@@ -75,6 +82,7 @@ public final class StoreClient: Sendable {
             config.tlsConfiguration = tls
         }
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+        eventLoop = HTTPClient.defaultEventLoopGroup.next()
         switch endpoint.auth {
         case .none: authorization = nil
         case .bearer(let t): authorization = "Bearer \(t)"
@@ -105,7 +113,7 @@ public final class StoreClient: Sendable {
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(endpoint.timeoutSeconds * 1000))
         do {
-            let response = try client.execute(request: request, deadline: deadline).wait()
+            let response = try client.execute(request: request, eventLoop: .delegateAndChannel(on: eventLoop), deadline: deadline).wait()
             var bytes: [UInt8] = []
             if var b = response.body { bytes = b.readBytes(length: b.readableBytes) ?? [] }
             return .success(Answer(status: Int(response.status.code), body: bytes))
