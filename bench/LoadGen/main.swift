@@ -260,10 +260,11 @@ final class LineReader: @unchecked Sendable {
     }
     func memory() -> (rss: Int, peak: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
-        func kb(_ field: String) -> Int {
-            status.split(separator: "\n").first { $0.hasPrefix(field) }.map { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) ?? 0 } ?? 0
-        }
-        return (kb("VmRSS:") * 1024, kb("VmHWM:") * 1024)
+        return (Self.number(status, "VmRSS:") * 1024, Self.number(status, "VmHWM:") * 1024)
+    }
+    /// The number after `field` (say `VmRSS:`) in the text of a /proc status file; 0 when it is not there.
+    static func number(_ status: String, _ field: String) -> Int {
+        status.split(separator: "\n").first { $0.hasPrefix(field) }.map { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) ?? 0 } ?? 0
     }
     /// The daemon's CPU time so far (user + system, all threads), from /proc/PID/stat.
     func cpuSeconds() -> Double {
@@ -281,9 +282,7 @@ final class LineReader: @unchecked Sendable {
         var total = 0
         for tid in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
             let status = (try? String(contentsOfFile: "\(dir)/\(tid)/status", encoding: .utf8)) ?? ""
-            for line in status.split(separator: "\n") where line.contains("ctxt_switches:") {
-                total += Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last ?? "") ?? 0
-            }
+            total += Self.number(status, "voluntary_ctxt_switches:") + Self.number(status, "nonvoluntary_ctxt_switches:")
         }
         return total
     }

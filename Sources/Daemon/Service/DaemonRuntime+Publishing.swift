@@ -25,10 +25,9 @@ extension DaemonRuntime {
         startup.signal()
         var limiter = RateLimitedLog(logger: logger, perSeconds: 10)
         func publish(_ emissions: consuming [Emission]) {
-            // (Scores come from the workers' own sends; any handed here go the same way, in order.)
-            for e in scores.send(emissions).draining() {
+            for e in emissions.draining() {
                 switch consume e {
-                case .score: preconditionFailure("the score sender returned a score")
+                case .score: preconditionFailure("a score handed to the publisher: the workers send their own")
                 case .trainRequest(let request):
                     if let link {
                         link.trainRequest(request)
