@@ -140,6 +140,8 @@ let package = Package(
             name: "ModelBench", dependencies: ["Autoencoders", "Scoring", "Training", "TensorCore"],
             path: "bench/ModelBench", swiftSettings: optimized),
 
+        .executableTarget(name: "Forwarder", dependencies: ["CZeroMQ"], path: "bench/Forwarder", swiftSettings: optimized),
+
         .executableTarget(
             name: "LoadGen", dependencies: ["ZMQ", "Scoring", "Stage", "Training", "Autoencoders", "TensorCore",
                                             .product(name: "Logging", package: "swift-log")],

@@ -248,6 +248,38 @@ def curve(args):
     print()
 
 
+def ceiling(args):
+    """The transport's ceiling beside the daemon: LoadGen's pipeline-wide rows against bench/Forwarder (libzmq's
+    zmq_proxy returning each message unchanged: no decoding, scoring or encoding) and against `aeflow serve`,
+    alternating in the same run, so both see the same machine phases."""
+    seconds = "2" if args.quick else "3"
+    rounds = 1 if args.quick else 3
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "500000,0", "--seconds", seconds, "--probe-seconds", "0"]
+    rows = []
+    for i in range(rounds):
+        fwd = [r for r in json_lines(base + ["--forwarder"]) if r["bench"] == "forwarder"]
+        dmn = [r for r in json_lines(base) if r["bench"] == "daemon"]
+        rows += [(i + 1, f, d) for f, d in zip(fwd, dmn)]
+        print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    cores = os.cpu_count()
+    print("### The transport's ceiling: a plain ZeroMQ forwarder in the daemon's place (bench/LoadGen --forwarder, 10,000 keys)\n")
+    print("| round | offered points/s | forwarder outputs/s | forwarder CPU µs/point | generator cores | daemon outputs/s | "
+          "daemon CPU µs/point | generator cores | daemon / forwarder |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for i, f, d in rows:
+        off = "max" if f["offered_per_s"] == 0 else f"{f['offered_per_s']:,}"
+        print(f"| {i} | {off} | {f['scored_per_s']:,.0f} | {f['daemon_cpu_us_per_point']:.2f} | {f['generator_cores']:.2f} | "
+              f"{d['scored_per_s']:,.0f} | {d['daemon_cpu_us_per_point']:.2f} | {d['generator_cores']:.2f} | "
+              f"{d['scored_per_s'] / f['scored_per_s']:.2f} |")
+    full = [f for _, f, _ in rows if f["offered_per_s"] == 500_000 and f["scored_per_s"] >= 0.995 * 500_000]
+    if full:
+        gen = sum(f["generator_cores"] for f in full) / len(full)
+        print(f"\nWith every output of 500,000 points/s received, the generator took {gen:.2f} cores of {cores}: a stage sustaining "
+              f"500,000 points/s beside it here has at most {(cores - gen) / 500_000 * 1e6:.2f} µs of CPU a point.")
+    print()
+
+
 def per_key(args):
     """A model per key (LoadGen --scope key): the daemon scoring through the compiled plans on one scoring worker
     per core (the default) and on one worker, then with AEFLOW_INFERENCE=autograd (the engine); each in its own
@@ -388,7 +420,7 @@ def remote_write(args):
         shutil.rmtree(data, ignore_errors=True)
 
 
-SUITES = {"per-key": per_key, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+SUITES = {"per-key": per_key, "ceiling": ceiling, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():

@@ -6,7 +6,7 @@
 //                                                    [--points-per-message 1] [--quick] [--with-retrain] [--curve]
 //                                                    [--dump-latencies PREFIX] [--scope pipeline|key] [--max-models N]
 //                                                    [--workers N] [--remote-write URL] [--remote-write-batch N]
-//                                                    [--engine] [--engine-batch N]
+//                                                    [--engine] [--engine-batch N] [--forwarder]
 //
 // --scope key gives every key its own model (numalogic's default and most users' way): `model_scope: key`, and
 // the trained checkpoint published once per key before the daemon starts (keys under 1M only), so a batch of
@@ -32,6 +32,12 @@
 // N points (default 256) with keys in the generator's round-robin order; it reports the engine's CPU time per point
 // (ScoringEngine.process: windows, model lookup, inference, scores, output encoding) and the decode's, separately.
 // On two shared cores the daemon rows move by ±10 % from run to run; this one is steadier, for comparing changes.
+//
+// --forwarder runs the same rows against bench/Forwarder (built beside LoadGen) in place of the daemon: a plain
+// ZeroMQ forwarder (libzmq's zmq_proxy) that returns each message unchanged, with no decoding, scoring or encoding.
+// Its rows ("bench": "forwarder"; no statuses, as nothing is scored) are the machine's ceiling for a stage that
+// reads and writes one message per point beside this generator. Pipeline scope only, without the options that
+// need the daemon (--with-retrain, --curve, --remote-write).
 //
 // Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
 // minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
@@ -59,13 +65,13 @@ func now() -> Double {
 var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
 var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
 var perKeyModels = false, maxModels: Int?, workers = 0, remoteWrite: String?, remoteWriteBatch = 2_000
-var engineOnly = false, engineBatch = 256
+var engineOnly = false, engineBatch = 256, forwarder = false
 /// Ends the program with a usage line (exit status 2): a bad command line is the caller's mistake, not a crash.
 @MainActor func usage(_ problem: String) -> Never {
     FileHandle.standardError.write(Data(("LoadGen: \(problem)\nusage: LoadGen [--keys N,...] [--rates N,...] [--seconds S] "
         + "[--warmup-seconds S] [--probe-seconds S] [--points-per-message N] [--quick] [--with-retrain] [--curve] "
         + "[--dump-latencies PREFIX] [--scope pipeline|key] [--max-models N] [--workers N] [--remote-write URL] "
-        + "[--remote-write-batch N] [--engine] [--engine-batch N]\n").utf8))
+        + "[--remote-write-batch N] [--engine] [--engine-batch N] [--forwarder]\n").utf8))
     exit(2)
 }
 var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -105,12 +111,16 @@ while let a = args.next() {
     case "--remote-write-batch": remoteWriteBatch = value(a)   // remote_write.batch_size (default 2,000)
     case "--engine": engineOnly = true
     case "--engine-batch": engineBatch = value(a)
+    case "--forwarder": forwarder = true
     case "--help", "-h": usage("load generator for `aeflow serve` (see the header of bench/LoadGen/main.swift)")
     default: usage("unknown argument \(a)")
     }
 }
 if perMessage < 1 || engineBatch < 1 || seconds <= 0 || keySets.contains(where: { $0 < 1 }) || rates.contains(where: { $0 < 0 }) {
     usage("--points-per-message, --engine-batch, --seconds and --keys must be positive, --rates not negative")
+}
+if forwarder && (perKeyModels || withRetrain || curve || remoteWrite != nil || engineOnly) {
+    usage("--forwarder replaces the daemon: it takes neither --scope key, --with-retrain, --curve, --remote-write nor --engine")
 }
 
 if probeSeconds > 0 {
@@ -130,7 +140,7 @@ if probeSeconds > 0 {
          + "\"worst_gap_ms\": \((gaps.max() ?? 0) * 1e3), \"gap_time_ms\": \(gaps.reduce(0, +) * 1e3), \"gap_ends_s\": [\(offsets)]}")
 }
 
-let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aeflow").path
+let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(forwarder ? "Forwarder" : "aeflow").path
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aeflow-load-\(getpid())").path
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -614,7 +624,7 @@ for keys in keySets {
                 + "\"daemon_scored_total\": \(metric(port: e["http_port"]!, "aeflow_outputs_total{status=\"scored\"}"))"
         }
         let statuses = results.statuses.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-        emit("{\"bench\": \"daemon\", \"keys\": \(keys), \"scope\": \"\(perKeyModels ? "key" : "pipeline")\", \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
+        emit("{\"bench\": \"\(forwarder ? "forwarder" : "daemon")\", \"keys\": \(keys), \"scope\": \"\(perKeyModels ? "key" : "pipeline")\", \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
               + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
               + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
               + "\"daemon_cpu_us_per_point\": \(cpu / Double(max(1, results.received - warm)) * 1e6), \"daemon_cores\": \(cpu / elapsed), "
