@@ -249,12 +249,12 @@ def curve(args):
 
 
 def ceiling(args):
-    """The transport's ceiling beside the daemon: LoadGen's pipeline-wide rows against bench/Forwarder (libzmq's
+    """The transport's ceiling and floor beside the daemon: LoadGen's pipeline-wide rows against bench/Forwarder (libzmq's
     zmq_proxy returning each message unchanged: no decoding, scoring or encoding) and against `aeflow serve`,
     alternating in the same run, so both see the same machine phases."""
     seconds = "2" if args.quick else "3"
     rounds = 1 if args.quick else 3
-    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "500000,0", "--seconds", seconds, "--probe-seconds", "0"]
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "100000,500000,0", "--seconds", seconds, "--probe-seconds", "0"]
     rows = []
     for i in range(rounds):
         fwd = [r for r in json_lines(base + ["--forwarder"]) if r["bench"] == "forwarder"]
@@ -264,13 +264,14 @@ def ceiling(args):
     print(file=sys.stderr)
     cores = os.cpu_count()
     print("### The transport's ceiling: a plain ZeroMQ forwarder in the daemon's place (bench/LoadGen --forwarder, 10,000 keys)\n")
-    print("| round | offered points/s | forwarder outputs/s | forwarder CPU µs/point | generator cores | daemon outputs/s | "
-          "daemon CPU µs/point | generator cores | daemon / forwarder |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| round | offered points/s | forwarder outputs/s | forwarder CPU µs/point | forwarder p99 | generator cores "
+          "| daemon outputs/s | daemon CPU µs/point | daemon p99 | generator cores | daemon / forwarder |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for i, f, d in rows:
         off = "max" if f["offered_per_s"] == 0 else f"{f['offered_per_s']:,}"
-        print(f"| {i} | {off} | {f['scored_per_s']:,.0f} | {f['daemon_cpu_us_per_point']:.2f} | {f['generator_cores']:.2f} | "
-              f"{d['scored_per_s']:,.0f} | {d['daemon_cpu_us_per_point']:.2f} | {d['generator_cores']:.2f} | "
+        print(f"| {i} | {off} | {f['scored_per_s']:,.0f} | {f['daemon_cpu_us_per_point']:.2f} | {f['p99_us'] / 1000:.2f} ms | "
+              f"{f['generator_cores']:.2f} | {d['scored_per_s']:,.0f} | {d['daemon_cpu_us_per_point']:.2f} | {d['p99_us'] / 1000:.2f} ms | "
+              f"{d['generator_cores']:.2f} | "
               f"{d['scored_per_s'] / f['scored_per_s']:.2f} |")
     full = [f for _, f, _ in rows if f["offered_per_s"] == 500_000 and f["scored_per_s"] >= 0.995 * 500_000]
     if full:
