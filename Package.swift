@@ -140,7 +140,7 @@ let package = Package(
             name: "ModelBench", dependencies: ["Autoencoders", "Scoring", "Training", "TensorCore"],
             path: "bench/ModelBench", swiftSettings: optimized),
 
-        .executableTarget(name: "Forwarder", dependencies: ["CZeroMQ"], path: "bench/Forwarder", swiftSettings: optimized),
+        .executableTarget(name: "Forwarder", dependencies: ["ZMQ"], path: "bench/Forwarder", swiftSettings: optimized),
 
         .executableTarget(
             name: "LoadGen", dependencies: ["ZMQ", "Scoring", "Stage", "Training", "Autoencoders", "TensorCore",

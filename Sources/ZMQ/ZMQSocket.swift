@@ -114,6 +114,13 @@ public final class ZMQSocket {
         _ = try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(h, endpoint) }
     }
 
+    /// Forwards every message from `frontend` to `backend` in libzmq's own loop (`zmq_proxy`, no capture socket) until
+    /// the context is terminated, which ends it with `.terminated` (bench/Forwarder: the no-work baseline).
+    public static func proxy(_ frontend: ZMQSocket, _ backend: ZMQSocket) throws(ZMQError) {
+        let (f, b) = (try frontend.open("proxy"), try backend.open("proxy"))
+        _ = try zmqCall("zmq_proxy") { zmq_proxy(f, b, nil) }
+    }
+
     // MARK: messages
 
     /// Sends all frames as one multipart message. With `dontWait`, a full queue throws `.wouldBlock`.

@@ -67,6 +67,34 @@ import ZMQ
         #expect(kind == .terminated)
     }
 
+    @Test func aProxyForwardsEveryMessageInOrderUntilShutdown() async throws {
+        let ctx = try ZMQContext()
+        let bound = DispatchSemaphore(value: 0)
+        async let ended: ZMQError.Kind? = withCheckedThrowingContinuation { (c: CheckedContinuation<ZMQError.Kind?, Error>) in
+            Thread.detachNewThread {
+                do {
+                    let input = try ZMQSocket(ctx, .pull), output = try ZMQSocket(ctx, .push)
+                    try input.bind("inproc://proxy-in")
+                    try output.bind("inproc://proxy-out")
+                    bound.signal()
+                    try ZMQSocket.proxy(input, output)
+                    c.resume(returning: nil)
+                } catch let e as ZMQError {
+                    c.resume(returning: e.kind)
+                } catch { c.resume(throwing: error) }
+            }
+        }
+        bound.wait()
+        let push = try ZMQSocket(ctx, .push), pull = try ZMQSocket(ctx, .pull)
+        try push.connect("inproc://proxy-in")
+        try pull.connect("inproc://proxy-out")
+        try pull.setReceiveTimeout(10_000)   // a proxy that forwards nothing fails the test instead of hanging it
+        for i in 0..<100 { try push.send([Array("t".utf8), Array("m\(i)".utf8)]) }
+        for i in 0..<100 { #expect(try pull.receive() == [Array("t".utf8), Array("m\(i)".utf8)], "message \(i), frames kept") }
+        ctx.shutdown()
+        #expect(try await ended == .terminated)
+    }
+
     @Test func subscriptionsFilterByTopic() throws {
         let ctx = try ZMQContext()
         let pub = try ZMQSocket(ctx, .pub)

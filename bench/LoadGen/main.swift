@@ -616,10 +616,9 @@ for keys in keySets {
             history += ", \"remote_write\": true, \"remote_write_samples\": \(written), \"remote_write_samples_per_s\": \(written / (drained - start)), "
                 + "\"remote_write_drain_s\": \(drained - results.last), \"remote_write_dropped_total\": {\(dropped.joined(separator: ", "))}"
         }
-        if results.received < total && forwarder {
-            history += ", \"missing_outputs\": \(total - results.received)"   // (the forwarder has no /metrics)
-        } else if results.received < total {
-            history += ", \"missing_outputs\": \(total - results.received), \"daemon_outputs_dropped_total\": "
+        if results.received < total { history += ", \"missing_outputs\": \(total - results.received)" }
+        if results.received < total && !forwarder {   // (the forwarder has no /metrics)
+            history += ", \"daemon_outputs_dropped_total\": "
                 + "\(metric(port: e["http_port"]!, "aeflow_outputs_dropped_total{output=\"scores\"}")), "
                 + "\"daemon_points_in_total\": \(metric(port: e["http_port"]!, "aeflow_points_in_total")), "
                 + "\"daemon_messages_in_total\": \(metric(port: e["http_port"]!, "aeflow_messages_in_total")), "
