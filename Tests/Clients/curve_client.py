@@ -21,6 +21,8 @@ import socket
 
 import zmq
 
+import handshake
+
 
 def key(path):
     lines = [l.strip() for l in open(path) if l.strip() and not l.startswith("#")]
@@ -73,7 +75,11 @@ def main():
             s.curve_secretkey = key(args.client_secret)
             s.curve_publickey = key(args.client_public)
         s.setsockopt(zmq.LINGER, 0)
+    connection = handshake.watch(pull)
     pull.connect(args.scores)
+    # The input connects once the scores socket has (an output with no consumer is dropped), or once its handshake
+    # was refused: a refused client still sends, and the daemon must accept none of it.
+    handshake.wait([("scores", connection)], args.timeout, refused_ends_wait=True)
     push.connect(args.input)
     for i in range(args.start, args.start + args.count):
         body = {"key": args.key, "timestamp": 1_700_000_000_000 + i * 60_000, "metrics": {"cpu": 50.0 + i % 7, "mem": 200.0 + i % 5}}

@@ -14,9 +14,12 @@ import argparse
 import json
 import math
 import random
+import sys
 import time
 
 import zmq
+
+import handshake
 
 
 def main():
@@ -45,7 +48,11 @@ def main():
             s.curve_serverkey, s.curve_secretkey, s.curve_publickey = key(args.server_key), key(args.client_secret), key(args.client_public)
     # One connection each, after the CURVE keys are set: a PULL socket connected twice to one endpoint gets the
     # daemon's outputs round-robin over two pipes and reads them fair-queued, so a key's outputs could swap.
+    connection = handshake.watch(out)
     out.connect(args.scores)
+    # The input connects once the scores socket has (an output with no consumer is dropped).
+    for name in handshake.wait([("scores", connection)], 30):
+        sys.exit(f"the {name} socket did not connect to the daemon within 30 s")
     push.connect(args.input)
     keys = [f"k{i}" for i in range(args.keys)]
     best = {k: 0 for k in keys}

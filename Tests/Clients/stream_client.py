@@ -8,7 +8,9 @@ messages.txt holds one message per line: a JSON body, or `RAW <hex>` for arbitra
 n-byte frame (on a connection of its own), or `MULTI <frames> <bytes>` for one multipart message of that many
 frames of that size (on the main connection, between the other messages). Every message is sent on a PUSH
 socket connected to --input; then outputs are collected from --scores until N arrived or no output came for
---timeout seconds (or, with --until-disconnected, the daemon closed its scores socket). Each output is printed as one line of JSON, after a line `SENT <count>` once everything is
+--timeout seconds (or, with --until-disconnected, the daemon closed its scores socket). Nothing is sent before the
+receiving sockets (scores, train requests, dead letters) have finished their handshake with the daemon: a PUSH
+output with no connected consumer drops (and counts) what it cannot send, so a slow connect would lose outputs. Each output is printed as one line of JSON, after a line `SENT <count>` once everything is
 sent. With --dead-letter, dead letters are collected too (after the outputs, until --dead-letters arrived or
 1 s of quiet) and printed as `DEAD <json>`: the reason, the metadata frame, the sizes of the copied frames and
 the last copied frame as text. With --stall-dead-letter the client connects to the dead-letter socket and never
@@ -26,6 +28,9 @@ import threading
 import time
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+import handshake
 
 
 def main():
@@ -53,7 +58,22 @@ def main():
     out = ctx.socket(zmq.PULL if args.scores_type == "pull" else zmq.SUB)
     if args.scores_type == "sub":
         out.setsockopt(zmq.SUBSCRIBE, b"")
+    monitor = handshake.watch(out)
+    receivers = [("scores", monitor)]
     out.connect(args.scores)
+    train = None
+    if args.train_requests:
+        train = ctx.socket(zmq.PULL)
+        receivers.append(("train requests", handshake.watch(train)))
+        train.connect(args.train_requests)
+    dead = None
+    if args.dead_letter:
+        dead = ctx.socket(zmq.PULL)
+        receivers.append(("dead letters", handshake.watch(dead)))
+        dead.connect(args.dead_letter)
+    # The inputs connect once the outputs have: the daemon has read their handshakes before any point arrives.
+    for name in handshake.wait(receivers, args.timeout):
+        sys.exit(f"the {name} socket did not connect to the daemon within {args.timeout} s")
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 10000)
     push.connect(args.input)
@@ -61,14 +81,6 @@ def main():
     hostile = ctx.socket(zmq.PUSH)
     hostile.setsockopt(zmq.LINGER, 10000)
     hostile.connect(args.input)
-    train = None
-    if args.train_requests:
-        train = ctx.socket(zmq.PULL)
-        train.connect(args.train_requests)
-    dead = None
-    if args.dead_letter:
-        dead = ctx.socket(zmq.PULL)
-        dead.connect(args.dead_letter)
     if args.stall_dead_letter:
         stalled = ctx.socket(zmq.PULL)
         stalled.setsockopt(zmq.RCVHWM, 10)
@@ -94,15 +106,15 @@ def main():
     got = 0
     poller = zmq.Poller()
     poller.register(out, zmq.POLLIN)
-    monitor = out.get_monitor_socket(zmq.EVENT_DISCONNECTED) if args.until_disconnected else None
-    if monitor is not None:
+    if args.until_disconnected:
         poller.register(monitor, zmq.POLLIN)
     while got < args.expect:
         ready = dict(poller.poll(int(args.timeout * 1000)))
         if not ready:
             break
-        if monitor is not None and monitor in ready:
-            monitor.recv_multipart()
+        if monitor in ready:
+            if recv_monitor_message(monitor)["event"] != zmq.EVENT_DISCONNECTED:
+                continue
             # The daemon closed its scores socket after publishing what it accepted: take what is in flight.
             while got < args.expect and out.poll(500):
                 print(out.recv_multipart()[-1].decode(), flush=True)
@@ -132,7 +144,10 @@ def array_stream(args):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
     ctx = zmq.Context()
     out = ctx.socket(zmq.PULL)
+    connection = handshake.watch(out)
     out.connect(args.scores)
+    for name in handshake.wait([("scores", connection)], 30):
+        sys.exit(f"the {name} socket did not connect to the daemon within 30 s")
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.SNDHWM, 4)
     push.connect(args.input)

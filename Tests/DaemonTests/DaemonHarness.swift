@@ -140,7 +140,18 @@ final class DaemonHarness {
         guard status == 0 else { throw HarnessError("client exited \(status): \(c.stderrLines.joined(separator: "\n"))") }
         trainRequests += c.stdoutLines.filter { $0.hasPrefix("TRAIN ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))).objectValue }
         deadLetters = c.stdoutLines.filter { $0.hasPrefix("DEAD ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(5))).objectValue }
-        return c.stdoutLines.filter { $0.hasPrefix("{") }.compactMap { try? JSONValue.parse($0).objectValue }
+        let outputs = c.stdoutLines.filter { $0.hasPrefix("{") }.compactMap { try? JSONValue.parse($0).objectValue }
+        if outputs.count < expect { print(shortfall(outputs.count, of: expect)) }
+        return outputs
+    }
+
+    /// What the daemon says about a stream that brought fewer outputs than expected (printed in the test log, so a
+    /// failure that follows shows whether the daemon took the points, and dropped or never produced their outputs).
+    func shortfall(_ got: Int, of expected: Int) -> String {
+        let counters = ["aeflow_points_in_total", "aeflow_outputs_dropped_total{output=\"scores\"}", "aeflow_queue_depth"]
+            .map { "\($0)=\((try? metric($0)).map { String($0) } ?? "?")" }
+        return "stream: \(got) of \(expected) outputs; daemon \(counters.joined(separator: " ")); its last log lines: "
+            + daemon.stderrLines.suffix(8).joined(separator: " | ")
     }
 
     func http(_ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
