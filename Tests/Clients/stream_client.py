@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--send", required=True)
     ap.add_argument("--expect", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=20)
+    ap.add_argument("--rate-per-s", type=float, default=0, help="send at most this many messages a second (0: at once)")
     ap.add_argument("--train-requests", help="also collect train requests from this endpoint (printed as TRAIN <json>)")
     ap.add_argument("--dead-letter", help="collect dead letters from this endpoint (printed as DEAD <json>)")
     ap.add_argument("--dead-letters", type=int, default=0, help="how many dead letters to wait for")
@@ -102,6 +103,13 @@ def main():
             else:
                 push.send(line.encode())
             sent += 1
+            if args.rate_per_s > 0:
+                # Paced from the first send: sleep while ahead of the rate.
+                if sent == 1:
+                    paced_from = time.monotonic()
+                ahead = paced_from + sent / args.rate_per_s - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
     print(f"SENT {sent}", flush=True)
     got = 0
     poller = zmq.Poller()

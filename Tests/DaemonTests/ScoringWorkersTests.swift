@@ -175,11 +175,12 @@ import TensorCore
         }
         let preview = "[" + (0..<8).map { point($0 < 6 ? "m\($0)" : "cold\($0)", 100, cpu: 80, mem: 150) }.joined(separator: ",") + "]"
         #expect(Set(modelKeys.map { KeyShard.of($0, count: 3) }).count == 3, "the keys span every worker")
-        func run(workers: Int) throws -> (perKey: [String: [String]], preview: [String], models: Int) {
+        func run(workers: Int, paced: Bool = false) throws -> (perKey: [String: [String]], preview: [String], models: Int, inPlace: Double) {
             let h = try DaemonHarness(extraConfig: "windows: {workers: \(workers)}") { try DaemonHarness.publishModel(store: $0, keys: modelKeys) }
             #expect(h.daemon.waitForLine(containing: "workers=\(workers)", timeout: 10) != nil)
-            let outputs = try h.stream(messages, expect: messages.count)
+            let outputs = try h.stream(messages, expect: messages.count, extraArguments: paced ? ["--rate-per-s", "2000"] : [])
             #expect(outputs.count == messages.count)
+            let inPlace = try h.metric("aeflow_points_scored_in_place_total")
             var perKey: [String: [String]] = [:]
             for o in outputs {
                 let meta = o["metadata"]!.objectValue!
@@ -195,24 +196,43 @@ import TensorCore
             let (_, listing) = try h.http("GET", "/v1/models")
             #expect(modelKeys.allSatisfy { listing.contains("\"\($0[0])\"") }, "\(listing)")
             #expect(h.stop() == 0)
-            return (perKey, previewKeys, models)
+            return (perKey, previewKeys, models, inPlace)
         }
-        let one = try run(workers: 1), three = try run(workers: 3)
+        // Sent at once, most rounds are large and go to the workers; paced, most are a message each and are scored by
+        // the ingest thread in place (SharePlacement), between the workers' own batches.
+        let one = try run(workers: 1), three = try run(workers: 3), paced = try run(workers: 2, paced: true)
+        #expect(paced.inPlace > 0, "the paced stream was scored in place, at least in part")
+        #expect(paced.inPlace < Double(messages.count + 8), "no point counted twice")
         #expect(one.perKey.count == 8 && one.perKey.allSatisfy { $0.value.count == ($0.key == "m1" ? 101 : 100) })
         #expect(one.perKey["m1"]?.filter { $0.hasPrefix("\(DaemonHarness.t0 + 60 * 60_000) scored") }.count == 2, "the point and the window of minute 60")
         func fields(_ lines: [String]?) -> [(time: Int64, status: String, score: Double)] {
             (lines ?? []).map { let f = $0.split(separator: " "); return (Int64(f[0])!, String(f[1]), Double(f[2])!) }
         }
         for (key, lines) in one.perKey {
-            let a = fields(lines), b = fields(three.perKey[key])
-            #expect(a.map(\.time) == b.map(\.time) && a.map(\.status) == b.map(\.status), "\(key)")
-            #expect(zip(a, b).allSatisfy { abs($0.score - $1.score) <= 1e-5 * max(1, abs($0.score)) }, "\(key)")
+            let a = fields(lines)
             #expect(a.map(\.time) == a.map(\.time).sorted(), "\(key) in order")
-            #expect(b.map(\.time) == b.map(\.time).sorted(), "\(key) in order")
+            for (name, other) in [("three workers", three.perKey[key]), ("paced", paced.perKey[key])] {
+                let b = fields(other)
+                #expect(a.map(\.time) == b.map(\.time) && a.map(\.status) == b.map(\.status), "\(key), \(name)")
+                #expect(zip(a, b).allSatisfy { abs($0.score - $1.score) <= 1e-5 * max(1, abs($0.score)) }, "\(key), \(name)")
+                #expect(b.map(\.time) == b.map(\.time).sorted(), "\(key) in order, \(name)")
+            }
         }
         #expect(try #require(one.perKey["m0"]?.last).contains(" scored "))
         #expect(one.preview == (0..<8).map { $0 < 6 ? "m\($0) scored" : "cold\($0) model_not_ready" })
-        #expect(three.preview == one.preview)
-        #expect(one.models == 6 && three.models == 6)
+        #expect(three.preview == one.preview && paced.preview == one.preview)
+        #expect(one.models == 6 && three.models == 6 && paced.models == 6)
+    }
+
+    /// The ingest thread scores a share itself only when that can neither reorder a key (its worker is idle and has
+    /// nothing queued) nor hold the input up long (a small share), and only once the worker's engine is ready.
+    @Test func aShareIsScoredInPlaceOnlyWhenItsWorkerIsIdleAndEmpty() {
+        #expect(SharePlacement.of(points: 1, roomFree: true, queueEmpty: true, engineReady: true) == .inPlace)
+        #expect(SharePlacement.of(points: SharePlacement.inPlaceLimit, roomFree: true, queueEmpty: true, engineReady: true) == .inPlace)
+        #expect(SharePlacement.of(points: SharePlacement.inPlaceLimit + 1, roomFree: true, queueEmpty: true, engineReady: true) == .queued)
+        #expect(SharePlacement.of(points: 0, roomFree: true, queueEmpty: true, engineReady: true) == .queued)
+        #expect(SharePlacement.of(points: 1, roomFree: false, queueEmpty: true, engineReady: true) == .queued, "the worker is scoring")
+        #expect(SharePlacement.of(points: 1, roomFree: true, queueEmpty: false, engineReady: true) == .queued, "older points of its keys wait")
+        #expect(SharePlacement.of(points: 1, roomFree: true, queueEmpty: true, engineReady: false) == .queued, "the worker is still starting")
     }
 }

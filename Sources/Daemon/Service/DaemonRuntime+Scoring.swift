@@ -10,7 +10,8 @@ extension DaemonRuntime {
     /// One worker's thread: its engine (the keys of its shard), restored from the snapshot and with the store's
     /// models read before it reports ready; then it scores what it is given, in order, and hands the encoded
     /// outputs to the publisher. On `.stop` (after everything queued before it) its engine goes to the
-    /// publisher for the shutdown snapshot.
+    /// publisher for the shutdown snapshot. It takes and scores its queue inside its room (`ScoringWorker.room`),
+    /// where the ingest thread scores a small share in its place while it is idle (`SharePlacement`).
     func workerLoop(_ w: ScoringWorker, seed: UInt64) {
         defer { w.done.signal() }
         let engine = ScoringEngine(config: config, router: ingest.router, models: w.models, metrics: metrics, logger: logger,
@@ -26,12 +27,18 @@ extension DaemonRuntime {
                            metadata: ["timeout_s": "\(config.store.preloadTimeoutSeconds)", "worker": "\(w.shard)"])
         }
         w.models.applyLoaderResults()
+        w.room.lock(); w.engine = engine; w.room.unlock()
         startup.signal()
         var nextExpiry = MonotonicClock.now() + 1
         var nextListing = 0.0
         var running = true
         while running {
-            let items = w.queue.popAll(timeout: 0.25)
+            _ = w.queue.waitForItems(timeout: 0.25)
+            // Taken inside the room: what the ingest thread scores in place (queue empty, room free) is never
+            // newer than something this thread holds unscored.
+            w.room.lock()
+            defer { w.room.unlock() }
+            let items = w.queue.popAll(timeout: 0)
             let idle = items.isEmpty
             let now = MonotonicClock.now()
             var batch: [RoutedPoint] = []
@@ -83,6 +90,7 @@ extension DaemonRuntime {
             }
             metrics.queueDepth.set(Int64(queuedPoints))
         }
+        w.room.lock(); w.engine = nil; w.room.unlock()
         outputs.push(.stopped(engine))
     }
 

@@ -50,6 +50,21 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
         return out
     }
 
+    /// Waits up to `timeout` seconds for something to be queued; whether something is (nothing is taken).
+    public func waitForItems(timeout: Double) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if items.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
+        return !items.isEmpty
+    }
+
+    /// Whether nothing is queued.
+    public var isEmpty: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return items.isEmpty
+    }
+
     public var depth: Int {
         condition.lock()
         defer { condition.unlock() }

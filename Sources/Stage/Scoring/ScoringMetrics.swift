@@ -19,6 +19,7 @@ public final class ScoringMetrics: Sendable {
     public let keysEvicted: Counter
     public let keysExpired: Counter
     public let queueDepth: Gauge
+    public let pointsScoredInPlace: Counter
     public let trainRequests: Counter
     public let trainRequestsDropped: Counter
     public let deadLettersDropped: Counter
@@ -53,6 +54,8 @@ public final class ScoringMetrics: Sendable {
         keysEvicted = r.makeCounter(descriptor: Self.d("keys_evicted", "total", "Keys evicted to stay within max_keys (least recently used)."))
         keysExpired = r.makeCounter(descriptor: Self.d("keys_expired", "total", "Keys dropped after being idle."))
         queueDepth = r.makeGauge(descriptor: Self.d("queue_depth", "", "Accepted points waiting to be scored."))
+        pointsScoredInPlace = r.makeCounter(descriptor: Self.d("points_scored_in_place", "total",
+                                                               "Points the input thread scored itself (a small round for an idle worker with nothing queued) instead of handing them to the worker."))
         trainRequests = r.makeCounter(descriptor: Self.d("train_requests", "total", "Train requests sent to the retrain stage."))
         trainRequestsDropped = r.makeCounter(descriptor: Self.d("train_requests_dropped", "total", "Train requests not sent because no retrain stage was ready."))
         deadLettersDropped = r.makeCounter(descriptor: Self.d("dead_letters_dropped", "total", "Rejected messages not forwarded because the dead-letter socket was full."))
