@@ -281,6 +281,57 @@ def ceiling(args):
     print()
 
 
+BURNER = """
+import sys, time
+duty, end = float(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    t = time.perf_counter()
+    while time.perf_counter() - t < 0.002 * duty:
+        pass
+    time.sleep(0.002 * (1 - duty))
+"""
+
+
+def contention(args):
+    """What other load on the machine does to the 100k/s tail: the forwarder (no work) with a CPU burner beside it
+    (a busy loop taking `duty` of every 2 ms: 0 to 0.75 of a core), and the daemon alone, alternating, so the daemon's
+    own CPU at 100k/s can be read against the load that takes a no-work stage past 1 ms."""
+    seconds = "2" if args.quick else "3"
+    rounds = 1 if args.quick else 3
+    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "100000", "--seconds", seconds, "--probe-seconds", "0"]
+    duties = [0.0, 0.25, 0.5, 0.75]
+    rows = {d: [] for d in duties}
+    daemon_rows = []
+    for i in range(rounds):
+        for duty in duties:
+            burner = subprocess.Popen([sys.executable, "-c", BURNER, str(duty), "600"]) if duty > 0 else None
+            try:
+                rows[duty] += [r for r in json_lines(base + ["--forwarder"]) if r["bench"] == "forwarder"]
+            finally:
+                if burner:
+                    burner.kill()
+                    burner.wait()
+        daemon_rows += [r for r in json_lines(base) if r["bench"] == "daemon"]
+        print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print("### The 100k/s tail against other load on the machine (bench/LoadGen --forwarder beside a CPU burner, 10,000 keys)\n")
+    print("| beside the forwarder | forwarder p50 | forwarder p99 (each round) | p99 under 1 ms |")
+    print("|---|---|---|---|")
+    def ms(rs, field):
+        return " / ".join(f"{r[field] / 1000:.2f}" for r in rs)
+
+    def line(label, rs):
+        median = sorted(r["p50_us"] for r in rs)[len(rs) // 2] / 1000
+        under = sum(r["p99_us"] < 1000 for r in rs)
+        print(f"| {label} | {median:.2f} ms | {ms(rs, 'p99_us')} ms | {under} of {len(rs)} |")
+
+    for duty in duties:
+        line("nothing" if duty == 0 else f"a burner at {duty:.2f} of a core", rows[duty])
+    cores = " / ".join(f"{r['daemon_cores']:.2f}" for r in daemon_rows)
+    line(f"(the daemon in its place, nothing beside it: {cores} cores)", daemon_rows)
+    print()
+
+
 def per_key(args):
     """A model per key (LoadGen --scope key): the daemon scoring through the compiled plans on one scoring worker
     per core (the default) and on one worker, then with AEFLOW_INFERENCE=autograd (the engine); each in its own
@@ -421,7 +472,7 @@ def remote_write(args):
         shutil.rmtree(data, ignore_errors=True)
 
 
-SUITES = {"per-key": per_key, "ceiling": ceiling, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+SUITES = {"per-key": per_key, "ceiling": ceiling, "contention": contention, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():
