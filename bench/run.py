@@ -410,6 +410,49 @@ def worker(args):
     print()
 
 
+def alternate(args):
+    """Two daemons, one LoadGen: the rows of `--loadgen` (default: pipeline-wide, 10,000 keys, 100k/s) with the
+    baseline's `aeflow` (--baseline DIR, another build's .build/release) and this build's in turn, `--rounds` times,
+    so both see the same machine phases (the daemon rows swing by 10-15 % from minute to minute on shared cores)."""
+    import shutil
+    import statistics
+    import tempfile
+    if not args.baseline:
+        sys.exit("alternate: --baseline DIR (another build's .build/release) is required")
+    rounds = 1 if args.quick else args.rounds
+    cmd = args.loadgen.split()
+    got = {"baseline": [], "this build": []}
+    with tempfile.TemporaryDirectory(prefix="aeflow-alternate-") as tmp:
+        runners = {}
+        for name, directory in (("baseline", args.baseline), ("this build", RELEASE)):
+            # LoadGen starts the `aeflow` in its own directory: one directory per build, the same LoadGen in both.
+            d = os.path.join(tmp, name.replace(" ", "-"))
+            os.mkdir(d)
+            shutil.copy(os.path.join(RELEASE, "LoadGen"), d)
+            os.symlink(os.path.abspath(os.path.join(directory, "aeflow")), os.path.join(d, "aeflow"))
+            runners[name] = os.path.join(d, "LoadGen")
+        for i in range(rounds):
+            for name in ("baseline", "this build"):
+                got[name] += [r for r in json_lines([runners[name]] + cmd) if r["bench"] == "daemon"]
+            print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print(f"### Two builds alternating (bench/LoadGen {args.loadgen}; baseline {args.baseline})\n")
+    print("| daemon | offered points/s | sustained outputs/s (min) | CPU µs/point (each round) | median | switches/point | p50 (median) "
+          "| p99 (each round) | p99 under 1 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in ("baseline", "this build"):
+        for offered in sorted({r["offered_per_s"] for r in got[name]}, key=lambda o: o or 1e12):
+            rs = [r for r in got[name] if r["offered_per_s"] == offered]
+            cpu = [r["daemon_cpu_us_per_point"] for r in rs]
+            sw = [r["daemon_switches_per_point"] for r in rs]
+            p99 = [r["p99_us"] / 1000 for r in rs]
+            print(f"| {name} | {'max' if offered == 0 else f'{offered:,}'} | {min(r['scored_per_s'] for r in rs):,.0f} | "
+                  f"{' / '.join(f'{c:.2f}' for c in cpu)} | {statistics.median(cpu):.2f} | {min(sw):.2f}–{max(sw):.2f} | "
+                  f"{statistics.median(r['p50_us'] for r in rs) / 1000:.2f} ms | {' / '.join(f'{p:.2f}' for p in p99)} ms | "
+                  f"{sum(p < 1 for p in p99)} of {len(rs)} |")
+    print()
+
+
 def listening_port(pid, timeout=30):
     """The TCP port process `pid` listens on (its only listening socket), from /proc."""
     import time
@@ -472,15 +515,19 @@ def remote_write(args):
         shutil.rmtree(data, ignore_errors=True)
 
 
-SUITES = {"per-key": per_key, "ceiling": ceiling, "contention": contention, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+SUITES = {"per-key": per_key, "ceiling": ceiling, "contention": contention, "alternate": alternate, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("suites", nargs="*", default=list(SUITES), help=f"suites to run: {', '.join(SUITES)}")
+    ap.add_argument("suites", nargs="*", default=[s for s in SUITES if s != "alternate"],
+                    help=f"suites to run: {', '.join(SUITES)} (all but alternate, which needs --baseline, by default)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
-    ap.add_argument("--baseline", help="worker suite: another build's .build/release directory, run in alternation")
+    ap.add_argument("--baseline", help="worker and alternate suites: another build's .build/release directory, run in alternation")
+    ap.add_argument("--rounds", type=int, default=6, help="alternate suite: rounds of the two builds")
+    ap.add_argument("--loadgen", default="--keys 10000 --rates 100000 --seconds 3 --probe-seconds 0",
+                    help="alternate suite: LoadGen's arguments for each row set")
     args = ap.parse_args()
     print(f"Machine: {cpu_name()}, {os.cpu_count()} cores; command: bench/run.py {' '.join(sys.argv[1:])}\n")
     for s in args.suites:
