@@ -10,8 +10,9 @@ frames of that size (on the main connection, between the other messages). Every 
 socket connected to --input; then outputs are collected from --scores until N arrived or no output came for
 --timeout seconds (or, with --until-disconnected, the daemon closed its scores socket). Nothing is sent before the
 receiving sockets (scores, train requests, dead letters) have finished their handshake with the daemon: a PUSH
-output with no connected consumer drops (and counts) what it cannot send, so a slow connect would lose outputs. Each output is printed as one line of JSON, after a line `SENT <count>` once everything is
-sent. With --dead-letter, dead letters are collected too (after the outputs, until --dead-letters arrived or
+output with no connected consumer drops (and counts) what it cannot send, so a slow connect would lose outputs.
+With --rate-per-s the messages are paced. Each output is printed as one line of JSON, after a line `SENT <count>`
+once everything is sent. With --dead-letter, dead letters are collected too (after the outputs, until --dead-letters arrived or
 1 s of quiet) and printed as `DEAD <json>`: the reason, the metadata frame, the sizes of the copied frames and
 the last copied frame as text. With --stall-dead-letter the client connects to the dead-letter socket and never
 reads from it.

@@ -46,9 +46,6 @@ enum PublishItem {
     }
 }
 
-/// One scoring worker: a thread that owns a share of the keys (``KeyShard``), with their windows, score states
-/// and model cache (its own ``ModelRegistry`` and loader thread). It scores what is routed to it in order, so
-/// outputs of one key keep their order.
 /// Where the ingest thread's share of an input round for one worker is scored.
 ///
 /// At moderate rates a round is a message or a few, and handing each to its worker costs a thread wake-up a point
@@ -71,8 +68,12 @@ enum SharePlacement: Equatable {
     }
 }
 
+/// One scoring worker: a thread that owns a share of the keys (``KeyShard``), with their windows, score states
+/// and model cache (its own ``ModelRegistry`` and loader thread). It scores what is routed to it in order, so
+/// outputs of one key keep their order. The engine is used inside the worker's room: by its thread, or by the
+/// ingest thread scoring a small share in its place (``SharePlacement``).
 final class ScoringWorker: @unchecked Sendable {
-    // @unchecked: the queue is thread-safe; the registry's cache is touched only by this worker's thread.
+    // @unchecked: the queue is thread-safe; `engine` and the registry's cache are touched only inside `room`.
     let shard: KeyShard
     let queue: BlockingQueue<WorkItem>
     let models: ModelRegistry
@@ -174,7 +175,6 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     /// Accepted points waiting to be scored, over every worker.
     var queuedPoints: Int { workers.reduce(0) { $0 + $1.queue.depth } }
-
 
     /// Binds/connects every socket and starts the threads; throws if a socket cannot be set up.
     public func start() throws {
@@ -405,27 +405,27 @@ public final class DaemonRuntime: @unchecked Sendable {
                 }
             }
             for w in 0..<n where !shares[w].isEmpty {
-                // A small share for an idle worker with nothing queued is scored here and now (SharePlacement).
-                let worker = workers[w]
-                if shares[w].count <= SharePlacement.inPlaceLimit, worker.room.try() {
-                    if SharePlacement.of(points: shares[w].count, roomFree: true, queueEmpty: worker.queue.isEmpty,
-                                         engineReady: worker.engine != nil) == .inPlace, let engine = worker.engine {
-                        var share: [RoutedPoint] = []
-                        swap(&share, &shares[w])
-                        metrics.pointsScoredInPlace.increment(by: Int64(share.count))
-                        send(engine.process(share, now: MonotonicClock.now()))
-                        worker.room.unlock()
-                        continue
-                    }
-                    worker.room.unlock()
-                }
-                hand(w)
+                if !scoredInPlace(&shares[w], by: workers[w]) { hand(w) }
             }
             metrics.queueDepth.set(Int64(queuedPoints))
         }
         for s in inputs { s.close() }
         history?.close()
         for w in workers { w.queue.push(.stop) }
+    }
+
+    /// Scores `share` on this thread when ``SharePlacement`` says so, inside the worker's room; whether it did (the
+    /// share is then empty). The room is tried only for a share small enough.
+    func scoredInPlace(_ share: inout [RoutedPoint], by worker: ScoringWorker) -> Bool {
+        guard share.count <= SharePlacement.inPlaceLimit, worker.room.try() else { return false }
+        defer { worker.room.unlock() }
+        guard SharePlacement.of(points: share.count, roomFree: true, queueEmpty: worker.queue.isEmpty, engineReady: worker.engine != nil) == .inPlace,
+              let engine = worker.engine else { return false }
+        var taken: [RoutedPoint] = []
+        swap(&taken, &share)
+        metrics.pointsScoredInPlace.increment(by: Int64(taken.count))
+        send(engine.process(taken, now: MonotonicClock.now()))
+        return true
     }
 
     /// Decodes and routes one socket round of messages (their last frame each), in order. A round large enough
