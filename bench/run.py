@@ -24,6 +24,17 @@ def json_lines(cmd, env=None):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def bench_rows(cmd, bench="daemon", env=None):
+    """The rows of one kind (`"bench": ...`) among a program's JSON lines (LoadGen also prints its probe and others)."""
+    return [r for r in json_lines(cmd, env=env) if r["bench"] == bench]
+
+
+def pipeline_loadgen(args, rates):
+    """LoadGen's pipeline-wide rows for 10,000 keys at `rates`, 3 s each (2 with --quick), no idle-machine probe."""
+    return [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", rates, "--seconds", "2" if args.quick else "3",
+            "--probe-seconds", "0"]
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -252,13 +263,11 @@ def ceiling(args):
     """The transport's ceiling and floor beside the daemon: LoadGen's pipeline-wide rows against bench/Forwarder (libzmq's
     zmq_proxy returning each message unchanged: no decoding, scoring or encoding) and against `aeflow serve`,
     alternating in the same run, so both see the same machine phases."""
-    seconds = "2" if args.quick else "3"
     rounds = 1 if args.quick else 3
-    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "100000,500000,0", "--seconds", seconds, "--probe-seconds", "0"]
+    base = pipeline_loadgen(args, "100000,500000,0")
     rows = []
     for i in range(rounds):
-        fwd = [r for r in json_lines(base + ["--forwarder"]) if r["bench"] == "forwarder"]
-        dmn = [r for r in json_lines(base) if r["bench"] == "daemon"]
+        fwd, dmn = bench_rows(base + ["--forwarder"], "forwarder"), bench_rows(base)
         rows += [(i + 1, f, d) for f, d in zip(fwd, dmn)]
         print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
@@ -296,9 +305,8 @@ def contention(args):
     """What other load on the machine does to the 100k/s tail: the forwarder (no work) with a CPU burner beside it
     (a busy loop taking `duty` of every 2 ms: 0 to 0.75 of a core), and the daemon alone, alternating, so the daemon's
     own CPU at 100k/s can be read against the load that takes a no-work stage past 1 ms."""
-    seconds = "2" if args.quick else "3"
     rounds = 1 if args.quick else 3
-    base = [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", "100000", "--seconds", seconds, "--probe-seconds", "0"]
+    base = pipeline_loadgen(args, "100000")
     duties = [0.0, 0.25, 0.5, 0.75]
     rows = {d: [] for d in duties}
     daemon_rows = []
@@ -306,12 +314,12 @@ def contention(args):
         for duty in duties:
             burner = subprocess.Popen([sys.executable, "-c", BURNER, str(duty), "600"]) if duty > 0 else None
             try:
-                rows[duty] += [r for r in json_lines(base + ["--forwarder"]) if r["bench"] == "forwarder"]
+                rows[duty] += bench_rows(base + ["--forwarder"], "forwarder")
             finally:
                 if burner:
                     burner.kill()
                     burner.wait()
-        daemon_rows += [r for r in json_lines(base) if r["bench"] == "daemon"]
+        daemon_rows += bench_rows(base)
         print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     print("### The 100k/s tail against other load on the machine (bench/LoadGen --forwarder beside a CPU burner, 10,000 keys)\n")
@@ -346,7 +354,7 @@ def per_key(args):
                                     ("autograd engine", {"AEFLOW_INFERENCE": "autograd"}, "0")):
             cmd = [os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", keys, "--rates", "100000,200000,300000,0",
                    "--seconds", seconds, "--probe-seconds", "0", "--workers", workers]
-            for r in (r for r in json_lines(cmd, env=env) if r["bench"] == "daemon"):
+            for r in bench_rows(cmd, env=env):
                 off = "max" if r["offered_per_s"] == 0 else f"{r['offered_per_s']:,}"
                 st = ", ".join(f"{k} {v:,}" for k, v in sorted(r["statuses"].items()))
                 missing = f", {r['missing_outputs']:,} missing" if "missing_outputs" in r else ""
@@ -384,7 +392,7 @@ def worker(args):
         for name, directory in builds:
             for scope, keys in (("key", "100,10000"), ("pipeline", "10000")):
                 cmd = [os.path.join(directory, "LoadGen"), "--engine", "--keys", keys, "--scope", scope, "--probe-seconds", "0"]
-                for r in (r for r in json_lines(cmd) if r["bench"] == "engine"):
+                for r in bench_rows(cmd, "engine"):
                     got.setdefault((name, r["scope"], str(r["keys"])), []).append(r)
     print("### The scoring worker alone (bench/LoadGen --engine, VanillaAE(12, 3), batches of 256 points)\n")
     head = "| scope | keys | process ns/point (runs) | median | decode ns/point (median) |"
@@ -433,7 +441,7 @@ def alternate(args):
             runners[name] = os.path.join(d, "LoadGen")
         for i in range(rounds):
             for name in ("baseline", "this build"):
-                got[name] += [r for r in json_lines([runners[name]] + cmd) if r["bench"] == "daemon"]
+                got[name] += bench_rows([runners[name]] + cmd)
             print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     print(f"### Two builds alternating (bench/LoadGen {args.loadgen}; baseline {args.baseline})\n")
@@ -498,8 +506,8 @@ def remote_write(args):
         for keys in ["100", "10000"]:
             base = [os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", keys, "--rates", "100000,0", "--seconds", seconds,
                     "--probe-seconds", "0"]
-            off = [r for r in json_lines(base) if r["bench"] == "daemon"]
-            on = [r for r in json_lines(base + ["--remote-write", url]) if r["bench"] == "daemon"]
+            off = bench_rows(base)
+            on = bench_rows(base + ["--remote-write", url])
             for a, r in zip(off, on):
                 rate = "max" if r["offered_per_s"] == 0 else f"{r['offered_per_s']:,}"
                 print(f"| {int(keys):,} | {rate} | {a['scored_per_s']:,.0f} | {r['scored_per_s']:,.0f} | {r['scored_per_s'] / a['scored_per_s']:.2f} | "

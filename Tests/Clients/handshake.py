@@ -5,6 +5,7 @@ counted (README "Limits"). A client that connects its PULL and sends at once rac
 machine the daemon can score the points before the PULL's handshake is done, and the outputs are gone. So a
 client watches its sockets' handshakes (a monitor set up before `connect`) and sends only once they are done.
 """
+import sys
 import time
 
 import zmq
@@ -38,3 +39,9 @@ def wait(monitors, timeout, refused_ends_wait=False):
                 missing.append(name)
                 break
     return missing
+
+
+def wait_or_exit(monitors, timeout):
+    """`wait`, exiting (status 1, the socket named) when a socket did not connect in time."""
+    for name in wait(monitors, timeout):
+        sys.exit(f"the {name} socket did not connect to the daemon within {timeout} s")

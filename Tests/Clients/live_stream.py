@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import random
-import sys
 import time
 
 import zmq
@@ -51,8 +50,7 @@ def main():
     connection = handshake.watch(out)
     out.connect(args.scores)
     # The input connects once the scores socket has (an output with no consumer is dropped).
-    for name in handshake.wait([("scores", connection)], 30):
-        sys.exit(f"the {name} socket did not connect to the daemon within 30 s")
+    handshake.wait_or_exit([("scores", connection)], 30)
     push.connect(args.input)
     keys = [f"k{i}" for i in range(args.keys)]
     best = {k: 0 for k in keys}

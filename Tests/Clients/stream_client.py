@@ -24,7 +24,6 @@ reads from it.
 import argparse
 import json
 import signal
-import sys
 import threading
 import time
 
@@ -74,8 +73,7 @@ def main():
         receivers.append(("dead letters", handshake.watch(dead)))
         dead.connect(args.dead_letter)
     # The inputs connect once the outputs have: the daemon has read their handshakes before any point arrives.
-    for name in handshake.wait(receivers, args.timeout):
-        sys.exit(f"the {name} socket did not connect to the daemon within {args.timeout} s")
+    handshake.wait_or_exit(receivers, args.timeout)
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 10000)
     push.connect(args.input)
@@ -155,8 +153,7 @@ def array_stream(args):
     out = ctx.socket(zmq.PULL)
     connection = handshake.watch(out)
     out.connect(args.scores)
-    for name in handshake.wait([("scores", connection)], 30):
-        sys.exit(f"the {name} socket did not connect to the daemon within 30 s")
+    handshake.wait_or_exit([("scores", connection)], 30)
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.SNDHWM, 4)
     push.connect(args.input)

@@ -33,7 +33,7 @@ extension DaemonRuntime {
         var nextListing = 0.0
         var running = true
         while running {
-            _ = w.queue.waitForItems(timeout: 0.25)
+            w.queue.waitForItems(timeout: 0.25)
             // Taken inside the room: what the ingest thread scores in place (queue empty, room free) is never
             // newer than something this thread holds unscored.
             w.room.lock()

@@ -415,11 +415,13 @@ public final class DaemonRuntime: @unchecked Sendable {
     }
 
     /// Scores `share` on this thread when ``SharePlacement`` says so, inside the worker's room; whether it did (the
-    /// share is then empty). The room is tried only for a share small enough.
+    /// share is then empty). One attempt at the room a round and worker.
     func scoredInPlace(_ share: inout [RoutedPoint], by worker: ScoringWorker) -> Bool {
-        guard share.count <= SharePlacement.inPlaceLimit, worker.room.try() else { return false }
-        defer { worker.room.unlock() }
-        guard SharePlacement.of(points: share.count, roomFree: true, queueEmpty: worker.queue.isEmpty, engineReady: worker.engine != nil) == .inPlace,
+        let roomFree = worker.room.try()
+        defer { if roomFree { worker.room.unlock() } }
+        // The queue and the engine are read only with the room taken.
+        guard SharePlacement.of(points: share.count, roomFree: roomFree, queueEmpty: roomFree && worker.queue.isEmpty,
+                                engineReady: roomFree && worker.engine != nil) == .inPlace,
               let engine = worker.engine else { return false }
         var taken: [RoutedPoint] = []
         swap(&taken, &share)

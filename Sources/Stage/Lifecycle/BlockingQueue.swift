@@ -50,12 +50,11 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
         return out
     }
 
-    /// Waits up to `timeout` seconds for something to be queued; whether something is (nothing is taken).
-    public func waitForItems(timeout: Double) -> Bool {
+    /// Waits up to `timeout` seconds for something to be queued (nothing is taken).
+    public func waitForItems(timeout: Double) {
         condition.lock()
         defer { condition.unlock() }
         if items.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
-        return !items.isEmpty
     }
 
     /// Whether nothing is queued.
