@@ -350,9 +350,14 @@ public final class ScoringPipeline: @unchecked Sendable {
             r.withUnsafeMutableBufferPointer { rp in
                 e.withUnsafeMutableBufferPointer { ep in
                     for (j, p) in pipelines.enumerated() {
-                        // The memory of the windows ahead is read early: their pipelines' objects two ahead, the next
-                        // one's constants and weights (each key's are cold with many keys).
-                        if j + 2 < pipelines.count { Kernels.prefetch(Unmanaged.passUnretained(pipelines[j + 2]).toOpaque(), lines: 8) }
+                        // The memory of the windows ahead is read early, in three steps so that no step waits on a
+                        // miss of its own: the pipeline object three ahead, the plan object two ahead (found through
+                        // the pipeline read the step before), the next one's constants and weights (found through
+                        // both; each key's are cold with many keys).
+                        if j + 3 < pipelines.count { Kernels.prefetch(Unmanaged.passUnretained(pipelines[j + 3]).toOpaque(), lines: 8) }
+                        if j + 2 < pipelines.count, let plan = pipelines[j + 2].plan {
+                            Kernels.prefetch(Unmanaged.passUnretained(plan as AnyObject).toOpaque(), lines: 2)
+                        }
                         if j + 1 < pipelines.count {
                             pipelines[j + 1].constants.prefetch()
                             pipelines[j + 1].plan?.prefetch()

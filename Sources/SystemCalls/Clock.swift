@@ -19,4 +19,12 @@ public enum WallClock {
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
+
+    /// The wall clock as of the kernel's last tick (resolution a few milliseconds): a read of memory the kernel
+    /// keeps current, with no clock-counter read, for checks made per point against limits of seconds.
+    public static func coarseMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
 }

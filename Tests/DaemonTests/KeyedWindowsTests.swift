@@ -1,6 +1,7 @@
 @testable import Daemon
 @testable import Stage
 import Scoring
+import SystemCalls
 import Testing
 import TensorCore
 
@@ -118,7 +119,7 @@ import TensorCore
     /// not fit epoch milliseconds and is refused before any conversion; a byte-order mark is not an error.
     @Test func futureHugeAndBOMTimestamps() {
         var d = InputDecoder()
-        d.wallClock = { 1_700_000_000_000 }
+        d.wallClock = .fixed(1_700_000_000_000)
         d.maximumFutureMs = 3_600_000
         func reason(_ text: String, _ bytes: [UInt8] = []) -> RejectReason? {
             if case .failure(let r) = d.decode(bytes + Array(text.utf8)) { return r.reason }
@@ -132,6 +133,26 @@ import TensorCore
         #expect(reason(#"{"key":"a","timestamp":-1e19,"metrics":{"x":1}}"#) == .invalidTimestamp)
         #expect(reason(#"{"key":"a","timestamp":1,"metrics":{"x":1}}"#, [0xEF, 0xBB, 0xBF]) == nil)
         #expect(reason(#"{"key":"a","timestamp":1,"metrics":{"x":1}}"#, [0xEF, 0xBB]) == .badJSON)
+    }
+
+    /// The system clock's future check is exact although it reads the coarse clock first: with no allowance at all,
+    /// points stamped with the precise wall clock's current millisecond (mostly ahead of the kernel's last tick)
+    /// are all accepted, and one a second ahead is not.
+    @Test func theSystemClocksFutureLimitIsExact() {
+        var d = InputDecoder()
+        d.maximumFutureMs = 0
+        var refused = 0, aheadOfCoarse = 0
+        for _ in 0..<2_000 {
+            let t = WallClock.milliseconds()
+            if t > WallClock.coarseMilliseconds() { aheadOfCoarse += 1 }
+            if case .failure = d.decode(Array(#"{"key":"a","timestamp":\#(t),"metrics":{"x":1}}"#.utf8)) { refused += 1 }
+        }
+        #expect(refused == 0, "\(refused) of 2000 points stamped now refused (\(aheadOfCoarse) were ahead of the coarse clock)")
+        let ahead = WallClock.milliseconds() + 1_000
+        guard case .failure(let r) = d.decode(Array(#"{"key":"a","timestamp":\#(ahead),"metrics":{"x":1}}"#.utf8)) else {
+            Issue.record("a point a second ahead was accepted with no allowance"); return
+        }
+        #expect(r.reason == .future)
     }
 
     @Test func rejectionsAreTyped() {

@@ -65,6 +65,30 @@ public enum InputMessage: Sendable {
     case window(InputWindow)
 }
 
+/// Where a decoder reads the wall clock.
+public enum WallClockSource: Sendable {
+    /// The system's: each point is first checked against the coarse clock (the kernel's last tick, a read of
+    /// memory), and only a point that looks too far ahead of it against the precise one, so the limit is exact.
+    case system
+    /// Always this epoch millisecond (tests).
+    case fixed(Int64)
+
+    public func milliseconds() -> Int64 {
+        switch self {
+        case .system: WallClock.milliseconds()
+        case .fixed(let ms): ms
+        }
+    }
+
+    /// Whether `t` lies more than `limit` milliseconds ahead of now.
+    @inline(__always) func isAhead(_ t: Int64, by limit: Int64) -> Bool {
+        switch self {
+        case .system: t > WallClock.coarseMilliseconds() + limit && t > WallClock.milliseconds() + limit
+        case .fixed(let ms): t > ms + limit
+        }
+    }
+}
+
 /// Decodes and validates input bodies. Limits bound what one message can cost.
 public struct InputDecoder: Sendable {
     public var maximumBodyBytes = 1 << 20
@@ -75,8 +99,8 @@ public struct InputDecoder: Sendable {
     /// Points more than this far ahead of the wall clock are rejected as `future` (their event time would
     /// steer windows and retention); `windows.max_future_s`.
     public var maximumFutureMs: Int64 = 86_400_000
-    /// Epoch milliseconds now (injected by tests).
-    public var wallClock: @Sendable () -> Int64 = { WallClock.milliseconds() }
+    /// The wall clock the future limit is measured against (a fixed time in tests).
+    public var wallClock: WallClockSource = .system
 
     public init() {}
 
@@ -289,8 +313,8 @@ public struct InputDecoder: Sendable {
         case let other?: return .failure(Rejection(.wrongType, "timestamp is a \(other.typeName), expected epoch milliseconds"))
         }
         guard t > 0 && t < 10_000_000_000_000 else { return .failure(Rejection(.invalidTimestamp, "\(t) is not plausible epoch milliseconds")) }
-        let now = wallClock()
-        guard t <= now + maximumFutureMs else {
+        guard !wallClock.isAhead(t, by: maximumFutureMs) else {
+            let now = wallClock.milliseconds()
             return .failure(Rejection(.future, "\(t) is \((t - now) / 1000) s ahead of the wall clock (limit \(maximumFutureMs / 1000) s)"))
         }
         return .success(t)
