@@ -14,17 +14,16 @@ public enum MonotonicClock {
 
 /// Wall-clock time (for event-time plausibility, timestamps in files and logs).
 public enum WallClock {
-    public static func milliseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
+    public static func milliseconds() -> Int64 { milliseconds(of: CLOCK_REALTIME) }
 
-    /// The wall clock as of the kernel's last tick (resolution a few milliseconds): a read of memory the kernel
-    /// keeps current, with no clock-counter read, for checks made per point against limits of seconds.
-    public static func coarseMilliseconds() -> Int64 {
+    /// The wall clock as of the kernel's last tick (resolution a few milliseconds, never ahead of ``milliseconds()``):
+    /// a read of memory the kernel keeps current, with no clock-counter read, for checks made per point against
+    /// limits of seconds.
+    public static func coarseMilliseconds() -> Int64 { milliseconds(of: CLOCK_REALTIME_COARSE) }
+
+    private static func milliseconds(of clock: clockid_t) -> Int64 {
         var ts = timespec()
-        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+        clock_gettime(clock, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 }
