@@ -177,6 +177,8 @@ public final class ScoringPipeline: @unchecked Sendable {
     /// The model compiled for inference (every family has a compiler); `inferenceFallback` says why not when nil,
     /// and scoring then runs the autograd path.
     public let plan: (any InferencePlan)?
+    /// The plan object's address (for prefetching it ahead of use without a retain, which would itself wait on it).
+    let planAddress: UnsafeRawPointer?
     public let inferenceFallback: InferenceCompileError?
     /// Whether every preprocess step maps rows on their own (none looks across rows, like differences and moving
     /// averages do), so a batch of windows is preprocessed as one matrix of rows.
@@ -241,6 +243,7 @@ public final class ScoringPipeline: @unchecked Sendable {
         } catch {
             (plan, inferenceFallback) = (nil, error)
         }
+        planAddress = plan.map { UnsafeRawPointer(Unmanaged.passUnretained($0 as AnyObject).toOpaque()) }
         stackable = plan != nil && elementwisePreprocess != nil
         noErrors = Tensor.zeros([0, metrics.count])
         thresholdValues = threshold.thresholdValues
@@ -354,9 +357,15 @@ public final class ScoringPipeline: @unchecked Sendable {
                         // miss of its own: the pipeline object three ahead, the plan object two ahead (found through
                         // the pipeline read the step before), the next one's constants and weights (found through
                         // both; each key's are cold with many keys).
-                        if j + 3 < pipelines.count { Kernels.prefetch(Unmanaged.passUnretained(pipelines[j + 3]).toOpaque(), lines: 8) }
-                        if j + 2 < pipelines.count, let plan = pipelines[j + 2].plan {
-                            Kernels.prefetch(Unmanaged.passUnretained(plan as AnyObject).toOpaque(), lines: 2)
+                        pipelines.withUnsafeBufferPointer { ps in
+                            // The objects' addresses are read from the array and the pipeline without a retain (a retain
+                            // writes the object's count: it would wait on the very miss the prefetch is for).
+                            let objects = UnsafeRawPointer(ps.baseAddress!), stride = MemoryLayout<ScoringPipeline>.stride
+                            if j + 3 < ps.count { Kernels.prefetch(objects.load(fromByteOffset: (j + 3) * stride, as: UnsafeRawPointer.self), lines: 8) }
+                            if j + 2 < ps.count {
+                                Unmanaged<ScoringPipeline>.fromOpaque(objects.load(fromByteOffset: (j + 2) * stride, as: UnsafeRawPointer.self))
+                                    ._withUnsafeGuaranteedRef { if let a = $0.planAddress { Kernels.prefetch(a, lines: 2) } }
+                            }
                         }
                         if j + 1 < pipelines.count {
                             pipelines[j + 1].constants.prefetch()

@@ -76,6 +76,14 @@ public enum Kernels {
         for i in 0..<lines { aef_prefetch(p + i * 64) }
     }
 
+    /// ``prefetch(_:lines:)`` into the second-level cache only (x86 `prefetcht1`): for a block of many lines read a
+    /// little later (a key's model weights, ~100 lines), which asked into the first level filled its miss buffers and
+    /// pushed out the data in use (per key, 10,000 keys: the scoring engine 6–7 % faster this way).
+    @inlinable
+    public static func prefetchToL2(_ p: UnsafeRawPointer, lines: Int = 1) {
+        for i in 0..<lines { aef_prefetch_l2(p + i * 64) }
+    }
+
     /// One LSTM time step over a batch (gates `[i, f, g, o]`): activates the gates in place and writes
     /// `h_t` and `c_t` (`out` rows: `[h | c]`) and `tanh(c_t)`. `cPrev` nil is the zero initial state.
     @inlinable

@@ -93,10 +93,11 @@ struct PackedDenseChain: Sendable {
     }
 
     /// Hints that the layers and the parameters will be read soon: all of a small model's (a VanillaAE(12, 3) has
-    /// 6 KB), the first 8 KB of a larger one's (the hardware follows a stream once it has started).
+    /// 6 KB), the first 8 KB of a larger one's (the hardware follows a stream once it has started); the parameters
+    /// into the second-level cache (``Kernels/prefetchToL2(_:lines:)``).
     func prefetch() {
         layers.withUnsafeBufferPointer { Kernels.prefetch($0.baseAddress!) }
-        params.withUnsafeBufferPointer { Kernels.prefetch($0.baseAddress!, lines: Swift.min(128, ($0.count * 4 + 63) / 64)) }
+        params.withUnsafeBufferPointer { Kernels.prefetchToL2($0.baseAddress!, lines: Swift.min(128, ($0.count * 4 + 63) / 64)) }
     }
 
     /// Runs the chain on `rows` rows in `a`, using `b` as the other buffer; the output is in `a` afterwards.

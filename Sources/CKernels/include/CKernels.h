@@ -12,6 +12,8 @@ extern "C" {
 
 /// A hint that the cache line at `p` will be read soon (no fault, no effect on results).
 static inline void aef_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+/// The same, into the second-level cache only (x86 `prefetcht1`).
+static inline void aef_prefetch_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
 
 /// Instruction-set levels. Every level computes the same formulas; results differ only by rounding
 /// (fused multiply-add on the AVX levels).
