@@ -358,12 +358,10 @@ public final class ScoringPipeline: @unchecked Sendable {
                         // the pipeline read the step before), the next one's constants and weights (found through
                         // both; each key's are cold with many keys).
                         pipelines.withUnsafeBufferPointer { ps in
-                            // The objects' addresses are read from the array and the pipeline without a retain (a retain
-                            // writes the object's count: it would wait on the very miss the prefetch is for).
-                            let objects = UnsafeRawPointer(ps.baseAddress!), stride = MemoryLayout<ScoringPipeline>.stride
-                            if j + 3 < ps.count { Kernels.prefetch(objects.load(fromByteOffset: (j + 3) * stride, as: UnsafeRawPointer.self), lines: 8) }
+                            // No retain on the way (a retain writes the object's count: it would wait on the miss).
+                            if j + 3 < ps.count { Kernels.prefetchObject(ps, j + 3, lines: 8) }
                             if j + 2 < ps.count {
-                                Unmanaged<ScoringPipeline>.fromOpaque(objects.load(fromByteOffset: (j + 2) * stride, as: UnsafeRawPointer.self))
+                                Unmanaged<ScoringPipeline>.fromOpaque(Kernels.address(of: ps, j + 2))
                                     ._withUnsafeGuaranteedRef { if let a = $0.planAddress { Kernels.prefetch(a, lines: 2) } }
                             }
                         }

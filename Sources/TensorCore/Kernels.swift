@@ -76,6 +76,19 @@ public enum Kernels {
         for i in 0..<lines { aef_prefetch(p + i * 64) }
     }
 
+    /// ``prefetch(_:lines:)`` of the object `objects[i]` refers to, its address read from the buffer without a retain
+    /// (a retain writes the object's count: it would wait on the very miss the prefetch is for).
+    @inlinable
+    public static func prefetchObject<T: AnyObject>(_ objects: UnsafeBufferPointer<T>, _ i: Int, lines: Int) {
+        Kernels.prefetch(address(of: objects, i), lines: lines)
+    }
+
+    /// The address of the object `objects[i]` refers to, read without a retain.
+    @inlinable
+    public static func address<T: AnyObject>(of objects: UnsafeBufferPointer<T>, _ i: Int) -> UnsafeRawPointer {
+        UnsafeRawPointer(objects.baseAddress! + i).load(as: UnsafeRawPointer.self)
+    }
+
     /// ``prefetch(_:lines:)`` into the second-level cache only (x86 `prefetcht1`): for a block of many lines read a
     /// little later (a key's model weights, ~100 lines), which asked into the first level filled its miss buffers and
     /// pushed out the data in use (per key, 10,000 keys: the scoring engine 6–7 % faster this way).

@@ -63,8 +63,12 @@ enum SharePlacement: Equatable {
     /// pipeline-wide model (more for a large per-key model: the next round, larger, then goes to the worker).
     static let inPlaceLimit = 32
 
+    /// Whether a share of `points` is small enough to be scored in place at all (the only part of the decision
+    /// known before the worker's room is tried).
+    static func sizeAllows(_ points: Int) -> Bool { points > 0 && points <= inPlaceLimit }
+
     static func of(points: Int, roomFree: Bool, queueEmpty: Bool, engineReady: Bool) -> SharePlacement {
-        points > 0 && points <= inPlaceLimit && roomFree && queueEmpty && engineReady ? .inPlace : .queued
+        sizeAllows(points) && roomFree && queueEmpty && engineReady ? .inPlace : .queued
     }
 }
 
@@ -415,8 +419,11 @@ public final class DaemonRuntime: @unchecked Sendable {
     }
 
     /// Scores `share` on this thread when ``SharePlacement`` says so, inside the worker's room; whether it did (the
-    /// share is then empty). One attempt at the room a round and worker.
+    /// share is then empty). At most one attempt at the room a round and worker, and none for a large share.
     func scoredInPlace(_ share: inout [RoutedPoint], by worker: ScoringWorker) -> Bool {
+        // A share too large is not worth the room: trying it takes the worker's lock when free (at high rates,
+        // every round and worker), and keeps the worker out meanwhile.
+        guard SharePlacement.sizeAllows(share.count) else { return false }
         let roomFree = worker.room.try()
         defer { if roomFree { worker.room.unlock() } }
         // The queue and the engine are read only with the room taken.

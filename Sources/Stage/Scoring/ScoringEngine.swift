@@ -201,9 +201,7 @@ public final class ScoringEngine {
             // With a model per key, each window's pipeline object is first read here, one after another: the objects
             // a few windows ahead are read early (their addresses taken without a retain, which would itself wait).
             if case .each(let models, _) = scorer, j + 4 < models.count {
-                models.withUnsafeBufferPointer {
-                    Kernels.prefetch(UnsafeRawPointer($0.baseAddress! + j + 4).load(as: UnsafeRawPointer.self), lines: 4)
-                }
+                models.withUnsafeBufferPointer { Kernels.prefetchObject($0, j + 4, lines: 4) }
             }
             let (model, version) = scorer.model(j)
             // A new model (or version) starts its own score statistics; the key's range and level carry over.
