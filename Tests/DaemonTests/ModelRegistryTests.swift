@@ -57,6 +57,78 @@ import TestSupport
     }
 }
 
+/// What the worker's `/v1/models` snapshot follows: the registry reports a change when an entry comes, goes or
+/// changes state, not when a lookup only marks a known model used (the busy path's every batch), and the snapshot
+/// is ordered by the ids' text only when it is read.
+@Suite struct ModelListingTests {
+    @Test func onlyNewAndEvictedEntriesCountAsChanges() throws {
+        let dir = try TemporaryDirectory(prefix: "aeflow-listing")
+        let registry = ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: 32, pollInterval: 1,
+                                     requirements: [:], metrics: ScoringMetrics(), logger: Logger(label: "test"))
+        let first = ModelID(pipelineID: "p", key: ["a"])
+        _ = registry.lookup(first, now: 0)
+        #expect(registry.takeChanges(), "a new id is a change")
+        #expect(!registry.takeChanges(), "taken once")
+        for t in 1...100 { _ = registry.lookup(first, now: Double(t)) }
+        #expect(!registry.takeChanges(), "looking up a known id only marks it used")
+        for i in 0..<31 { _ = registry.lookup(ModelID(pipelineID: "p", key: ["k\(i)"]), now: Double(200 + i)) }
+        #expect(registry.takeChanges() && registry.listing().count == 32)
+        _ = registry.lookup(ModelID(pipelineID: "p", key: ["over"]), now: 300)   // over capacity: evicts down to 15/16
+        #expect(registry.takeChanges())
+        let ids = Set(registry.listing().map(\.id))
+        #expect(ids.count == 30 && !ids.contains(first), "the least recently used went: \(ids.count) left")
+    }
+
+    @Test func theListingIsOrderedByTheIdsText() {
+        let ids = [["b"], ["a", "z"], ["a"], ["k10"], ["k9"]].map { ModelID(pipelineID: "p", key: $0) }
+            + [ModelID(pipelineID: "o", key: ["z"])]
+        let listings = ids.map { ModelRegistry.Listing(id: $0, version: nil, loadedAt: nil, path: nil, status: "loading") }
+        #expect(ModelRegistry.Listing.sorted(listings).map(\.id.description) == ["o/z", "p/a", "p/a:z", "p/b", "p/k10", "p/k9"])
+        #expect(ModelRegistry.Listing.sorted(listings.reversed()).map(\.id) == ModelRegistry.Listing.sorted(listings).map(\.id))
+    }
+}
+
+/// The loader's work list under churn: evictions cancel waiting loads, requests after an eviction ask again.
+@Suite struct LoadQueueTests {
+    @Test func anEvictionCancelsAWaitingLoadAndANewRequestAsksAgain() {
+        var q = LoadQueue<Int>()
+        for id in 0..<10 { q.want(id) }
+        q.want(3)                                   // already waiting: once
+        #expect(q.count == 10)
+        #expect(q.cancel(4) && q.cancel(5) && !q.cancel(42))
+        #expect(q.take(3) == [0, 1, 2])
+        q.want(5)                                   // evicted, then asked for again: waits at its first place
+        #expect(q.take(4) == [3, 5, 6, 7])
+        q.want(0)                                   // taken before: a new request
+        #expect(q.take(10) == [8, 9, 0] && q.isEmpty && q.take(1).isEmpty)
+    }
+
+    /// Strict rotation through ten times the capacity, as LoadGen's churn row: the scoring thread asks for a new id
+    /// per point and evicts the oldest sixteenth whenever full; the loader reads 32 ids a tick and a tick passes per
+    /// 200 points. Only ids still in the cache are read, and none twice for one request.
+    @Test func churnReadsOnlyWhatIsStillCached() {
+        var q = LoadQueue<Int>()
+        var cached: [Int] = [], read: [Int] = []
+        let capacity = 1_000
+        for id in 0..<10_000 {
+            cached.append(id)
+            q.want(id)
+            if cached.count > capacity {
+                for gone in cached.prefix(capacity / 16) { q.cancel(gone) }
+                cached.removeFirst(capacity / 16)
+            }
+            if id % 200 == 199 {
+                let taken = q.take(32)
+                let live = Set(cached)
+                #expect(taken.allSatisfy(live.contains))
+                read += taken
+            }
+        }
+        #expect(Set(read).count == read.count)
+        #expect(read.count <= 50 * 32 && q.count <= capacity, "\(read.count) read, \(q.count) waiting")
+    }
+}
+
 /// The loader's safety-net re-read, spread over its period (a value type: ticks are given, no clock or thread).
 @Suite struct RecheckScheduleTests {
     /// 10,000 watched keys, a 30 s period, 50 ms ticks: every key once a period, about 17 a tick, never a burst.

@@ -174,7 +174,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         lock.lock()
         let all = listings
         lock.unlock()
-        return all.count == 1 ? all[0] : all.joined().sorted { $0.id.description < $1.id.description }
+        return ModelRegistry.Listing.sorted(all.joined())
     }
 
     /// Accepted points waiting to be scored, over every worker.

@@ -39,12 +39,24 @@ public final class ModelRegistry: @unchecked Sendable {
         public let loadedAt: Double?
         public let path: String?
         public let status: String
+
+        /// `listings` by their ids' text (`/v1/models`' order), each id written once.
+        public static func sorted(_ listings: some Sequence<Listing>) -> [Listing] {
+            listings.map { ($0.id.description, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+        }
     }
 
     enum State {
         case loading
         case missing
         case ready(ScoringPipeline, version: Int, loadedAt: Double, path: String)
+    }
+
+    /// What the scoring thread tells the loader, in the order it happened.
+    enum LoaderEvent {
+        case want(ModelID)
+        /// Evicted: a waiting load of it is cancelled, and its entry (with its model) is released on the loader thread.
+        case forget(ModelID, State)
     }
 
     enum LoaderResult {
@@ -60,6 +72,8 @@ public final class ModelRegistry: @unchecked Sendable {
     /// in between (``RecheckSchedule``).
     static let watchedPollRounds = 15
     public let capacity: Int
+    /// Requests the loader reads between two looks at the scoring thread's newer events.
+    static let loadsPerTick = 32
     /// Entries over every registry sharing `capacity` (this one's alone unless given).
     let budget: KeyBudget
     public let pollInterval: Double
@@ -69,16 +83,16 @@ public final class ModelRegistry: @unchecked Sendable {
     let logger: Logger
     let metrics: ScoringMetrics
 
-    private var cache: [ModelID: (state: State, lastUsed: Double)] = [:] {
-        didSet { changed = true }
-    }
-    /// Set when the cache changed (scoring thread only); see ``takeChanges()``.
+    private var cache: [ModelID: (state: State, lastUsed: Double)] = [:]
+    /// Set when an entry came, went or changed state (scoring thread only; not when a lookup only marks an entry
+    /// used); see ``takeChanges()``.
     private var changed = false
+    /// Entries whose model is ready (scoring thread only; kept as entries change, not counted again).
+    private var readyCount = 0
     /// Incremented whenever a served model changes, so callers may cache lookups between changes.
     public private(set) var generation = 0
     private let lock = NSLock()
-    private var requests: [(ModelID, Int?)] = []
-    private var forgotten: [ModelID] = []
+    private var events: [LoaderEvent] = []
     private var results: [LoaderResult] = []
     private let wake = DispatchSemaphore(value: 0)
     private var stopping = false
@@ -132,12 +146,13 @@ public final class ModelRegistry: @unchecked Sendable {
         }
         // Not seen yet: a key the store had nothing for at start is missing at once (its train request need not
         // wait for the loader); otherwise it is being read. Either way the loader now watches its directory.
+        let directory = store.keyDirectory(pipeline: id.pipelineID, key: id.key)   // built outside the loader's lock
         lock.lock()
-        let missing = preloadFinished && !onDisk.contains(store.keyDirectory(pipeline: id.pipelineID, key: id.key))
+        let missing = preloadFinished && !onDisk.contains(directory)
         lock.unlock()
-        cache[id] = (missing ? .missing : .loading, now)
+        setEntry(id, (missing ? .missing : .loading, now))
         budget.force(0)
-        enqueue(id, version: nil)
+        tell(.want(id))
         evictIfNeeded()
         return missing ? .missing : .loading
     }
@@ -165,13 +180,14 @@ public final class ModelRegistry: @unchecked Sendable {
                 if let why = p.inferenceFallback {
                     logger.warning("model scores through the autograd engine", metadata: ["model": "\(id)", "reason": "\(why)"])
                 }
-                cache[id] = (.ready(p, version: v, loadedAt: Date().timeIntervalSince1970, path: path), e.lastUsed)
+                setEntry(id, (.ready(p, version: v, loadedAt: Date().timeIntervalSince1970, path: path), e.lastUsed))
                 changed.append(id)
                 generation += 1
             case .missing(let id):
                 guard let e = cache[id] else { continue }
                 if case .ready = e.state { continue }   // LATEST vanished: keep serving what we have
-                cache[id] = (.missing, e.lastUsed)
+                if case .missing = e.state { continue }
+                setEntry(id, (.missing, e.lastUsed))
             case .refused(let path, let reason):
                 metrics.modelLoadFailures.increment()
                 logger.error("model version refused", metadata: ["path": "\(path)", "reason": "\(reason)"])
@@ -179,7 +195,7 @@ public final class ModelRegistry: @unchecked Sendable {
                 metrics.modelLoadFailures.increment()
                 logger.error("model version refused", metadata: ["model": "\(id)", "version": "\(v)", "reason": "\(reason)"])
                 guard let e = cache[id] else { continue }
-                if case .loading = e.state { cache[id] = (.missing, e.lastUsed) }
+                if case .loading = e.state { setEntry(id, (.missing, e.lastUsed)) }
             }
         }
         reportLoaded()
@@ -192,7 +208,8 @@ public final class ModelRegistry: @unchecked Sendable {
         return changed
     }
 
-    /// A snapshot for `/v1/models`.
+    /// A snapshot for `/v1/models`, in no particular order (``Listing/sorted(_:)`` orders it when asked: the worker
+    /// takes a snapshot every 0.2 s while its keys churn, and sorting there cost a string per id per comparison).
     public func listing() -> [Listing] {
         cache.map { id, e in
             switch e.state {
@@ -200,7 +217,7 @@ public final class ModelRegistry: @unchecked Sendable {
             case .loading: Listing(id: id, version: nil, loadedAt: nil, path: nil, status: "loading")
             case .missing: Listing(id: id, version: nil, loadedAt: nil, path: nil, status: "missing")
             }
-        }.sorted { $0.id.description < $1.id.description }
+        }
     }
 
     /// Over capacity (over every registry sharing it), this registry's least recently used entries go, down to
@@ -208,26 +225,48 @@ public final class ModelRegistry: @unchecked Sendable {
     /// far more keys than `store.max_models` costs O(log n) per new key (LoadGen --scope key with 100k keys over
     /// max_models 10k).
     private func reportLoaded() {
-        metrics.setModelsLoaded(cache.values.filter { if case .ready = $0.state { return true } else { return false } }.count, shard: shard)
+        metrics.setModelsLoaded(readyCount, shard: shard)
+    }
+
+    /// Writes (or with nil removes) `id`'s entry, keeping ``readyCount`` and ``changed``.
+    @discardableResult
+    private func setEntry(_ id: ModelID, _ entry: (state: State, lastUsed: Double)?) -> State? {
+        func ready(_ s: State?) -> Int { if case .ready? = s { 1 } else { 0 } }
+        let old = entry.map { cache.updateValue($0, forKey: id)?.state } ?? cache.removeValue(forKey: id)?.state
+        readyCount += ready(entry?.state) - ready(old)
+        changed = true
+        return old
     }
 
     private func evictIfNeeded() {
         let used = budget.used(0)
         guard used > capacity else { return }
         let keep = capacity >= 16 ? capacity - capacity / 16 : capacity
-        let victims = cache.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(min(cache.count, used - keep)).map(\.key)
-        for v in victims { cache[v] = nil }
+        let count = min(cache.count, used - keep)
+        guard count > 0 else { return }
+        // The least recently used `count`: the cut-off from the times alone (a sort of plain numbers), then one pass
+        // for the ids (sorting the entries themselves copied and retained every one, a tenth of the daemon under churn).
+        var stamps = cache.values.map(\.lastUsed)
+        stamps.sort()
+        let cutoff = stamps[count - 1]
+        var victims: [ModelID] = []
+        victims.reserveCapacity(count)
+        for (id, e) in cache where e.lastUsed < cutoff { victims.append(id) }
+        for (id, e) in cache where victims.count < count && e.lastUsed == cutoff { victims.append(id) }
+        var gone: [LoaderEvent] = []
+        gone.reserveCapacity(count)
+        for v in victims { if let state = setEntry(v, nil) { gone.append(.forget(v, state)) } }
         budget.release(0, victims.count)
         generation += 1
         reportLoaded()
         lock.lock()
-        forgotten += victims
+        events += gone
         lock.unlock()
     }
 
-    private func enqueue(_ id: ModelID, version: Int?) {
+    private func tell(_ e: LoaderEvent) {
         lock.lock()
-        requests.append((id, version))
+        events.append(e)
         lock.unlock()
         wake.signal()
     }
@@ -267,24 +306,32 @@ public final class ModelRegistry: @unchecked Sendable {
         }
         var nextPoll = MonotonicClock.now() + pollInterval
         var recheck = RecheckSchedule<ModelID>(period: pollInterval * Double(Self.watchedPollRounds))
+        var queue = LoadQueue<ModelID>()
         while true {
             // A short tick: directory events (inotify) or a request wake it; the full poll runs every pollInterval.
-            let events = watcher.isAvailable ? watcher.wait(seconds: 0.05) : []
-            if !watcher.isAvailable { _ = wake.wait(timeout: .now() + 0.05) }
-            for wd in events { if let id = watchedIDs[wd] { check(id, &known) } }
+            // With requests still waiting it only looks for new events and goes on.
+            let wait = queue.isEmpty ? 0.05 : 0
+            let changes = watcher.isAvailable ? watcher.wait(seconds: wait) : []
+            if !watcher.isAvailable { _ = wake.wait(timeout: .now() + wait) }
+            for wd in changes { if let id = watchedIDs[wd] { check(id, &known) } }
             lock.lock()
             let stop = stopping
-            let newRequests = requests
-            requests.removeAll()
-            let gone = forgotten
-            forgotten.removeAll()
+            let news = events
+            events.removeAll()
             lock.unlock()
             if stop { return }
-            for id in gone {
-                known[id] = nil
-                if let wd = watchOf.removeValue(forKey: id) { watcher.remove(wd); watchedIDs[wd] = nil }
+            for e in news {
+                switch e {
+                case .want(let id):
+                    queue.want(id)
+                case .forget(let id, _):   // the entry's model is released with `news`, here
+                    queue.cancel(id)
+                    known[id] = nil
+                    if let wd = watchOf.removeValue(forKey: id) { watcher.remove(wd); watchedIDs[wd] = nil }
+                }
             }
-            for (id, _) in newRequests {
+            // A few at a time: evictions made meanwhile cancel the rest's waiting loads before they are read.
+            for id in queue.take(Self.loadsPerTick) {
                 if known[id] == nil { known[id] = .some(nil) }
                 check(id, &known)
                 watch(id)
