@@ -88,6 +88,27 @@ import TestSupport
     }
 }
 
+/// The registry's entries with their times of last use: eviction order from the times alone.
+@Suite struct UsageTableTests {
+    @Test func theLeastRecentlyUsedComeFromTheTimesAndSlotsAreReused() {
+        var t = UsageTable<String, Int>()
+        for (i, k) in ["a", "b", "c", "d", "e"].enumerated() { t.set(k, i, usedAt: Double(i)) }
+        #expect(t.touch("a", now: 10) == 0 && t.touch("zz", now: 11) == nil)
+        #expect(t.leastRecentlyUsed(2) == ["b", "c"])
+        #expect(t.set("b", 7) == 1 && t["b"] == 7, "a new value keeps the time of last use")
+        #expect(t.leastRecentlyUsed(1) == ["b"])
+        #expect(t.remove("b") == 1 + 6 && t.remove("b") == nil && t.count == 4)
+        t.set("f", 5)                               // a new key without a time: used at 0, first to go
+        #expect(t.leastRecentlyUsed(2) == ["f", "c"] && t.leastRecentlyUsed(99).count == 5)
+        #expect(Set(t.entries.map(\.key)) == ["a", "c", "d", "e", "f"] && t["f"] == 5)
+        // Ties at the cut-off: exactly n, never a removed slot.
+        var u = UsageTable<Int, Int>()
+        for k in 0..<10 { u.set(k, k, usedAt: 1) }
+        for k in 0..<5 { u.remove(k) }
+        #expect(u.leastRecentlyUsed(3).count == 3 && Set(u.leastRecentlyUsed(5)) == [5, 6, 7, 8, 9])
+    }
+}
+
 /// The loader's work list under churn: evictions cancel waiting loads, requests after an eviction ask again.
 @Suite struct LoadQueueTests {
     @Test func anEvictionCancelsAWaitingLoadAndANewRequestAsksAgain() {

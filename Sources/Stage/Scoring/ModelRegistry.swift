@@ -16,7 +16,7 @@ import Glibc
 /// keeps serving. The cache holds at most `capacity` models (least recently used evicted); the registries of
 /// several scoring workers share that capacity (`budget`), each evicting its own least recently used.
 public final class ModelRegistry: @unchecked Sendable {
-    // @unchecked: `cache` and `order` are touched only by the scoring thread; the request and result
+    // @unchecked: `cache` is touched only by the scoring thread; the event and result
     // queues are guarded by `lock`; the loader's own state is touched only by the loader thread.
 
     public struct Requirement: Sendable {
@@ -83,7 +83,7 @@ public final class ModelRegistry: @unchecked Sendable {
     let logger: Logger
     let metrics: ScoringMetrics
 
-    private var cache: [ModelID: (state: State, lastUsed: Double)] = [:]
+    private var cache = UsageTable<ModelID, State>()
     /// Set when an entry came, went or changed state (scoring thread only; not when a lookup only marks an entry
     /// used); see ``takeChanges()``.
     private var changed = false
@@ -136,9 +136,8 @@ public final class ModelRegistry: @unchecked Sendable {
 
     /// The current model for `id`; an unknown id starts a load in the background.
     public func lookup(_ id: ModelID, now: Double) -> Lookup {
-        if let e = cache[id] {
-            cache[id]!.lastUsed = now
-            switch e.state {
+        if let state = cache.touch(id, now: now) {
+            switch state {
             case .ready(let p, let v, _, _): return .ready(p, version: v)
             case .loading: return .loading
             case .missing: return .missing
@@ -150,7 +149,7 @@ public final class ModelRegistry: @unchecked Sendable {
         lock.lock()
         let missing = preloadFinished && !onDisk.contains(directory)
         lock.unlock()
-        setEntry(id, (missing ? .missing : .loading, now))
+        setEntry(id, missing ? .missing : .loading, usedAt: now)
         budget.force(0)
         tell(.want(id))
         evictIfNeeded()
@@ -170,8 +169,8 @@ public final class ModelRegistry: @unchecked Sendable {
             switch r {
             case .loaded(let id, let p, let v, let path):
                 // Unknown ids come from the start-up preload; take them while there is room.
-                guard let e = cache[id] ?? (budget.take(0) ? (state: State.loading, lastUsed: 0) : nil) else { continue }
-                if case .ready(_, let old, _, _) = e.state {
+                guard let state = cache[id] ?? (budget.take(0) ? State.loading : nil) else { continue }
+                if case .ready(_, let old, _, _) = state {
                     metrics.modelSwaps.increment()
                     logger.info("model swapped", metadata: ["model": "\(id)", "from_version": "\(old)", "to_version": "\(v)"])
                 } else {
@@ -180,22 +179,21 @@ public final class ModelRegistry: @unchecked Sendable {
                 if let why = p.inferenceFallback {
                     logger.warning("model scores through the autograd engine", metadata: ["model": "\(id)", "reason": "\(why)"])
                 }
-                setEntry(id, (.ready(p, version: v, loadedAt: Date().timeIntervalSince1970, path: path), e.lastUsed))
+                setEntry(id, .ready(p, version: v, loadedAt: Date().timeIntervalSince1970, path: path))
                 changed.append(id)
                 generation += 1
             case .missing(let id):
-                guard let e = cache[id] else { continue }
-                if case .ready = e.state { continue }   // LATEST vanished: keep serving what we have
-                if case .missing = e.state { continue }
-                setEntry(id, (.missing, e.lastUsed))
+                guard let state = cache[id] else { continue }
+                if case .ready = state { continue }   // LATEST vanished: keep serving what we have
+                if case .missing = state { continue }
+                setEntry(id, .missing)
             case .refused(let path, let reason):
                 metrics.modelLoadFailures.increment()
                 logger.error("model version refused", metadata: ["path": "\(path)", "reason": "\(reason)"])
             case .failed(let id, let v, let reason):
                 metrics.modelLoadFailures.increment()
                 logger.error("model version refused", metadata: ["model": "\(id)", "version": "\(v)", "reason": "\(reason)"])
-                guard let e = cache[id] else { continue }
-                if case .loading = e.state { setEntry(id, (.missing, e.lastUsed)) }
+                if case .loading? = cache[id] { setEntry(id, .missing) }
             }
         }
         reportLoaded()
@@ -211,8 +209,8 @@ public final class ModelRegistry: @unchecked Sendable {
     /// A snapshot for `/v1/models`, in no particular order (``Listing/sorted(_:)`` orders it when asked: the worker
     /// takes a snapshot every 0.2 s while its keys churn, and sorting there cost a string per id per comparison).
     public func listing() -> [Listing] {
-        cache.map { id, e in
-            switch e.state {
+        cache.entries.map { id, state in
+            switch state {
             case .ready(_, let v, let at, let path): Listing(id: id, version: v, loadedAt: at, path: path, status: "ready")
             case .loading: Listing(id: id, version: nil, loadedAt: nil, path: nil, status: "loading")
             case .missing: Listing(id: id, version: nil, loadedAt: nil, path: nil, status: "missing")
@@ -228,12 +226,13 @@ public final class ModelRegistry: @unchecked Sendable {
         metrics.setModelsLoaded(readyCount, shard: shard)
     }
 
-    /// Writes (or with nil removes) `id`'s entry, keeping ``readyCount`` and ``changed``.
+    /// Writes (or with nil removes) `id`'s entry (`usedAt` nil: its time of last use stays), keeping ``readyCount``
+    /// and ``changed``.
     @discardableResult
-    private func setEntry(_ id: ModelID, _ entry: (state: State, lastUsed: Double)?) -> State? {
+    private func setEntry(_ id: ModelID, _ state: State?, usedAt: Double? = nil) -> State? {
         func ready(_ s: State?) -> Int { if case .ready? = s { 1 } else { 0 } }
-        let old = entry.map { cache.updateValue($0, forKey: id)?.state } ?? cache.removeValue(forKey: id)?.state
-        readyCount += ready(entry?.state) - ready(old)
+        let old = state.map { cache.set(id, $0, usedAt: usedAt) } ?? cache.remove(id)
+        readyCount += ready(state) - ready(old)
         changed = true
         return old
     }
@@ -244,15 +243,8 @@ public final class ModelRegistry: @unchecked Sendable {
         let keep = capacity >= 16 ? capacity - capacity / 16 : capacity
         let count = min(cache.count, used - keep)
         guard count > 0 else { return }
-        // The least recently used `count`: the cut-off from the times alone (a sort of plain numbers), then one pass
-        // for the ids (sorting the entries themselves copied and retained every one, a tenth of the daemon under churn).
-        var stamps = cache.values.map(\.lastUsed)
-        stamps.sort()
-        let cutoff = stamps[count - 1]
-        var victims: [ModelID] = []
-        victims.reserveCapacity(count)
-        for (id, e) in cache where e.lastUsed < cutoff { victims.append(id) }
-        for (id, e) in cache where victims.count < count && e.lastUsed == cutoff { victims.append(id) }
+        // Found from the times alone (UsageTable): sorting the entries themselves copied and retained every cold model.
+        let victims = cache.leastRecentlyUsed(count)
         var gone: [LoaderEvent] = []
         gone.reserveCapacity(count)
         for v in victims { if let state = setEntry(v, nil) { gone.append(.forget(v, state)) } }
