@@ -218,10 +218,6 @@ public final class ModelRegistry: @unchecked Sendable {
         }
     }
 
-    /// Over capacity (over every registry sharing it), this registry's least recently used entries go, down to
-    /// 15/16 of the capacity at once: one sort per capacity/16 new keys rather than one per key, so churn through
-    /// far more keys than `store.max_models` costs O(log n) per new key (LoadGen --scope key with 100k keys over
-    /// max_models 10k).
     private func reportLoaded() {
         metrics.setModelsLoaded(readyCount, shard: shard)
     }
@@ -237,6 +233,10 @@ public final class ModelRegistry: @unchecked Sendable {
         return old
     }
 
+    /// Over capacity (over every registry sharing it), this registry's least recently used entries go, down to
+    /// 15/16 of the capacity at once: one sort (of the times alone) per capacity/16 new keys rather than one per key,
+    /// so churn through far more keys than `store.max_models` costs O(log n) per new key (LoadGen --scope key with
+    /// 100k keys over max_models 10k).
     private func evictIfNeeded() {
         let used = budget.used(0)
         guard used > capacity else { return }
