@@ -57,6 +57,33 @@ import TestSupport
     }
 }
 
+/// A key whose model the start-up preload read is watched from then on: a new version is heard at once, not at the
+/// first full poll (here ten minutes away).
+@Suite struct PreloadWatchTests {
+    @Test func aPreloadedKeysNewVersionIsHeardBeforeTheFirstPoll() throws {
+        let dir = try TemporaryDirectory(prefix: "aeflow-preload-watch")
+        let store = CheckpointStore(root: dir.file("models"), keepVersions: 5)
+        let key = ["h1"]
+        let v1 = try DaemonHarness.publishModel(store: store, key: key)
+        let registry = ModelRegistry(store: store, capacity: 16, pollInterval: 600,
+                                     requirements: ["default": .init(metrics: ["cpu", "mem"], windowSize: 12)],
+                                     metrics: ScoringMetrics(), logger: Logger(label: "test"))
+        registry.start()
+        defer { registry.stop() }
+        #expect(registry.waitForPreload(timeout: 60))
+        let id = ModelID(pipelineID: "default", key: key)
+        func served() -> Int? {
+            registry.applyLoaderResults()
+            if case .ready(_, let v) = registry.lookup(id, now: 0) { return v }
+            return nil
+        }
+        #expect(eventually(within: 10) { served() == v1 })
+        let v2 = try DaemonHarness.publishModel(store: store, key: key, seed: 2)
+        #expect(v2 > v1)
+        #expect(eventually(within: 10) { served() == v2 }, "still serving \(served().map(String.init) ?? "none")")
+    }
+}
+
 /// What the worker's `/v1/models` snapshot follows: the registry reports a change when an entry comes, goes or
 /// changes state, not when a lookup only marks a known model used (the busy path's every batch), and the snapshot
 /// is ordered by the ids' text only when it is read.

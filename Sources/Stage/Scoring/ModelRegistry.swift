@@ -283,14 +283,19 @@ public final class ModelRegistry: @unchecked Sendable {
     private func loaderLoop() {
         defer { loaderDone.signal() }
         var known: [ModelID: Int?] = [:]           // id → version served (nil when none)
-        preload(&known)
+        let watcher = DirectoryWatcher()
+        var watchedIDs: [Int32: ModelID] = [:]
+        var watchOf: [ModelID: Int32] = [:]          // the reverse of watchedIDs (the poll asks per id)
+        // The preloaded keys are watched from their load on: the first full poll then has nothing to catch up with
+        // (it re-read and watched every one of them at once, a second of the loader's work beside scoring).
+        for (wd, id) in preload(&known, watcher: watcher) {
+            watchedIDs[wd] = id
+            watchOf[id] = wd
+        }
         lock.lock()
         preloadFinished = true
         lock.unlock()
         preloaded.signal()
-        let watcher = DirectoryWatcher()
-        var watchedIDs: [Int32: ModelID] = [:]
-        var watchOf: [ModelID: Int32] = [:]          // the reverse of watchedIDs (the poll asks per id)
         func watch(_ id: ModelID) {
             guard watchOf[id] == nil, let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) else { return }
             watchedIDs[wd] = id
@@ -348,13 +353,20 @@ public final class ModelRegistry: @unchecked Sendable {
 
     /// Loads the live version of every key already in the store for a configured pipeline (up to the
     /// cache capacity), so a restarted daemon scores at once instead of waiting for each key's first point.
-    private func preload(_ known: inout [ModelID: Int?]) {
+    /// Returns the watches set on the loaded keys' directories (`watcher`'s descriptors).
+    private func preload(_ known: inout [ModelID: Int?], watcher: DirectoryWatcher) -> [(Int32, ModelID)] {
         var loaded = 0
+        var watches: [(Int32, ModelID)] = []
         for pipelineID in requirements.keys.sorted() {
             let dir = "\(store.root)/\(CheckpointStore.directoryName([pipelineID]))"
             for name in CheckpointStore.listDirectory(dir).sorted() {
                 // Another worker's key (when the name says which) is that worker's to load.
                 if let key = CheckpointStore.key(fromDirectoryName: name), !shard.holdsModel(of: key) { continue }
+                // A key to be loaded is watched before its LATEST is read, so a version published meanwhile is heard;
+                // the watch goes again unless the key is loaded.
+                let wd = loaded < capacity ? watcher.add("\(dir)/\(name)") : nil
+                var watched = false
+                defer { if !watched, let wd { watcher.remove(wd) } }
                 guard let latest = CheckpointStore.latest(in: "\(dir)/\(name)") else { continue }
                 // Every key with a live version counts as on disk (its first point waits for a load, no train request);
                 // up to the cache's capacity they are loaded now.
@@ -371,12 +383,14 @@ public final class ModelRegistry: @unchecked Sendable {
                     known[id] = .some(latest.version)
                     post(.loaded(id, pipeline, version: latest.version, path: latest.path))
                     loaded += 1
+                    if let wd { watches.append((wd, id)); watched = true }
                 } catch {
                     post(.refused(path: latest.path, reason: "\(error)"))
                 }
             }
         }
         if loaded > 0 { logger.info("models preloaded", metadata: ["count": "\(loaded)"]) }
+        return watches
     }
 
     /// Loads `id`'s live version if it differs from the one served.
