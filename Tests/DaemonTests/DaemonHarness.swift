@@ -16,7 +16,7 @@ final class DaemonHarness {
     private(set) var httpPort: Int
     var store: CheckpointStore { CheckpointStore(root: dir.file("models"), keepVersions: 5) }
 
-    static func config(store: String, extra: String = "", scoresType: String = "push", streamExtra: String = "",
+    static func config(store: String, extra: String = "", scoresType: String = "push", streamExtra: String = "", storeExtra: String = "",
                        trainer: String = "min_train_size: 300, retry_sec: 3600, pltrainer_conf: {max_epochs: 15}") -> String {
         """
         inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]
@@ -26,7 +26,7 @@ final class DaemonHarness {
           dead_letter: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
           history: {endpoint: "tcp://127.0.0.1:0", type: push, bind: true}
         http: {port: 0}
-        store: {path: "\(store)", poll_interval_ms: 100}
+        store: {path: "\(store)", poll_interval_ms: 100\(storeExtra)}
         \(extra)
         stream_confs:
           default:
@@ -84,14 +84,16 @@ final class DaemonHarness {
 
     let arguments: [String]
 
-    init(extraConfig: String = "", scoresType: String = "push", streamExtra: String = "", trainer: String? = nil, arguments: [String] = [],
-         prepare: (CheckpointStore) throws -> Void = { _ in }) throws {
+    /// `storeExtra`: more `store:` settings, each with a leading comma (", max_models: 4").
+    init(extraConfig: String = "", scoresType: String = "push", streamExtra: String = "", storeExtra: String = "", trainer: String? = nil,
+         arguments: [String] = [], prepare: (CheckpointStore) throws -> Void = { _ in }) throws {
         dir = try TemporaryDirectory(prefix: "aeflow-daemon")
         self.arguments = arguments
         try prepare(CheckpointStore(root: dir.file("models"), keepVersions: 5))
         let models = dir.file("models")
-        let text = trainer.map { Self.config(store: models, extra: extraConfig, scoresType: scoresType, streamExtra: streamExtra, trainer: $0) }
-            ?? Self.config(store: models, extra: extraConfig, scoresType: scoresType, streamExtra: streamExtra)
+        let text = trainer.map { Self.config(store: models, extra: extraConfig, scoresType: scoresType, streamExtra: streamExtra, storeExtra: storeExtra,
+                                             trainer: $0) }
+            ?? Self.config(store: models, extra: extraConfig, scoresType: scoresType, streamExtra: streamExtra, storeExtra: storeExtra)
         try text.write(toFile: dir.file("cfg.yaml"), atomically: true, encoding: .utf8)
         (daemon, endpoints, httpPort) = try Self.launch(dir, arguments: arguments)
     }

@@ -16,6 +16,40 @@ import TensorCore
         return range.map { i in let r = DaemonHarness.row(i, noise: &rng); return point(key, i, cpu: r.cpu, mem: r.mem) }
     }
 
+    /// More keys than `store.max_models`, in strict rotation (every lookup a miss once the cache is full): every point
+    /// is answered once, the cache stays within its bound, and once the churn stops the keys still sent get their
+    /// models (the loader is not left behind on reads it no longer needs).
+    @Test func churnThroughMoreKeysThanMaxModelsAnswersEveryPointAndRecovers() throws {
+        let keys = (0..<24).map { "c\($0)" }
+        let h = try DaemonHarness(storeExtra: ", max_models: 4") { store in
+            try DaemonHarness.publishModel(store: store, keys: keys.map { [$0] })
+        }
+        let rotation = (0..<16).flatMap { i in keys.map { Self.points($0, i..<(i + 1))[0] } }
+        let churned = try h.stream(rotation, expect: rotation.count)
+        #expect(churned.count == rotation.count)
+        let answered = Set(churned.map { "\($0["composite_keys"]?.arrayValue?.first?.stringValue ?? "?")@\($0["timestamp"]?.intValue ?? -1)" })
+        #expect(answered.count == rotation.count, "each point answered once")
+        let statuses = Set(churned.compactMap { $0["metadata"]?.objectValue?["status"]?.stringValue })
+        #expect(statuses.isSubset(of: ["warming_up", "scored", "model_not_ready"]), "\(statuses)")
+        #expect(try h.metric("aeflow_models_loaded") <= 4)
+        let listed = try JSONValue.parse(try h.http("GET", "/v1/models").1)["models"]?.arrayValue ?? []
+        #expect(listed.count <= 4, "\(listed.count) models listed")
+        // Two keys only from now on, paced, a round of 20 points each at a time: both are read back and scored within a
+        // few rounds (the loader first finishes the reads under way when the churn stopped).
+        var next = 16, recovered = false
+        for _ in 0..<10 where !recovered {
+            let calm = (next..<(next + 20)).flatMap { i in ["c0", "c1"].map { Self.points($0, i..<(i + 1))[0] } }
+            next += 20
+            let after = try h.stream(calm, expect: calm.count, extraArguments: ["--rate-per-s", "200"])
+            #expect(after.count == calm.count)
+            recovered = ["c0", "c1"].allSatisfy { key in
+                after.last { $0["composite_keys"]?.arrayValue?.first?.stringValue == key }?["metadata"]?.objectValue?["status"]?.stringValue == "scored"
+            }
+        }
+        #expect(recovered, "c0 and c1 still not scored after \(next - 16) points each")
+        #expect(h.stop() == 0)
+    }
+
     @Test func hostileMessagesAreCountedDeadLetteredAndLoseNothing() throws {
         let h = try DaemonHarness(extraConfig: "windows: {max_message_bytes: 65536, max_future_s: 3600}") {
             try DaemonHarness.publishModel(store: $0, key: ["web"])

@@ -77,7 +77,10 @@ extension DaemonRuntime {
                 }
             }
             flush()
-            if idle { w.models.applyLoaderResults() }
+            if idle {
+                w.models.applyLoaderResults()
+                w.models.rebalance()   // a worker without points of its own still gives back its share
+            }
             if now >= nextExpiry || !running {
                 engine.expire(now: now)
                 nextExpiry = now + 1

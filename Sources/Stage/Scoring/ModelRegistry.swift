@@ -60,7 +60,8 @@ public final class ModelRegistry: @unchecked Sendable {
     }
 
     enum LoaderResult {
-        case loaded(ModelID, ScoringPipeline, version: Int, path: String)
+        /// `preloaded`: read by the start-up scan (taken while there is room, its key not asked for yet).
+        case loaded(ModelID, ScoringPipeline, version: Int, path: String, preloaded: Bool)
         case missing(ModelID)
         case failed(ModelID, version: Int, reason: String)
         /// A stored live version the start-up scan could not use (its key unknown until it loads).
@@ -152,7 +153,7 @@ public final class ModelRegistry: @unchecked Sendable {
         setEntry(id, missing ? .missing : .loading, usedAt: now)
         budget.force(0)
         tell(.want(id))
-        evictIfNeeded()
+        evictIfNeeded(sparing: id)
         return missing ? .missing : .loading
     }
 
@@ -167,9 +168,11 @@ public final class ModelRegistry: @unchecked Sendable {
         guard !done.isEmpty else { return changed }   // called per batch: nothing to count again
         for r in done {
             switch r {
-            case .loaded(let id, let p, let v, let path):
-                // Unknown ids come from the start-up preload; take them while there is room.
-                guard let state = cache[id] ?? (budget.take(0) ? State.loading : nil) else { continue }
+            case .loaded(let id, let p, let v, let path, let preloaded):
+                // Unknown ids from the start-up preload are taken while there is room; a read of a key evicted since it
+                // was asked for is dropped (kept, it took a share of `max_models` no key was using, for good when
+                // this worker's keys go quiet).
+                guard let state = cache[id] ?? (preloaded && budget.take(0) ? State.loading : nil) else { continue }
                 if case .ready(_, let old, _, _) = state {
                     metrics.modelSwaps.increment()
                     logger.info("model swapped", metadata: ["model": "\(id)", "from_version": "\(old)", "to_version": "\(v)"])
@@ -237,14 +240,19 @@ public final class ModelRegistry: @unchecked Sendable {
     /// 15/16 of the capacity at once: one sort (of the times alone) per capacity/16 new keys rather than one per key,
     /// so churn through far more keys than `store.max_models` costs O(log n) per new key (LoadGen --scope key with
     /// 100k keys over max_models 10k).
-    private func evictIfNeeded() {
+    /// A registry evicts only what it holds over its even share of the capacity (`shareKeep`): one holding less
+    /// lets the total run over until the others give back theirs (``rebalance()``), since evicting its own would
+    /// read its few live keys again and again while other workers' quiet models fill the shared capacity. `sparing`:
+    /// the key just asked for, never evicted for its own sake.
+    private func evictIfNeeded(sparing: ModelID? = nil) {
         let used = budget.used(0)
         guard used > capacity else { return }
         let keep = capacity >= 16 ? capacity - capacity / 16 : capacity
-        let count = min(cache.count, used - keep)
+        let count = min(cache.count - (sparing == nil ? 0 : 1), used - keep, cache.count - shareKeep)
         guard count > 0 else { return }
         // Found from the times alone (UsageTable): sorting the entries themselves copied and retained every cold model.
-        let victims = cache.leastRecentlyUsed(count)
+        let victims = sparing.map { spared in cache.leastRecentlyUsed(count + 1).filter { $0 != spared }.prefix(count).map { $0 } }
+            ?? cache.leastRecentlyUsed(count)
         var gone: [LoaderEvent] = []
         gone.reserveCapacity(count)
         for v in victims { if let state = setEntry(v, nil) { gone.append(.forget(v, state)) } }
@@ -254,6 +262,20 @@ public final class ModelRegistry: @unchecked Sendable {
         lock.lock()
         events += gone
         lock.unlock()
+    }
+
+    /// Over the shared capacity, a registry holding more than its even share evicts its own least recently used down
+    /// to that share, also when none of its own keys is new (the scoring engine calls it once a batch): so a worker
+    /// whose keys went quiet gives back the capacity another worker's keys need.
+    public func rebalance() {
+        guard cache.count > shareKeep else { return }
+        evictIfNeeded()
+    }
+
+    /// This registry's even share of the capacity, less the sixteenth evicted at once (as `keep` is of the capacity).
+    private var shareKeep: Int {
+        let share = max(1, capacity / max(1, shard.count))
+        return share >= 16 ? share - share / 16 : share
     }
 
     private func tell(_ e: LoaderEvent) {
@@ -381,7 +403,7 @@ public final class ModelRegistry: @unchecked Sendable {
                     guard store.keyDirectory(pipeline: pipelineID, key: c.key) == "\(dir)/\(name)", c.pipelineID == pipelineID else { continue }
                     guard let req = requirements[pipelineID], c.metrics == req.metrics, c.seqLen == req.windowSize else { continue }
                     known[id] = .some(latest.version)
-                    post(.loaded(id, pipeline, version: latest.version, path: latest.path))
+                    post(.loaded(id, pipeline, version: latest.version, path: latest.path, preloaded: true))
                     loaded += 1
                     if let wd { watches.append((wd, id)); watched = true }
                 } catch {
@@ -414,7 +436,7 @@ public final class ModelRegistry: @unchecked Sendable {
                     throw CheckpointError(path: latest.path, .spec("seq_len \(c.seqLen) differs from the window size \(req.windowSize)"))
                 }
             }
-            post(.loaded(id, pipeline, version: latest.version, path: latest.path))
+            post(.loaded(id, pipeline, version: latest.version, path: latest.path, preloaded: false))
         } catch {
             post(.failed(id, version: latest.version, reason: "\(error)"))
         }

@@ -237,6 +237,7 @@ public final class ScoringEngine {
 
     func process(_ bp: UnsafeBufferPointer<RoutedPoint>, now: Double) -> [Emission] {
         models.applyLoaderResults()
+        models.rebalance()
         var out = [Emission?](repeating: nil, count: bp.count)
         var trainRequests: [Emission] = []
         // Each ready point's window is copied when its point is applied (a later point of its key in the batch moves
