@@ -26,15 +26,21 @@ import TestSupport
         #expect(!ids.contains(ModelID(pipelineID: "p", key: ["k0"])), "the oldest is gone")
     }
 
+    /// Two scoring workers' registries over one store, sharing `capacity` through their budget.
+    static func twoWorkers(capacity: Int, in dir: TemporaryDirectory) -> ([ModelRegistry], KeyBudget) {
+        let budget = KeyBudget(limit: capacity, pipelines: 1)
+        let registries = (0..<2).map {
+            ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: capacity, pollInterval: 1, requirements: [:],
+                          metrics: ScoringMetrics(), logger: Logger(label: "test"), shard: KeyShard(index: $0, count: 2), budget: budget)
+        }
+        return (registries, budget)
+    }
+
     /// A worker whose keys went quiet gives its share of the capacity back: the other worker's new keys are kept (up
     /// to its even share) instead of evicting each other at every point.
     @Test func aQuietWorkersModelsMakeRoomForTheOthersKeys() throws {
         let dir = try TemporaryDirectory(prefix: "aeflow-lru-rebalance")
-        let budget = KeyBudget(limit: 4, pipelines: 1)
-        let registries = (0..<2).map {
-            ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: 4, pollInterval: 1, requirements: [:],
-                          metrics: ScoringMetrics(), logger: Logger(label: "test"), shard: KeyShard(index: $0, count: 2), budget: budget)
-        }
+        let (registries, budget) = Self.twoWorkers(capacity: 4, in: dir)
         var i = 0
         func newID(of worker: Int) -> ModelID {
             while true {
@@ -62,11 +68,7 @@ import TestSupport
     /// gives back what it holds over its even share to the worker whose keys are live.
     @Test func workersShareTheCapacity() throws {
         let dir = try TemporaryDirectory(prefix: "aeflow-lru-shared")
-        let budget = KeyBudget(limit: 64, pipelines: 1)
-        let registries = (0..<2).map {
-            ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: 64, pollInterval: 1, requirements: [:],
-                          metrics: ScoringMetrics(), logger: Logger(label: "test"), shard: KeyShard(index: $0, count: 2), budget: budget)
-        }
+        let (registries, budget) = Self.twoWorkers(capacity: 64, in: dir)
         var largest = 0
         for i in 0..<5_000 {
             let key = ["k\(i)"]

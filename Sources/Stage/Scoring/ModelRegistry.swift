@@ -251,8 +251,7 @@ public final class ModelRegistry: @unchecked Sendable {
         let count = min(cache.count - (sparing == nil ? 0 : 1), used - keep, cache.count - shareKeep)
         guard count > 0 else { return }
         // Found from the times alone (UsageTable): sorting the entries themselves copied and retained every cold model.
-        let victims = sparing.map { spared in cache.leastRecentlyUsed(count + 1).filter { $0 != spared }.prefix(count).map { $0 } }
-            ?? cache.leastRecentlyUsed(count)
+        let victims = cache.leastRecentlyUsed(count, sparing: sparing)
         var gone: [LoaderEvent] = []
         gone.reserveCapacity(count)
         for v in victims { if let state = setEntry(v, nil) { gone.append(.forget(v, state)) } }

@@ -56,9 +56,12 @@ struct UsageTable<Key: Hashable, Value> {
         return old
     }
 
-    /// The `n` least recently used keys (ties in slot order), at most `count`.
-    func leastRecentlyUsed(_ n: Int) -> [Key] {
-        let n = Swift.min(n, count)
+    /// The `n` least recently used keys (ties in slot order), at most `count`; `sparing` is never among them.
+    func leastRecentlyUsed(_ n: Int, sparing: Key? = nil) -> [Key] {
+        var times = times
+        let spared = sparing.flatMap { slots[$0] }
+        if let spared { times[spared] = .infinity }   // ranked as a free slot
+        let n = Swift.min(n, count - (spared == nil ? 0 : 1))
         guard n > 0 else { return [] }
         var sorted = times
         sorted.sort()
