@@ -340,6 +340,41 @@ def contention(args):
     print()
 
 
+def tail(args):
+    """The tail and the throughput this machine gives a stage of known cost: LoadGen against bench/Forwarder spending a
+    fixed, calibrated X µs of CPU on each message (--forwarder-work-us; 0 is libzmq's zmq_proxy, no work) at 100k and
+    300k points/s, and the daemon (pipeline-wide model, and a model per key for 100 keys) in the same rounds, so the
+    daemon's p99 and throughput sit beside those of a stage spending the same CPU a point on the same machine."""
+    rounds = 1 if args.quick else 3
+    works = ["0", "1", "2", "4", "6"]
+    seconds = "2" if args.quick else "3"
+    def loadgen(extra, rates):
+        return [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", rates, "--seconds", seconds,
+                "--probe-seconds", "0"] + extra
+    rows = []
+    for i in range(rounds):
+        for w in works:
+            for r in bench_rows(loadgen(["--forwarder", "--forwarder-work-us", w], "100000,300000"), "forwarder"):
+                rows.append((i + 1, f"forwarder, {w} µs of work a point", r))
+        for r in bench_rows(loadgen([], "100000,300000")):
+            rows.append((i + 1, "daemon, one pipeline-wide model", r))
+        for r in bench_rows([os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", "100", "--rates", "100000,300000",
+                             "--seconds", seconds, "--probe-seconds", "0"]):
+            rows.append((i + 1, "daemon, a model per key (100 keys)", r))
+        print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print("### The tail against the CPU a point: a forwarder doing fixed work beside the daemon (bench/LoadGen --forwarder-work-us)\n")
+    print("| round | stage | offered points/s | outputs/s | stage CPU µs/point | p50 | p99 | generator cores |")
+    print("|---|---|---|---|---|---|---|---|")
+    for rate in (100_000, 300_000):
+        for i, stage, r in rows:
+            if r["offered_per_s"] != rate:
+                continue
+            print(f"| {i} | {stage} | {rate:,} | {r['scored_per_s']:,.0f} | {r['daemon_cpu_us_per_point']:.2f} | "
+                  f"{r['p50_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | {r['generator_cores']:.2f} |")
+    print()
+
+
 def per_key(args):
     """A model per key (LoadGen --scope key): the daemon scoring through the compiled plans on one scoring worker
     per core (the default) and on one worker, then with AEFLOW_INFERENCE=autograd (the engine); each in its own
@@ -523,7 +558,7 @@ def remote_write(args):
         shutil.rmtree(data, ignore_errors=True)
 
 
-SUITES = {"per-key": per_key, "ceiling": ceiling, "contention": contention, "alternate": alternate, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+SUITES = {"per-key": per_key, "ceiling": ceiling, "tail": tail, "contention": contention, "alternate": alternate, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():

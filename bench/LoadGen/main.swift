@@ -6,7 +6,7 @@
 //                                                    [--points-per-message 1] [--quick] [--with-retrain] [--curve]
 //                                                    [--dump-latencies PREFIX] [--scope pipeline|key] [--max-models N]
 //                                                    [--workers N] [--remote-write URL] [--remote-write-batch N]
-//                                                    [--engine] [--engine-batch N] [--forwarder]
+//                                                    [--engine] [--engine-batch N] [--forwarder [--forwarder-work-us X]]
 //
 // --scope key gives every key its own model (numalogic's default and most users' way): `model_scope: key`, and
 // the trained checkpoint published once per key before the daemon starts (keys under 1M only), so a batch of
@@ -37,7 +37,9 @@
 // ZeroMQ forwarder (libzmq's zmq_proxy) that returns each message unchanged, with no decoding, scoring or encoding.
 // Its rows ("bench": "forwarder"; no statuses, as nothing is scored) are the machine's ceiling for a stage that
 // reads and writes one message per point beside this generator. Pipeline scope only, without the options that
-// need the daemon (--with-retrain, --curve, --remote-write).
+// need the daemon (--with-retrain, --curve, --remote-write). With --forwarder-work-us X the forwarder also spends X µs
+// of CPU on each message (a calibrated arithmetic loop on its one thread): a stage of known cost, whose tail and
+// throughput on this machine set the daemon's beside its CPU a point (`bench/run.py tail`).
 //
 // Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
 // minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
@@ -65,13 +67,13 @@ func now() -> Double {
 var keySets = [1, 10_000, 1_000_000], rates = [50_000, 100_000, 150_000, 200_000, 0], seconds = 5.0, warmupSeconds = 1.0
 var perMessage = 1, withRetrain = false, curve = false, dumpPrefix: String?, probeSeconds = 5.0
 var perKeyModels = false, maxModels: Int?, workers = 0, remoteWrite: String?, remoteWriteBatch = 2_000
-var engineOnly = false, engineBatch = 256, forwarder = false
+var engineOnly = false, engineBatch = 256, forwarder = false, forwarderWork = 0.0
 /// Ends the program with a usage line (exit status 2): a bad command line is the caller's mistake, not a crash.
 @MainActor func usage(_ problem: String) -> Never {
     FileHandle.standardError.write(Data(("LoadGen: \(problem)\nusage: LoadGen [--keys N,...] [--rates N,...] [--seconds S] "
         + "[--warmup-seconds S] [--probe-seconds S] [--points-per-message N] [--quick] [--with-retrain] [--curve] "
         + "[--dump-latencies PREFIX] [--scope pipeline|key] [--max-models N] [--workers N] [--remote-write URL] "
-        + "[--remote-write-batch N] [--engine] [--engine-batch N] [--forwarder]\n").utf8))
+        + "[--remote-write-batch N] [--engine] [--engine-batch N] [--forwarder [--forwarder-work-us X]]\n").utf8))
     exit(2)
 }
 var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -112,6 +114,7 @@ while let a = args.next() {
     case "--engine": engineOnly = true
     case "--engine-batch": engineBatch = value(a)
     case "--forwarder": forwarder = true
+    case "--forwarder-work-us": forwarderWork = value(a)   // with --forwarder: µs of CPU the forwarder spends a message
     case "--help", "-h": usage("load generator for `aeflow serve` (see the header of bench/LoadGen/main.swift)")
     default: usage("unknown argument \(a)")
     }
@@ -119,6 +122,7 @@ while let a = args.next() {
 if perMessage < 1 || engineBatch < 1 || seconds <= 0 || keySets.contains(where: { $0 < 1 }) || rates.contains(where: { $0 < 0 }) {
     usage("--points-per-message, --engine-batch, --seconds and --keys must be positive, --rates not negative")
 }
+if forwarderWork < 0 || (forwarderWork > 0 && !forwarder) { usage("--forwarder-work-us takes µs ≥ 0, with --forwarder") }
 if forwarder && (perKeyModels || withRetrain || curve || remoteWrite != nil || engineOnly) {
     usage("--forwarder replaces the daemon: it takes neither --scope key, --with-retrain, --curve, --remote-write nor --engine")
 }
@@ -216,11 +220,12 @@ func daemonConfig(maxKeys: Int) -> String {
     """
 }
 
-func runDaemon(maxKeys: Int, withRetrain: Bool) throws -> (LineReader, [String: String]) {
+func runDaemon(maxKeys: Int, withRetrain: Bool, forwarderWork: Double) throws -> (LineReader, [String: String]) {
     let cfg = daemonConfig(maxKeys: maxKeys)
     try cfg.write(toFile: "\(dir)/cfg.yaml", atomically: true, encoding: .utf8)
     try? FileManager.default.removeItem(atPath: "\(dir)/history.sqlite")
-    let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"] + (withRetrain ? ["--with-retrain"] : []))
+    let r = try LineReader(exe, ["serve", "--config", "\(dir)/cfg.yaml"] + (withRetrain ? ["--with-retrain"] : [])
+                                  + (forwarderWork > 0 ? ["--work-us", "\(forwarderWork)"] : []))
     // On a failure the daemon is stopped before LoadGen ends (it was left running, idle, after a failed row).
     // The daemon reports ready once its workers have read the store (one checkpoint per key: minutes for 100,000).
     guard let ready = r.waitFor("daemon ready", timeout: 300) else { r.stop(); fatalError("daemon did not start within 300 s") }
@@ -475,7 +480,7 @@ if engineOnly {
 }
 
 for keys in keySets {
-    let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1), withRetrain: withRetrain)
+    let (daemon, e) = try runDaemon(maxKeys: keys >= 1_000_000 ? 100_000 : max(keys, 1), withRetrain: withRetrain, forwarderWork: forwarderWork)
     let ctx = try ZMQContext()
     let push = try ZMQSocket(ctx, .push)
     if curve { try push.makeCurveClient(serverKey: serverKeys.publicKey, keys: clientKeys) }
@@ -643,6 +648,7 @@ for keys in keySets {
         }
         let statuses = results.statuses.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         emit("{\"bench\": \"\(forwarder ? "forwarder" : "daemon")\", \"keys\": \(keys), \"scope\": \"\(perKeyModels ? "key" : "pipeline")\", \"offered_per_s\": \(rate), \"points_per_message\": \(perMessage), "
+              + (forwarder ? "\"forwarder_work_us\": \(forwarderWork), " : "")
               + "\"points\": \(measured), \"warmup_points\": \(warm), \"sent_per_s\": \(Double(measured) / (sendEnd - measureStart)), "
               + "\"scored_per_s\": \(Double(results.received - warm) / elapsed), "
               + "\"daemon_cpu_us_per_point\": \(cpu / Double(max(1, results.received - warm)) * 1e6), \"daemon_cores\": \(cpu / elapsed), "
