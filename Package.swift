@@ -140,10 +140,10 @@ let package = Package(
             name: "ModelBench", dependencies: ["Autoencoders", "Scoring", "Training", "TensorCore"],
             path: "bench/ModelBench", swiftSettings: optimized),
 
-        .executableTarget(name: "Forwarder", dependencies: ["ZMQ"], path: "bench/Forwarder", swiftSettings: optimized),
+        .executableTarget(name: "Forwarder", dependencies: ["ZMQ", "SystemCalls"], path: "bench/Forwarder", swiftSettings: optimized),
 
         .executableTarget(
-            name: "LoadGen", dependencies: ["ZMQ", "Scoring", "Stage", "Training", "Autoencoders", "TensorCore",
+            name: "LoadGen", dependencies: ["ZMQ", "Scoring", "Stage", "Training", "Autoencoders", "TensorCore", "SystemCalls",
                                             .product(name: "Logging", package: "swift-log")],
             path: "bench/LoadGen", swiftSettings: optimized,
             linkerSettings: [.linkedLibrary("jemalloc")]),   // as the daemon's (its --engine rows score in this process)

@@ -347,19 +347,15 @@ def tail(args):
     daemon's p99 and throughput sit beside those of a stage spending the same CPU a point on the same machine."""
     rounds = 1 if args.quick else 3
     works = ["0", "1", "2", "4", "6"]
-    seconds = "2" if args.quick else "3"
-    def loadgen(extra, rates):
-        return [os.path.join(RELEASE, "LoadGen"), "--keys", "10000", "--rates", rates, "--seconds", seconds,
-                "--probe-seconds", "0"] + extra
+    base = pipeline_loadgen(args, "100000,300000")
     rows = []
     for i in range(rounds):
         for w in works:
-            for r in bench_rows(loadgen(["--forwarder", "--forwarder-work-us", w], "100000,300000"), "forwarder"):
+            for r in bench_rows(base + ["--forwarder", "--forwarder-work-us", w], "forwarder"):
                 rows.append((i + 1, f"forwarder, {w} µs of work a point", r))
-        for r in bench_rows(loadgen([], "100000,300000")):
+        for r in bench_rows(base):
             rows.append((i + 1, "daemon, one pipeline-wide model", r))
-        for r in bench_rows([os.path.join(RELEASE, "LoadGen"), "--scope", "key", "--keys", "100", "--rates", "100000,300000",
-                             "--seconds", seconds, "--probe-seconds", "0"]):
+        for r in bench_rows(base + ["--scope", "key", "--keys", "100"]):   # (the later --keys wins)
             rows.append((i + 1, "daemon, a model per key (100 keys)", r))
         print(f"\r{i + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

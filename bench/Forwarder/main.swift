@@ -12,6 +12,7 @@
 //   .build/release/LoadGen --forwarder --keys 10000 --rates 500000,0   (LoadGen starts this program)
 //   .build/release/LoadGen --forwarder --forwarder-work-us 4 --keys 10000 --rates 100000
 import Foundation
+import SystemCalls
 import ZMQ
 
 /// `iterations` steps of a dependent, non-linear integer chain (multiply, then xor-shift: no closed form or
@@ -24,17 +25,12 @@ import ZMQ
 
 /// Loop steps per µs of this thread's CPU time: the highest of five runs of at least 5 ms each.
 func stepsPerMicrosecond() -> Double {
-    func cpuNow() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-    }
     var best = 0.0, sink: UInt64 = 0
     var n = 100_000, runs = 0
     while runs < 5 {
-        let t0 = cpuNow()
+        let t0 = ThreadClock.cpuSeconds()
         sink ^= spin(n, sink)
-        let dt = cpuNow() - t0
+        let dt = ThreadClock.cpuSeconds() - t0
         if dt < 0.005 { n *= 2; continue }
         best = max(best, Double(n) / (dt * 1e6))
         runs += 1

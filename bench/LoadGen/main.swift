@@ -54,6 +54,7 @@ import Foundation
 import Logging
 import Scoring
 import Stage
+import SystemCalls
 import TensorCore
 import Training
 import ZMQ
@@ -416,13 +417,6 @@ func processCPU() -> Double {
     return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
 }
 
-/// Thread CPU time (user + system) of the calling thread, in seconds.
-func threadCPU() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
 /// The --engine rows: one in-process ScoringEngine per key set, timed per batch (see the header).
 @MainActor func engineRows() throws {
     for keys in keySets where keys < 1_000_000 {
@@ -443,7 +437,7 @@ func threadCPU() -> Double {
         while i < warm + measured {
             let n = min(engineBatch, (i < warm ? warm : warm + measured) - i)   // no batch straddles the warm-up's end
             let bodies = (i..<(i + n)).map { Array(point(key: $0 % keys, step: $0 / keys, sent: Double($0)).utf8) }
-            let t0 = threadCPU()
+            let t0 = ThreadClock.cpuSeconds()
             var batch: [RoutedPoint] = []
             batch.reserveCapacity(n)
             for (j, body) in bodies.enumerated() {
@@ -452,9 +446,9 @@ func threadCPU() -> Double {
                 }
                 batch.append(contentsOf: ps)
             }
-            let t1 = threadCPU()
+            let t1 = ThreadClock.cpuSeconds()
             let out = engine.process(batch, now: now())
-            let t2 = threadCPU()
+            let t2 = ThreadClock.cpuSeconds()
             if i >= warm {
                 (decodeSeconds, processSeconds) = (decodeSeconds + t1 - t0, processSeconds + t2 - t1)
                 for e in out {
