@@ -9,8 +9,7 @@ import TestSupport
 @Suite struct ModelRegistryTests {
     @Test func churnThroughManyMoreKeysThanMaxModelsStaysBoundedAndKeepsTheBusyKey() throws {
         let dir = try TemporaryDirectory(prefix: "aeflow-lru")
-        let registry = ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: 64, pollInterval: 1,
-                                     requirements: [:], metrics: ScoringMetrics(), logger: Logger(label: "test"))
+        let registry = ModelRegistryTests.emptyStore(capacity: 64, in: dir)
         let busy = ModelID(pipelineID: "p", key: ["busy"])
         var largest = 0
         for i in 0..<5_000 {
@@ -26,13 +25,16 @@ import TestSupport
         #expect(!ids.contains(ModelID(pipelineID: "p", key: ["k0"])), "the oldest is gone")
     }
 
+    /// A registry over the empty store in `dir` (one worker's alone unless `shard` and `budget` say otherwise).
+    static func emptyStore(capacity: Int, in dir: TemporaryDirectory, shard: KeyShard = .whole, budget: KeyBudget? = nil) -> ModelRegistry {
+        ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: capacity, pollInterval: 1, requirements: [:],
+                      metrics: ScoringMetrics(), logger: Logger(label: "test"), shard: shard, budget: budget)
+    }
+
     /// Two scoring workers' registries over one store, sharing `capacity` through their budget.
     static func twoWorkers(capacity: Int, in dir: TemporaryDirectory) -> ([ModelRegistry], KeyBudget) {
         let budget = KeyBudget(limit: capacity, pipelines: 1)
-        let registries = (0..<2).map {
-            ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: capacity, pollInterval: 1, requirements: [:],
-                          metrics: ScoringMetrics(), logger: Logger(label: "test"), shard: KeyShard(index: $0, count: 2), budget: budget)
-        }
+        let registries = (0..<2).map { emptyStore(capacity: capacity, in: dir, shard: KeyShard(index: $0, count: 2), budget: budget) }
         return (registries, budget)
     }
 
@@ -126,8 +128,7 @@ import TestSupport
 @Suite struct ModelListingTests {
     @Test func onlyNewAndEvictedEntriesCountAsChanges() throws {
         let dir = try TemporaryDirectory(prefix: "aeflow-listing")
-        let registry = ModelRegistry(store: CheckpointStore(root: dir.file("models")), capacity: 32, pollInterval: 1,
-                                     requirements: [:], metrics: ScoringMetrics(), logger: Logger(label: "test"))
+        let registry = ModelRegistryTests.emptyStore(capacity: 32, in: dir)
         let first = ModelID(pipelineID: "p", key: ["a"])
         _ = registry.lookup(first, now: 0)
         #expect(registry.takeChanges(), "a new id is a change")

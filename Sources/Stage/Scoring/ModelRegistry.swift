@@ -186,10 +186,8 @@ public final class ModelRegistry: @unchecked Sendable {
                 changed.append(id)
                 generation += 1
             case .missing(let id):
-                guard let state = cache[id] else { continue }
-                if case .ready = state { continue }   // LATEST vanished: keep serving what we have
-                if case .missing = state { continue }
-                setEntry(id, .missing)
+                // Only a read under way becomes missing (LATEST vanished under a ready model: keep serving what we have).
+                if case .loading? = cache[id] { setEntry(id, .missing) }
             case .refused(let path, let reason):
                 metrics.modelLoadFailures.increment()
                 logger.error("model version refused", metadata: ["path": "\(path)", "reason": "\(reason)"])
@@ -307,20 +305,20 @@ public final class ModelRegistry: @unchecked Sendable {
         let watcher = DirectoryWatcher()
         var watchedIDs: [Int32: ModelID] = [:]
         var watchOf: [ModelID: Int32] = [:]          // the reverse of watchedIDs (the poll asks per id)
-        // The preloaded keys are watched from their load on: the first full poll then has nothing to catch up with
-        // (it re-read and watched every one of them at once, a second of the loader's work beside scoring).
-        for (wd, id) in preload(&known, watcher: watcher) {
+        func remember(_ wd: Int32, _ id: ModelID) {
             watchedIDs[wd] = id
             watchOf[id] = wd
         }
+        // The preloaded keys are watched from their load on: the first full poll then has nothing to catch up with
+        // (it re-read and watched every one of them at once, a second of the loader's work beside scoring).
+        for (wd, id) in preload(&known, watcher: watcher) { remember(wd, id) }
         lock.lock()
         preloadFinished = true
         lock.unlock()
         preloaded.signal()
         func watch(_ id: ModelID) {
             guard watchOf[id] == nil, let wd = watcher.add(store.keyDirectory(pipeline: id.pipelineID, key: id.key)) else { return }
-            watchedIDs[wd] = id
-            watchOf[id] = wd
+            remember(wd, id)
         }
         var nextPoll = MonotonicClock.now() + pollInterval
         var recheck = RecheckSchedule<ModelID>(period: pollInterval * Double(Self.watchedPollRounds))
