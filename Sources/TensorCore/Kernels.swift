@@ -97,6 +97,31 @@ public enum Kernels {
         for i in 0..<lines { aef_prefetch_l2(p + i * 64) }
     }
 
+    /// An activation ``dense(rows:inputs:outputs:x:weight:bias:y:activation:isa:)`` applies to its sums.
+    public enum DenseActivation: Int32, Sendable {
+        case identity = 0, relu = 1, tanh = 2   // (the values of CKernels.h's AEF_DENSE_*)
+    }
+
+    /// `y[r] = activation(x[r] · weight + bias)` for `rows` contiguous rows: `weight` is `inputs × outputs` (PyTorch's
+    /// weight transposed), `y` does not overlap `x`. For layers of a few rows (a small model's window), where a BLAS
+    /// call costs more than the arithmetic. Weight rows and the bias are read in whole 16-float vectors: up to 15
+    /// floats past the end of each must be readable memory (the caller pads the array they are in); they never
+    /// reach `y`. tanh is ``ScalarMath/fastTanh(_:)``'s formula; sums are in another order and fused (rounding only).
+    @inlinable
+    public static func dense(
+        rows: Int, inputs: Int, outputs: Int,
+        x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+        activation: DenseActivation, isa: KernelISA = .active
+    ) {
+        var step = aef_dense_step(rows: rows, inputs: inputs, outputs: outputs, x: x, weight: weight, bias: bias, y: y,
+                                  activation: activation.rawValue)
+        aef_dense(Int32(isa.rawValue), &step)
+    }
+
+    /// Floats an array given to ``dense(rows:inputs:outputs:x:weight:bias:y:activation:isa:)`` holds past its last
+    /// weight row or bias.
+    public static let densePadding = 16
+
     /// One LSTM time step over a batch (gates `[i, f, g, o]`): activates the gates in place and writes
     /// `h_t` and `c_t` (`out` rows: `[h | c]`) and `tanh(c_t)`. `cPrev` nil is the zero initial state.
     @inlinable

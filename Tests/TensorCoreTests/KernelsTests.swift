@@ -205,3 +205,44 @@ import Glibc
         #expect(taken == [0, 0, 0] && c.allSatisfy { $0 == 7 })
     }
 }
+
+/// The small dense kernel at every level this machine supports, against the layer written out in double
+/// precision: rows in whole blocks of four and every remainder, outputs of whole vectors, a tail only and both,
+/// each fused activation. Padding past the weight and bias is NaN: a lane read there must never reach `y`, and
+/// `y` past its rows is left alone.
+@Suite struct DenseKernelTests {
+    static let shapes: [(rows: Int, inputs: Int, outputs: Int)] = [
+        (1, 36, 16), (1, 16, 8), (1, 8, 16), (1, 16, 36), (2, 7, 5), (3, 12, 16), (4, 33, 17), (5, 1, 1), (7, 20, 48), (9, 3, 64),
+    ]
+
+    @Test(arguments: [Kernels.DenseActivation.identity, .relu, .tanh])
+    func matchesTheFormula(_ activation: Kernels.DenseActivation) {
+        for (rows, ni, no) in Self.shapes {
+            let x = KernelsTests.values(rows * ni, scale: 2, seed: 21)
+            let wb = KernelsTests.values(ni * no + no, scale: 1, seed: 22)
+            let params = wb + [Float](repeating: .nan, count: Kernels.densePadding)
+            for isa in KernelsTests.levels {
+                var y = [Float](repeating: 7, count: rows * no + 5)
+                params.withUnsafeBufferPointer { p in
+                    Kernels.dense(rows: rows, inputs: ni, outputs: no, x: x, weight: p.baseAddress!, bias: p.baseAddress! + ni * no,
+                                  y: &y, activation: activation, isa: isa)
+                }
+                var worst = 0.0
+                for r in 0..<rows {
+                    for j in 0..<no {
+                        var s = Double(wb[ni * no + j])
+                        for c in 0..<ni { s += Double(x[r * ni + c]) * Double(wb[c * no + j]) }
+                        let want = switch activation {
+                        case .identity: s
+                        case .relu: max(s, 0)
+                        case .tanh: tanh(s)
+                        }
+                        worst = max(worst, abs(Double(y[r * no + j]) - want))
+                    }
+                }
+                #expect(worst < 1e-5, "\(isa) \(rows)×\(ni)→\(no) \(activation): max abs error \(worst)")
+                #expect(y[(rows * no)...].allSatisfy { $0 == 7 }, "\(isa) \(rows)×\(ni)→\(no): wrote past its rows")
+            }
+        }
+    }
+}

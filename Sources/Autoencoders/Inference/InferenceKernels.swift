@@ -16,40 +16,42 @@ public enum Activation: Sendable, Equatable {
 }
 
 /// A fully connected layer packed for inference: the weight transposed to `(in, out)` so that a row's product
-/// is a sum of scaled weight rows (a loop the compiler vectorises), any BatchNorm that follows folded in, and
-/// the activation fused. Products of many rows go to BLAS.
+/// is a sum of scaled weight rows, any BatchNorm that follows folded in, and the activation fused. Products of
+/// a few rows go to ``Kernels/dense(rows:inputs:outputs:x:weight:bias:y:activation:isa:)``, of many to BLAS.
 struct DenseKernel: Sendable {
     let inputs: Int, outputs: Int
-    let weightT: [Float]    // in × out
-    let bias: [Float]       // out
+    /// The weight `(in, out)`, then the bias `(out)`, then ``Kernels/densePadding`` zeros.
+    let params: [Float]
     let activation: Activation
 
     /// `weight` `(out, in)` as PyTorch stores it; `scale`/`shift` (per output) are a folded BatchNorm.
     init(weight: Tensor, bias: Tensor?, scale: [Float]? = nil, shift: [Float]? = nil, activation: Activation = .identity) {
         precondition(weight.rank == 2, "dense weight \(weight.shape)")
         let (o, i) = (weight.shape[0], weight.shape[1])
-        var wt = [Float](repeating: 0, count: i * o)
-        var b = bias?.scalars ?? [Float](repeating: 0, count: o)
+        var p = [Float](repeating: 0, count: i * o + o + Kernels.densePadding)
+        let b = bias?.scalars ?? [Float](repeating: 0, count: o)
         let w = weight.scalars
         for r in 0..<o {
             let s = scale?[r] ?? 1
-            for c in 0..<i { wt[c * o + r] = w[r * i + c] * s }
-            b[r] = b[r] * s + (shift?[r] ?? 0)
+            for c in 0..<i { p[c * o + r] = w[r * i + c] * s }
+            p[i * o + r] = b[r] * s + (shift?[r] ?? 0)
         }
-        (inputs, outputs, weightT, self.bias, self.activation) = (i, o, wt, b, activation)
+        (inputs, outputs, params, self.activation) = (i, o, p, activation)
     }
+
+    /// The weight and the bias, without the padding.
+    var weightAndBias: ArraySlice<Float> { params[..<(inputs * outputs + outputs)] }
 
     /// `y[r] = act(x[r] · W + b)` for `rows` rows of `inputs` floats (strides: the row widths).
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
-        weightT.withUnsafeBufferPointer { wp in
-            bias.withUnsafeBufferPointer { bp in
-                Self.apply(weightT: wp.baseAddress!, bias: bp.baseAddress!, inputs: inputs, outputs: outputs, activation: activation,
-                           x, rows: rows, y)
-            }
+        params.withUnsafeBufferPointer { p in
+            Self.apply(weightT: p.baseAddress!, bias: p.baseAddress! + inputs * outputs, inputs: inputs, outputs: outputs,
+                       activation: activation, x, rows: rows, y)
         }
     }
 
-    /// The kernel on raw parameters: `weightT` `(inputs, outputs)`, `bias` `(outputs)`.
+    /// The kernel on raw parameters: `weightT` `(inputs, outputs)`, `bias` `(outputs)`, in memory readable
+    /// ``Kernels/densePadding`` floats past the end of each.
     @inline(__always)
     static func apply(weightT w: UnsafePointer<Float>, bias b: UnsafePointer<Float>, inputs ni: Int, outputs no: Int, activation: Activation,
                       _ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
@@ -57,17 +59,16 @@ struct DenseKernel: Sendable {
             for r in 0..<rows { (y + r * no).update(from: b, count: no) }
             BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: no, k: ni, a: x, lda: ni, b: w, ldb: no,
                        beta: 1, c: y, ldc: no)
+            activation.apply(y, rows * no)
         } else {
-            for r in 0..<rows {
-                let out = y + r * no, xr = x + r * ni
-                out.update(from: b, count: no)
-                for c in 0..<ni {
-                    let v = xr[c], wr = w + c * no
-                    for j in 0..<no { out[j] += v * wr[j] }
-                }
+            let fused: Kernels.DenseActivation = switch activation {
+            case .relu: .relu
+            case .tanh: .tanh
+            case .identity, .sigmoid: .identity
             }
+            Kernels.dense(rows: rows, inputs: ni, outputs: no, x: x, weight: w, bias: b, y: y, activation: fused)
+            if activation == .sigmoid { activation.apply(y, rows * no) }
         }
-        activation.apply(y, rows * no)
     }
 }
 
@@ -79,16 +80,17 @@ struct PackedDenseChain: Sendable {
         let inputs: Int, outputs: Int, weight: Int, bias: Int
         let activation: Activation
     }
+    /// Every layer's weight and bias, then ``Kernels/densePadding`` zeros.
     let params: [Float]
     let layers: [Layer]
 
     init(_ kernels: [DenseKernel]) {
         var p: [Float] = [], l: [Layer] = []
         for k in kernels {
-            l.append(Layer(inputs: k.inputs, outputs: k.outputs, weight: p.count, bias: p.count + k.weightT.count, activation: k.activation))
-            p += k.weightT
-            p += k.bias
+            l.append(Layer(inputs: k.inputs, outputs: k.outputs, weight: p.count, bias: p.count + k.inputs * k.outputs, activation: k.activation))
+            p += k.weightAndBias
         }
+        p += repeatElement(0, count: Kernels.densePadding)
         (params, layers) = (p, l)
     }
 

@@ -402,7 +402,7 @@ struct LSTMStack: Sendable {
                 layer.input.run(layerInput, rows: steps, pre)
             }
             let dst = k == layers.count - 1 ? out : scratch.buffer(base + 5 + (k % 2), steps * h)
-            layer.recurrent.weightT.withUnsafeBufferPointer { wp in
+            layer.recurrent.params.withUnsafeBufferPointer { wp in   // (the weight first)
                 let w = wp.baseAddress!
                 for t in 0..<steps {
                     gates.update(from: pre + (inputRepeated ? 0 : t * g4), count: g4)

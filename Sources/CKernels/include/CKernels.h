@@ -59,6 +59,28 @@ typedef struct {
 void aef_lstm_forward(int isa, const aef_lstm_forward_step *step);
 void aef_lstm_backward(int isa, const aef_lstm_backward_step *step);
 
+/// The activations ``aef_dense`` fuses.
+enum {
+    AEF_DENSE_IDENTITY = 0,
+    AEF_DENSE_RELU = 1,
+    AEF_DENSE_TANH = 2,
+};
+
+/// y[r] = activation(x[r] · weight + bias) for `rows` rows: x is rows × inputs, weight inputs × outputs (PyTorch's
+/// weight transposed), y rows × outputs, all row-major and contiguous; y does not overlap x. Weight rows and the
+/// bias are read in whole 16-float vectors: up to 15 floats past the end of each (the caller pads the array
+/// they are in) must be readable; what is read there does not reach y.
+typedef struct {
+    ptrdiff_t rows, inputs, outputs;
+    const float *x;
+    const float *weight;
+    const float *bias;
+    float *y;
+    int activation;   // AEF_DENSE_*
+} aef_dense_step;
+
+void aef_dense(int isa, const aef_dense_step *step);
+
 /// The most floats op(B) may take once padded to whole 16-float rows (1 MiB: a core's L2 cache).
 #define AEF_SGEMM_SMALL_PANEL 262144
 
