@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "Offline", dependencies: ["Autoencoders", "Scoring", "Training", "TensorCore", "SystemCalls",
                                                .product(name: "CompressNIO", package: "compress-nio"),
                                                .product(name: "NIOCore", package: "swift-nio")], swiftSettings: optimized),
-        .target(name: "ZMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "ZMQ", dependencies: ["CZeroMQ", "SystemCalls"]),
         // The shared vocabulary and machinery of every stage (daemon, retrain stage, Numaflow UDF): configuration,
         // messages, routing, per-key scoring, model registry, sockets, queues, lifecycle.
         .target(name: "Stage", dependencies: ["ZMQ", "Scoring", "Autoencoders", "TensorCore", "SystemCalls",

@@ -41,7 +41,7 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
     static func sampleCount(_ s: ScoreSample) -> Int { 2 + (s.metricScores?.count ?? 0) }
 
     public func start() {
-        let t = Thread { [self] in run() }
+        let t = Thread { [self] in ThreadName.setCurrent("aeflow-remote-write"); run() }
         t.name = "aeflow-remote-write"
         thread = t
         t.start()

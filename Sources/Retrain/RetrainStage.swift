@@ -143,10 +143,10 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
             Self.lowerPriority()
             writer.run(isStopping: { isStopping }, onNewRows: { poke() })
         }
-        spawn("aeflow-retrain-scheduler") { [self] in schedulerLoop() }
+        spawn("aeflow-train-scheduler") { [self] in schedulerLoop() }
         if let source = historySource, pipelines.values.contains(where: { source.serves($0) }) {
             cond.lock(); backfills.append(nil); cond.unlock()
-            spawn("aeflow-history-backfill") { [self] in backfillLoop(source) }
+            spawn("aeflow-backfill") { [self] in backfillLoop(source) }
         }
         for i in 0..<config.retrain.concurrency {
             spawn("aeflow-training-\(i)", stackSize: 16 << 20) { [self] in
@@ -166,6 +166,7 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
     private func spawn(_ name: String, stackSize: Int = 0, _ body: @escaping @Sendable () -> Void) {
         finished.enter()
         let t = Thread { [finished] in
+            ThreadName.setCurrent(name)
             body()
             finished.leave()
         }

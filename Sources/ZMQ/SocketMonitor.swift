@@ -1,4 +1,5 @@
 import CZeroMQ
+import SystemCalls
 import Foundation
 import Synchronization
 
@@ -56,8 +57,8 @@ public final class SocketMonitor: @unchecked Sendable {
         started = true
         lock.unlock()
         if start {
-            let t = Thread { [self] in run() }
-            t.name = "aeflow-handshake-monitor"
+            let t = Thread { [self] in ThreadName.setCurrent("aeflow-handshakes"); run() }
+            t.name = "aeflow-handshakes"
             t.start()
         }
     }

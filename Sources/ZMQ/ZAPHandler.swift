@@ -1,4 +1,5 @@
 import CZeroMQ
+import SystemCalls
 import Foundation
 
 /// A ZAP handler (RFC 27) for one context: every CURVE connection to a server socket of that context is
@@ -30,7 +31,7 @@ public final class ZAPHandler: @unchecked Sendable {
 
     /// Binds the handler's socket and starts answering; returns once it is bound.
     public func start() throws(ZMQError) {
-        let t = Thread { [self] in run() }
+        let t = Thread { [self] in ThreadName.setCurrent("aeflow-zap"); run() }
         t.name = "aeflow-zap"
         t.start()
         started.wait()

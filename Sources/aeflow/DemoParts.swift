@@ -238,6 +238,7 @@ final class DemoPublisher: @unchecked Sendable {
 
     func start() {
         let t = Thread { [self] in
+            ThreadName.setCurrent("aeflow-demo-publisher")
             defer { finished.signal() }
             do { try run() } catch { FileHandleStandardError.write("aeflow demo: publisher: \(error)\n") }
         }
@@ -344,6 +345,7 @@ final class DemoReader: @unchecked Sendable {
     func start() {
         let bound = DispatchSemaphore(value: 0)
         let t = Thread { [self] in
+            ThreadName.setCurrent("aeflow-demo-reader")
             defer { finished.signal() }
             do {
                 let ctx = try ZMQContext()

@@ -47,6 +47,14 @@ import TensorCore
         #expect(h.trainRequests.count == 1)
         #expect(request["header"]?.stringValue == "request_training" && request["composite_keys"] == .array([.string("cold")]))
         #expect(request["metrics"] == .array([.string("cpu"), .string("mem")]))
+        // Each thread carries its name for `top -H`, `ps -L` and `perf` (the daemon's config leaves the workers at
+        // the machine's core count).
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(h.daemon.pid)/task")
+        let names = Set(tasks.compactMap { try? String(contentsOfFile: "/proc/\(h.daemon.pid)/task/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let scoring = workers == 1 ? ["scoring"] : (0..<workers).map { "scoring-\($0)" }
+        #expect(Set(["ingest", "publish", "model-loader"] + scoring).isSubset(of: names), "threads: \(names.sorted())")
         #expect(h.stop() == 0)
     }
 

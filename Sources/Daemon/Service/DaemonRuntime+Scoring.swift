@@ -117,6 +117,7 @@ extension DaemonRuntime {
         let logger = logger
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         let t = Thread {
+            ThreadName.setCurrent("aeflow-prefill")
             defer { done.signal() }
             for (pi, target) in targets {
                 let step = source.stepMs(target)

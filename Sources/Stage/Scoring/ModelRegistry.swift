@@ -285,7 +285,7 @@ public final class ModelRegistry: @unchecked Sendable {
     // MARK: loader thread
 
     public func start() {
-        let t = Thread { [self] in loaderLoop() }
+        let t = Thread { [self] in ThreadName.setCurrent("aeflow-model-loader"); loaderLoop() }
         t.name = "aeflow-model-loader"
         loaderThread = t
         t.start()
