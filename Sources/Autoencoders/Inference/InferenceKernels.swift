@@ -131,19 +131,24 @@ func foldedBatchNorm(weight: Tensor, bias: Tensor, mean: Tensor, variance: Tenso
 
 /// `Conv1d` (or, with `transposed`, `ConvTranspose1d`) on one item `(Cin, Lin)` → `(Cout, Lout)`, with a folded
 /// BatchNorm and a fused activation. Padding may differ before and after (the causal blocks pad only before).
+/// Run as a dense layer over the item's patches: each output position's `k · Cin` inputs are gathered into a row
+/// (a transposed convolution reads its input with `stride − 1` zeros between values and its taps reversed), and the
+/// rows go through ``DenseKernel/apply(weightT:bias:inputs:outputs:activation:_:rows:_:)`` at once.
 struct ConvKernel: Sendable {
     let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, dilation: Int
     let padBefore: Int, padAfter: Int, outputPadding: Int
     let transposed: Bool
-    let weight: [Float]    // (Cout, Cin, k) for both kinds (a transposed weight is repacked)
-    let bias: [Float]
+    /// The weight as a dense layer `(k · Cin, Cout)` (row `j · Cin + ci`: tap `j` of input channel `ci`, reversed for a
+    /// transposed convolution), then the bias `(Cout)`, then ``Kernels/densePadding`` zeros.
+    let packed: [Float]
     var activation: Activation
 
     init(conv weight: Tensor, bias: Tensor?, stride: Int, padBefore: Int, padAfter: Int, dilation: Int,
          scale: [Float]? = nil, shift: [Float]? = nil, activation: Activation) {
         (outChannels, inChannels, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
         (self.stride, self.dilation, self.padBefore, self.padAfter, outputPadding, transposed) = (stride, dilation, padBefore, padAfter, 0, false)
-        (self.weight, self.bias) = ConvKernel.fold(weight.scalars, bias?.scalars, outChannels, inChannels * kernel, scale, shift)
+        let (w, b) = ConvKernel.fold(weight.scalars, bias?.scalars, outChannels, inChannels * kernel, scale, shift)
+        packed = ConvKernel.pack(w, b, outChannels, inChannels, kernel, reversed: false)
         self.activation = activation
     }
 
@@ -152,11 +157,12 @@ struct ConvKernel: Sendable {
         (inChannels, outChannels, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
         (self.stride, self.dilation, padBefore, padAfter, self.outputPadding, transposed) = (stride, dilation, padding, padding, outputPadding, true)
         let w = weight.scalars
-        var packed = [Float](repeating: 0, count: w.count)
+        var byOutput = [Float](repeating: 0, count: w.count)   // (Cout, Cin, k), as a convolution's
         for ci in 0..<inChannels { for co in 0..<outChannels { for j in 0..<kernel {
-            packed[(co * inChannels + ci) * kernel + j] = w[(ci * outChannels + co) * kernel + j]
+            byOutput[(co * inChannels + ci) * kernel + j] = w[(ci * outChannels + co) * kernel + j]
         } } }
-        (self.weight, self.bias) = ConvKernel.fold(packed, bias?.scalars, outChannels, inChannels * kernel, scale, shift)
+        let (f, b) = ConvKernel.fold(byOutput, bias?.scalars, outChannels, inChannels * kernel, scale, shift)
+        packed = ConvKernel.pack(f, b, outChannels, inChannels, kernel, reversed: true)
         self.activation = activation
     }
 
@@ -170,6 +176,16 @@ struct ConvKernel: Sendable {
         return (w, b)
     }
 
+    /// `(Cout, Cin, k)` weights and the bias as ``packed``.
+    static func pack(_ w: [Float], _ b: [Float], _ cout: Int, _ cin: Int, _ k: Int, reversed: Bool) -> [Float] {
+        var p = [Float](repeating: 0, count: k * cin * cout + cout + Kernels.densePadding)
+        for co in 0..<cout { for ci in 0..<cin { for j in 0..<k {
+            p[((reversed ? k - 1 - j : j) * cin + ci) * cout + co] = w[(co * cin + ci) * k + j]
+        } } }
+        for co in 0..<cout { p[k * cin * cout + co] = b[co] }
+        return p
+    }
+
     func outputLength(_ lin: Int) -> Int {
         transposed ? (lin - 1) * stride - 2 * padBefore + dilation * (kernel - 1) + outputPadding + 1
             : (lin + padBefore + padAfter - dilation * (kernel - 1) - 1) / stride + 1
@@ -177,33 +193,27 @@ struct ConvKernel: Sendable {
 
     /// One item: `x` `(Cin, lin)` → `y` `(Cout, outputLength(lin))`.
     func run(_ x: UnsafePointer<Float>, length lin: Int, _ y: UnsafeMutablePointer<Float>) {
-        let lout = outputLength(lin)
-        weight.withUnsafeBufferPointer { wp in
-            let w = wp.baseAddress!
-            for co in 0..<outChannels {
-                let out = y + co * lout
-                out.update(repeating: bias[co], count: lout)
-                for ci in 0..<inChannels {
-                    let xr = x + ci * lin, wr = w + (co * inChannels + ci) * kernel
-                    for j in 0..<kernel {
-                        let wj = wr[j]
-                        if transposed {
-                            // out[t·s − p + j·d] += w · x[t]
-                            for t in 0..<lin {
-                                let o = t * stride - padBefore + j * dilation
-                                if o >= 0 && o < lout { out[o] += wj * xr[t] }
-                            }
-                        } else {
-                            for o in 0..<lout {
-                                let t = o * stride - padBefore + j * dilation
-                                if t >= 0 && t < lin { out[o] += wj * xr[t] }
-                            }
-                        }
-                    }
+        let lout = outputLength(lin), width = kernel * inChannels
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: lin * inChannels + lout * width + lout * outChannels) { memory in
+            let rows = memory.baseAddress!, patches = rows + lin * inChannels, out = patches + lout * width
+            InferenceOps.transpose(x, items: 1, rows: inChannels, cols: lin, rows)   // (lin, Cin): a position's channels together
+            // Where tap 0 of output 0 reads: a convolution from −padBefore; a transposed one, in its input with zeros
+            // between values, from −(d·(k − 1) − padding).
+            let origin = transposed ? padBefore - dilation * (kernel - 1) : -padBefore
+            for o in 0..<lout {
+                for j in 0..<kernel {
+                    let dst = patches + o * width + j * inChannels
+                    let q = (transposed ? o : o * stride) + origin + j * dilation
+                    let t = transposed ? (q >= 0 && q % stride == 0 ? q / stride : -1) : q
+                    if t >= 0 && t < lin { dst.update(from: rows + t * inChannels, count: inChannels) } else { dst.update(repeating: 0, count: inChannels) }
                 }
             }
+            packed.withUnsafeBufferPointer { p in
+                DenseKernel.apply(weightT: p.baseAddress!, bias: p.baseAddress! + width * outChannels, inputs: width, outputs: outChannels,
+                                  activation: activation, patches, rows: lout, out)
+            }
+            InferenceOps.transpose(out, items: 1, rows: lout, cols: outChannels, y)
         }
-        activation.apply(y, outChannels * lout)
     }
 }
 
