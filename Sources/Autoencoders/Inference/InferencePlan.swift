@@ -389,7 +389,7 @@ struct LSTMStack: Sendable {
     /// `repeated`; `out` receives the last layer's `h` rows (`steps × H`).
     func run(_ x: UnsafePointer<Float>, steps: Int, repeated: Bool, out: UnsafeMutablePointer<Float>, scratch: InferenceScratch, base: Int) {
         let h = hidden, g4 = 4 * h
-        let pre = scratch.buffer(base, steps * g4)
+        let pre = scratch.buffer(base, steps * g4 + Kernels.densePadding)   // (read in whole vectors: see Kernels.dense)
         let state = scratch.buffer(base + 1, 2 * h)          // [h | c]
         let next = scratch.buffer(base + 2, 2 * h)
         let tanhC = scratch.buffer(base + 3, h)
@@ -402,15 +402,15 @@ struct LSTMStack: Sendable {
                 layer.input.run(layerInput, rows: steps, pre)
             }
             let dst = k == layers.count - 1 ? out : scratch.buffer(base + 5 + (k % 2), steps * h)
-            layer.recurrent.params.withUnsafeBufferPointer { wp in   // (the weight first)
+            layer.recurrent.params.withUnsafeBufferPointer { wp in   // (the weight first, padded)
                 let w = wp.baseAddress!
                 for t in 0..<steps {
-                    gates.update(from: pre + (inputRepeated ? 0 : t * g4), count: g4)
+                    let input = pre + (inputRepeated ? 0 : t * g4)
                     if t > 0 {
-                        for j in 0..<h {
-                            let v = state[j], wr = w + j * g4
-                            for q in 0..<g4 { gates[q] += v * wr[q] }
-                        }
+                        // gates = input part + h_{t-1} · W_hh (the input part as the dense kernel's bias: `pre` is padded)
+                        Kernels.dense(rows: 1, inputs: h, outputs: g4, x: state, weight: w, bias: input, y: gates, activation: .identity)
+                    } else {
+                        gates.update(from: input, count: g4)
                     }
                     Kernels.lstmForwardStep(batch: 1, hidden: h, gates: gates, gatesStride: g4, cPrev: t > 0 ? UnsafePointer(state + h) : nil,
                                             cPrevStride: 2 * h, out: next, outStride: 2 * h, tanhC: tanhC, tanhCStride: h)
