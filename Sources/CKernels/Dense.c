@@ -6,30 +6,10 @@
 #include "CKernels.h"
 #include "Vectors.h"
 
-// The vector tanh of Kernels.c (same constants as TensorCore's ScalarMath.fastTanh).
-AEF_INLINE vf dense_tanh(vf x) {
-    vf xc = __builtin_elementwise_min(__builtin_elementwise_max(x, (vf)-7.90531110763549805f), (vf)7.90531110763549805f);
-    vf x2 = xc * xc;
-    vf p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * xc;
-    vf q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    vi small = __builtin_elementwise_abs(x) < 0.0004f;
-    return small ? x : p / q;
-}
-
 AEF_INLINE vf dense_activate(vf v, int activation) {
     switch (activation) {
     case AEF_DENSE_RELU: return __builtin_elementwise_max(v, (vf)0);
-    case AEF_DENSE_TANH: return dense_tanh(v);
+    case AEF_DENSE_TANH: return vtanh(v);
     default: return v;
     }
 }
@@ -84,19 +64,6 @@ AEF_INLINE void dense_body(const aef_dense_step *s) {
     }
 }
 
-static void dense_baseline(const aef_dense_step *s) { dense_body(s); }
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void dense_avx2(const aef_dense_step *s) { dense_body(s); }
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))) static void dense_avx512(const aef_dense_step *s) { dense_body(s); }
-#endif
+AEF_LEVELS(dense, dense_body, aef_dense_step)
 
-void aef_dense(int isa, const aef_dense_step *s) {
-    const int supported = aef_isa_supported();
-    const int level = isa > supported ? supported : isa;
-#if defined(__x86_64__)
-    if (level >= AEF_ISA_AVX512) { dense_avx512(s); return; }
-    if (level == AEF_ISA_AVX2) { dense_avx2(s); return; }
-#endif
-    (void)level;
-    dense_baseline(s);
-}
+void aef_dense(int isa, const aef_dense_step *s) { AEF_DISPATCH(dense, clamp_isa(isa), s); }

@@ -5,30 +5,6 @@
 
 #include <stdatomic.h>
 
-// tanh as the [13/6] rational approximation TensorCore's ScalarMath.fastTanh uses (Eigen's constants):
-// clamped to ±7.9053, exact for |x| < 4e-4.
-AEF_INLINE vf vtanh(vf x) {
-    vf xc = __builtin_elementwise_min(__builtin_elementwise_max(x, (vf)-7.90531110763549805f), (vf)7.90531110763549805f);
-    vf x2 = xc * xc;
-    vf p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * xc;
-    vf q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    vi small = __builtin_elementwise_abs(x) < 0.0004f;
-    return small ? x : p / q;
-}
-
-// The logistic function as ½·tanh(x/2) + ½ (absolute error ≤ 2e-7).
-AEF_INLINE vf vsigmoid(vf x) { return 0.5f * vtanh(0.5f * x) + 0.5f; }
-
 AEF_INLINE void lstm_forward_body(const aef_lstm_forward_step *s) {
     const ptrdiff_t h = s->hidden;
     for (ptrdiff_t b = 0; b < s->batch; b++) {
@@ -97,37 +73,8 @@ AEF_INLINE void lstm_backward_body(const aef_lstm_backward_step *s) {
     }
 }
 
-// One function per level and kernel. The AVX bodies exist on x86-64 only.
-#define AEF_LEVELS(name, body, arg_t)                                                                          \
-    static void name##_baseline(const arg_t *s) { body(s); }                                                  \
-    AEF_X86_LEVELS(name, body, arg_t)
-
-#if defined(__x86_64__)
-#define AEF_AVX2 __attribute__((target("avx2,fma")))
-#define AEF_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
-#define AEF_X86_LEVELS(name, body, arg_t)                                                                      \
-    AEF_AVX2 static void name##_avx2(const arg_t *s) { body(s); }                                             \
-    AEF_AVX512 static void name##_avx512(const arg_t *s) { body(s); }
-#define AEF_DISPATCH(name, isa, s)                                                                             \
-    do {                                                                                                       \
-        if ((isa) >= AEF_ISA_AVX512) name##_avx512(s);                                                         \
-        else if ((isa) == AEF_ISA_AVX2) name##_avx2(s);                                                        \
-        else name##_baseline(s);                                                                               \
-    } while (0)
-#else
-#define AEF_X86_LEVELS(name, body, arg_t)
-#define AEF_DISPATCH(name, isa, s) name##_baseline(s)
-#endif
-
 AEF_LEVELS(lstm_forward, lstm_forward_body, aef_lstm_forward_step)
 AEF_LEVELS(lstm_backward, lstm_backward_body, aef_lstm_backward_step)
-
-// A level above what the machine supports is lowered to the supported one, so no caller can run an
-// instruction the CPU lacks.
-static int clamp_isa(int isa) {
-    int supported = aef_isa_supported();
-    return isa > supported ? supported : (isa < 0 ? AEF_ISA_BASELINE : isa);
-}
 
 void aef_lstm_forward(int isa, const aef_lstm_forward_step *s) { AEF_DISPATCH(lstm_forward, clamp_isa(isa), s); }
 void aef_lstm_backward(int isa, const aef_lstm_backward_step *s) { AEF_DISPATCH(lstm_backward, clamp_isa(isa), s); }
