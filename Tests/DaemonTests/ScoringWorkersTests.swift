@@ -6,6 +6,7 @@ import Stage
 import Testing
 import TestSupport
 import TensorCore
+import ZMQ
 
 /// `windows.workers`: keys are sharded over scoring workers by a stable hash; each worker owns its keys'
 /// windows and models. What the daemon answers does not depend on the worker count, except that keys on
@@ -234,5 +235,47 @@ import TensorCore
         #expect(SharePlacement.of(points: 1, roomFree: false, queueEmpty: true, engineReady: true) == .queued, "the worker is scoring")
         #expect(SharePlacement.of(points: 1, roomFree: true, queueEmpty: false, engineReady: true) == .queued, "older points of its keys wait")
         #expect(SharePlacement.of(points: 1, roomFree: true, queueEmpty: true, engineReady: false) == .queued, "the worker is still starting")
+    }
+}
+
+/// How the input thread waits: on one input socket in a receive, on several in `zmq_poll`. Either way every point
+/// sent is answered once, each key in order, and a stop loses nothing received (in process, real sockets).
+@Suite struct InputWaitTests {
+    @Test(arguments: [1, 2])
+    func everyPointOfEveryInputIsAnswered(inputs: Int) throws {
+        let dir = try TemporaryDirectory()
+        let one = #"inputs: [{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}]"#
+        let many = "inputs: [" + Array(repeating: #"{endpoint: "tcp://127.0.0.1:0", type: pull, bind: true}"#, count: inputs).joined(separator: ", ") + "]"
+        let yaml = DaemonHarness.config(store: dir.file("models"), extra: "windows: {snapshot_path: null}").replacingOccurrences(of: one, with: many)
+        let config = try AEFlowConfig.read(try YAMLDocument.parse(yaml, source: "test.yaml"), source: "test.yaml")
+        #expect(config.inputs.count == inputs)
+        let runtime = try DaemonRuntime(config: config, logger: Logger(label: "t"))
+        try runtime.start()
+        let context = try ZMQContext()
+        defer { context.shutdown() }
+        let scores = try ZMQSocket(context, .pull)
+        try scores.setReceiveTimeout(20_000)
+        try scores.connect(try #require(runtime.endpoints["outputs.scores"]))
+        var senders: [ZMQSocket] = []
+        for i in 0..<inputs {
+            let s = try ZMQSocket(context, .push)
+            try s.connect(try #require(runtime.endpoints["inputs[\(i)]"]))
+            senders.append(s)
+        }
+        // Keys k0…k5, 30 points each; key k belongs to input k % inputs, so each key's points arrive in order.
+        for step in 0..<30 {
+            for k in 0..<6 { try senders[k % inputs].send(point("k\(k)", step, cpu: Float(step), mem: 1)) }
+        }
+        var seen: [String: [Int64]] = [:]
+        for _ in 0..<180 {
+            let body = try scores.receive()
+            let o = try #require(JSONValue.parse(body[body.count - 1]).objectValue)
+            seen[o["composite_keys"]!.arrayValue![0].stringValue!, default: []].append(o["timestamp"]!.intValue!)
+        }
+        runtime.stop()
+        for s in senders { s.close() }
+        scores.close()
+        #expect(seen.count == 6)
+        for (key, stamps) in seen { #expect(stamps == (0..<30).map { DaemonHarness.t0 + Int64($0) * 60_000 }, "\(key)") }
     }
 }
