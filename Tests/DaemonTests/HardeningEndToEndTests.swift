@@ -31,9 +31,14 @@ import TensorCore
         #expect(answered.count == rotation.count, "each point answered once")
         let statuses = Set(churned.compactMap { $0["metadata"]?.objectValue?["status"]?.stringValue })
         #expect(statuses.isSubset(of: ["warming_up", "scored", "model_not_ready"]), "\(statuses)")
-        #expect(try h.metric("aeflow_models_loaded") <= 4)
+        // `max_models` is shared by the scoring workers (one per core here): each evicts down to its even share, so the
+        // total can run over by up to one worker's share until a worker whose keys went quiet gives its surplus back
+        // (README "Inference"); `/v1/models` shows each worker's entries as of its last snapshot.
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let bound = workers == 1 ? 4 : 4 + (4 + workers - 1) / workers
+        #expect(try h.metric("aeflow_models_loaded") <= Double(bound))
         let listed = try JSONValue.parse(try h.http("GET", "/v1/models").1)["models"]?.arrayValue ?? []
-        #expect(listed.count <= 4, "\(listed.count) models listed")
+        #expect(listed.count <= bound, "\(listed.count) models listed (bound \(bound))")
         // Two keys only from now on, paced, a round of 20 points each at a time: both are read back and scored within a
         // few rounds (the loader first finishes the reads under way when the churn stopped).
         var next = 16, recovered = false
