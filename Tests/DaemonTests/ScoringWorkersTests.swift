@@ -238,8 +238,8 @@ import ZMQ
     }
 }
 
-/// How the input thread waits: on one input socket in a receive, on several in `zmq_poll`. Either way every point
-/// sent is answered once, each key in order, and a stop loses nothing received (in process, real sockets).
+/// The input thread serves one input socket or several (`zmq_poll` over all of them): every point sent on any input is
+/// answered once, each key in order (in process, real sockets).
 @Suite struct InputWaitTests {
     @Test(arguments: [1, 2])
     func everyPointOfEveryInputIsAnswered(inputs: Int) throws {

@@ -309,8 +309,6 @@ public final class DaemonRuntime: @unchecked Sendable {
         var history: ZMQSocket?
         do {
             for (i, c) in config.inputs.enumerated() { inputs.append(try open(c, role: "inputs[\(i)]", receiving: true)) }
-            // One input socket is waited on in a receive (below): at most 0.1 s, so that a stop is seen.
-            if inputs.count == 1 { try inputs[0].setReceiveTimeout(100) }
             if link == nil, let h = config.outputs.history {
                 history = try open(h, role: "outputs.history", receiving: false, highWaterMark: 100_000, peers: historyConsumers)
             }
@@ -322,30 +320,13 @@ public final class DaemonRuntime: @unchecked Sendable {
         }
         startup.signal()
         let n = workers.count
-        let limit = config.windows.maxMessageBytes
-        // The whole message counts (every frame); an optional topic frame is at most 4 KiB of it.
-        func receive(_ socket: ZMQSocket, dontWait: Bool) throws(ZMQError) -> ZMQSocket.BoundedMessage {
-            try socket.receive(dontWait: dontWait, limit: limit + 4096, keep: DeadLetter.copyBytes)
-        }
-        // One input socket waits in a receive (at most 0.1 s, then the stop flag is read): `zmq_poll` would poll the
-        // socket's mailbox before and after waiting, two system calls and a fork check a round more (BENCHMARKS P20).
-        // Several wait in `zmq_poll`.
         var poller = ZMQPoller()
         for s in inputs { poller.add(s) }
         while !isStopping {
             let readable: [Int]
-            // A round's first message, received while waiting (one input socket).
-            var waited: ZMQSocket.BoundedMessage?
-            do throws(ZMQError) {
-                if inputs.count == 1 {
-                    waited = try receive(inputs[0], dontWait: false)
-                    readable = [0]
-                } else {
-                    readable = try poller.poll(timeoutMs: 100)
-                }
-            } catch {
+            do { readable = try poller.poll(timeoutMs: 100) } catch {
                 if error.kind == .terminated { break }
-                if error.kind != .wouldBlock { logger.error("input wait failed", metadata: ["error": "\(error)"]) }
+                logger.error("input poll failed", metadata: ["error": "\(error)"])
                 continue
             }
             guard !readable.isEmpty else { continue }
@@ -359,6 +340,7 @@ public final class DaemonRuntime: @unchecked Sendable {
                 let weight = share.count
                 workers[w].queue.push(.points(consume share), weight: weight)
             }
+            let limit = config.windows.maxMessageBytes
             for i in readable {
                 // Everything pending on this socket, in bounded rounds; a stop ends the round at once.
                 // A round is at most 4,096 messages or 1 MiB of them: a round is accepted whole, so it bounds what a
@@ -369,14 +351,10 @@ public final class DaemonRuntime: @unchecked Sendable {
                 // arrival is at most 15 receives (a few µs) early, so its latency is never under-reported.
                 var clock = 0.0
                 defer { metrics.messagesIn.increment(by: Int64(received)) }
-                // (A message already received is read whatever the flag says: it was taken from the socket.)
-                for _ in 0..<4096 where waited != nil || (!isStopping && roundBytes < 1 << 20) {
+                for _ in 0..<4096 where !isStopping && roundBytes < 1 << 20 {
                     let message: ZMQSocket.BoundedMessage
-                    if let first = waited.take() {
-                        message = first
-                    } else {
-                        do { message = try receive(inputs[i], dontWait: true) } catch { break }
-                    }
+                    // The whole message counts (every frame); an optional topic frame is at most 4 KiB of it.
+                    do { message = try inputs[i].receive(dontWait: true, limit: limit + 4096, keep: DeadLetter.copyBytes) } catch { break }
                     if received & 15 == 0 { clock = MonotonicClock.now() }
                     received += 1
                     let frames = message.frames
