@@ -70,8 +70,7 @@ public final class UDFEngine: @unchecked Sendable {
     /// Starts the model loader and the scoring thread.
     public func start() {
         models.start()
-        let t = Thread { [self] in ThreadName.setCurrent("aeflow-udf-scoring"); loop() }
-        t.name = "aeflow-udf-scoring"
+        let t = ThreadName.thread("aeflow-udf-scoring") { [self] in loop() }
         t.start()
     }
 

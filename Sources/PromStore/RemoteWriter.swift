@@ -41,8 +41,7 @@ public final class RemoteWriter: ScoreSink, @unchecked Sendable {
     static func sampleCount(_ s: ScoreSample) -> Int { 2 + (s.metricScores?.count ?? 0) }
 
     public func start() {
-        let t = Thread { [self] in ThreadName.setCurrent("aeflow-remote-write"); run() }
-        t.name = "aeflow-remote-write"
+        let t = ThreadName.thread("aeflow-remote-write") { [self] in run() }
         thread = t
         t.start()
         logger.info("remote write started", metadata: ["url": "\(conf.endpoint.url)", "batch_size": "\(conf.batchSize)",

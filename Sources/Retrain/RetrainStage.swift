@@ -165,13 +165,10 @@ public final class RetrainStage: RetrainLink, @unchecked Sendable {
 
     private func spawn(_ name: String, stackSize: Int = 0, _ body: @escaping @Sendable () -> Void) {
         finished.enter()
-        let t = Thread { [finished] in
-            ThreadName.setCurrent(name)
+        let t = ThreadName.thread(name, stackSize: stackSize) { [finished] in
             body()
             finished.leave()
         }
-        t.name = name
-        if stackSize > 0 { t.stackSize = stackSize }
         threads.append(t)
         t.start()
     }

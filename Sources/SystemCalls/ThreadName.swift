@@ -45,3 +45,19 @@ public enum ThreadName {
 
     static let path = "/proc/thread-self/comm"
 }
+
+import Foundation
+
+extension ThreadName {
+    /// A thread (not yet started) running `body` under `name`: Foundation's name and, set by the thread itself when
+    /// it starts, the kernel's (``setCurrent(_:)``). `stackSize` 0 keeps the default.
+    public static func thread(_ name: String, stackSize: Int = 0, _ body: @escaping @Sendable () -> Void) -> Thread {
+        let t = Thread {
+            setCurrent(name)
+            body()
+        }
+        t.name = name
+        if stackSize > 0 { t.stackSize = stackSize }
+        return t
+    }
+}

@@ -57,8 +57,7 @@ public final class SocketMonitor: @unchecked Sendable {
         started = true
         lock.unlock()
         if start {
-            let t = Thread { [self] in ThreadName.setCurrent("aeflow-handshakes"); run() }
-            t.name = "aeflow-handshakes"
+            let t = ThreadName.thread("aeflow-handshakes") { [self] in run() }
             t.start()
         }
     }

@@ -31,8 +31,7 @@ public final class ZAPHandler: @unchecked Sendable {
 
     /// Binds the handler's socket and starts answering; returns once it is bound.
     public func start() throws(ZMQError) {
-        let t = Thread { [self] in ThreadName.setCurrent("aeflow-zap"); run() }
-        t.name = "aeflow-zap"
+        let t = ThreadName.thread("aeflow-zap") { [self] in run() }
         t.start()
         started.wait()
         if let startError { throw startError }

@@ -237,12 +237,10 @@ final class DemoPublisher: @unchecked Sendable {
     var stopping: Bool { localStop.isSet || stopFlag.isSet }
 
     func start() {
-        let t = Thread { [self] in
-            ThreadName.setCurrent("aeflow-demo-publisher")
+        let t = ThreadName.thread("aeflow-demo-publisher") { [self] in
             defer { finished.signal() }
             do { try run() } catch { FileHandleStandardError.write("aeflow demo: publisher: \(error)\n") }
         }
-        t.name = "aeflow-demo-publisher"
         t.start()
     }
 
@@ -344,8 +342,7 @@ final class DemoReader: @unchecked Sendable {
     /// Binds the scores endpoint (the daemon connects to it) and returns once it is bound.
     func start() {
         let bound = DispatchSemaphore(value: 0)
-        let t = Thread { [self] in
-            ThreadName.setCurrent("aeflow-demo-reader")
+        let t = ThreadName.thread("aeflow-demo-reader") { [self] in
             defer { finished.signal() }
             do {
                 let ctx = try ZMQContext()
@@ -365,7 +362,6 @@ final class DemoReader: @unchecked Sendable {
                 FileHandleStandardError.write("aeflow demo: reader: \(error)\n")
             }
         }
-        t.name = "aeflow-demo-reader"
         t.start()
         bound.wait()
     }

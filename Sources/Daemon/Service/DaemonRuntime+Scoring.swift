@@ -116,8 +116,7 @@ extension DaemonRuntime {
         let done = DispatchSemaphore(value: 0)
         let logger = logger
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
-        let t = Thread {
-            ThreadName.setCurrent("aeflow-prefill")
+        let t = ThreadName.thread("aeflow-prefill") {
             defer { done.signal() }
             for (pi, target) in targets {
                 let step = source.stepMs(target)
@@ -130,7 +129,6 @@ extension DaemonRuntime {
                 }
             }
         }
-        t.name = "aeflow-prefill"
         t.start()
         if done.wait(timeout: .now() + conf.prefillTimeoutSeconds) == .timedOut {
             logger.warning("windows not filled from the metrics store: it did not answer in time", metadata: ["timeout_s": "\(conf.prefillTimeoutSeconds)"])

@@ -198,8 +198,7 @@ public final class DaemonRuntime: @unchecked Sendable {
             logger.info("CURVE on every socket", metadata: ["public_key": "\(security.keys.publicKey)", "allowed_clients": "\(security.allowed.count)"])
         }
         scores = ScoreSender(socket: try open(config.outputs.scores, role: "outputs.scores", receiving: false), metrics: metrics, logger: logger)
-        let publisher = Thread { [self] in ThreadName.setCurrent("aeflow-publish"); publishLoop() }
-        publisher.name = "aeflow-publish"
+        let publisher = ThreadName.thread("aeflow-publish") { [self] in publishLoop() }
         publisher.start()
         startup.wait()
         if let e = startupError { throw e }
@@ -207,15 +206,12 @@ public final class DaemonRuntime: @unchecked Sendable {
         let seed = UInt64(MonotonicClock.now() * 1e6)
         for w in workers {
             w.models.start()
-            let name = workers.count == 1 ? "aeflow-scoring" : "aeflow-scoring-\(w.shard.index)"
-            let t = Thread { [self] in ThreadName.setCurrent(name); workerLoop(w, seed: seed) }
-            t.name = name
+            let t = ThreadName.thread(workers.count == 1 ? "aeflow-scoring" : "aeflow-scoring-\(w.shard.index)") { [self] in workerLoop(w, seed: seed) }
             t.start()
         }
         for _ in workers { startup.wait() }
         logger.info("scoring workers started", metadata: ["workers": "\(workers.count)"])
-        let ingest = Thread { [self] in ThreadName.setCurrent("aeflow-ingest"); ingestLoop() }
-        ingest.name = "aeflow-ingest"
+        let ingest = ThreadName.thread("aeflow-ingest") { [self] in ingestLoop() }
         ingest.start()
         startup.wait()
         if let e = startupError { throw e }

@@ -285,8 +285,7 @@ public final class ModelRegistry: @unchecked Sendable {
     // MARK: loader thread
 
     public func start() {
-        let t = Thread { [self] in ThreadName.setCurrent("aeflow-model-loader"); loaderLoop() }
-        t.name = "aeflow-model-loader"
+        let t = ThreadName.thread("aeflow-model-loader") { [self] in loaderLoop() }
         loaderThread = t
         t.start()
     }
