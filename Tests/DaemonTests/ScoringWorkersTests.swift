@@ -157,29 +157,36 @@ import ZMQ
         #expect(LocalHTTP.sample("aeflow_models_loaded", in: String(decoding: metrics.exposition(), as: UTF8.self)) == Double(held[0].count + held[1].count))
     }
 
-    /// The same stream through one worker and through three: per key the same statuses and scores (within
-    /// float rounding: a batch's size changes its summation order) in the same order, every point answered once; an HTTP request over keys of every worker is answered in its own order.
+    /// The same stream through one worker and through three, and paced through two (a point a message, and arrays
+    /// over every worker's keys): per key the same statuses and scores (within float rounding: a batch's size changes
+    /// its summation order) in the same order, every point answered once; an HTTP request over keys of every worker
+    /// is answered in its own order.
     @Test func theWorkerCountChangesNoAnswer() throws {
         let modelKeys = (0..<6).map { ["m\($0)"] }
         var rng = RandomGenerator(seed: 11)
         var messages: [String] = []
+        // The same points a step to a message (an array over every worker's keys), the window payload on its own.
+        var groupedMessages: [String] = []
         // 800 messages: rounds of more than 512 are decoded on several threads (DaemonRuntime.decode) by the three-worker daemon.
         for i in 0..<100 {
             let r = DaemonHarness.row(i, noise: &rng)
-            for k in 0..<8 { messages.append(point(k < 6 ? "m\(k)" : "cold\(k)", i, cpu: r.cpu + Float(k), mem: r.mem)) }
+            let step = (0..<8).map { k in point(k < 6 ? "m\(k)" : "cold\(k)", i, cpu: r.cpu + Float(k), mem: r.mem) }
+            messages += step
+            groupedMessages.append("[" + step.joined(separator: ",") + "]")
             // A whole-window payload for m1 among its points (timestamps of points i-11 … i): its output comes after the
             // outputs of the points before it, though it is routed apart from them (the per-key order checks below).
             if i == 60 {
                 let rows = (49...60).map { j in "{\"timestamp\":\(DaemonHarness.t0 + Int64(j) * 60_000),\"cpu\":\(50 + j % 7),\"mem\":200}" }
                 messages.append("{\"uuid\":\"w\",\"composite_keys\":[\"m1\"],\"data\":[\(rows.joined(separator: ","))]}")
+                groupedMessages.append(messages[messages.count - 1])
             }
         }
         let preview = "[" + (0..<8).map { point($0 < 6 ? "m\($0)" : "cold\($0)", 100, cpu: 80, mem: 150) }.joined(separator: ",") + "]"
         #expect(Set(modelKeys.map { KeyShard.of($0, count: 3) }).count == 3, "the keys span every worker")
-        func run(workers: Int, paced: Bool = false) throws -> (perKey: [String: [String]], preview: [String], models: Int, inPlace: Double) {
+        func run(workers: Int, paced: Bool = false, grouped: Bool = false) throws -> (perKey: [String: [String]], preview: [String], models: Int, inPlace: Double) {
             let h = try DaemonHarness(extraConfig: "windows: {workers: \(workers)}") { try DaemonHarness.publishModel(store: $0, keys: modelKeys) }
             #expect(h.daemon.waitForLine(containing: "workers=\(workers)", timeout: 10) != nil)
-            let outputs = try h.stream(messages, expect: messages.count, extraArguments: paced ? ["--rate-per-s", "2000"] : [])
+            let outputs = try h.stream(grouped ? groupedMessages : messages, expect: messages.count, extraArguments: paced ? ["--rate-per-s", grouped ? "500" : "2000"] : [])
             #expect(outputs.count == messages.count)
             let inPlace = try h.metric("aeflow_points_scored_in_place_total")
             var perKey: [String: [String]] = [:]
@@ -201,9 +208,14 @@ import ZMQ
         }
         // Sent at once, most rounds are large and go to the workers; paced, most are a message each and are scored by
         // the ingest thread in place (SharePlacement), between the workers' own batches.
+        // Paced arrays of every worker's keys: a round's shares are scored in place one after another and their
+        // scores sent together once the round is scored.
         let one = try run(workers: 1), three = try run(workers: 3), paced = try run(workers: 2, paced: true)
-        #expect(paced.inPlace > 0, "the paced stream was scored in place, at least in part")
-        #expect(paced.inPlace < Double(messages.count + 8), "no point counted twice")
+        let pacedArrays = try run(workers: 2, paced: true, grouped: true)
+        for (name, r) in [("paced", paced), ("paced arrays", pacedArrays)] {
+            #expect(r.inPlace > 0, "the \(name) stream was scored in place, at least in part")
+            #expect(r.inPlace < Double(messages.count + 8), "no point counted twice (\(name))")
+        }
         #expect(one.perKey.count == 8 && one.perKey.allSatisfy { $0.value.count == ($0.key == "m1" ? 101 : 100) })
         #expect(one.perKey["m1"]?.filter { $0.hasPrefix("\(DaemonHarness.t0 + 60 * 60_000) scored") }.count == 2, "the point and the window of minute 60")
         func fields(_ lines: [String]?) -> [(time: Int64, status: String, score: Double)] {
@@ -212,7 +224,7 @@ import ZMQ
         for (key, lines) in one.perKey {
             let a = fields(lines)
             #expect(a.map(\.time) == a.map(\.time).sorted(), "\(key) in order")
-            for (name, other) in [("three workers", three.perKey[key]), ("paced", paced.perKey[key])] {
+            for (name, other) in [("three workers", three.perKey[key]), ("paced", paced.perKey[key]), ("paced arrays", pacedArrays.perKey[key])] {
                 let b = fields(other)
                 #expect(a.map(\.time) == b.map(\.time) && a.map(\.status) == b.map(\.status), "\(key), \(name)")
                 #expect(zip(a, b).allSatisfy { abs($0.score - $1.score) <= 1e-5 * max(1, abs($0.score)) }, "\(key), \(name)")
@@ -221,8 +233,8 @@ import ZMQ
         }
         #expect(try #require(one.perKey["m0"]?.last).contains(" scored "))
         #expect(one.preview == (0..<8).map { $0 < 6 ? "m\($0) scored" : "cold\($0) model_not_ready" })
-        #expect(three.preview == one.preview && paced.preview == one.preview)
-        #expect(one.models == 6 && three.models == 6 && paced.models == 6)
+        #expect(three.preview == one.preview && paced.preview == one.preview && pacedArrays.preview == one.preview)
+        #expect(one.models == 6 && three.models == 6 && paced.models == 6 && pacedArrays.models == 6)
     }
 
     /// The ingest thread scores a share itself only when that can neither reorder a key (its worker is idle and has

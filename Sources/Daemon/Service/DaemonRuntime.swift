@@ -405,9 +405,13 @@ public final class DaemonRuntime: @unchecked Sendable {
                     for w in 0..<n where shares[w].count >= 4096 { hand(w) }
                 }
             }
+            // The shares scored here go out together once the round is scored: each burst of sends wakes the
+            // I/O thread, and one burst a worker's share woke it about twice a round at 100k points/s.
+            var inPlace: [Emission] = []
             for w in 0..<n where !shares[w].isEmpty {
-                if !scoredInPlace(&shares[w], by: workers[w]) { hand(w) }
+                if !scoredInPlace(&shares[w], by: workers[w], into: &inPlace) { hand(w) }
             }
+            if !inPlace.isEmpty { send(inPlace) }
             metrics.queueDepth.set(Int64(queuedPoints))
         }
         for s in inputs { s.close() }
@@ -415,9 +419,11 @@ public final class DaemonRuntime: @unchecked Sendable {
         for w in workers { w.queue.push(.stop) }
     }
 
-    /// Scores `share` on this thread when ``SharePlacement`` says so, inside the worker's room; whether it did (the
-    /// share is then empty). At most one attempt at the room a round and worker, and none for a large share.
-    func scoredInPlace(_ share: inout [RoutedPoint], by worker: ScoringWorker) -> Bool {
+    /// Scores `share` on this thread when ``SharePlacement`` says so, inside the worker's room, appending its
+    /// emissions to `emissions` (sent by the caller, after the room is left: the worker's keys get no newer points
+    /// meanwhile, since only this thread routes stream points); whether it did (the share is then empty). At most
+    /// one attempt at the room a round and worker, and none for a large share.
+    func scoredInPlace(_ share: inout [RoutedPoint], by worker: ScoringWorker, into emissions: inout [Emission]) -> Bool {
         // A share too large is not worth the room: trying it takes the worker's lock when free (at high rates,
         // every round and worker), and keeps the worker out meanwhile.
         guard SharePlacement.sizeAllows(share.count) else { return false }
@@ -430,7 +436,8 @@ public final class DaemonRuntime: @unchecked Sendable {
         var taken: [RoutedPoint] = []
         swap(&taken, &share)
         metrics.pointsScoredInPlace.increment(by: Int64(taken.count))
-        send(engine.process(taken, now: MonotonicClock.now()))
+        let scored = engine.process(taken, now: MonotonicClock.now())
+        if emissions.isEmpty { emissions = scored } else { emissions.append(contentsOf: scored) }
         return true
     }
 
