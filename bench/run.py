@@ -371,14 +371,21 @@ def tail(args):
     print()
 
 
+def wakeups(row, thread):
+    """A daemon thread's wake-ups a second in a LoadGen row (its `daemon_threads`), as text; "—" if not listed."""
+    t = row.get("daemon_threads", {}).get(thread)
+    return f"{t['wakeups_per_s'] / 1000:.1f}k" if t else "—"
+
+
 def per_key(args):
     """A model per key (LoadGen --scope key): the daemon scoring through the compiled plans on one scoring worker
     per core (the default) and on one worker, then with AEFLOW_INFERENCE=autograd (the engine); each in its own
     LoadGen run. Then numalogic's per-key inference in process (bench/numalogic_per_key.py) for the ratio."""
     seconds = "2" if args.quick else "3"
     print("### Per-key models (bench/LoadGen --scope key, VanillaAE(12, 3) per key, tcp loopback)\n")
-    print("| keys | offered points/s | inference | workers | sustained outputs/s | daemon CPU µs/point | daemon switches/point | p50 | p99 | RSS | statuses |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| keys | offered points/s | inference | workers | sustained outputs/s | daemon CPU µs/point | daemon switches/point "
+          "| wake-ups/s: input, I/O thread | p50 | p99 | RSS | statuses |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     best = {}
     for keys in ["100", "10000"]:
         for label, env, workers in (("compiled plans", {}, "0"), ("compiled plans", {}, "1"),
@@ -391,7 +398,7 @@ def per_key(args):
                 missing = f", {r['missing_outputs']:,} missing" if "missing_outputs" in r else ""
                 shown = f"{os.cpu_count()} (one per core)" if workers == "0" else workers
                 print(f"| {r['keys']:,} | {off} | {label} | {shown} | {r['scored_per_s']:,.0f} | {r['daemon_cpu_us_per_point']:.1f} | {r['daemon_switches_per_point']:.2f} | "
-                      f"{r['p50_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | {r['rss_mb']:.0f} MB | {st}{missing} |")
+                      f"{wakeups(r, 'ingest')}, {wakeups(r, 'ZMQbg/IO/0')} | {r['p50_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | {r['rss_mb']:.0f} MB | {st}{missing} |")
                 if label == "compiled plans" and workers == "0":
                     best[keys] = max(best.get(keys, 0), r["scored_per_s"])
     print()

@@ -44,7 +44,9 @@
 // Rate 0 means "as fast as possible". Each point's uuid carries its send time; latency is receive time
 // minus send time (the daemon echoes the uuid). Prints one JSON line per run, including the daemon's
 // resident memory (VmRSS) at the end of the run and its peak (VmHWM), its CPU time per point over the measured part and
-// its threads' context switches (voluntary and involuntary) per point over the whole row, warm-up included.
+// its threads' context switches (voluntary and involuntary) per point over the whole row, warm-up included; and per
+// thread, by the daemon's thread names, over the whole row (`daemon_threads`): CPU µs a point, cores, wake-ups
+// (voluntary switches) and preemptions (involuntary) a second.
 //
 // --dump-latencies PREFIX writes PREFIX-<keys>-<rate>.txt per row: a first line `# measure_start_monotonic <s>` (the
 // measured part's start on CLOCK_MONOTONIC, to set the points beside e.g. `perf record -k CLOCK_MONOTONIC`), then one
@@ -291,18 +293,46 @@ final class LineReader: @unchecked Sendable {
         guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return .nan }
         return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
-    /// The daemon's context switches so far (voluntary + involuntary, every thread), from /proc/PID/task/*/status:
-    /// a thread that sleeps and is woken per message costs more than its work at moderate rates.
-    func contextSwitches() -> Int {
+    /// The daemon's threads so far, by kernel name (the daemon names its threads; threads of one name, such as the
+    /// workers' model loaders, summed): CPU time (/proc/PID/task/TID/stat) and context switches, voluntary (the thread
+    /// slept and was woken: on this machine a wake-up costs tens of µs of CPU) and involuntary (it was preempted).
+    func threads() -> [String: ThreadCounters] {
         let dir = "/proc/\(process.processIdentifier)/task"
-        var total = 0
+        var out: [String: ThreadCounters] = [:]
         for tid in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let stat = try? String(contentsOfFile: "\(dir)/\(tid)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+            let name = String(stat[stat.index(after: open)..<close])
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
             let status = (try? String(contentsOfFile: "\(dir)/\(tid)/status", encoding: .utf8)) ?? ""
-            total += Self.number(status, "voluntary_ctxt_switches:") + Self.number(status, "nonvoluntary_ctxt_switches:")
+            var c = out[name] ?? ThreadCounters()
+            if fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) { c.cpu += (u + s) / Double(sysconf(Int32(_SC_CLK_TCK))) }
+            c.voluntary += Self.number(status, "voluntary_ctxt_switches:")
+            c.involuntary += Self.number(status, "nonvoluntary_ctxt_switches:")
+            out[name] = c
         }
-        return total
+        return out
     }
     func stop() { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+}
+
+/// One thread's counters from /proc (or the sum over threads of one name).
+struct ThreadCounters {
+    var cpu = 0.0, voluntary = 0, involuntary = 0
+
+    /// `daemon_threads` of a row: each thread's CPU a point and wake-ups and preemptions a second between two
+    /// readings, over `points` outputs and `seconds` (threads that came and went meanwhile count from zero); threads
+    /// under 0.5 % of a core and 10 wake-ups a second left out.
+    static func json(from start: [String: ThreadCounters], to end: [String: ThreadCounters], points: Int, seconds: Double) -> String {
+        end.sorted { $0.key < $1.key }.compactMap { name, e in
+            let s = start[name] ?? ThreadCounters()
+            let cpu = e.cpu - s.cpu, woken = Double(e.voluntary - s.voluntary) / seconds, preempted = Double(e.involuntary - s.involuntary) / seconds
+            guard cpu / seconds >= 0.005 || woken >= 10 else { return nil }
+            let key = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return "\"\(key)\": {\"cpu_us_per_point\": \(cpu / Double(max(1, points)) * 1e6), \"cores\": \(cpu / seconds), "
+                + "\"wakeups_per_s\": \(woken), \"preemptions_per_s\": \(preempted)}"
+        }.joined(separator: ", ")
+    }
 }
 
 /// Hands a socket from one thread to another: only one thread uses it at a time (the main thread during
@@ -524,7 +554,8 @@ for keys in keySets {
         let done = DispatchSemaphore(value: 0)
         // The daemon's context switches are counted over the whole row, warm-up included (same rate): reading every
         // thread's /proc status takes about a millisecond, which at the warm-up's end delayed the first measured sends.
-        let switchesStart = daemon.contextSwitches()
+        let threadsStart = daemon.threads()
+        let switchesStart = threadsStart.values.reduce(0) { $0 + $1.voluntary + $1.involuntary }
         let start = now()
         Thread.detachNewThread {
             defer { done.signal() }
@@ -590,7 +621,8 @@ for keys in keySets {
         let elapsed = results.last - measureStart
         let cpu = daemon.cpuSeconds() - cpuStart   // read once the outputs are in: the daemon is idle again
         let own = processCPU() - ownStart
-        let switches = daemon.contextSwitches() - switchesStart
+        let threadsEnd = daemon.threads()
+        let switches = threadsEnd.values.reduce(0) { $0 + $1.voluntary + $1.involuntary } - switchesStart
         if let dumpPrefix {
             // First line: the measured part's start on CLOCK_MONOTONIC, to set the points beside other clocked samples.
             let lines = ["# measure_start_monotonic \(measureStart)"] + zip(results.sendTimes, results.latencies).map { "\($0.0 - measureStart) \($0.1)" }
@@ -648,6 +680,7 @@ for keys in keySets {
               + "\"daemon_cpu_us_per_point\": \(cpu / Double(max(1, results.received - warm)) * 1e6), \"daemon_cores\": \(cpu / elapsed), "
               + "\"generator_cores\": \(own / elapsed), \"daemon_switches_per_point\": \(Double(switches) / Double(max(1, results.received))), "
               + "\"p50_us\": \(pct(0.5)), \"p99_us\": \(pct(0.99)), \"rss_mb\": \(Double(mem.rss) / 1e6), \"peak_rss_mb\": \(Double(mem.peak) / 1e6), "
+              + "\"daemon_threads\": {\(ThreadCounters.json(from: threadsStart, to: threadsEnd, points: results.received, seconds: results.last - start))}, "
               + "\"statuses\": {\(statuses)}\(history)}")
     }
     push.close(); pull.close()
