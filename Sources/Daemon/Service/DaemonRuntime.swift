@@ -405,8 +405,9 @@ public final class DaemonRuntime: @unchecked Sendable {
                     for w in 0..<n where shares[w].count >= 4096 { hand(w) }
                 }
             }
-            // The shares scored here go out together once the round is scored: each burst of sends wakes the
-            // I/O thread, and one burst a worker's share woke it about twice a round at 100k points/s.
+            // The shares scored here go out together once the round is scored: a burst of sends that finds libzmq's
+            // I/O thread asleep wakes it (tens of µs of CPU on a virtual machine), and a burst after each worker's
+            // share woke it ~1.7 times a round at 100k points/s (BENCHMARKS.md P21).
             var inPlace: [Emission] = []
             for w in 0..<n where !shares[w].isEmpty {
                 if !scoredInPlace(&shares[w], by: workers[w], into: &inPlace) { hand(w) }
