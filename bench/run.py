@@ -377,6 +377,29 @@ def wakeups(row, thread):
     return f"{t['wakeups_per_s'] / 1000:.1f}k" if t else "—"
 
 
+def memory(args):
+    """One core reading memory (bench/MemoryRead/membw.c, built here with the toolchain's clang) beside the per-key
+    engine in process at 100 keys (every key's model in cache) and 10,000 keys (~60 MB of models: each window's
+    weights come from memory): what a model per key costs against what memory allows."""
+    exe = os.path.join(RELEASE, "membw")
+    subprocess.run(["clang", "-O2", "-march=native", "-o", exe, os.path.join(ROOT, "bench", "MemoryRead", "membw.c")], check=True)
+    m = json_lines([exe])[0]
+    engine = {}
+    for keys in ["100", "10000"]:
+        r = bench_rows([os.path.join(RELEASE, "LoadGen"), "--engine", "--scope", "key", "--keys", keys, "--seconds", "3",
+                        "--probe-seconds", "0"], bench="engine")[0]
+        engine[keys] = r["process_ns_per_point"]
+    print("### One core reading memory, beside a model per key (bench/MemoryRead/membw.c, LoadGen --engine --scope key)\n")
+    print("| what | ns |")
+    print("|---|---|")
+    print(f"| 6 KiB read in order from a 512 MiB array ({m['sequential_gb_per_s']:.1f} GB/s) | {m['sequential_ns_per_block']:.0f} |")
+    print(f"| 6 KiB blocks read in a shuffled order, no software prefetch ({m['shuffled_blocks_gb_per_s']:.1f} GB/s) | {m['shuffled_ns_per_block']:.0f} |")
+    print(f"| scoring engine a point, a model per key, 100 keys (models in cache) | {engine['100']:.0f} |")
+    print(f"| scoring engine a point, a model per key, 10,000 keys (models from memory) | {engine['10000']:.0f} |")
+    print(f"| difference: a key's model, window and state from memory | {engine['10000'] - engine['100']:.0f} |")
+    print()
+
+
 def per_key(args):
     """A model per key (LoadGen --scope key): the daemon scoring through the compiled plans on one scoring worker
     per core (the default) and on one worker, then with AEFLOW_INFERENCE=autograd (the engine); each in its own
@@ -561,7 +584,7 @@ def remote_write(args):
         shutil.rmtree(data, ignore_errors=True)
 
 
-SUITES = {"per-key": per_key, "ceiling": ceiling, "tail": tail, "contention": contention, "alternate": alternate, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+SUITES = {"per-key": per_key, "memory": memory, "ceiling": ceiling, "tail": tail, "contention": contention, "alternate": alternate, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():
