@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// The kernel's name of a thread: what `top -H`, `ps -L`, `perf` and `/proc/<pid>/task/<tid>/comm` show. Foundation's
 /// `Thread.name` stays inside Foundation on Linux, so without this every AEFlow thread showed the name of the
@@ -45,8 +46,6 @@ public enum ThreadName {
 
     static let path = "/proc/thread-self/comm"
 }
-
-import Foundation
 
 extension ThreadName {
     /// A thread (not yet started) running `body` under `name`: Foundation's name and, set by the thread itself when

@@ -320,6 +320,9 @@ final class LineReader: @unchecked Sendable {
 struct ThreadCounters {
     var cpu = 0.0, voluntary = 0, involuntary = 0
 
+    /// Context switches of every thread, voluntary and involuntary.
+    static func switches(_ threads: [String: ThreadCounters]) -> Int { threads.values.reduce(0) { $0 + $1.voluntary + $1.involuntary } }
+
     /// `daemon_threads` of a row: each thread's CPU a point and wake-ups and preemptions a second between two
     /// readings, over `points` outputs and `seconds` (threads that came and went meanwhile count from zero); threads
     /// under 0.5 % of a core and 10 wake-ups a second left out.
@@ -555,7 +558,7 @@ for keys in keySets {
         // The daemon's context switches are counted over the whole row, warm-up included (same rate): reading every
         // thread's /proc status takes about a millisecond, which at the warm-up's end delayed the first measured sends.
         let threadsStart = daemon.threads()
-        let switchesStart = threadsStart.values.reduce(0) { $0 + $1.voluntary + $1.involuntary }
+        let switchesStart = ThreadCounters.switches(threadsStart)
         let start = now()
         Thread.detachNewThread {
             defer { done.signal() }
@@ -622,7 +625,7 @@ for keys in keySets {
         let cpu = daemon.cpuSeconds() - cpuStart   // read once the outputs are in: the daemon is idle again
         let own = processCPU() - ownStart
         let threadsEnd = daemon.threads()
-        let switches = threadsEnd.values.reduce(0) { $0 + $1.voluntary + $1.involuntary } - switchesStart
+        let switches = ThreadCounters.switches(threadsEnd) - switchesStart
         if let dumpPrefix {
             // First line: the measured part's start on CLOCK_MONOTONIC, to set the points beside other clocked samples.
             let lines = ["# measure_start_monotonic \(measureStart)"] + zip(results.sendTimes, results.latencies).map { "\($0.0 - measureStart) \($0.1)" }
