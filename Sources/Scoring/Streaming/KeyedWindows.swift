@@ -31,11 +31,11 @@ public struct KeyedWindows<Key: Hashable> {
     public let features: Int
     public let capacity: Int
 
-    private var index: [Key: Int32] = [:]
+    private var index = SlotIndex()
     private var keys: [Key?] = []
     private var values: [Float] = []       // slot × length × features, ring order
     private var stamps: [Int64] = []       // slot × length
-    /// A slot's bookkeeping in one record (24 bytes): a point touches its slot's ring position, count, last-seen
+    /// A slot's bookkeeping in one record (32 bytes): a point touches its slot's ring position, count, last-seen
     /// time and LRU links together, so together they cost one cache line, not five arrays' worth.
     @usableFromInline
     struct SlotMeta {
@@ -43,6 +43,7 @@ public struct KeyedWindows<Key: Hashable> {
         @usableFromInline var count: Int32 = 0
         var prev: Int32 = -1, next: Int32 = -1   // LRU list, most recent at `mru`
         var lastSeen: Double = 0
+        var hash = 0               // the key's `hashValue` (its entry in `index`)
     }
     @usableFromInline private(set) var meta: [SlotMeta] = []
     private var mru: Int32 = -1, lru: Int32 = -1
@@ -59,11 +60,11 @@ public struct KeyedWindows<Key: Hashable> {
     public var count: Int { index.count }
 
     @_specialize(exported: true, where Key == [String])
-    public func contains(_ key: Key) -> Bool { index[key] != nil }
+    public func contains(_ key: Key) -> Bool { index.find(key, hash: key.hashValue, keys: keys) != nil }
 
     /// The slot of `key` if it has one (no side effect: not created, not touched).
     @_specialize(exported: true, where Key == [String])
-    public func existingSlot(_ key: Key) -> Int? { index[key].map(Int.init) }
+    public func existingSlot(_ key: Key) -> Int? { index.find(key, hash: key.hashValue, keys: keys).map(Int.init) }
 
     /// The slot of `key`, creating it (and evicting the least recently used key if needed).
     /// Returns the slot and the evicted key, if any.
@@ -76,7 +77,19 @@ public struct KeyedWindows<Key: Hashable> {
     /// makes room (an empty store takes the key anyway).
     @_specialize(exported: true, where Key == [String])
     public mutating func slot(for key: Key, now: Double, admit: () -> Bool) -> (slot: Int, evicted: Key?) {
-        if let s = index[key] {
+        slot(for: key, hash: key.hashValue, now: now, admit: admit)
+    }
+
+    /// Hints that the key table's entry for a key of `hash` (its `hashValue`) will be read soon: a batch asks for its
+    /// points' keys a few points ahead, so that with thousands of keys the table's misses overlap the work between.
+    @_specialize(exported: true, where Key == [String])
+    public func prefetchKey(hash: Int) { index.prefetch(hash: hash) }
+
+    /// ``slot(for:now:admit:)`` with the key's `hashValue` already computed (for ``prefetchKey(hash:)``).
+    @_specialize(exported: true, where Key == [String])
+    public mutating func slot(for key: Key, hash: Int, now: Double, admit: () -> Bool) -> (slot: Int, evicted: Key?) {
+        assert(hash == key.hashValue, "the hash given is not the key's")
+        if let s = index.find(key, hash: hash, keys: keys) {
             touch(s, now: now)
             return (Int(s), nil)
         }
@@ -104,7 +117,8 @@ public struct KeyedWindows<Key: Hashable> {
             evictions += 1
         }
         keys[Int(s)] = key
-        index[key] = s
+        index.insert(hash: hash, slot: s)
+        meta[Int(s)].hash = hash
         meta[Int(s)].head = 0
         meta[Int(s)].count = 0
         link(s)
@@ -238,13 +252,13 @@ public struct KeyedWindows<Key: Hashable> {
 
     @_specialize(exported: true, where Key == [String])
     public mutating func remove(_ key: Key) {
-        guard let s = index[key] else { return }
+        guard let s = index.find(key, hash: key.hashValue, keys: keys) else { return }
         remove(slot: s)
         free.append(s)
     }
 
     private mutating func remove(slot s: Int32) {
-        if let k = keys[Int(s)] { index[k] = nil }
+        if keys[Int(s)] != nil { index.remove(hash: meta[Int(s)].hash, slot: s) }
         keys[Int(s)] = nil
         unlink(s)
         meta[Int(s)].count = 0

@@ -79,11 +79,12 @@ public final class ScoringEngine {
 
     /// The window slot of `key` in pipeline `pi`, creating it within the shared `windows.max_keys` (beyond it
     /// this engine's least recently used key of the pipeline goes).
-    func keySlot(_ pi: Int, _ key: [String], now: Double) -> (slot: Int, evicted: [String]?) {
+    /// `hash`: the key's `hashValue` if already computed.
+    func keySlot(_ pi: Int, _ key: [String], hash: Int? = nil, now: Double) -> (slot: Int, evicted: [String]?) {
         let budget = keyBudget
         let empty = pipelines[pi].windows.count == 0
         var admitted = false
-        let r = pipelines[pi].windows.slot(for: key, now: now) {
+        let r = pipelines[pi].windows.slot(for: key, hash: hash ?? key.hashValue, now: now) {
             admitted = budget.take(pi)
             if !admitted && empty { budget.force(pi); admitted = true }
             return admitted
@@ -110,6 +111,18 @@ public final class ScoringEngine {
         if n > 0 { metrics.keysExpired.increment(by: Int64(n)) }
         metrics.setKeys(keyCount, shard: shard)
         return n
+    }
+
+    /// How many points ahead of its turn a point's key is hashed and its table entry prefetched.
+    static let keyAhead = 8
+    /// The batch's keys' hashes, in batch order (reused).
+    private var keyHashes: [Int] = []
+
+    @inline(__always)
+    private func hashKey(_ bp: UnsafeBufferPointer<RoutedPoint>, _ j: Int) {
+        let h = bp[j].key.hashValue
+        keyHashes.append(h)
+        pipelines[bp[j].pipeline].windows.prefetchKey(hash: h)
     }
 
     /// A point whose window a model scores in this batch.
@@ -246,9 +259,14 @@ public final class ScoringEngine {
         var modelIndex: [ObjectIdentifier: Int] = [:]
         var ready = [[Pending]](repeating: [], count: pipelines.count)
         var windows = [[Float]](repeating: [], count: pipelines.count)
+        // Each point's key hashed `Self.keyAhead` points before its turn, and the key table's entry asked for then:
+        // with thousands of keys that entry is a cache miss, which now overlaps the points between.
+        keyHashes.removeAll(keepingCapacity: true)
+        for j in 0..<min(Self.keyAhead, bp.count) { hashKey(bp, j) }
         for i in bp.indices {
+            if i + Self.keyAhead < bp.count { hashKey(bp, i + Self.keyAhead) }
             let pi = bp[i].pipeline
-            let (slot, evicted) = keySlot(pi, bp[i].key, now: now)
+            let (slot, evicted) = keySlot(pi, bp[i].key, hash: keyHashes[i], now: now)
             if evicted != nil { metrics.keysEvicted.increment() }
             if slot >= pipelines[pi].extras.count {
                 pipelines[pi].extras.append(contentsOf: repeatElement(KeyExtra(), count: slot + 1 - pipelines[pi].extras.count))
