@@ -400,6 +400,26 @@ def memory(args):
     print()
 
 
+def wakeup(args):
+    """What waking a thread costs here (bench/WakeUp/wakeup.c, built with the toolchain's clang): two threads handing a
+    token through eventfds (libzmq's mailboxes), after 200 µs asleep and back to back; a system call for scale. At
+    moderate rates a stage's CPU a point beyond its work is mostly such wake-ups (BENCHMARKS P21–P22)."""
+    exe = os.path.join(RELEASE, "wakeup")
+    subprocess.run(["clang", "-O2", "-pthread", "-o", exe, os.path.join(ROOT, "bench", "WakeUp", "wakeup.c")], check=True)
+    runs = [json_lines([exe])[0] for _ in range(1 if args.quick else 3)]
+    print("### Waking a thread (bench/WakeUp/wakeup.c: two threads, two eventfds, no pinning; one column a run)\n")
+    print("| what | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " |")
+    print("|---|" + "---|" * len(runs))
+    rows = [("round trip after 200 µs asleep, p50 / p99 (µs)", lambda r: f"{r['idle_round_trip_p50_us']:.1f} / {r['idle_round_trip_p99_us']:.1f}"),
+            ("CPU a wake-up after 200 µs asleep (µs, both threads, user + kernel)", lambda r: f"{r['idle_cpu_us_per_wakeup']:.1f}"),
+            ("round trip back to back, p50 / p99 (µs)", lambda r: f"{r['busy_round_trip_p50_us']:.1f} / {r['busy_round_trip_p99_us']:.1f}"),
+            ("CPU a wake-up back to back (µs)", lambda r: f"{r['busy_cpu_us_per_wakeup']:.1f}"),
+            ("a system call (getppid, ns)", lambda r: f"{r['syscall_ns']:.0f}")]
+    for name, cell in rows:
+        print(f"| {name} | " + " | ".join(cell(r) for r in runs) + " |")
+    print()
+
+
 def per_key(args):
     """A model per key (LoadGen --scope key): the daemon scoring through the compiled plans on one scoring worker
     per core (the default) and on one worker, then with AEFLOW_INFERENCE=autograd (the engine); each in its own
@@ -584,7 +604,7 @@ def remote_write(args):
         shutil.rmtree(data, ignore_errors=True)
 
 
-SUITES = {"per-key": per_key, "memory": memory, "ceiling": ceiling, "tail": tail, "contention": contention, "alternate": alternate, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
+SUITES = {"per-key": per_key, "memory": memory, "wakeup": wakeup, "ceiling": ceiling, "tail": tail, "contention": contention, "alternate": alternate, "worker": worker, "remote-write": remote_write, "engine": engine, "models": models, "backtest": backtest, "daemon": daemon, "daemon-retrain": daemon_retrain, "curve": curve}
 
 
 def main():
