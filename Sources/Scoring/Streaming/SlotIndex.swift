@@ -1,7 +1,7 @@
 import TensorCore
 
 /// The key table of ``KeyedWindows``: from a key's hash to its slot, by open addressing with linear probing, each
-/// entry holding the key's whole hash beside its slot. A probe compares hashes in the table's own memory and reads a
+/// entry holding the key's hash (its low 32 bits) beside its slot. A probe compares hashes in the table's own memory and reads a
 /// stored key only when the hash matches (almost always the key sought), where a `Dictionary` read and compared the
 /// stored key of every bucket it probed: each a pointer chase to a key's array, a cache miss once there are thousands
 /// of keys (the top symbol of the scoring engine at 10,000 keys). The hashes are the keys' `hashValue`s (Swift's
