@@ -377,13 +377,18 @@ def wakeups(row, thread):
     return f"{t['wakeups_per_s'] / 1000:.1f}k" if t else "—"
 
 
+def c_program(name, source, *flags):
+    """Builds one of bench's C programs with the toolchain's clang into the release directory; returns its path."""
+    exe = os.path.join(RELEASE, name)
+    subprocess.run(["clang", "-O2", *flags, "-o", exe, os.path.join(ROOT, "bench", *source.split("/"))], check=True)
+    return exe
+
+
 def memory(args):
     """One core reading memory (bench/MemoryRead/membw.c, built here with the toolchain's clang) beside the per-key
     engine in process at 100 keys (every key's model in cache) and 10,000 keys (~60 MB of models: each window's
     weights come from memory): what a model per key costs against what memory allows."""
-    exe = os.path.join(RELEASE, "membw")
-    subprocess.run(["clang", "-O2", "-march=native", "-o", exe, os.path.join(ROOT, "bench", "MemoryRead", "membw.c")], check=True)
-    m = json_lines([exe])[0]
+    m = json_lines([c_program("membw", "MemoryRead/membw.c", "-march=native")])[0]
     engine = {}
     for keys in ["100", "10000"]:
         r = bench_rows([os.path.join(RELEASE, "LoadGen"), "--engine", "--scope", "key", "--keys", keys, "--seconds", "3",
@@ -404,8 +409,7 @@ def wakeup(args):
     """What waking a thread costs here (bench/WakeUp/wakeup.c, built with the toolchain's clang): two threads handing a
     token through eventfds (libzmq's mailboxes), after 200 µs asleep and back to back; a system call for scale. At
     moderate rates a stage's CPU a point beyond its work is mostly such wake-ups (BENCHMARKS P21–P22)."""
-    exe = os.path.join(RELEASE, "wakeup")
-    subprocess.run(["clang", "-O2", "-pthread", "-o", exe, os.path.join(ROOT, "bench", "WakeUp", "wakeup.c")], check=True)
+    exe = c_program("wakeup", "WakeUp/wakeup.c", "-pthread")
     runs = [json_lines([exe])[0] for _ in range(1 if args.quick else 3)]
     print("### Waking a thread (bench/WakeUp/wakeup.c: two threads, two eventfds, no pinning; one column a run)\n")
     print("| what | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " |")

@@ -286,11 +286,14 @@ final class LineReader: @unchecked Sendable {
     }
     /// The daemon's CPU time so far (user + system, all threads), from /proc/PID/stat.
     func cpuSeconds() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return .nan }
+        (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)).flatMap(Self.cpuSeconds(stat:)) ?? .nan
+    }
+    /// User + system CPU seconds in the text of a /proc stat file (a process's or a thread's); nil if it does not parse.
+    static func cpuSeconds(stat: String) -> Double? {
+        guard let close = stat.lastIndex(of: ")") else { return nil }
         // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return .nan }
+        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return nil }
         return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
     /// The daemon's threads so far, by kernel name (the daemon names its threads; threads of one name, such as the
@@ -303,10 +306,9 @@ final class LineReader: @unchecked Sendable {
             guard let stat = try? String(contentsOfFile: "\(dir)/\(tid)/stat", encoding: .utf8),
                   let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
             let name = String(stat[stat.index(after: open)..<close])
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
             let status = (try? String(contentsOfFile: "\(dir)/\(tid)/status", encoding: .utf8)) ?? ""
             var c = out[name] ?? ThreadCounters()
-            if fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) { c.cpu += (u + s) / Double(sysconf(Int32(_SC_CLK_TCK))) }
+            c.cpu += Self.cpuSeconds(stat: stat) ?? 0
             c.voluntary += Self.number(status, "voluntary_ctxt_switches:")
             c.involuntary += Self.number(status, "nonvoluntary_ctxt_switches:")
             out[name] = c

@@ -17,6 +17,10 @@ struct SlotIndex {
     private var entries: [Entry] = []
     private(set) var count = 0
 
+    /// Where a probe for `hash` starts in a table of `mask + 1` entries (from the 32 bits an entry keeps).
+    @inline(__always)
+    private static func home(_ hash: UInt32, _ mask: Int) -> Int { Int(hash) & mask }
+
     /// The slot whose key equals `key` (its hash `hash`), looking keys up in `keys` (by slot).
     @inline(__always)
     func find<K: Equatable>(_ key: K, hash: Int, keys: [K?]) -> Int32? {
@@ -24,7 +28,7 @@ struct SlotIndex {
         let mask = entries.count - 1
         return entries.withUnsafeBufferPointer { e in
             let h = UInt32(truncatingIfNeeded: hash)
-            var i = Int(h) & mask
+            var i = Self.home(h, mask)
             while true {
                 let s = e[i].slot
                 if s < 0 { return nil }
@@ -38,7 +42,7 @@ struct SlotIndex {
     @inline(__always)
     func prefetch(hash: Int) {
         guard count > 0 else { return }
-        entries.withUnsafeBufferPointer { Kernels.prefetch($0.baseAddress! + (Int(UInt32(truncatingIfNeeded: hash)) & ($0.count - 1))) }
+        entries.withUnsafeBufferPointer { Kernels.prefetch($0.baseAddress! + Self.home(UInt32(truncatingIfNeeded: hash), $0.count - 1)) }
     }
 
     /// Adds `slot` under `hash` (its key not in the table).
@@ -52,7 +56,7 @@ struct SlotIndex {
     mutating func remove(hash: Int, slot: Int32) {
         guard count > 0 else { return }
         let mask = entries.count - 1
-        var i = Int(UInt32(truncatingIfNeeded: hash)) & mask
+        var i = Self.home(UInt32(truncatingIfNeeded: hash), mask)
         while entries[i].slot != slot {
             if entries[i].slot < 0 { return }
             i = (i + 1) & mask
@@ -62,7 +66,7 @@ struct SlotIndex {
         while true {
             j = (j + 1) & mask
             if entries[j].slot < 0 { break }
-            let home = Int(entries[j].hash) & mask
+            let home = Self.home(entries[j].hash, mask)
             let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
             if stays { continue }
             entries[i] = entries[j]
@@ -74,7 +78,7 @@ struct SlotIndex {
 
     private mutating func place(_ entry: Entry) {
         let mask = entries.count - 1
-        var i = Int(entry.hash) & mask
+        var i = Self.home(entry.hash, mask)
         while entries[i].slot >= 0 { i = (i + 1) & mask }
         entries[i] = entry
     }
